@@ -1,0 +1,143 @@
+"""The one place where other libraries' exceptions become binguard errors.
+
+aiohttp, asyncio, OSError and ssl are recognised by type; requests/urllib3, httpx, python-binance and
+ccxt by class name and attributes (duck typing), so binguard imports none of them. The order of the
+checks matters: the most specific cause wins (a ClientConnectorError is also an OSError).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ssl
+import time
+
+import aiohttp
+
+from ._classify import _error_from, _from_body, _from_status, classify_text, parse_rate_headers
+from ._exceptions import (
+    BinanceError,
+    ConnectFailedError,
+    ConnectionDroppedError,
+    RequestTimeoutError,
+    TransportError,
+)
+from ._params import RequestInfo
+
+_REFUSED = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
+_DROPPED = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ESHUTDOWN}
+
+# Class names of other clients' exceptions, checked along the MRO.
+_NAME_MAP: tuple[tuple[str, type[TransportError]], ...] = (
+    ("ConnectTimeout", ConnectFailedError),  # requests/httpx: never connected
+    ("ConnectError", ConnectFailedError),  # httpx
+    ("NewConnectionError", ConnectFailedError),  # urllib3
+    ("ReadTimeout", RequestTimeoutError),
+    ("ReadTimeoutError", RequestTimeoutError),
+    ("RequestTimeout", RequestTimeoutError),  # ccxt
+    ("WriteTimeout", RequestTimeoutError),
+    ("RemoteProtocolError", ConnectionDroppedError),  # httpx
+    ("ProtocolError", ConnectionDroppedError),  # urllib3 "Connection aborted."
+    ("ChunkedEncodingError", ConnectionDroppedError),
+    ("ConnectionClosed", ConnectionDroppedError),  # websockets
+    ("ConnectionClosedError", ConnectionDroppedError),
+    ("BinanceWebsocketUnableToConnect", ConnectFailedError),
+)
+
+
+def _transport(cls: type[TransportError], exc: BaseException, request: RequestInfo | None) -> TransportError:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return cls(text[:300], request=request, received_at=time.time(), cause=type(exc).__qualname__)
+
+
+def _from_oserror(exc: OSError, request: RequestInfo | None) -> TransportError:
+    if isinstance(exc, ConnectionRefusedError) or exc.errno in _REFUSED:
+        return _transport(ConnectFailedError, exc, request)
+    if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+        return _transport(ConnectionDroppedError, exc, request)
+    if exc.errno in _DROPPED:
+        return _transport(ConnectionDroppedError, exc, request)
+    if isinstance(exc, TimeoutError) or exc.errno == errno.ETIMEDOUT:
+        return _transport(RequestTimeoutError, exc, request)
+    if isinstance(exc, ssl.SSLError):
+        return _transport(ConnectFailedError, exc, request)
+    # Unknown socket failure: assume the request may have been sent (the safe side for orders).
+    return _transport(TransportError, exc, request)
+
+
+def _from_aiohttp(exc: aiohttp.ClientError, request: RequestInfo | None) -> BinanceError | None:
+    if isinstance(exc, aiohttp.ClientResponseError):
+        # Raised by raise_for_status(): the body is gone; the status and headers are not.
+        rate = parse_rate_headers(exc.headers) if exc.headers else None
+        return _from_status(exc.status, exc.message or f"HTTP {exc.status}", rate, request)
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientSSLError):
+        return _transport(ConnectFailedError, exc, request)
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return _transport(ConnectFailedError, exc, request)
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return _transport(RequestTimeoutError, exc, request)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
+        return _transport(ConnectionDroppedError, exc, request)
+    if isinstance(exc, aiohttp.ClientOSError):
+        return _from_oserror(exc, request)
+    if isinstance(exc, aiohttp.ClientConnectionError):
+        return _transport(ConnectionDroppedError, exc, request)
+    return _transport(TransportError, exc, request)
+
+
+def _duck_binance(exc: BaseException, request: RequestInfo | None) -> BinanceError | None:
+    """Exceptions of other Binance clients: a `code` attribute (python-binance's
+    BinanceAPIException has code/message/status_code/response), or a JSON body in the text (ccxt)."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, int) and not isinstance(code, bool) and code < 0:
+        msg = getattr(exc, "message", None)
+        msg = msg if isinstance(msg, str) else str(exc)
+        status = getattr(exc, "status_code", None)
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+        try:
+            rate = parse_rate_headers(headers) if headers else None
+        except (TypeError, ValueError, AttributeError):
+            rate = None
+        return _error_from(
+            code,
+            msg,
+            status=status if isinstance(status, int) else None,
+            rate=rate,
+            request=request,
+        )
+    status = getattr(exc, "status_code", None)
+    body = getattr(exc, "body", None) or getattr(exc, "response_text", None)
+    if isinstance(status, int) and isinstance(body, bytes | str):
+        return _from_body(body, status, None, request)
+    return None
+
+
+def translate_exception(exc: BaseException, request: RequestInfo | None = None) -> BinanceError | None:
+    """The binguard error for a foreign exception, or None when it is not a Binance/network failure."""
+    if isinstance(exc, BinanceError):
+        return exc
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit | GeneratorExit):
+        return None  # control flow, never a failure to recover from
+    if isinstance(exc, aiohttp.ClientError):
+        return _from_aiohttp(exc, request)
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return _transport(RequestTimeoutError, exc, request)
+    duck = _duck_binance(exc, request)
+    if duck is not None:
+        return duck
+    names = [c.__name__ for c in type(exc).__mro__]
+    for name, cls in _NAME_MAP:
+        if name in names:
+            return _transport(cls, exc, request)
+    if isinstance(exc, OSError):
+        return _from_oserror(exc, request)
+    # Other libraries wrap Binance's body or a socket error in their message (ccxt, requests).
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a broken __str__ of someone else's exception
+        return None
+    found = classify_text(f"{type(exc).__name__}: {text}"[:65536]) if text else None
+    if found is not None and found.request is None:
+        found.request = request
+    return found
