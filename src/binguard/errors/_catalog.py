@@ -162,10 +162,10 @@ class Catalog(Mapping[int, CatalogEntry]):
             )
             for k, v in data["families"].items()
         }
-        self._ranges = [
-            (*sorted(int(x) for x in span.split("..")), Family(fam))
-            for span, fam in data["ranges"].items()
-        ]
+        self._ranges: list[tuple[int, int, Family]] = []
+        for span, fam in data["ranges"].items():
+            low, high = sorted(int(x) for x in span.split(".."))
+            self._ranges.append((low, high, Family(fam)))
         self.rejections: tuple[Template, ...] = tuple(
             Template(
                 message=r.get("message_plain", r["message"]),
@@ -220,6 +220,10 @@ class Catalog(Mapping[int, CatalogEntry]):
 
     def __getitem__(self, code: int) -> CatalogEntry:
         return self._entries[code]
+
+    def get(self, code: int, default: CatalogEntry | None = None) -> CatalogEntry | None:  # type: ignore[override]
+        """Direct dict lookup: Mapping.get's generic version costs a try/except per call."""
+        return self._entries.get(code, default)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._entries)

@@ -63,7 +63,9 @@ _WEIGHT_PREFIX = "x-mbx-used-weight-"
 _ORDER_PREFIX = "x-mbx-order-count-"
 
 
-def parse_rate_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> RateHeaders:
+def parse_rate_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+) -> RateHeaders:
     """Read X-MBX-USED-WEIGHT-*, X-MBX-ORDER-COUNT-* and Retry-After, whatever the header case."""
     weight: dict[str, int] = {}
     orders: dict[str, int] = {}
@@ -96,6 +98,35 @@ def parse_rate_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | 
 # Bodies
 
 
+# (code, msg) -> (class, template, values): Binance's error bodies repeat, and matching a message
+# against its templates is the costly part of classification. Bounded; cleared when full.
+_MATCH_MEMO: dict[
+    tuple[int | None, str], tuple[type[BinanceError], Template | None, tuple[str, ...]]
+] = {}
+_MATCH_MEMO_SIZE = 4096
+
+
+def _match(
+    code: int | None, msg: str
+) -> tuple[type[BinanceError], Template | None, tuple[str, ...]]:
+    key = (code, msg)
+    hit = _MATCH_MEMO.get(key)
+    if hit is not None:
+        return hit
+    template: Template | None = None
+    values: tuple[str, ...] = ()
+    if code is not None:
+        entry = catalog().get(code)
+        found = entry.match(msg) if entry is not None else None
+        if found is not None:
+            template, values = found
+    result = (error_class(code, template), template, values)
+    if len(_MATCH_MEMO) >= _MATCH_MEMO_SIZE:
+        _MATCH_MEMO.clear()
+    _MATCH_MEMO[key] = result
+    return result
+
+
 def _error_from(
     code: int | None,
     msg: str,
@@ -110,14 +141,11 @@ def _error_from(
     """Build the error for a (code, msg) pair, letting the HTTP status refine the class.
 
     `hit` is the template match when the caller already found it (log lines)."""
-    template: Template | None = None
-    values: tuple[str, ...] = ()
-    if hit is None and code is not None:
-        entry = catalog().get(code)
-        hit = entry.match(msg) if entry is not None else None
-    if hit is not None:
+    if hit is None:
+        cls, template, values = _match(code, msg)
+    else:
         template, values = hit
-    cls = error_class(code, template)
+        cls = error_class(code, template)
     may_have_executed: bool | None = None
     if status is not None:
         if status == 418:
@@ -132,19 +160,18 @@ def _error_from(
                 cls = ExecutionUnknownError
     if rate is not None and retry_after is None:
         retry_after = rate.retry_after
-    return cls(
+    return cls._fast(
         msg,
-        code=code,
-        template=template,
-        values=values,
-        http_status=status,
-        retry_after=retry_after,
-        used_weight=rate.used_weight if rate is not None else None,
-        order_count=rate.order_count if rate is not None else None,
-        request=request,
-        data=data,
-        received_at=time.time(),
-        may_have_executed=may_have_executed,
+        code,
+        template,
+        values,
+        status,
+        retry_after,
+        rate.used_weight if rate is not None else None,
+        rate.order_count if rate is not None else None,
+        request,
+        data,
+        may_have_executed,
     )
 
 
@@ -187,7 +214,7 @@ def _from_mapping(
         return _from_ws_error(error, frame_status or status, body.get("rateLimits"), request)
     code = _as_int(body.get("code"))
     msg = body.get("msg", body.get("message"))
-    if code is None or code == 0 and not msg:
+    if code is None or (code == 0 and not msg):
         return None
     data = body.get("data")
     return _error_from(
@@ -258,9 +285,14 @@ def _from_body(
     rate: RateHeaders | None,
     request: RequestInfo | None,
 ) -> BinanceError | None:
-    if isinstance(body, Mapping):
+    if type(body) is bytes:
+        raw = body
+    elif isinstance(body, str):
+        raw = body.encode("utf-8", "surrogatepass")
+    elif isinstance(body, Mapping):
         return _from_mapping(body, status, rate, request)
-    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")
+    else:
+        raw = bytes(body or b"")
     fast = _fast_code_msg(raw)
     if fast is not None:
         return _error_from(fast[0], fast[1], status=status, rate=rate, request=request)
@@ -317,7 +349,7 @@ def _from_status(
 
 _JSON_WITH_CODE = re.compile(r'\{[^{}]*?"code"\s*:\s*-?\d+[^{}]*\}')
 _CODE = re.compile(r"code[\W_]{0,4}(-[12]\d{3})(?!\d)", re.IGNORECASE)
-_MSG_AFTER = re.compile(r"""\A[)\]'"]*\s*[:,]?\s*(?:msg|message)?\s*[=:]?\s*['"]?""", re.IGNORECASE)
+_MSG_AFTER = re.compile(r"""\A[)\]'"]*\s*[:,]?\s*(?:msg|message)?\s*[=:]?\s*""", re.IGNORECASE)
 _STATUS = re.compile(
     r"(?:HTTP(?:/\d(?:\.\d)?)?\s*(?:status\s*)?(?:is\s*|code\s*)?[=:]?\s*"
     r"|status(?:_code|\s*code)?\s*(?:is\s*)?[=:]?\s*)([1-5]\d\d)\b"
@@ -354,12 +386,18 @@ _NETWORK: tuple[tuple[re.Pattern[str], type[TransportError]], ...] = (
 )
 
 
-def _message_near(text: str, end: int) -> str:
-    """The message that follows a code in a log line: after '): ', 'msg=', '"msg":"' and the like."""
+def _messages_near(text: str, end: int) -> list[str]:
+    """What may be the message after a code in a log line ('): ', 'msg=', '"msg":"' ...): the rest
+    of the line as written, then without one pair of surrounding quotes."""
     rest = text[end:]
     m = _MSG_AFTER.match(rest)
-    rest = rest[m.end() :] if m else rest
-    return rest.strip().rstrip("'\"})]").strip()
+    rest = (rest[m.end() :] if m else rest).strip()
+    out = [rest]
+    if rest[:1] in ("'", '"'):
+        inner = rest[1:]
+        close = inner.rfind(rest[0])
+        out.append(inner[:close] if close > 0 else inner)
+    return out
 
 
 def _search_template(
@@ -431,15 +469,21 @@ def classify_text(text: str) -> BinanceError | None:
             err = _from_mapping(parsed, status, None, None)
             if err is not None:
                 return err
-    m = _CODE.search(text)
-    if m:
-        code = int(m.group(1))
-        msg = _message_near(text, m.end())
+    code_match = _CODE.search(text)
+    if code_match:
+        code = int(code_match.group(1))
+        candidates = _messages_near(text, code_match.end())
+        msg = candidates[-1]
         entry = catalog().get(code)
         hit = None
         if entry is not None:
-            exact = entry.match(msg)
-            hit = (exact[0], exact[1], msg) if exact is not None else _search_template(entry, text)
+            for candidate in candidates:
+                exact = entry.match(candidate)
+                if exact is not None:
+                    hit = (exact[0], exact[1], candidate)
+                    break
+            else:
+                hit = _search_template(entry, text)
         if hit is not None:
             template, values, matched = hit
             msg = matched if values else template.message
@@ -468,27 +512,35 @@ def _status_in(text: str) -> int | None:
 # Entry point
 
 
+def foreign_attr(obj: object, name: str) -> Any:
+    """getattr for other libraries' objects, whose properties may raise anything: None then."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001 - a foreign property's failure is not ours to propagate
+        return None
+
+
 def _request_info(request: Any) -> RequestInfo | None:
     if request is None or isinstance(request, RequestInfo):
         return request
-    method = getattr(request, "method", None)
-    url = getattr(request, "url", None) or getattr(request, "path", None)
+    method = foreign_attr(request, "method")
+    url = foreign_attr(request, "url") or foreign_attr(request, "path")
     if isinstance(method, str) and url is not None:
-        return RequestInfo.of(method, str(getattr(url, "path", url)).split("?")[0])
+        return RequestInfo.of(method, str(foreign_attr(url, "path") or url).split("?")[0])
     return None
 
 
 def _response_parts(x: Any) -> tuple[int, Any, Any] | None:
     """(status, headers, body) from any response-like object, or None if it is not one."""
-    status = getattr(x, "status", None)
+    status = foreign_attr(x, "status")
     if not isinstance(status, int):
-        status = getattr(x, "status_code", None)
+        status = foreign_attr(x, "status_code")
     if not isinstance(status, int) or isinstance(status, bool):
         return None
-    headers = getattr(x, "headers", None)
+    headers = foreign_attr(x, "headers")
     body: Any = None
     for attr in ("body", "_body", "content", "text"):
-        value = getattr(x, attr, None)
+        value = foreign_attr(x, attr)
         if isinstance(value, bytes | str | Mapping):
             body = value
             break
@@ -503,7 +555,7 @@ def classify(x: object, *, request: RequestInfo | None = None) -> BinanceError |
     """
     try:
         err = _classify(x, request)
-    except Exception:  # noqa: BLE001 - classify() is total by contract: a bug here must not
+    except Exception:
         # crash the caller's error path. It is logged so it gets reported, not hidden.
         log.exception("binguard.classify failed on a %s; please report", type(x).__name__)
         return None
@@ -513,14 +565,14 @@ def classify(x: object, *, request: RequestInfo | None = None) -> BinanceError |
 
 
 def _classify(x: object, request: RequestInfo | None) -> BinanceError | None:
-    if isinstance(x, BinanceError):
-        return x
-    if isinstance(x, bytes | bytearray | memoryview):
+    if type(x) is bytes or isinstance(x, bytearray | memoryview):
         raw = bytes(x)
         err = _from_body(raw, None, None, request)
         if err is None and raw[:1] not in (b"{", b"["):
             return classify_text(raw[:65536].decode("utf-8", "replace"))
         return err
+    if isinstance(x, BinanceError):
+        return x
     if isinstance(x, str):
         if x.lstrip()[:1] == "{":
             err = _from_body(x, None, None, request)
@@ -542,7 +594,9 @@ def _classify(x: object, request: RequestInfo | None) -> BinanceError | None:
             rate = parse_rate_headers(headers)
         except (TypeError, ValueError, AttributeError):
             rate = None
-        return _from_body(body, status, rate, request or _request_info(getattr(x, "request_info", None)))
+        return _from_body(
+            body, status, rate, request or _request_info(foreign_attr(x, "request_info"))
+        )
     return None
 
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from time import time as _now
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from ._catalog import CatalogEntry, Family, Recovery, Template, catalog
 from ._params import Interval, RequestInfo, typed_params
@@ -99,6 +100,44 @@ class BinanceError(Exception):
         self._may_have_executed = may_have_executed
         self._recovery = recovery
         self.cause = cause
+
+    @classmethod
+    def _fast(
+        cls,
+        msg: str,
+        code: int | None,
+        template: Template | None,
+        values: tuple[str, ...],
+        http_status: int | None,
+        retry_after: float | None,
+        used_weight: Mapping[str, int] | None,
+        order_count: Mapping[str, int] | None,
+        request: RequestInfo | None,
+        data: Mapping[str, Any] | None,
+        may_have_executed: bool | None,
+    ) -> Self:
+        """classify()'s constructor: the same state as __init__, set in one step (a hot path)."""
+        err = cls.__new__(cls, msg)
+        err.__dict__.update(
+            code=code,
+            msg=msg,
+            _template_obj=template,
+            template=template.message if template is not None else None,
+            _values=values,
+            _param_names=template.params if template is not None else (),
+            _params=None,
+            http_status=http_status,
+            retry_after=retry_after,
+            used_weight=used_weight or _EMPTY,
+            order_count=order_count or _EMPTY,
+            request=request,
+            data=data,
+            received_at=_now(),
+            _may_have_executed=may_have_executed,
+            _recovery=None,
+            cause=None,
+        )
+        return err
 
     # -- catalog knowledge ---------------------------------------------------------------------
     @property
@@ -184,7 +223,13 @@ class BinanceError(Exception):
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output and structured logs (secrets were never stored)."""
         params = {
-            k: (v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, Interval) else v)
+            k: (
+                v.isoformat()
+                if isinstance(v, datetime)
+                else str(v)
+                if isinstance(v, Interval)
+                else v
+            )
             for k, v in self.params.items()
         }
         return {
@@ -205,7 +250,9 @@ class BinanceError(Exception):
         }
 
     def __str__(self) -> str:
-        head = f"[{self.code} {self.name or ''}]".replace(" ]", "]") if self.code is not None else ""
+        head = (
+            f"[{self.code} {self.name or ''}]".replace(" ]", "]") if self.code is not None else ""
+        )
         where = []
         if self.http_status is not None:
             where.append(f"HTTP {self.http_status}")

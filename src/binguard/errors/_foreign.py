@@ -14,7 +14,14 @@ import time
 
 import aiohttp
 
-from ._classify import _error_from, _from_body, _from_status, classify_text, parse_rate_headers
+from ._classify import (
+    _error_from,
+    _from_body,
+    _from_status,
+    classify_text,
+    foreign_attr,
+    parse_rate_headers,
+)
 from ._exceptions import (
     BinanceError,
     ConnectFailedError,
@@ -45,7 +52,9 @@ _NAME_MAP: tuple[tuple[str, type[TransportError]], ...] = (
 )
 
 
-def _transport(cls: type[TransportError], exc: BaseException, request: RequestInfo | None) -> TransportError:
+def _transport(
+    cls: type[TransportError], exc: BaseException, request: RequestInfo | None
+) -> TransportError:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return cls(text[:300], request=request, received_at=time.time(), cause=type(exc).__qualname__)
 
@@ -88,13 +97,13 @@ def _from_aiohttp(exc: aiohttp.ClientError, request: RequestInfo | None) -> Bina
 def _duck_binance(exc: BaseException, request: RequestInfo | None) -> BinanceError | None:
     """Exceptions of other Binance clients: a `code` attribute (python-binance's
     BinanceAPIException has code/message/status_code/response), or a JSON body in the text (ccxt)."""
-    code = getattr(exc, "code", None)
+    code = foreign_attr(exc, "code")
     if isinstance(code, int) and not isinstance(code, bool) and code < 0:
-        msg = getattr(exc, "message", None)
+        msg = foreign_attr(exc, "message")
         msg = msg if isinstance(msg, str) else str(exc)
-        status = getattr(exc, "status_code", None)
-        response = getattr(exc, "response", None)
-        headers = getattr(response, "headers", None)
+        status = foreign_attr(exc, "status_code")
+        response = foreign_attr(exc, "response")
+        headers = foreign_attr(response, "headers")
         try:
             rate = parse_rate_headers(headers) if headers else None
         except (TypeError, ValueError, AttributeError):
@@ -106,14 +115,16 @@ def _duck_binance(exc: BaseException, request: RequestInfo | None) -> BinanceErr
             rate=rate,
             request=request,
         )
-    status = getattr(exc, "status_code", None)
-    body = getattr(exc, "body", None) or getattr(exc, "response_text", None)
+    status = foreign_attr(exc, "status_code")
+    body = foreign_attr(exc, "body") or foreign_attr(exc, "response_text")
     if isinstance(status, int) and isinstance(body, bytes | str):
         return _from_body(body, status, None, request)
     return None
 
 
-def translate_exception(exc: BaseException, request: RequestInfo | None = None) -> BinanceError | None:
+def translate_exception(
+    exc: BaseException, request: RequestInfo | None = None
+) -> BinanceError | None:
     """The binguard error for a foreign exception, or None when it is not a Binance/network failure."""
     if isinstance(exc, BinanceError):
         return exc

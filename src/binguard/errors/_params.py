@@ -138,9 +138,7 @@ class RequestInfo:
         params: Mapping[str, object] | Iterable[tuple[str, object]] | None = None,
     ) -> RequestInfo:
         items = params.items() if isinstance(params, Mapping) else (params or ())
-        safe = tuple(
-            (str(k), REDACTED if is_secret(str(k)) else str(v)) for k, v in items
-        )
+        safe = tuple((str(k), REDACTED if is_secret(str(k)) else str(v)) for k, v in items)
         return cls(method.upper(), path, safe)
 
     def param(self, name: str) -> str | None:

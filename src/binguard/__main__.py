@@ -1,0 +1,3 @@
+from binguard.cli import main
+
+raise SystemExit(main())

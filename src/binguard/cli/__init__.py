@@ -1,0 +1,55 @@
+"""The `binguard` command: one subcommand per part, each defined next to the code it drives.
+
+A subcommand module exposes HELP (one line), add_arguments(parser) and run(args) -> exit status.
+Modules are imported only when their subcommand runs, so `binguard explain` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+# name -> (module, one-line help). The help lives here so --help needs no imports.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "explain": ("binguard.cli.explain", "explain a Binance error code or message"),
+    "doctor": ("binguard.doctor.cli", "find and explain every Binance error in bot logs"),
+    "sim": ("binguard.sim.cli", "run the local Binance Spot simulator with fault injection"),
+    "demo": ("binguard.connector.demo", "run a market maker through the chaos simulator"),
+}
+
+
+class Subcommand(Protocol):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _load(name: str) -> Subcommand:
+    return cast(Subcommand, importlib.import_module(COMMANDS[name][0]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="binguard", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = next((a for a in args_list if not a.startswith("-")), None)
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            _load(name).add_arguments(p)
+    args = parser.parse_args(args_list)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return _load(args.command).run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`binguard explain --all | head`): not an error worth a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

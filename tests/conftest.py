@@ -1,0 +1,1 @@
+"""Shared test fixtures. Tests talk to real parts over loopback: the simulator and a real redis-server."""
