@@ -1,0 +1,190 @@
+"""Typed results of the Spot API: orders, fills, balances, books. Prices and quantities are Decimals.
+
+Each `from_api` reads Binance's JSON shape (rest-api.md) and tolerates missing optional fields; a
+missing required field raises `ResponseFormatError` naming it, never a KeyError from deep inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+class ResponseFormatError(ValueError):
+    """A response did not have the shape Binance documents (a field is missing or malformed)."""
+
+
+def _req(data: Mapping[str, Any], key: str) -> Any:
+    try:
+        return data[key]
+    except (KeyError, TypeError):
+        raise ResponseFormatError(f"response field {key!r} is missing") from None
+
+
+def _dec(value: Any, key: str = "") -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ResponseFormatError(f"response field {key!r} is not a number: {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    trade_id: int | None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Fill:
+        return cls(
+            price=_dec(_req(d, "price"), "price"),
+            qty=_dec(_req(d, "qty"), "qty"),
+            commission=_dec(d.get("commission", "0"), "commission"),
+            commission_asset=str(d.get("commissionAsset", "")),
+            trade_id=d.get("tradeId"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as the exchange knows it (from place, query, cancel or the user data stream)."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: str
+    type: str
+    status: str
+    price: Decimal
+    orig_qty: Decimal
+    executed_qty: Decimal
+    cummulative_quote_qty: Decimal
+    time_in_force: str | None = None
+    time: int | None = None
+    update_time: int | None = None
+    fills: tuple[Fill, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED", "PENDING_NEW")
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Order:
+        return cls(
+            symbol=str(_req(d, "symbol")),
+            order_id=int(_req(d, "orderId")),
+            client_order_id=str(d.get("clientOrderId") or d.get("origClientOrderId") or ""),
+            side=str(d.get("side", "")),
+            type=str(d.get("type", "")),
+            status=str(_req(d, "status")),
+            price=_dec(d.get("price", "0"), "price"),
+            orig_qty=_dec(d.get("origQty", "0"), "origQty"),
+            executed_qty=_dec(d.get("executedQty", "0"), "executedQty"),
+            cummulative_quote_qty=_dec(d.get("cummulativeQuoteQty", "0"), "cummulativeQuoteQty"),
+            time_in_force=d.get("timeInForce"),
+            time=d.get("time") or d.get("transactTime"),
+            update_time=d.get("updateTime"),
+            fills=tuple(Fill.from_api(f) for f in d.get("fills") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One of the account's trades (GET /api/v3/myTrades)."""
+
+    symbol: str
+    id: int
+    order_id: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    is_buyer: bool
+    is_maker: bool
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Trade:
+        return cls(
+            symbol=str(_req(d, "symbol")),
+            id=int(_req(d, "id")),
+            order_id=int(_req(d, "orderId")),
+            price=_dec(_req(d, "price"), "price"),
+            qty=_dec(_req(d, "qty"), "qty"),
+            quote_qty=_dec(d.get("quoteQty", "0"), "quoteQty"),
+            commission=_dec(d.get("commission", "0"), "commission"),
+            commission_asset=str(d.get("commissionAsset", "")),
+            time=int(d.get("time", 0)),
+            is_buyer=bool(d.get("isBuyer")),
+            is_maker=bool(d.get("isMaker")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    can_trade: bool
+    balances: Mapping[str, Balance]
+    update_time: int | None
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Account:
+        balances = {
+            b["asset"]: Balance(b["asset"], _dec(b["free"], "free"), _dec(b["locked"], "locked"))
+            for b in _req(d, "balances")
+        }
+        return cls(bool(d.get("canTrade", True)), balances, d.get("updateTime"))
+
+
+Level = tuple[Decimal, Decimal]
+
+
+def _levels(rows: Sequence[Sequence[Any]]) -> tuple[Level, ...]:
+    return tuple((_dec(p, "price"), _dec(q, "qty")) for p, q, *_ in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Depth:
+    """A depth snapshot (GET /api/v3/depth): best levels first."""
+
+    last_update_id: int
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> Depth:
+        return cls(int(_req(d, "lastUpdateId")), _levels(_req(d, "bids")), _levels(_req(d, "asks")))
+
+
+@dataclass(frozen=True, slots=True)
+class BookTicker:
+    symbol: str
+    bid_price: Decimal
+    bid_qty: Decimal
+    ask_price: Decimal
+    ask_qty: Decimal
+
+    @classmethod
+    def from_api(cls, d: Mapping[str, Any]) -> BookTicker:
+        return cls(
+            str(_req(d, "symbol")),
+            _dec(_req(d, "bidPrice"), "bidPrice"),
+            _dec(_req(d, "bidQty"), "bidQty"),
+            _dec(_req(d, "askPrice"), "askPrice"),
+            _dec(_req(d, "askQty"), "askQty"),
+        )
