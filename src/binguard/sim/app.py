@@ -1,0 +1,168 @@
+"""The aiohttp application and the `Simulator` that runs it on a loopback port.
+
+    async with Simulator(SimConfig()) as sim:
+        sim.url                    # "http://127.0.0.1:<ephemeral port>"
+        sim.state.engine           # ground truth: books, orders, balances
+        sim.state.subscribe(fn)    # engine events, for WebSocket layers
+
+Other faces (WebSocket streams, WebSocket API) plug in through extensions: callables
+`(app, state) -> None` that add routes, given to `Simulator(..., extensions=[...])` or
+`build_app()`. They run before the router is frozen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from types import TracebackType
+
+from aiohttp import web
+
+from .admin import STATE_KEY, add_admin_routes
+from .call import Endpoint
+from .config import SimConfig
+from .errors import SimError
+from .faults import FaultPlan
+from .pipeline import JSON, serve
+from .rest_market import ENDPOINTS as MARKET_ENDPOINTS
+from .rest_trade import ENDPOINTS as TRADE_ENDPOINTS
+from .state import SimState
+
+log = logging.getLogger("binguard.sim")
+Extension = Callable[[web.Application, SimState], None]
+ENDPOINTS: tuple[Endpoint, ...] = MARKET_ENDPOINTS + TRADE_ENDPOINTS
+BUGS_KEY = web.AppKey("binguard_sim_bugs", list[str])
+
+
+def _route(
+    endpoint: Endpoint, state: SimState
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await serve(request, endpoint, state)
+
+    return handle
+
+
+def _error(err: SimError, status: int | None = None) -> web.Response:
+    return web.Response(body=err.body(), status=status or err.status, content_type=JSON)
+
+
+@web.middleware
+async def guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every reply is Binance-shaped: unknown routes, bad methods and bugs included.
+
+    An unexpected exception is a simulator bug: it is logged with its traceback, recorded for
+    tests (`state.bugs`), and answered as -1000 like Binance's own internal errors.
+    """
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status in (404, 405):
+            return _error(SimError.of(-1020), e.status)
+        if e.status == 413:
+            return _error(SimError.of(-1101, 0), 413)
+        if e.status < 400:
+            raise
+        return _error(SimError.of(-1000), e.status)
+    except Exception as e:
+        log.exception("simulator bug on %s %s", request.method, request.path)
+        request.app[BUGS_KEY].append(f"{request.method} {request.path}: {e!r}")
+        return _error(SimError.of(-1000), 500)
+
+
+async def _crowd_loop(state: SimState) -> None:
+    interval = state.config.flow.interval_ms / 1000.0
+    while True:
+        await asyncio.sleep(interval)
+        state.crowd.step()
+
+
+def build_app(state: SimState, extensions: Iterable[Extension] = ()) -> web.Application:
+    """The whole simulator as an aiohttp application (REST, admin, then extensions)."""
+    app = web.Application(middlewares=[guard], client_max_size=1 << 20)
+    app[STATE_KEY] = state
+    app[BUGS_KEY] = []
+    for endpoint in ENDPOINTS:
+        app.router.add_route(endpoint.method, endpoint.path, _route(endpoint, state))
+    add_admin_routes(app)
+    for extension in extensions:
+        extension(app, state)
+
+    async def crowd(_app: web.Application) -> AsyncIterator[None]:
+        task = None
+        if state.config.flow.enabled and state.config.flow.interval_ms > 0:
+            task = asyncio.create_task(_crowd_loop(state))
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.cleanup_ctx.append(crowd)
+    return app
+
+
+class Simulator:
+    """Runs the simulator on `host:port` (port 0: an ephemeral one) until stopped."""
+
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        faults: FaultPlan | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        extensions: Iterable[Extension] = (),
+    ) -> None:
+        self.config = config or SimConfig()
+        self.state = SimState(self.config, faults)
+        self.host = host
+        self.port = port
+        self.extensions = list(extensions)
+        self._runner: web.AppRunner | None = None
+        self.app: web.Application | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    base_url = url
+
+    @property
+    def bugs(self) -> list[str]:
+        """Unexpected exceptions caught by the guard (tests assert this stays empty)."""
+        return [] if self.app is None else self.app[BUGS_KEY]
+
+    async def start(self) -> None:
+        self.app = build_app(self.state, self.extensions)
+        runner = web.AppRunner(
+            self.app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        server = site._server
+        sockets = getattr(server, "sockets", None) or ()
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,252 @@
+"""Simulator configuration: symbols and filters, accounts and keys, limits, clock, faults' seed.
+
+Everything is an immutable dataclass with Binance-like defaults, so `SimConfig()` is a working
+exchange (BTCUSDT, ETHUSDT, ETHBTC and one demo account). `SimConfig.from_mapping()` reads the same
+shape from YAML/JSON; unknown keys are errors, so a typo in a test config cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+KeyKind = Literal["HMAC", "ED25519", "RSA"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """One spot symbol with the filters the simulator enforces (decimal strings, like Binance)."""
+
+    symbol: str
+    base: str
+    quote: str
+    initial_price: str
+    tick_size: str = "0.01000000"
+    min_price: str = "0.01000000"
+    max_price: str = "1000000.00000000"
+    step_size: str = "0.00001000"
+    min_qty: str = "0.00001000"
+    max_qty: str = "9000.00000000"
+    market_min_qty: str = "0.00000000"
+    market_max_qty: str = "100.00000000"
+    min_notional: str = "5.00000000"
+    max_notional: str = "9000000.00000000"
+    max_num_orders: int = 200
+    status: str = "TRADING"
+    base_precision: int = 8
+    quote_precision: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """An API key: HMAC keys carry the shared secret, RSA/Ed25519 keys the PEM public key."""
+
+    api_key: str
+    kind: KeyKind = "HMAC"
+    secret: str = ""
+    public_key_pem: str = ""
+
+    def __repr__(self) -> str:  # the secret never reaches a log
+        return f"KeySpec(api_key={self.api_key!r}, kind={self.kind!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """A trading account: its keys, starting balances and commission rates in basis points."""
+
+    name: str
+    uid: int
+    keys: tuple[KeySpec, ...]
+    balances: Mapping[str, str]
+    maker_bps: int = 10
+    taker_bps: int = 10
+    can_trade: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSpec:
+    """One row of exchangeInfo's rateLimits."""
+
+    kind: Literal["REQUEST_WEIGHT", "ORDERS", "RAW_REQUESTS"]
+    interval: Literal["SECOND", "MINUTE", "HOUR", "DAY"]
+    interval_num: int
+    limit: int
+
+
+DEFAULT_RATE_LIMITS = (
+    RateLimitSpec("REQUEST_WEIGHT", "MINUTE", 1, 6000),
+    RateLimitSpec("ORDERS", "SECOND", 10, 50),
+    RateLimitSpec("ORDERS", "DAY", 1, 160000),
+    RateLimitSpec("RAW_REQUESTS", "MINUTE", 5, 300000),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Rate limits and the ban policy.
+
+    After a 429, `requests_before_ban` more requests while still over the limit in the same
+    window earn a 418. Ban n lasts `ban_ladder_s[n]` seconds (2 minutes ... 3 days, Binance's
+    documented range) times `ban_scale`, so tests can use bans of a fraction of a second.
+    """
+
+    rate_limits: tuple[RateLimitSpec, ...] = DEFAULT_RATE_LIMITS
+    ban_ladder_s: tuple[float, ...] = (120, 600, 3600, 21600, 86400, 259200)
+    ban_scale: float = 1.0
+    requests_before_ban: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class FlowConfig:
+    """The deterministic crowd of other traders: seeded book depth plus periodic random orders."""
+
+    enabled: bool = True
+    interval_ms: int = 250
+    levels: int = 20
+    level_qty: str = "0.50000000"
+    spread_ticks: int = 5
+    level_gap_ticks: int = 10
+
+
+def _hex(label: str, seed: int) -> str:
+    return hashlib.sha256(f"binguard-sim:{label}:{seed}".encode()).hexdigest()
+
+
+def demo_ed25519_private(seed: int) -> Ed25519PrivateKey:
+    """The demo account's Ed25519 private key, derived from the seed (printed by the CLI)."""
+    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(_hex("ed25519", seed)))
+
+
+def demo_account(
+    seed: int = 0, api_key: str | None = None, api_secret: str | None = None
+) -> AccountSpec:
+    """The default account: an HMAC key and an Ed25519 key, both derived from the seed."""
+    public = (
+        demo_ed25519_private(seed)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return AccountSpec(
+        name="demo",
+        uid=100000001,
+        keys=(
+            KeySpec(api_key or _hex("hmac-key", seed), "HMAC", api_secret or _hex("hmac", seed)),
+            KeySpec(_hex("ed25519-key", seed), "ED25519", public_key_pem=public),
+        ),
+        balances={"USDT": "100000.00000000", "BTC": "2.00000000", "ETH": "20.00000000"},
+    )
+
+
+DEFAULT_SYMBOLS = (
+    SymbolSpec("BTCUSDT", "BTC", "USDT", initial_price="30000.00"),
+    SymbolSpec(
+        "ETHUSDT",
+        "ETH",
+        "USDT",
+        initial_price="2000.00",
+        step_size="0.00010000",
+        min_qty="0.00010000",
+    ),
+    SymbolSpec(
+        "ETHBTC",
+        "ETH",
+        "BTC",
+        initial_price="0.06500000",
+        tick_size="0.00001000",
+        min_price="0.00001000",
+        step_size="0.00010000",
+        min_qty="0.00010000",
+        min_notional="0.00010000",
+        max_notional="9000.00000000",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """The whole simulator configuration. `seed` drives every random choice."""
+
+    seed: int = 0
+    symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS
+    accounts: tuple[AccountSpec, ...] = field(default_factory=lambda: (demo_account(0),))
+    limits: LimitsConfig = LimitsConfig()
+    flow: FlowConfig = FlowConfig()
+    clock_offset_ms: float = 0.0
+    clock_drift_ms_per_s: float = 0.0
+    latency_ms: float = 0.0
+    stall_s: float = 30.0
+    log_size: int = 10000
+
+    @property
+    def demo(self) -> AccountSpec:
+        return self.accounts[0]
+
+    def with_(self, **changes: Any) -> SimConfig:
+        """A copy with some fields replaced (dataclasses.replace, named for readability)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> SimConfig:
+        """Build from plain data (parsed YAML/JSON). Missing parts take the defaults."""
+        data = dict(data)
+        seed = int(data.get("seed", 0))
+        kw: dict[str, Any] = {"seed": seed}
+        if "symbols" in data:
+            kw["symbols"] = tuple(_build(SymbolSpec, s) for s in data.pop("symbols"))
+        if "accounts" in data:
+            kw["accounts"] = tuple(_account(a, i) for i, a in enumerate(data.pop("accounts")))
+        else:
+            kw["accounts"] = (demo_account(seed),)
+        if "limits" in data:
+            limits = dict(data.pop("limits"))
+            if "rate_limits" in limits:
+                limits["rate_limits"] = tuple(
+                    _build(RateLimitSpec, r) for r in limits["rate_limits"]
+                )
+            if "ban_ladder_s" in limits:
+                limits["ban_ladder_s"] = tuple(float(x) for x in limits["ban_ladder_s"])
+            kw["limits"] = _build(LimitsConfig, limits)
+        if "flow" in data:
+            kw["flow"] = _build(FlowConfig, data.pop("flow"))
+        data.pop("seed", None)
+        for key, value in data.items():
+            if key not in {f.name for f in dataclasses.fields(cls)}:
+                raise ValueError(f"unknown simulator config key: {key!r}")
+            kw[key] = value
+        return cls(**kw)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SimConfig:
+        """Read a YAML or JSON file (JSON is YAML, so one parser reads both)."""
+        text = Path(path).read_text(encoding="utf-8")
+        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+        return cls.from_mapping(data)
+
+
+def _build(kind: type[T], data: Mapping[str, Any]) -> T:
+    names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {kind.__name__} keys: {sorted(unknown)}")
+    return kind(**data)
+
+
+def _account(data: Mapping[str, Any], index: int) -> AccountSpec:
+    data = dict(data)
+    data["keys"] = tuple(_build(KeySpec, k) for k in data.get("keys", ()))
+    data.setdefault("uid", 100000001 + index)
+    data["balances"] = {k: str(v) for k, v in data.get("balances", {}).items()}
+    return _build(AccountSpec, data)

@@ -1,0 +1,523 @@
+"""The matching engine: price-time priority, LIMIT / LIMIT_MAKER / MARKET with GTC/IOC/FOK.
+
+Every public method is synchronous and runs to completion, so within the event loop each request
+is atomic, as one message through Binance's matching engine. Validation follows Binance's split:
+filter failures are -1013 (rejected before the engine), engine rejections are -2010 / -2011 with
+the catalog's messages, unknown orders on query are -2013.
+
+Funds: a resting BUY locks price x remaining quote, a resting SELL locks the remaining base; the
+taker part of an order pays from free balance. Commission is charged on the received asset at the
+account's maker or taker rate.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..clock import ServerClock
+from ..config import SimConfig
+from ..errors import SimError, cancel_rejected, filter_error, new_order_rejected
+from ..filters import SymbolRules
+from ..numbers import SCALE, mul
+from . import reports
+from .accounts import Account
+from .book import Book, BookSide
+from .events import Event, EventKind, Listener
+from .orders import Fill, Order, Trade
+
+INTERNAL_ACCOUNT = "__crowd__"
+_ID_CHARS = string.ascii_letters + string.digits
+PUBLIC_TRADES_KEPT = 10000
+
+
+class Engine:
+    """Books, accounts and orders of the whole exchange."""
+
+    def __init__(self, config: SimConfig, clock: ServerClock) -> None:
+        self.config = config
+        self.clock = clock
+        self._ids = random.Random(config.seed * 7919 + 17)
+        self.rules = {s.symbol: SymbolRules.of(s) for s in config.symbols}
+        self.books = {s.symbol: Book(s.symbol) for s in config.symbols}
+        self.accounts = {a.name: Account.of(a) for a in config.accounts}
+        self.accounts[INTERNAL_ACCOUNT] = Account(INTERNAL_ACCOUNT, 1, {}, unlimited=True)
+        self.next_order_id = {s.symbol: 1 for s in config.symbols}
+        self.next_trade_id = {s.symbol: 1 for s in config.symbols}
+        self.last_price = {s.symbol: self.rules[s.symbol].min_price for s in config.symbols}
+        for s in config.symbols:
+            self.last_price[s.symbol] = round(float(s.initial_price) * SCALE)
+        self.trades: dict[str, deque[Trade]] = {
+            s.symbol: deque(maxlen=PUBLIC_TRADES_KEPT) for s in config.symbols
+        }
+        self.open: dict[tuple[str, str], dict[int, Order]] = {}
+        self.history: dict[tuple[str, str], list[Order]] = {}
+        self.by_client_id: dict[tuple[str, str, str], Order] = {}
+        self.account_trades: dict[str, list[tuple[Trade, bool]]] = {}
+        self.listeners: list[Listener] = []
+        self.first_fill_hooks: list[Callable[[str], None]] = []
+        # per-operation bookkeeping for events
+        self._touched: dict[str, dict[tuple[bool, int], None]] = {}
+        self._first_update: dict[str, int] = {}
+        self._moved: dict[str, set[str]] = {}
+
+    # ----- subscriptions --------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` for every event from now on; returns the unsubscribe function."""
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
+
+    def _emit(
+        self, kind: EventKind, symbol: str | None, account: str | None, data: dict[str, Any]
+    ) -> None:
+        event = Event(kind, symbol, account, data)
+        for listener in tuple(self.listeners):
+            listener(event)
+
+    # ----- lookups --------------------------------------------------------------------------
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        rules = self.rules.get(symbol)
+        if rules is None:
+            raise SimError.of(-1121)
+        return rules
+
+    def open_orders(self, account: str, symbol: str | None = None) -> list[Order]:
+        if symbol is not None:
+            return sorted(self.open.get((account, symbol), {}).values(), key=lambda o: o.order_id)
+        out: list[Order] = []
+        for (acct, _sym), orders in self.open.items():
+            if acct == account:
+                out.extend(orders.values())
+        return sorted(out, key=lambda o: (o.time, o.symbol, o.order_id))
+
+    def all_orders(self, account: str, symbol: str) -> list[Order]:
+        return self.history.get((account, symbol), [])
+
+    def find(self, account: str, symbol: str, order_id: int | None, client_id: str | None) -> Order:
+        """The order by id (then checked against client id) or by client id; -2013 if none."""
+        if order_id is not None:
+            for o in self._find_by_id(account, symbol, order_id):
+                if client_id is not None and o.client_order_id != client_id:
+                    raise SimError.of(-2039)
+                return o
+            raise SimError.of(-2013)
+        assert client_id is not None
+        found = self.by_client_id.get((account, symbol, client_id))
+        if found is None:
+            raise SimError.of(-2013)
+        return found
+
+    def _find_by_id(self, account: str, symbol: str, order_id: int) -> Iterable[Order]:
+        opened = self.open.get((account, symbol), {}).get(order_id)
+        if opened is not None:
+            return (opened,)
+        history = self.history.get((account, symbol), [])
+        # order ids grow with time: search the history from the newest end
+        return (o for o in reversed(history) if o.order_id == order_id)
+
+    def new_client_order_id(self) -> str:
+        return "".join(self._ids.choices(_ID_CHARS, k=22))
+
+    # ----- placing ---------------------------------------------------------------------------
+    def validate(
+        self,
+        account: str,
+        symbol: str,
+        order_type: str,
+        qty: int | None,
+        quote_qty: int | None,
+        price: int | None,
+    ) -> SymbolRules:
+        """The API-side checks (-1013 filter failures) that precede the matching engine."""
+        rules = self.symbol_rules(symbol)
+        if order_type == "MARKET":
+            if qty is not None:
+                rules.check_lot(qty)
+                rules.check_market_lot(qty)
+                # NOTIONAL applies to MARKET orders at the average price (applyMinToMarket)
+                if mul(self.last_price[symbol], qty) < rules.min_notional:
+                    raise filter_error("NOTIONAL")
+            elif quote_qty is not None and quote_qty < rules.min_notional:
+                raise filter_error("NOTIONAL")
+        else:
+            assert price is not None
+            assert qty is not None
+            rules.check_price(price)
+            rules.check_lot(qty)
+            rules.check_notional(price, qty)
+        rules.check_num_orders(len(self.open.get((account, symbol), ())))
+        return rules
+
+    def place(
+        self,
+        account: str,
+        symbol: str,
+        side: str,
+        order_type: str,
+        time_in_force: str,
+        qty: int | None,
+        quote_qty: int | None,
+        price: int | None,
+        client_order_id: str | None = None,
+        self_trade_prevention: str = "NONE",
+    ) -> Order:
+        """Run one new order through the engine and return it in its final state."""
+        rules = self.validate(account, symbol, order_type, qty, quote_qty, price)
+        acct = self.accounts[account]
+        book = self.books[symbol]
+        base, quote = rules.spec.base, rules.spec.quote
+        key = (account, symbol)
+        cid = client_order_id or self.new_client_order_id()
+        existing = self.by_client_id.get((account, symbol, cid))
+        if existing is not None and existing.is_open:
+            raise new_order_rejected("Duplicate order sent.")
+        is_buy = side == "BUY"
+        opposite = book.asks if is_buy else book.bids
+        if order_type == "LIMIT_MAKER":
+            best = opposite.best()
+            if best is not None and (price >= best if is_buy else price <= best):  # type: ignore[operator]
+                raise new_order_rejected("Order would immediately match and take.")
+        if order_type == "MARKET" and qty is None:
+            # quoteOrderQty: the LOT_SIZE-valid quantity the book gives for that much quote
+            qty = rules.round_qty(self._qty_for_quote(opposite, quote_qty or 0))
+        self._check_funds(acct, is_buy, order_type, qty, quote_qty, price, opposite, base, quote)
+
+        now = self.clock.now_ms()
+        order = Order(
+            symbol=symbol,
+            order_id=self.next_order_id[symbol],
+            client_order_id=cid,
+            account=account,
+            side=side,
+            type=order_type,
+            time_in_force=time_in_force,
+            price=price or 0,
+            orig_qty=qty or 0,
+            orig_quote_qty=quote_qty or 0,
+            time=now,
+            update_time=now,
+            working_time=now,
+            self_trade_prevention=self_trade_prevention,
+            internal=acct.unlimited,
+        )
+        self.next_order_id[symbol] += 1
+        self.history.setdefault(key, []).append(order)
+        self.by_client_id[(account, symbol, cid)] = order
+        reporting = bool(self.listeners) and not order.internal
+        if reporting:
+            self._emit(
+                "executionReport", symbol, account, reports.execution_report(order, "NEW", now)
+            )
+
+        limit = price if order_type != "MARKET" else None
+        if order.orig_qty == 0 or (
+            time_in_force == "FOK" and opposite.fillable(limit, order.orig_qty) < order.orig_qty
+        ):
+            self._finish(order, "EXPIRED", now)
+        else:
+            self._match(book, order, acct, rules, limit, now)
+            if order.remaining > 0:
+                if order_type == "MARKET" or time_in_force != "GTC":
+                    self._finish(order, "EXPIRED", now)
+                else:
+                    self._rest(book, order, acct, base, quote)
+        self._flush(now)
+        return order
+
+    def _check_funds(
+        self,
+        acct: Account,
+        is_buy: bool,
+        order_type: str,
+        qty: int | None,
+        quote_qty: int | None,
+        price: int | None,
+        opposite: BookSide,
+        base: str,
+        quote: str,
+    ) -> None:
+        if acct.unlimited:
+            return
+        if is_buy:
+            if order_type != "MARKET":
+                need = mul(price or 0, qty or 0)
+            elif quote_qty is not None:
+                need = quote_qty
+            else:
+                need = self._cost(opposite, qty or 0)
+            ok = acct.has(quote, need)
+        else:
+            ok = acct.has(base, qty or 0)
+        if not ok:
+            raise new_order_rejected("Account has insufficient balance for requested action.")
+
+    @staticmethod
+    def _cost(side: BookSide, qty: int) -> int:
+        cost = 0
+        for p in side.best_first():
+            take = min(qty, side.totals[p])
+            cost += mul(p, take)
+            qty -= take
+            if qty <= 0:
+                break
+        return cost
+
+    @staticmethod
+    def _qty_for_quote(side: BookSide, quote_qty: int) -> int:
+        qty = 0
+        for p in side.best_first():
+            level_quote = mul(p, side.totals[p])
+            if level_quote >= quote_qty:
+                return qty + quote_qty * SCALE // p
+            qty += side.totals[p]
+            quote_qty -= level_quote
+        return qty
+
+    def _match(
+        self,
+        book: Book,
+        taker: Order,
+        acct: Account,
+        rules: SymbolRules,
+        limit: int | None,
+        now: int,
+    ) -> None:
+        is_buy = taker.side == "BUY"
+        side = book.asks if is_buy else book.bids
+        prices = side.prices
+        while taker.remaining > 0 and prices:
+            p = prices[0] if is_buy else prices[-1]
+            if limit is not None and (p > limit if is_buy else p < limit):
+                break
+            level = side.levels[p]
+            while level and taker.remaining > 0:
+                maker = level[0]
+                qty = min(taker.remaining, maker.remaining)
+                self._trade(book, taker, maker, acct, rules, p, qty, now)
+                side.totals[p] -= qty
+                if maker.remaining == 0:
+                    level.popleft()
+                    self._close(maker, now)
+            self._touch(book, not is_buy, p)
+            if not level:
+                side.drop(p)
+
+    def _trade(
+        self,
+        book: Book,
+        taker: Order,
+        maker: Order,
+        taker_acct: Account,
+        rules: SymbolRules,
+        price: int,
+        qty: int,
+        now: int,
+    ) -> None:
+        base, quote = rules.spec.base, rules.spec.quote
+        maker_acct = self.accounts[maker.account]
+        quote_qty = mul(price, qty)
+        taker_is_buyer = taker.side == "BUY"
+        buyer, seller = (taker, maker) if taker_is_buyer else (maker, taker)
+        buyer_acct, seller_acct = (
+            (taker_acct, maker_acct) if taker_is_buyer else (maker_acct, taker_acct)
+        )
+        buyer_bps = buyer_acct.taker_bps if taker_is_buyer else buyer_acct.maker_bps
+        seller_bps = seller_acct.maker_bps if taker_is_buyer else seller_acct.taker_bps
+        buyer_fee = qty * buyer_bps // 10000
+        seller_fee = quote_qty * seller_bps // 10000
+        # the maker's funds come out of its lock, the taker's out of free balance
+        if taker_is_buyer:
+            buyer_acct.debit(quote, quote_qty)
+            seller_acct.debit_locked(base, qty)
+            maker.locked -= min(maker.locked, qty)
+        else:
+            seller_acct.debit(base, qty)
+            spent = min(maker.locked, quote_qty)
+            buyer_acct.debit_locked(quote, spent)
+            maker.locked -= spent
+        buyer_acct.credit(base, qty - buyer_fee)
+        seller_acct.credit(quote, quote_qty - seller_fee)
+        trade = Trade(
+            symbol=book.symbol,
+            trade_id=self.next_trade_id[book.symbol],
+            price=price,
+            qty=qty,
+            quote_qty=quote_qty,
+            time=now,
+            buyer_is_maker=not taker_is_buyer,
+            buy_order=buyer,
+            sell_order=seller,
+            buyer_commission=buyer_fee,
+            buyer_commission_asset=base,
+            seller_commission=seller_fee,
+            seller_commission_asset=quote,
+        )
+        self.next_trade_id[book.symbol] += 1
+        self.trades[book.symbol].append(trade)
+        self.last_price[book.symbol] = price
+        for o, is_buyer, fee, asset in (
+            (buyer, True, buyer_fee, base),
+            (seller, False, seller_fee, quote),
+        ):
+            first = o.executed_qty == 0
+            o.executed_qty += qty
+            o.cum_quote += quote_qty
+            o.update_time = now
+            o.fills.append(Fill(price, qty, fee, asset, trade.trade_id))
+            if not o.internal:
+                self.account_trades.setdefault(o.account, []).append((trade, is_buyer))
+                self._moved.setdefault(o.account, set()).update((base, quote))
+                if first:
+                    for hook in self.first_fill_hooks:
+                        hook(o.account)
+        taker.status = "FILLED" if taker.remaining == 0 else "PARTIALLY_FILLED"
+        maker.status = "FILLED" if maker.remaining == 0 else "PARTIALLY_FILLED"
+        if self.listeners:
+            self._emit("trade", book.symbol, None, reports.trade_event(trade, now))
+            for o in (taker, maker):
+                if not o.internal:
+                    self._emit(
+                        "executionReport",
+                        o.symbol,
+                        o.account,
+                        reports.execution_report(o, "TRADE", now, trade, is_maker=o is maker),
+                    )
+
+    def _rest(self, book: Book, order: Order, acct: Account, base: str, quote: str) -> None:
+        if order.side == "BUY":
+            order.locked = mul(order.price, order.remaining)
+            acct.lock(quote, order.locked)
+            self._moved.setdefault(order.account, set()).add(quote)
+            book.bids.add(order)
+        else:
+            order.locked = order.remaining
+            acct.lock(base, order.locked)
+            self._moved.setdefault(order.account, set()).add(base)
+            book.asks.add(order)
+        if acct.unlimited:
+            self._moved.pop(order.account, None)
+        self.open.setdefault((order.account, order.symbol), {})[order.order_id] = order
+        self._touch(book, order.side == "BUY", order.price)
+
+    def _finish(self, order: Order, status: str, now: int) -> None:
+        order.status = status
+        order.update_time = now
+        if self.listeners and not order.internal:
+            self._emit(
+                "executionReport",
+                order.symbol,
+                order.account,
+                reports.execution_report(order, "EXPIRED" if status == "EXPIRED" else "TRADE", now),
+            )
+
+    def _close(self, order: Order, now: int) -> None:
+        """Take a no-longer-open order out of the open set and release its remaining lock."""
+        order.update_time = now
+        opened = self.open.get((order.account, order.symbol))
+        if opened is not None:
+            opened.pop(order.order_id, None)
+            if not opened:
+                del self.open[(order.account, order.symbol)]
+        if order.locked:
+            rules = self.rules[order.symbol]
+            asset = rules.spec.quote if order.side == "BUY" else rules.spec.base
+            self.accounts[order.account].unlock(asset, order.locked)
+            order.locked = 0
+            if not order.internal:
+                self._moved.setdefault(order.account, set()).add(asset)
+
+    # ----- canceling -------------------------------------------------------------------------
+    def cancel(
+        self,
+        account: str,
+        symbol: str,
+        order_id: int | None,
+        client_id: str | None,
+        restriction: str | None = None,
+    ) -> Order:
+        """Cancel an open order; -2011 "Unknown order sent." when it is not open."""
+        self.symbol_rules(symbol)
+        try:
+            order = self.find(account, symbol, order_id, client_id)
+        except SimError as e:
+            if e.code == -2039:
+                raise
+            raise cancel_rejected("Unknown order sent.") from None
+        if not order.is_open:
+            raise cancel_rejected("Unknown order sent.")
+        if (restriction == "ONLY_NEW" and order.status != "NEW") or (
+            restriction == "ONLY_PARTIALLY_FILLED" and order.status != "PARTIALLY_FILLED"
+        ):
+            raise cancel_rejected("Order was not canceled due to cancel restrictions.")
+        now = self.clock.now_ms()
+        self._cancel(order, now)
+        self._flush(now)
+        return order
+
+    def cancel_all(self, account: str, symbol: str) -> list[Order]:
+        self.symbol_rules(symbol)
+        orders = self.open_orders(account, symbol)
+        if not orders:
+            raise cancel_rejected("Unknown order sent.")
+        now = self.clock.now_ms()
+        for o in orders:
+            self._cancel(o, now)
+        self._flush(now)
+        return orders
+
+    def _cancel(self, order: Order, now: int) -> None:
+        book = self.books[order.symbol]
+        side = book.bids if order.side == "BUY" else book.asks
+        side.remove(order)
+        self._touch(book, order.side == "BUY", order.price)
+        order.status = "CANCELED"
+        self._close(order, now)
+        if self.listeners and not order.internal:
+            self._emit(
+                "executionReport",
+                order.symbol,
+                order.account,
+                reports.execution_report(
+                    order, "CANCELED", now, orig_client_order_id=order.client_order_id
+                ),
+            )
+
+    # ----- events ----------------------------------------------------------------------------
+    def _touch(self, book: Book, is_bid: bool, price: int) -> None:
+        book.update_id += 1
+        touched = self._touched.get(book.symbol)
+        if touched is None:
+            touched = self._touched[book.symbol] = {}
+            self._first_update[book.symbol] = book.update_id
+        touched[(is_bid, price)] = None
+
+    def _flush(self, now: int) -> None:
+        """End of one engine step: publish depth diffs and balance changes, reset bookkeeping."""
+        if self.listeners:
+            for symbol, touched in self._touched.items():
+                book = self.books[symbol]
+                data = reports.depth_event(book, self._first_update[symbol], touched, now)
+                self._emit("depth", symbol, None, data)
+        for name, assets in self._moved.items():
+            acct = self.accounts[name]
+            acct.update_time = now
+            if self.listeners:
+                self._emit(
+                    "outboundAccountPosition",
+                    None,
+                    name,
+                    reports.account_position(acct, assets, now),
+                )
+        self._touched.clear()
+        self._first_update.clear()
+        self._moved.clear()
+
+    # ----- ground truth ----------------------------------------------------------------------
+    def depth(
+        self, symbol: str, limit: int
+    ) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
+        book = self.books[symbol]
+        return book.update_id, book.bids.depth(limit), book.asks.depth(limit)

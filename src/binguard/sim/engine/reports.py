@@ -1,0 +1,231 @@
+"""Binance-shaped payloads for engine events and REST order views (pure functions of state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..numbers import fmt
+from .accounts import Account
+from .book import Book
+from .orders import Order, Trade
+
+ZERO = "0.00000000"
+
+
+def order_details(o: Order) -> dict[str, Any]:
+    """GET /api/v3/order, openOrders and allOrders item."""
+    return {
+        "symbol": o.symbol,
+        "orderId": o.order_id,
+        "orderListId": -1,
+        "clientOrderId": o.client_order_id,
+        "price": fmt(o.price),
+        "origQty": fmt(o.orig_qty),
+        "executedQty": fmt(o.executed_qty),
+        "cummulativeQuoteQty": fmt(o.cum_quote),
+        "status": o.status,
+        "timeInForce": o.time_in_force,
+        "type": o.type,
+        "side": o.side,
+        "stopPrice": ZERO,
+        "icebergQty": ZERO,
+        "time": o.time,
+        "updateTime": o.update_time,
+        "isWorking": True,
+        "workingTime": o.working_time,
+        "origQuoteOrderQty": fmt(o.orig_quote_qty),
+        "selfTradePreventionMode": o.self_trade_prevention,
+    }
+
+
+def order_response(o: Order, resp_type: str) -> dict[str, Any]:
+    """POST /api/v3/order in the ACK, RESULT or FULL shape."""
+    out: dict[str, Any] = {
+        "symbol": o.symbol,
+        "orderId": o.order_id,
+        "orderListId": -1,
+        "clientOrderId": o.client_order_id,
+        "transactTime": o.time,
+    }
+    if resp_type == "ACK":
+        return out
+    out.update(
+        price=fmt(o.price),
+        origQty=fmt(o.orig_qty),
+        executedQty=fmt(o.executed_qty),
+        origQuoteOrderQty=fmt(o.orig_quote_qty),
+        cummulativeQuoteQty=fmt(o.cum_quote),
+        status=o.status,
+        timeInForce=o.time_in_force,
+        type=o.type,
+        side=o.side,
+        workingTime=o.working_time,
+        selfTradePreventionMode=o.self_trade_prevention,
+    )
+    if resp_type == "FULL":
+        out["fills"] = [
+            {
+                "price": fmt(f.price),
+                "qty": fmt(f.qty),
+                "commission": fmt(f.commission),
+                "commissionAsset": f.commission_asset,
+                "tradeId": f.trade_id,
+            }
+            for f in o.fills
+        ]
+    return out
+
+
+def cancel_response(o: Order, cancel_client_id: str, transact_time: int) -> dict[str, Any]:
+    """DELETE /api/v3/order (and each item of DELETE openOrders): `clientOrderId` is the
+    cancel request's own id, `origClientOrderId` the order's."""
+    return {
+        "symbol": o.symbol,
+        "origClientOrderId": o.client_order_id,
+        "orderId": o.order_id,
+        "orderListId": -1,
+        "clientOrderId": cancel_client_id,
+        "transactTime": transact_time,
+        "price": fmt(o.price),
+        "origQty": fmt(o.orig_qty),
+        "executedQty": fmt(o.executed_qty),
+        "origQuoteOrderQty": fmt(o.orig_quote_qty),
+        "cummulativeQuoteQty": fmt(o.cum_quote),
+        "status": o.status,
+        "timeInForce": o.time_in_force,
+        "type": o.type,
+        "side": o.side,
+        "selfTradePreventionMode": o.self_trade_prevention,
+    }
+
+
+def my_trade(t: Trade, is_buyer: bool) -> dict[str, Any]:
+    """GET /api/v3/myTrades item, from one side's point of view."""
+    order = t.buy_order if is_buyer else t.sell_order
+    return {
+        "symbol": t.symbol,
+        "id": t.trade_id,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "price": fmt(t.price),
+        "qty": fmt(t.qty),
+        "quoteQty": fmt(t.quote_qty),
+        "commission": fmt(t.buyer_commission if is_buyer else t.seller_commission),
+        "commissionAsset": t.buyer_commission_asset if is_buyer else t.seller_commission_asset,
+        "time": t.time,
+        "isBuyer": is_buyer,
+        "isMaker": t.buyer_is_maker == is_buyer,
+        "isBestMatch": True,
+    }
+
+
+def public_trade(t: Trade) -> dict[str, Any]:
+    """GET /api/v3/trades item."""
+    return {
+        "id": t.trade_id,
+        "price": fmt(t.price),
+        "qty": fmt(t.qty),
+        "quoteQty": fmt(t.quote_qty),
+        "time": t.time,
+        "isBuyerMaker": t.buyer_is_maker,
+        "isBestMatch": True,
+    }
+
+
+def trade_event(t: Trade, now: int) -> dict[str, Any]:
+    return {
+        "e": "trade",
+        "E": now,
+        "s": t.symbol,
+        "t": t.trade_id,
+        "p": fmt(t.price),
+        "q": fmt(t.qty),
+        "T": t.time,
+        "m": t.buyer_is_maker,
+        "M": True,
+    }
+
+
+def depth_event(
+    book: Book, first_id: int, touched: dict[tuple[bool, int], None], now: int
+) -> dict[str, Any]:
+    bids = [[fmt(p), fmt(book.bids.totals.get(p, 0))] for is_bid, p in touched if is_bid]
+    asks = [[fmt(p), fmt(book.asks.totals.get(p, 0))] for is_bid, p in touched if not is_bid]
+    return {
+        "e": "depthUpdate",
+        "E": now,
+        "s": book.symbol,
+        "U": first_id,
+        "u": book.update_id,
+        "b": bids,
+        "a": asks,
+    }
+
+
+def execution_report(
+    o: Order,
+    exec_type: str,
+    now: int,
+    trade: Trade | None = None,
+    is_maker: bool = False,
+    orig_client_order_id: str = "",
+    reject_reason: str = "NONE",
+) -> dict[str, Any]:
+    """The user-data `executionReport` for one state change of an order."""
+    last_qty = last_price = last_quote = commission = 0
+    commission_asset: str | None = None
+    trade_id = -1
+    if trade is not None:
+        last_qty, last_price, last_quote = trade.qty, trade.price, trade.quote_qty
+        trade_id = trade.trade_id
+        if o is trade.buy_order:
+            commission, commission_asset = trade.buyer_commission, trade.buyer_commission_asset
+        else:
+            commission, commission_asset = trade.seller_commission, trade.seller_commission_asset
+    return {
+        "e": "executionReport",
+        "E": now,
+        "s": o.symbol,
+        "c": o.client_order_id,
+        "S": o.side,
+        "o": o.type,
+        "f": o.time_in_force,
+        "q": fmt(o.orig_qty),
+        "p": fmt(o.price),
+        "P": ZERO,
+        "F": ZERO,
+        "g": -1,
+        "C": orig_client_order_id,
+        "x": exec_type,
+        "X": o.status,
+        "r": reject_reason,
+        "i": o.order_id,
+        "l": fmt(last_qty),
+        "z": fmt(o.executed_qty),
+        "L": fmt(last_price),
+        "n": fmt(commission),
+        "N": commission_asset,
+        "T": now,
+        "t": trade_id,
+        "I": 0,
+        "w": o.is_open,
+        "m": is_maker,
+        "M": False,
+        "O": o.time,
+        "Z": fmt(o.cum_quote),
+        "Y": fmt(last_quote),
+        "Q": fmt(o.orig_quote_qty),
+        "W": o.working_time,
+        "V": o.self_trade_prevention,
+    }
+
+
+def account_position(account: Account, assets: set[str], now: int) -> dict[str, Any]:
+    return {
+        "e": "outboundAccountPosition",
+        "E": now,
+        "u": account.update_time,
+        "B": [
+            {"a": a, "f": fmt(account.free[a]), "l": fmt(account.locked[a])} for a in sorted(assets)
+        ],
+    }

@@ -1,0 +1,189 @@
+"""Fault plans: which requests go wrong, and how (chosen deterministically from a seed).
+
+A plan is a list of rules, from YAML/JSON, CLI flags (`ACTION[:key=value,...]`) or the admin API.
+A rule selects requests by path pattern (fnmatch), method, a time window relative to when the plan
+was loaded, every Nth matching request and/or a probability drawn from `random.Random(seed)`,
+and fires at most `times` times. Actions:
+
+before the engine (the request has no effect):
+  reset        TCP RST (SO_LINGER 0 + abort): the client sees ECONNRESET
+  close        clean close (FIN) without a reply
+  error        a Binance error body: `status` and `code` (e.g. 503/-1008, 500/-1001, 503/-1006)
+  html         an HTML error page from a proxy (`status` 502 or 503)
+  waf          403 from the web application firewall (HTML)
+  http_429     -1003 "Too much request weight used" with Retry-After
+  http_418     a real ban of the client IP for `ban_s` seconds (418 "IP banned until ...")
+  latency      wait `latency_ms` before processing (combines with other rules)
+  clock_jump   move the server clock by `jump_ms` (combines with other rules)
+after the engine executed the request (`executed` outcome, unknown to the client):
+  reset_after, close_after   RST or FIN instead of the reply
+  partial_after              send the headers and part of the body, then RST
+  stall_after                send nothing for `stall_s` seconds (past the client timeout), then FIN
+  error with executed: true  the request ran; the reply is the 5XX body (-1006 / -1007 ...)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BEFORE = frozenset({"reset", "close", "error", "html", "waf", "http_429", "http_418"})
+AFTER = frozenset({"reset_after", "close_after", "partial_after", "stall_after"})
+MODIFIERS = frozenset({"latency", "clock_jump"})
+ACTIONS = BEFORE | AFTER | MODIFIERS
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRule:
+    """One rule of a plan. Defaults select every request, once per match, forever."""
+
+    action: str
+    path: str = "*"
+    method: str = "*"
+    probability: float = 1.0
+    every_nth: int = 0
+    start_s: float = 0.0
+    end_s: float | None = None
+    times: int | None = None
+    status: int = 0
+    code: int = 0
+    executed: bool = False
+    latency_ms: float = 0.0
+    stall_s: float | None = None
+    jump_ms: float = 0.0
+    ban_s: float = 120.0
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown fault action {self.action!r}; known: {sorted(ACTIONS)}")
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError("probability must be within [0, 1]")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.action
+
+    @property
+    def after_engine(self) -> bool:
+        return self.action in AFTER or (self.action == "error" and self.executed)
+
+
+_RULE_FIELDS = {f.name: f.type for f in fields(FaultRule)}
+
+
+def rule_from_mapping(data: dict[str, Any]) -> FaultRule:
+    unknown = set(data) - set(_RULE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown fault rule keys: {sorted(unknown)}")
+    return FaultRule(**data)
+
+
+def rule_from_flag(text: str) -> FaultRule:
+    """`ACTION[:key=value,...]`, e.g. `reset_after:path=/api/v3/order,every_nth=3`."""
+    action, _, rest = text.partition(":")
+    data: dict[str, Any] = {"action": action.strip()}
+    for item in filter(None, (p.strip() for p in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"fault option {item!r} must be key=value")
+        data[key.strip()] = yaml.safe_load(value)
+    return rule_from_mapping(data)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPlan:
+    rules: tuple[FaultRule, ...] = ()
+    seed: int = 0
+
+    @classmethod
+    def from_mapping(cls, data: Any) -> FaultPlan:
+        """`{"seed": n, "rules": [...]}` or just a list of rules."""
+        if isinstance(data, list):
+            data = {"rules": data}
+        if not isinstance(data, dict):
+            raise ValueError("a fault plan is a mapping with 'rules' or a list of rules")
+        unknown = set(data) - {"seed", "rules"}
+        if unknown:
+            raise ValueError(f"unknown fault plan keys: {sorted(unknown)}")
+        rules = tuple(rule_from_mapping(dict(r)) for r in data.get("rules") or ())
+        return cls(rules, int(data.get("seed", 0)))
+
+    @classmethod
+    def from_text(cls, text: str) -> FaultPlan:
+        """YAML or JSON text (JSON is parsed by the YAML parser too)."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = yaml.safe_load(text)
+        return cls.from_mapping(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FaultPlan:
+        return cls.from_text(Path(path).read_text(encoding="utf-8"))
+
+
+@dataclass(slots=True)
+class _RuleState:
+    matched: int = 0
+    fired: int = 0
+
+
+class FaultInjector:
+    """Applies a plan: `pick()` says which rules fire for a request, and logs each firing."""
+
+    def __init__(self, plan: FaultPlan | None = None, log_size: int = 10000) -> None:
+        self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
+        self.load(plan or FaultPlan())
+
+    def load(self, plan: FaultPlan) -> None:
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        self.loaded_at = time.monotonic()
+        self.state = [_RuleState() for _ in plan.rules]
+
+    @property
+    def active(self) -> bool:
+        return bool(self.plan.rules)
+
+    def pick(self, method: str, path: str, ip: str, now_ms: int) -> list[FaultRule]:
+        """The rules firing for this request, in plan order."""
+        if not self.plan.rules:
+            return []
+        elapsed = time.monotonic() - self.loaded_at
+        fired: list[FaultRule] = []
+        for rule, st in zip(self.plan.rules, self.state, strict=True):
+            if rule.method != "*" and rule.method.upper() != method:
+                continue
+            if rule.path != "*" and not fnmatch.fnmatchcase(path, rule.path):
+                continue
+            if elapsed < rule.start_s or (rule.end_s is not None and elapsed >= rule.end_s):
+                continue
+            if rule.times is not None and st.fired >= rule.times:
+                continue
+            st.matched += 1
+            if rule.every_nth and st.matched % rule.every_nth:
+                continue
+            if rule.probability < 1.0 and self.rng.random() >= rule.probability:
+                continue
+            st.fired += 1
+            fired.append(rule)
+            self.log.append(
+                {
+                    "time": now_ms,
+                    "rule": rule.label,
+                    "action": rule.action,
+                    "method": method,
+                    "path": path,
+                    "ip": ip,
+                }
+            )
+        return fired

@@ -1,0 +1,229 @@
+"""Public endpoints (security NONE): ping, time, exchangeInfo, depth, trades, tickers, avgPrice.
+
+Parameters, defaults, caps and weights follow rest-api.md; the weights are in binance-api-
+semantics.md §6 (depth by limit; exchangeInfo 20; tickers 2 per symbol or 4 for all; trades 25).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .call import Call, Endpoint, Reply, fixed
+from .engine.reports import public_trade
+from .errors import SimError, illegal, invalid_value
+from .numbers import fmt
+from .params import Params
+
+SYMBOLS_LEGAL = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'
+SYMBOL_STATUSES = ("TRADING", "HALT", "BREAK", "END_OF_DAY", "CANCEL_ONLY", "PRE_TRADING")
+ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET"]
+
+
+def _symbol(call: Call, required: bool) -> str | None:
+    symbol = call.params.text("symbol", required=required)
+    if symbol is not None and symbol not in call.state.engine.rules:
+        raise SimError.of(-1121)
+    return symbol
+
+
+def _symbols(call: Call) -> list[str] | None:
+    """`symbol` or `symbols` (a JSON array); neither means all, both is -1128."""
+    symbol = _symbol(call, required=False)
+    text = call.params.text("symbols")
+    if symbol is not None and text is not None:
+        raise SimError.of(-1128)
+    if symbol is not None:
+        return [symbol]
+    if text is None:
+        return None
+    try:
+        names = json.loads(text)
+    except ValueError:
+        raise illegal("symbols", SYMBOLS_LEGAL) from None
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise illegal("symbols", SYMBOLS_LEGAL)
+    for n in names:
+        if n not in call.state.engine.rules:
+            raise SimError.of(-1121)
+    return names
+
+
+def _int_or(params: Params, name: str, default: int) -> int:
+    value = params.values.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+def _limit(call: Call, default: int, cap: int) -> int:
+    limit = call.params.integer("limit")
+    if limit is None:
+        return default
+    if limit <= 0:
+        raise invalid_value("limit")
+    return min(limit, cap)
+
+
+def _per_symbol(params: Params) -> int:
+    return 2 if "symbol" in params.values else 4
+
+
+def depth_weight(params: Params) -> int:
+    limit = _int_or(params, "limit", 100)
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+async def ping(call: Call) -> Reply:
+    call.params.finish()
+    return Reply({})
+
+
+async def server_time(call: Call) -> Reply:
+    call.params.finish()
+    return Reply({"serverTime": call.state.clock.now_ms()})
+
+
+async def exchange_info(call: Call) -> Reply:
+    names = _symbols(call)
+    call.params.text("permissions")
+    call.params.boolean("showPermissionSets")
+    status = call.params.enum("symbolStatus", SYMBOL_STATUSES, SimError.of(-1122))
+    call.params.finish()
+    state = call.state
+    rules = state.engine.rules
+    symbols: list[dict[str, Any]] = []
+    for name in names or list(rules):
+        r = rules[name]
+        s = r.spec
+        if status is not None and s.status != status:
+            continue
+        symbols.append(
+            {
+                "symbol": s.symbol,
+                "status": s.status,
+                "baseAsset": s.base,
+                "baseAssetPrecision": s.base_precision,
+                "quoteAsset": s.quote,
+                "quotePrecision": s.quote_precision,
+                "quoteAssetPrecision": s.quote_precision,
+                "baseCommissionPrecision": s.base_precision,
+                "quoteCommissionPrecision": s.quote_precision,
+                "orderTypes": ORDER_TYPES,
+                "icebergAllowed": False,
+                "ocoAllowed": False,
+                "otoAllowed": False,
+                "opoAllowed": False,
+                "quoteOrderQtyMarketAllowed": True,
+                "allowTrailingStop": False,
+                "cancelReplaceAllowed": False,
+                "amendAllowed": False,
+                "pegInstructionsAllowed": False,
+                "isSpotTradingAllowed": True,
+                "isMarginTradingAllowed": False,
+                "filters": r.exchange_filters(),
+                "permissions": [],
+                "permissionSets": [["SPOT"]],
+                "defaultSelfTradePreventionMode": "NONE",
+                "allowedSelfTradePreventionModes": ["NONE"],
+            }
+        )
+    return Reply(
+        {
+            "timezone": "UTC",
+            "serverTime": state.clock.now_ms(),
+            "rateLimits": [
+                {
+                    "rateLimitType": spec.kind,
+                    "interval": spec.interval,
+                    "intervalNum": spec.interval_num,
+                    "limit": spec.limit,
+                }
+                for spec in state.config.limits.rate_limits
+            ],
+            "exchangeFilters": [],
+            "symbols": symbols,
+        }
+    )
+
+
+async def depth(call: Call) -> Reply:
+    symbol = _symbol(call, required=True)
+    limit = _limit(call, 100, 5000)
+    call.params.finish()
+    assert symbol is not None
+    last_id, bids, asks = call.state.engine.depth(symbol, limit)
+    return Reply(
+        {
+            "lastUpdateId": last_id,
+            "bids": [[fmt(p), fmt(q)] for p, q in bids],
+            "asks": [[fmt(p), fmt(q)] for p, q in asks],
+        }
+    )
+
+
+async def trades(call: Call) -> Reply:
+    symbol = _symbol(call, required=True)
+    limit = _limit(call, 500, 1000)
+    call.params.finish()
+    assert symbol is not None
+    recent = list(call.state.engine.trades[symbol])[-limit:]
+    return Reply([public_trade(t) for t in recent])
+
+
+async def ticker_price(call: Call) -> Reply:
+    names = _symbols(call)
+    call.params.finish()
+    engine = call.state.engine
+    items = [{"symbol": n, "price": fmt(engine.last_price[n])} for n in names or engine.rules]
+    return Reply(items[0] if "symbol" in call.params else items)
+
+
+async def book_ticker(call: Call) -> Reply:
+    names = _symbols(call)
+    call.params.finish()
+    engine = call.state.engine
+    items = []
+    for n in names or engine.rules:
+        book = engine.books[n]
+        bid, ask = book.bids.best(), book.asks.best()
+        items.append(
+            {
+                "symbol": n,
+                "bidPrice": fmt(bid or 0),
+                "bidQty": fmt(book.bids.totals[bid] if bid is not None else 0),
+                "askPrice": fmt(ask or 0),
+                "askQty": fmt(book.asks.totals[ask] if ask is not None else 0),
+            }
+        )
+    return Reply(items[0] if "symbol" in call.params else items)
+
+
+async def avg_price(call: Call) -> Reply:
+    symbol = _symbol(call, required=True)
+    call.params.finish()
+    assert symbol is not None
+    engine = call.state.engine
+    now = call.state.clock.now_ms()
+    since = now - 5 * 60_000
+    total_quote = total_qty = 0
+    close_time = now
+    for t in reversed(engine.trades[symbol]):
+        if t.time < since:
+            break
+        if not total_qty:
+            close_time = t.time
+        total_quote += t.quote_qty
+        total_qty += t.qty
+    price = total_quote * 100_000_000 // total_qty if total_qty else engine.last_price[symbol]
+    return Reply({"mins": 5, "price": fmt(price), "closeTime": close_time})
+
+
+ENDPOINTS = (
+    Endpoint("GET", "/api/v3/ping", ping, fixed(1)),
+    Endpoint("GET", "/api/v3/time", server_time, fixed(1)),
+    Endpoint("GET", "/api/v3/exchangeInfo", exchange_info, fixed(20)),
+    Endpoint("GET", "/api/v3/depth", depth, depth_weight),
+    Endpoint("GET", "/api/v3/trades", trades, fixed(25)),
+    Endpoint("GET", "/api/v3/ticker/price", ticker_price, _per_symbol),
+    Endpoint("GET", "/api/v3/ticker/bookTicker", book_ticker, _per_symbol),
+    Endpoint("GET", "/api/v3/avgPrice", avg_price, fixed(2)),
+)

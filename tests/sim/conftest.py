@@ -1,0 +1,49 @@
+"""Fixtures: a simulator on an ephemeral loopback port and signed clients talking to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import pytest
+
+from binguard.sim import FlowConfig, SimConfig, Simulator
+
+from .helpers import Api
+
+# The crowd is seeded but does not run on a timer: tests advance it explicitly.
+QUIET = SimConfig(flow=FlowConfig(interval_ms=0))
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator(QUIET) as s:
+        yield s
+        assert s.bugs == []
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
+
+
+@pytest.fixture
+def api(sim: Simulator, session: aiohttp.ClientSession) -> Api:
+    key = sim.config.demo.keys[0]
+    return Api(session, sim.url, key.api_key, key.secret)
+
+
+@pytest.fixture
+async def ip_session() -> AsyncIterator[Callable[[str], aiohttp.ClientSession]]:
+    """Sessions whose connections leave from a given loopback address (127.0.0.x = an IP)."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    def make(ip: str) -> aiohttp.ClientSession:
+        s = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(ip, 0)))
+        sessions.append(s)
+        return s
+
+    yield make
+    for s in sessions:
+        await s.close()
