@@ -1,0 +1,343 @@
+"""One log message in, a Hit (or None) out: which error a line reports, in any bot's wording.
+
+The error core's classify_text() knows Binance's texts; this module knows how each library wraps them
+in a log line and hands the core a shape it reads:
+
+- python-binance `APIError(code=-1021): ...`, ccxt/freqtrade `binance {"code":...}`, Hummingbot
+  `HTTP status is 400. Error: {...}`, the old official connector's `Found error. status: 400, error
+  code: -1021, ...`, raw JSON bodies and plain `code=-1021` text go to classify_text() as they are;
+- the old official connector's `ClientError: (400, -1021, 'msg', {...})`, the new SDK's
+  `BadRequestError: msg` / `RateLimitBanError: msg` (no code, the class names the HTTP status),
+  binguard's own `[-1021 INVALID_TIMESTAMP] msg (HTTP 400, ...)` and JSON log lines (structured
+  loggers, binguard's as_dict()) are rewritten into a body plus status first;
+- network failures (ECONNRESET, timeouts, disconnects) are matched here: classify_text() would find
+  them too, but only after trying every catalog message, which is too slow for lines that repeat
+  across a large log. The classes are the core's, so families and explanations stay the core's;
+- `'ConnectionError' object has no attribute 'code'` is the bot's own error handler crashing on a
+  network exception: a finding of its own, and the evidence of a diagnosis.
+
+A line without a Binance code is only handed to classify_text() when it contains one of the
+catalog's message texts or an HTTP status, so ordinary lines that merely say "error" cost little.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cache
+from typing import Any, Final
+
+from binguard.errors import (
+    BinanceError,
+    ConnectFailedError,
+    ConnectionDroppedError,
+    Family,
+    HttpReply,
+    Interval,
+    RequestTimeoutError,
+    TransportError,
+    catalog,
+    classify,
+    classify_text,
+)
+
+from ._model import FindingKey, Hit
+
+_MAX_TEXT: Final = 400  # characters of a line kept for quoting
+
+_CRASH: Final = re.compile(r"'(\w+)' object has no attribute '(?:code|error_code)'")
+_BINGUARD: Final = re.compile(
+    r"\[(-\d{3,5}) [A-Z0-9_]+\] (.+?)(?: \(HTTP (\d{3})(?:, [^)]*)?\))?\s*$"
+)
+_OLD_SDK: Final = re.compile(r"\((\d{3}), (-\d{3,5}), ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+_NEW_SDK: Final = re.compile(
+    r"\b(BadRequestError|UnauthorizedError|ForbiddenError|NotFoundError|TooManyRequestsError"
+    r"|RateLimitBanError|ServerError)\b['\"]?[:(]\s*['\"]?(.*?)['\"]?\)?\s*$"
+)
+_NEW_SDK_STATUS: Final = {
+    "BadRequestError": 400,
+    "UnauthorizedError": 401,
+    "ForbiddenError": 403,
+    "NotFoundError": 404,
+    "RateLimitBanError": 418,
+    "TooManyRequestsError": 429,
+}
+_SERVER_STATUS: Final = re.compile(r"\b(5\d\d)\b")
+_HAS_CODE: Final = re.compile(r"code\W{0,4}-\d")
+_HAS_STATUS: Final = re.compile(
+    r"HTTP(?:/\d(?:\.\d)?)?\s*(?:status\s*)?(?:is\s*|code\s*)?[=:]?\s*[45]\d\d\b"
+    r"|[Ss]tatus(?:_code|\s*code)?\s*(?:is\s*)?[=:]?\s*[45]\d\d\b"
+    r"|\b[45]\d\d (?:Bad|Service|Gateway|Too|I'm|Forbidden|Internal|Unauthorized|Not Found)"
+)
+_ENDPOINT: Final = re.compile(
+    r"(?:\b(GET|POST|PUT|DELETE)\s+(?:https?://[^/\s]+)?)?(/(?:api|sapi)/v\d+/[A-Za-z][A-Za-z0-9/]*)"
+)
+# A traceback's quoted source ("    raise ReadTimeout(e, request=request)") names exceptions
+# without reporting one.
+_SOURCE_LINE: Final = re.compile(
+    r"(?:raise|return|await|except|if|elif|while|with|async|def|try|finally|File \")\b"
+)
+_CALL: Final = re.compile(r"\b((?:fetch|create|cancel|watch|get|place)_\w+)\(\)")
+
+# Transport failures as bots log them, most specific first (the core's classes give the family).
+_NETWORK: Final[tuple[tuple[re.Pattern[str], type[TransportError], str], ...]] = (
+    (
+        re.compile(
+            r"ECONNREFUSED|Connection refused|Cannot connect to host|Name or service not known"
+            r"|getaddrinfo failed|Temporary failure in name resolution|Network is unreachable"
+            r"|ClientConnectorError|ConnectTimeout|NewConnectionError|No route to host"
+        ),
+        ConnectFailedError,
+        "CONNECT_FAILED",
+    ),
+    (
+        re.compile(
+            r"ECONNRESET|Connection reset|[Ee]rrno 104|\(104,|Connection aborted|ServerDisconnected"
+            r"|Server disconnected|RemoteDisconnected|Remote end closed connection|ConnectionClosed"
+            r"|IncompleteRead|ClientPayloadError|Broken pipe|EPIPE|Connection broken"
+        ),
+        ConnectionDroppedError,
+        "CONNECTION_DROPPED",
+    ),
+    (
+        re.compile(
+            r"ETIMEDOUT|timed out|TimeoutError|ReadTimeout|RequestTimeout|Timeout on reading"
+            r"|Timeout context manager|ServerTimeoutError"
+        ),
+        RequestTimeoutError,
+        "REQUEST_TIMEOUT",
+    ),
+    (
+        re.compile(r"\bConnectionError\b|\bNetworkError\b|ClientOSError|ExchangeNotAvailable"),
+        TransportError,
+        "NETWORK_ERROR",
+    ),
+)
+
+
+@cache
+def _literal_index() -> dict[str, tuple[str, ...]]:
+    """Catalog message openings (fixed text before any placeholder, at least 12 characters),
+    indexed by their longest word, so a line is checked only against messages sharing a word."""
+    index: dict[str, set[str]] = {}
+    for _, t in catalog().all_templates():
+        cut = [i for i in (t.message.find("%"), t.message.find("{param}")) if i >= 0]
+        text = (t.message[: min(cut)] if cut else t.message).rstrip(".").strip()
+        if len(text) < 12:
+            continue
+        words = _WORD.findall(text)
+        if words:
+            index.setdefault(max(words, key=len), set()).add(text)
+    return {w: tuple(sorted(lits)) for w, lits in index.items()}
+
+
+_WORD: Final = re.compile(r"[A-Za-z]{3,}")
+
+
+def _has_literal(text: str) -> bool:
+    index = _literal_index()
+    for word in set(_WORD.findall(text[:4096])):
+        lits = index.get(word)
+        if lits is not None and any(lit in text for lit in lits):
+            return True
+    return False
+
+
+def recognize(text: str) -> Hit | None:
+    """The error a log message reports, or None when it reports none. Never raises."""
+    indented = text[:2].isspace()
+    text = text.strip()
+    if not text or (indented and _SOURCE_LINE.match(text)):
+        return None
+    crash = _CRASH.search(text)
+    if crash is not None:
+        return _crash_hit(text, crash.group(1))
+    err = _from_structured(text) if text[:1] == "{" else None
+    if err is None:
+        err = _from_wrapped(text)
+    if err is None:
+        err = _from_text(text)
+    if err is None:
+        return None
+    return _hit(text, err)
+
+
+def _from_text(text: str) -> BinanceError | None:
+    if _HAS_CODE.search(text) or _HAS_STATUS.search(text) or _has_literal(text):
+        err = classify_text(text)
+        if err is not None and _is_error(err):
+            return err
+    return _network(text)
+
+
+def _is_error(err: BinanceError) -> bool:
+    """Binance error codes are negative; a positive 'code' is an application's success code."""
+    if err.code is not None:
+        return err.code < 0 or err.code in catalog() or (err.http_status or 0) >= 400
+    return err.http_status is not None or isinstance(err, TransportError)
+
+
+def _network(text: str) -> BinanceError | None:
+    for pattern, cls, _ in _NETWORK:
+        if pattern.search(text):
+            return cls(text[:_MAX_TEXT])
+    return None
+
+
+def _from_wrapped(text: str) -> BinanceError | None:
+    """Formats whose code or status classify_text() cannot see as written."""
+    m = _BINGUARD.search(text)
+    if m is not None:
+        status = int(m.group(3)) if m.group(3) else None
+        return _body(int(m.group(1)), m.group(2), status)
+    m = _OLD_SDK.search(text)
+    if m is not None:
+        try:
+            msg = ast.literal_eval(m.group(3))
+        except (ValueError, SyntaxError):
+            msg = m.group(3)[1:-1]
+        return _body(int(m.group(2)), str(msg), int(m.group(1)))
+    m = _NEW_SDK.search(text)
+    if m is not None and not _HAS_CODE.search(text):
+        return _from_sdk_class(m.group(1), m.group(2))
+    return None
+
+
+def _from_sdk_class(cls_name: str, msg: str) -> BinanceError | None:
+    """The new modular SDK raises one class per HTTP status and keeps only Binance's message."""
+    status = _NEW_SDK_STATUS.get(cls_name)
+    if status is None:  # ServerError: "Server error: 503"
+        m = _SERVER_STATUS.search(msg)
+        status = int(m.group(1)) if m else 500
+    known = classify_text(msg) if _has_literal(msg) else None
+    if known is not None and known.code is not None:
+        return _body(known.code, known.msg, status)
+    return classify(HttpReply(status, (), msg))
+
+
+def _body(code: int, msg: str, status: int | None) -> BinanceError | None:
+    body = {"code": code, "msg": msg}
+    if status is None:
+        return classify(body)
+    return classify(HttpReply(status, (), body))
+
+
+def _from_structured(text: str) -> BinanceError | None:
+    """A JSON log line: a Binance body nested anywhere in it, else its message fields as text."""
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    body = _find_body(obj, 0)
+    if body is not None:
+        code, msg = body["code"], body.get("msg", body.get("message"))
+        err = _body(code, str(msg), _status_field(body) or _status_field(obj))
+        if err is not None:
+            return err
+    parts = [
+        v
+        for k, v in obj.items()
+        if isinstance(v, str) and k in ("msg", "message", "event", "error", "exc_info", "exception")
+    ]
+    if not parts:
+        return None
+    joined = " | ".join(parts)
+    return _from_wrapped(joined) or _from_text(joined)
+
+
+def _status_field(obj: Mapping[str, Any]) -> int | None:
+    for name in ("http_status", "status_code", "status"):
+        value = obj.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and 400 <= value < 600:
+            return value
+    return None
+
+
+def _find_body(obj: Any, depth: int) -> Mapping[str, Any] | None:
+    """The first {"code": <negative int>, "msg": str} mapping, searched a few levels deep."""
+    if depth > 3 or not isinstance(obj, dict):
+        return None
+    code, msg = obj.get("code"), obj.get("msg", obj.get("message"))
+    if isinstance(code, int) and not isinstance(code, bool) and code < 0 and isinstance(msg, str):
+        return obj
+    for value in obj.values():
+        found = _find_body(value, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _hit(text: str, err: BinanceError) -> Hit:
+    text = text.lstrip(" -|:,]")  # what is left of a "<time> - " prefix
+    return Hit(
+        key=FindingKey(err.code, _name(err), err.family),
+        error=err,
+        text=text[:_MAX_TEXT],
+        matched=(err.msg or text)[:_MAX_TEXT],
+        values=_values(err),
+        endpoint=endpoint_of(text),
+    )
+
+
+def _crash_hit(text: str, cls_name: str) -> Hit:
+    """The bot read `.code` off an exception that has none: its error path itself is broken."""
+    text = text.lstrip(" -|:,]")
+    underlying = _network(cls_name)
+    family = Family.TRANSPORT if underlying is not None else Family.UNCLASSIFIED
+    err = underlying or TransportError(text[:_MAX_TEXT])
+    return Hit(
+        key=FindingKey(None, "HANDLER_CRASH", family),
+        error=err,
+        text=text[:_MAX_TEXT],
+        matched=f"'{cls_name}' object has no attribute 'code'",
+        values={"exception": cls_name},
+        endpoint=None,
+        crash=True,
+    )
+
+
+def _name(err: BinanceError) -> str:
+    if err.code is not None:
+        entry = err.entry
+        return entry.display_name if entry is not None else "UNKNOWN_CODE"
+    if isinstance(err, TransportError):
+        for _, cls, name in _NETWORK:
+            if type(err) is cls:
+                return name
+        return "NETWORK_ERROR"
+    if err.http_status is not None:
+        return f"HTTP_{err.http_status}"
+    return "UNCLASSIFIED"
+
+
+def _values(err: BinanceError) -> dict[str, str | int]:
+    out: dict[str, str | int] = {}
+    for name, value in err.params.items():
+        if isinstance(value, datetime):
+            out[name] = value.isoformat(timespec="milliseconds")
+        elif isinstance(value, Interval):
+            out[name] = str(value)
+        elif isinstance(value, int | str):
+            out[name] = value
+    flt = err.filter
+    if flt:
+        out["filter"] = flt
+    return out
+
+
+def endpoint_of(text: str) -> str | None:
+    """The REST endpoint ('GET /api/v3/depth') or library call ('fetch_ticker()') a line names."""
+    m = _ENDPOINT.search(text)
+    if m is not None:
+        method, path = m.group(1), m.group(2).rstrip("/")
+        return f"{method} {path}" if method else path
+    c = _CALL.search(text)
+    return f"{c.group(1)}()" if c else None
