@@ -95,3 +95,47 @@ def test_old_1003_wordings_without_code(line: str, limit: int | None, seconds: i
 
 def test_plain_text_is_not_an_error() -> None:
     assert classify_text("hummingbot.market.binance - INFO - Placed order BUY 0.1 BTC") is None
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "status"),
+    [
+        # binguard's own str(error), as it lands in a log
+        (
+            "[-1021 INVALID_TIMESTAMP] Timestamp for this request is outside of the recvWindow. (HTTP 400, POST /api/v3/order)",
+            -1021,
+            400,
+        ),
+        # the old official connector's ClientError tuple
+        (
+            "binance.error.ClientError: (400, -2010, 'Account has insufficient balance for requested action.', {'Content-Type': 'application/json'})",
+            -2010,
+            400,
+        ),
+    ],
+)
+def test_wrapped_forms_carry_code_and_status(line: str, code: int, status: int) -> None:
+    err = classify_text(line)
+    assert err is not None
+    assert (err.code, err.http_status) == (code, status)
+    assert err.template is not None
+
+
+def test_message_index_and_network_vocabulary() -> None:
+    from binguard.errors import classify_network, has_catalog_message
+
+    assert has_catalog_message("ERROR: Signature for this request is not valid.")
+    assert not has_catalog_message("INFO: signature computed in 3 ms")
+    assert isinstance(
+        classify_network("aiohttp.ServerDisconnectedError: Server disconnected"),
+        ConnectionDroppedError,
+    )
+    assert isinstance(
+        classify_network("requests.exceptions.ReadTimeout: Read timed out."), RequestTimeoutError
+    )
+    assert classify_network("order rejected: insufficient balance") is None
+    # Binance's own -1007 wording mentions a timeout, and classify_text knows it is -1007:
+    err = classify_text(
+        "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+    )
+    assert err is not None and err.code == -1007

@@ -6,28 +6,27 @@ in a log line and hands the core a shape it reads:
 - python-binance `APIError(code=-1021): ...`, ccxt/freqtrade `binance {"code":...}`, Hummingbot
   `HTTP status is 400. Error: {...}`, the old official connector's `Found error. status: 400, error
   code: -1021, ...`, raw JSON bodies and plain `code=-1021` text go to classify_text() as they are;
-- the old official connector's `ClientError: (400, -1021, 'msg', {...})`, the new SDK's
-  `BadRequestError: msg` / `RateLimitBanError: msg` (no code, the class names the HTTP status),
-  binguard's own `[-1021 INVALID_TIMESTAMP] msg (HTTP 400, ...)` and JSON log lines (structured
-  loggers, binguard's as_dict()) are rewritten into a body plus status first;
-- network failures (ECONNRESET, timeouts, disconnects) are matched here: classify_text() would find
-  them too, but only after trying every catalog message, which is too slow for lines that repeat
-  across a large log. The classes are the core's, so families and explanations stay the core's;
+- the old official connector's `ClientError: (400, -1021, 'msg', {...})` and binguard's own
+  `[-1021 INVALID_TIMESTAMP] msg (HTTP 400, ...)` are read by classify_text() too;
+- the new SDK's `BadRequestError: msg` / `RateLimitBanError: msg` (no code, the class names the
+  HTTP status) and JSON log lines (structured loggers, binguard's as_dict()) are rewritten into a
+  body plus status first;
+- network failures (ECONNRESET, timeouts, disconnects) come from the core's classify_network(), so
+  families and explanations stay the core's;
 - `'ConnectionError' object has no attribute 'code'` is the bot's own error handler crashing on a
   network exception: a finding of its own, and the evidence of a diagnosis.
 
 A line without a Binance code is only handed to classify_text() when it contains one of the
-catalog's message texts or an HTTP status, so ordinary lines that merely say "error" cost little.
+catalog's message texts (the core's has_catalog_message()) or an HTTP status, so ordinary lines
+that merely say "error" cost little.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from functools import cache
 from typing import Any, Final
 
 from binguard.errors import (
@@ -41,7 +40,9 @@ from binguard.errors import (
     TransportError,
     catalog,
     classify,
+    classify_network,
     classify_text,
+    has_catalog_message,
 )
 
 from ._model import FindingKey, Hit
@@ -49,10 +50,6 @@ from ._model import FindingKey, Hit
 _MAX_TEXT: Final = 400  # characters of a line kept for quoting
 
 _CRASH: Final = re.compile(r"'(\w+)' object has no attribute '(?:code|error_code)'")
-_BINGUARD: Final = re.compile(
-    r"\[(-\d{3,5}) [A-Z0-9_]+\] (.+?)(?: \(HTTP (\d{3})(?:, [^)]*)?\))?\s*$"
-)
-_OLD_SDK: Final = re.compile(r"\((\d{3}), (-\d{3,5}), ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
 _NEW_SDK: Final = re.compile(
     r"\b(BadRequestError|UnauthorizedError|ForbiddenError|NotFoundError|TooManyRequestsError"
     r"|RateLimitBanError|ServerError)\b['\"]?[:(]\s*['\"]?(.*?)['\"]?\)?\s*$"
@@ -66,7 +63,16 @@ _NEW_SDK_STATUS: Final = {
     "TooManyRequestsError": 429,
 }
 _SERVER_STATUS: Final = re.compile(r"\b(5\d\d)\b")
+# The forms the core's classify_text() reads a code from: `code=-1021`, binguard's `[-1021 NAME]`,
+# the old official connector's `(400, -1021, 'msg')`.
 _HAS_CODE: Final = re.compile(r"code\W{0,4}-\d")
+
+
+def _has_code(text: str) -> bool:
+    # Substring checks first: one regex alternating the three forms is several times slower.
+    return _HAS_CODE.search(text) is not None or "[-" in text or ", -" in text
+
+
 _HAS_STATUS: Final = re.compile(
     r"HTTP(?:/\d(?:\.\d)?)?\s*(?:status\s*)?(?:is\s*|code\s*)?[=:]?\s*[45]\d\d\b"
     r"|[Ss]tatus(?:_code|\s*code)?\s*(?:is\s*)?[=:]?\s*[45]\d\d\b"
@@ -82,68 +88,13 @@ _SOURCE_LINE: Final = re.compile(
 )
 _CALL: Final = re.compile(r"\b((?:fetch|create|cancel|watch|get|place)_\w+)\(\)")
 
-# Transport failures as bots log them, most specific first (the core's classes give the family).
-_NETWORK: Final[tuple[tuple[re.Pattern[str], type[TransportError], str], ...]] = (
-    (
-        re.compile(
-            r"ECONNREFUSED|Connection refused|Cannot connect to host|Name or service not known"
-            r"|getaddrinfo failed|Temporary failure in name resolution|Network is unreachable"
-            r"|ClientConnectorError|ConnectTimeout|NewConnectionError|No route to host"
-        ),
-        ConnectFailedError,
-        "CONNECT_FAILED",
-    ),
-    (
-        re.compile(
-            r"ECONNRESET|Connection reset|[Ee]rrno 104|\(104,|Connection aborted|ServerDisconnected"
-            r"|Server disconnected|RemoteDisconnected|Remote end closed connection|ConnectionClosed"
-            r"|IncompleteRead|ClientPayloadError|Broken pipe|EPIPE|Connection broken"
-        ),
-        ConnectionDroppedError,
-        "CONNECTION_DROPPED",
-    ),
-    (
-        re.compile(
-            r"ETIMEDOUT|timed out|TimeoutError|ReadTimeout|RequestTimeout|Timeout on reading"
-            r"|Timeout context manager|ServerTimeoutError"
-        ),
-        RequestTimeoutError,
-        "REQUEST_TIMEOUT",
-    ),
-    (
-        re.compile(r"\bConnectionError\b|\bNetworkError\b|ClientOSError|ExchangeNotAvailable"),
-        TransportError,
-        "NETWORK_ERROR",
-    ),
-)
-
-
-@cache
-def _literal_index() -> dict[str, tuple[str, ...]]:
-    """Catalog message openings (fixed text before any placeholder, at least 12 characters),
-    indexed by their longest word, so a line is checked only against messages sharing a word."""
-    index: dict[str, set[str]] = {}
-    for _, t in catalog().all_templates():
-        cut = [i for i in (t.message.find("%"), t.message.find("{param}")) if i >= 0]
-        text = (t.message[: min(cut)] if cut else t.message).rstrip(".").strip()
-        if len(text) < 12:
-            continue
-        words = _WORD.findall(text)
-        if words:
-            index.setdefault(max(words, key=len), set()).add(text)
-    return {w: tuple(sorted(lits)) for w, lits in index.items()}
-
-
-_WORD: Final = re.compile(r"[A-Za-z]{3,}")
-
-
-def _has_literal(text: str) -> bool:
-    index = _literal_index()
-    for word in set(_WORD.findall(text[:4096])):
-        lits = index.get(word)
-        if lits is not None and any(lit in text for lit in lits):
-            return True
-    return False
+# Finding names of the core's transport classes.
+_NETWORK_NAMES: Final[dict[type[TransportError], str]] = {
+    ConnectFailedError: "CONNECT_FAILED",
+    ConnectionDroppedError: "CONNECTION_DROPPED",
+    RequestTimeoutError: "REQUEST_TIMEOUT",
+    TransportError: "NETWORK_ERROR",
+}
 
 
 def recognize(text: str) -> Hit | None:
@@ -166,7 +117,7 @@ def recognize(text: str) -> Hit | None:
 
 
 def _from_text(text: str) -> BinanceError | None:
-    if _HAS_CODE.search(text) or _HAS_STATUS.search(text) or _has_literal(text):
+    if _has_code(text) or _HAS_STATUS.search(text) or has_catalog_message(text):
         err = classify_text(text)
         if err is not None and _is_error(err):
             return err
@@ -181,25 +132,11 @@ def _is_error(err: BinanceError) -> bool:
 
 
 def _network(text: str) -> BinanceError | None:
-    for pattern, cls, _ in _NETWORK:
-        if pattern.search(text):
-            return cls(text[:_MAX_TEXT])
-    return None
+    return classify_network(text[:_MAX_TEXT])
 
 
 def _from_wrapped(text: str) -> BinanceError | None:
-    """Formats whose code or status classify_text() cannot see as written."""
-    m = _BINGUARD.search(text)
-    if m is not None:
-        status = int(m.group(3)) if m.group(3) else None
-        return _body(int(m.group(1)), m.group(2), status)
-    m = _OLD_SDK.search(text)
-    if m is not None:
-        try:
-            msg = ast.literal_eval(m.group(3))
-        except (ValueError, SyntaxError):
-            msg = m.group(3)[1:-1]
-        return _body(int(m.group(2)), str(msg), int(m.group(1)))
+    """The new SDK's class-per-status errors, whose status classify_text() cannot see."""
     m = _NEW_SDK.search(text)
     if m is not None and not _HAS_CODE.search(text):
         return _from_sdk_class(m.group(1), m.group(2))
@@ -212,7 +149,7 @@ def _from_sdk_class(cls_name: str, msg: str) -> BinanceError | None:
     if status is None:  # ServerError: "Server error: 503"
         m = _SERVER_STATUS.search(msg)
         status = int(m.group(1)) if m else 500
-    known = classify_text(msg) if _has_literal(msg) else None
+    known = classify_text(msg) if has_catalog_message(msg) else None
     if known is not None and known.code is not None:
         return _body(known.code, known.msg, status)
     return classify(HttpReply(status, (), msg))
@@ -309,10 +246,7 @@ def _name(err: BinanceError) -> str:
         entry = err.entry
         return entry.display_name if entry is not None else "UNKNOWN_CODE"
     if isinstance(err, TransportError):
-        for _, cls, name in _NETWORK:
-            if type(err) is cls:
-                return name
-        return "NETWORK_ERROR"
+        return _NETWORK_NAMES.get(type(err), "NETWORK_ERROR")
     if err.http_status is not None:
         return f"HTTP_{err.http_status}"
     return "UNCLASSIFIED"

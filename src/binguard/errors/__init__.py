@@ -9,7 +9,15 @@ See `_exceptions` for the exception tree.
 """
 
 from ._catalog import Catalog, CatalogEntry, Family, FamilyInfo, Recovery, Template, catalog
-from ._classify import HttpReply, RateHeaders, classify, classify_text, parse_rate_headers
+from ._classify import (
+    HttpReply,
+    RateHeaders,
+    classify,
+    classify_network,
+    classify_text,
+    has_catalog_message,
+    parse_rate_headers,
+)
 from ._exceptions import (
     AuthError,
     BinanceError,
@@ -74,9 +82,11 @@ __all__ = [
     "WafBlockedError",
     "catalog",
     "classify",
+    "classify_network",
     "classify_text",
     "epoch_to_datetime",
     "error_class",
+    "has_catalog_message",
     "is_secret",
     "parse_rate_headers",
     "translate_exception",

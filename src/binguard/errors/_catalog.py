@@ -65,6 +65,20 @@ def _compile(message: str) -> re.Pattern[str]:
     return re.compile(r"\A" + "".join(parts) + r"\.?\s*\Z", re.DOTALL)
 
 
+_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def literal_opening(message: str) -> str:
+    """A template's text before its first placeholder, without a final period."""
+    cut = min((i for i in (message.find("%"), message.find("{param}")) if i >= 0), default=-1)
+    text = (message if cut < 0 else message[:cut]).strip()
+    return text[:-1] if text.endswith(".") else text
+
+
+def words_of(text: str) -> set[str]:
+    return set(_WORD.findall(text))
+
+
 def normalize_message(msg: str) -> str:
     """Key for exact lookups: surrounding blanks and one final period do not matter."""
     msg = msg.strip()
@@ -217,6 +231,7 @@ class Catalog(Mapping[int, CatalogEntry]):
                 _exact=_exact_map(templates),
             )
         self._entries = entries
+        self._openings: dict[str, tuple[tuple[str, CatalogEntry, Template], ...]] | None = None
 
     def __getitem__(self, code: int) -> CatalogEntry:
         return self._entries[code]
@@ -246,6 +261,23 @@ class Catalog(Mapping[int, CatalogEntry]):
         for entry in self._entries.values():
             for t in entry.templates:
                 yield entry, t
+
+    def openings_by_word(self) -> Mapping[str, tuple[tuple[str, CatalogEntry, Template], ...]]:
+        """Each template's fixed opening (the text before its first placeholder, 12 characters
+        or more), indexed by the opening's longest word: text that carries no code is checked only
+        against the openings sharing one of its words, not against every message."""
+        if self._openings is None:
+            index: dict[str, list[tuple[str, CatalogEntry, Template]]] = {}
+            seen: set[tuple[int, str]] = set()
+            for entry, t in self.all_templates():
+                opening = literal_opening(t.message)
+                words = _WORD.findall(opening)
+                if len(opening) < 12 or not words or (entry.code, t.message) in seen:
+                    continue
+                seen.add((entry.code, t.message))
+                index.setdefault(max(words, key=len), []).append((opening, entry, t))
+            self._openings = {w: tuple(v) for w, v in index.items()}
+        return self._openings
 
 
 def _exact_map(templates: list[Template]) -> dict[str, Template]:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._catalog import CatalogEntry, Template, catalog
+from ._catalog import CatalogEntry, Template, catalog, literal_opening, words_of
 from ._exceptions import (
     BinanceError,
     ConnectFailedError,
@@ -348,7 +348,32 @@ def _from_status(
 # Free text (log lines)
 
 _JSON_WITH_CODE = re.compile(r'\{[^{}]*?"code"\s*:\s*-?\d+[^{}]*\}')
-_CODE = re.compile(r"code[\W_]{0,4}(-[12]\d{3})(?!\d)", re.IGNORECASE)
+# A code as logs write it: `code=-1021`, `"code":-1021`, `APIError(code=-1021)`; binguard's own
+# `[-1021 INVALID_TIMESTAMP] msg (HTTP 400, ...)`; the old official connector's `(400, -1021, 'msg')`.
+# Separate patterns behind substring checks: an alternation without a literal opening would make
+# the regex engine try every branch at every position of every line (the doctor's hot path).
+_CODE_WORD = re.compile(r"code[\W_]{0,4}(-[12]\d{3})(?!\d)", re.IGNORECASE)
+_CODE_BRACKET = re.compile(r"\[(-[12]\d{3})(?:\s+[A-Z][A-Z0-9_]*)?\]")
+_CODE_TUPLE = re.compile(r"\(\s*([1-5]\d\d)\s*,\s*(-[12]\d{3})\s*,")
+
+
+def _find_code(text: str) -> tuple[int, int | None, int] | None:
+    """(code, HTTP status if the form carries one, end of the match) of the first code form."""
+    m = _CODE_WORD.search(text)
+    if m is not None:
+        return int(m.group(1)), None, m.end()
+    if "[-" in text:
+        m = _CODE_BRACKET.search(text)
+        if m is not None:
+            return int(m.group(1)), None, m.end()
+    if ", -" in text:
+        m = _CODE_TUPLE.search(text)
+        if m is not None:
+            return int(m.group(2)), int(m.group(1)), m.end()
+    return None
+
+
+_BINGUARD_TAIL = re.compile(r"\s*\(HTTP \d{3}(?:, [^)]*)?\)\s*$")
 _MSG_AFTER = re.compile(r"""\A[)\]'"]*\s*[:,]?\s*(?:msg|message)?\s*[=:]?\s*""", re.IGNORECASE)
 _STATUS = re.compile(
     r"(?:HTTP(?:/\d(?:\.\d)?)?\s*(?:status\s*)?(?:is\s*|code\s*)?[=:]?\s*"
@@ -357,33 +382,47 @@ _STATUS = re.compile(
     r"|I'm a teapot|Forbidden|Internal Server Error)",
     re.IGNORECASE,
 )
+# Transport failures as programs and their logs word them, most specific first.
 _NETWORK: tuple[tuple[re.Pattern[str], type[TransportError]], ...] = (
     (
         re.compile(
             r"ECONNREFUSED|Connection refused|Cannot connect to host|Name or service not known"
-            r"|getaddrinfo failed|Network is unreachable|ClientConnectorError|ConnectTimeout",
-            re.IGNORECASE,
+            r"|getaddrinfo failed|Temporary failure in name resolution|Network is unreachable"
+            r"|ClientConnectorError|ConnectTimeout|NewConnectionError|No route to host"
         ),
         ConnectFailedError,
     ),
     (
         re.compile(
-            r"ECONNRESET|Connection reset|errno 104|\(104,|Connection aborted|ServerDisconnected"
-            r"|Server disconnected|RemoteDisconnected|ClientPayloadError|Broken pipe|EPIPE"
-            r"|IncompleteRead|ConnectionClosed",
-            re.IGNORECASE,
+            r"ECONNRESET|Connection reset|[Ee]rrno 104|\(104,|Connection aborted|ServerDisconnected"
+            r"|Server disconnected|RemoteDisconnected|Remote end closed connection|ConnectionClosed"
+            r"|IncompleteRead|ClientPayloadError|Broken pipe|EPIPE|Connection broken"
         ),
         ConnectionDroppedError,
     ),
     (
         re.compile(
-            r"ETIMEDOUT|timed out|TimeoutError|ReadTimeout|Timeout on reading|RequestTimeout",
-            re.IGNORECASE,
+            r"ETIMEDOUT|timed out|TimeoutError|ReadTimeout|RequestTimeout|Timeout on reading"
+            r"|Timeout context manager|ServerTimeoutError"
         ),
         RequestTimeoutError,
     ),
-    (re.compile(r"ConnectionError|NetworkError|ClientOSError|OSError"), TransportError),
+    (
+        re.compile(r"\bConnectionError\b|\bNetworkError\b|ClientOSError|ExchangeNotAvailable"),
+        TransportError,
+    ),
 )
+
+
+def classify_network(text: str) -> TransportError | None:
+    """The transport failure a text reports (ECONNRESET, timeouts, refused connections...), if any.
+
+    Only the network vocabulary is consulted: use classify_text() for text that may also carry a
+    Binance code or message."""
+    for pattern, cls in _NETWORK:
+        if pattern.search(text):
+            return cls(text.strip()[:300], received_at=time.time())
+    return None
 
 
 def _messages_near(text: str, end: int) -> list[str]:
@@ -391,7 +430,7 @@ def _messages_near(text: str, end: int) -> list[str]:
     of the line as written, then without one pair of surrounding quotes."""
     rest = text[end:]
     m = _MSG_AFTER.match(rest)
-    rest = (rest[m.end() :] if m else rest).strip()
+    rest = _BINGUARD_TAIL.sub("", (rest[m.end() :] if m else rest).strip())
     out = [rest]
     if rest[:1] in ("'", '"'):
         inner = rest[1:]
@@ -421,10 +460,7 @@ def _search_template(
     return None
 
 
-def _literal_prefix(message: str) -> str:
-    cut = min((i for i in (message.find("%"), message.find("{param}")) if i >= 0), default=-1)
-    text = message if cut < 0 else message[:cut]
-    return text[:-1] if text.endswith(".") else text
+_literal_prefix = literal_opening
 
 
 def _candidate_ends(candidate: str, t: Template) -> Iterable[int]:
@@ -436,21 +472,36 @@ def _candidate_ends(candidate: str, t: Template) -> Iterable[int]:
             yield i
 
 
+def has_catalog_message(text: str) -> bool:
+    """Whether `text` contains the fixed opening of any catalog message (a cheap test)."""
+    index = catalog().openings_by_word()
+    for word in words_of(text[:4096]):
+        for opening, _, _ in index.get(word, ()):
+            if opening in text:
+                return True
+    return False
+
+
 def _message_only(text: str) -> BinanceError | None:
-    """A Binance message with no code around it (e.g. a pasted wording): search every template."""
-    for entry, t in catalog().all_templates():
-        literal = _literal_prefix(t.message)
-        if len(literal) < 12 or literal not in text:
-            continue
-        hit = _search_template(entry, text)
-        if hit is not None:
-            template, values, matched = hit
-            return _error_from(
-                entry.code,
-                matched if values else template.message,
-                status=_status_in(text),
-                hit=(template, values),
-            )
+    """A Binance message with no code around it (e.g. a pasted wording): only the templates whose
+    opening shares a word with the text are tried."""
+    index = catalog().openings_by_word()
+    for word in words_of(text[:4096]):
+        for opening, entry, t in index.get(word, ()):
+            pos = text.find(opening)
+            if pos < 0:
+                continue
+            candidate = text[pos:]
+            for end in _candidate_ends(candidate, t):
+                values = t.match(candidate[:end])
+                if values is not None:
+                    matched = candidate[:end].strip()
+                    return _error_from(
+                        entry.code,
+                        matched if values else t.message,
+                        status=_status_in(text),
+                        hit=(t, values),
+                    )
     return None
 
 
@@ -469,10 +520,11 @@ def classify_text(text: str) -> BinanceError | None:
             err = _from_mapping(parsed, status, None, None)
             if err is not None:
                 return err
-    code_match = _CODE.search(text)
-    if code_match:
-        code = int(code_match.group(1))
-        candidates = _messages_near(text, code_match.end())
+    found_code = _find_code(text)
+    if found_code is not None:
+        code, carried_status, code_end = found_code
+        status = carried_status if carried_status is not None else _status_in(text)
+        candidates = _messages_near(text, code_end)
         msg = candidates[-1]
         entry = catalog().get(code)
         hit = None
@@ -487,18 +539,15 @@ def classify_text(text: str) -> BinanceError | None:
         if hit is not None:
             template, values, matched = hit
             msg = matched if values else template.message
-            return _error_from(code, msg, status=_status_in(text), hit=(template, values))
-        return _error_from(code, msg, status=_status_in(text))
+            return _error_from(code, msg, status=status, hit=(template, values))
+        return _error_from(code, msg, status=status)
     status = _status_in(text)
     if status is not None and status >= 400:
         return _from_status(status, text.strip()[:200], None, None)
     found = _message_only(text)
     if found is not None:
         return found
-    for pattern, cls in _NETWORK:
-        if pattern.search(text):
-            return cls(text.strip()[:300], received_at=time.time())
-    return None
+    return classify_network(text)
 
 
 def _status_in(text: str) -> int | None:
