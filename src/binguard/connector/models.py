@@ -77,7 +77,8 @@ class Order:
         return cls(
             symbol=str(_req(d, "symbol")),
             order_id=int(_req(d, "orderId")),
-            client_order_id=str(d.get("clientOrderId") or d.get("origClientOrderId") or ""),
+            # A cancel answer's clientOrderId is the cancel's own id; the order's is origClientOrderId.
+            client_order_id=str(d.get("origClientOrderId") or d.get("clientOrderId") or ""),
             side=str(d.get("side", "")),
             type=str(d.get("type", "")),
             status=str(_req(d, "status")),

@@ -1,0 +1,306 @@
+"""SpotConnector: Binance Spot over REST, surviving network faults, clock drift, limits and bans.
+
+    async with SpotConnector(api_key=KEY, secret=SECRET, base_url=URL) as bn:
+        order = await bn.place_order("BTCUSDT", "BUY", "LIMIT", quantity="0.01", price="30000",
+                                     time_in_force="GTC")
+
+Every call goes through one loop: the budget admits it, the transport signs it with the server-
+corrected clock and sends it, and on failure the retry policy decides (retry with backoff, resync the
+clock then retry once, reconcile, or raise). Orders are journalled before they leave and reconciled
+when their outcome is unknown (see `orders.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from binguard.backends import BudgetStore, Limit
+from binguard.errors import BinanceError, ClockSkewError, IpBannedError
+from binguard.policy.budget import RateBudget
+from binguard.policy.clock import Clock, SystemClock
+from binguard.policy.retry import Action, Attempt
+from binguard.policy.servertime import ServerTimeSync
+from binguard.transport.rest import RateGate, RestOptions, RestResponse, RestTransport
+from binguard.transport.signing import Signer, load_signer
+
+from .events import Event, EventBus, Hook, Stats
+from .journal import OrderJournal
+from .models import Account, BookTicker, Depth, Order, Trade
+from .options import BINANCE_REST, ConnectorOptions
+from .orders import OrderManager, OutcomeUnknown
+
+
+class SpotConnector:
+    """An async Binance Spot client that keeps a bot alive; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        secret: str | None = None,
+        private_key: str | bytes | None = None,
+        private_key_password: str | bytes | None = None,
+        base_url: str = BINANCE_REST,
+        options: ConnectorOptions | None = None,
+        clock: Clock | None = None,
+        gate: RateGate | None = None,
+        store: BudgetStore | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.options = options or ConnectorOptions()
+        self._clock = clock or SystemClock()
+        self._sleep = sleep
+        signer: Signer | None = None
+        if secret is not None or private_key is not None:
+            signer = load_signer(
+                secret=secret, private_key=private_key, password=private_key_password
+            )
+        self.time = ServerTimeSync(self._clock, resync_every=self.options.resync_every)
+        self.stats = Stats()
+        self._events = EventBus(self.stats)
+        if gate is None:
+            # No limits until exchangeInfo is read in open(); headers are observed from the start.
+            self.budget: RateBudget | None = RateBudget(
+                [],
+                store=store,
+                clock=self._clock,
+                server_time=self.time.now_ms,
+                sleep=sleep,
+                margin=self.options.budget_share,
+            )
+            gate = self.budget
+        else:
+            self.budget = None
+        self._transport = RestTransport(
+            base_url,
+            api_key=api_key,
+            signer=signer,
+            time_source=self.time,
+            gate=gate,
+            options=RestOptions(
+                timeout=self.options.timeout,
+                connect_timeout=self.options.connect_timeout,
+                recv_window_ms=self.options.recv_window_ms,
+            ),
+            local_addr=self.options.local_addr,
+        )
+        self.journal = OrderJournal(self.options.journal_path)
+        self.orders = OrderManager(self, self.journal)
+        self._synced_once = False
+        self._sync_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"SpotConnector({self._transport.base_url!r})"
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def __aenter__(self) -> SpotConnector:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Open the session, measure the server clock and read the rate limits."""
+        await self._transport.open()
+        await self._ensure_time()
+        if self.budget is not None:
+            info = await self.exchange_info()
+            self.budget.set_limits(Limit.from_exchange_info(x) for x in info.get("rateLimits", ()))
+
+    async def close(self) -> None:
+        await self._transport.close()
+        self.journal.close()
+
+    # -- events -----------------------------------------------------------------------------------
+    def on(self, hook: Hook) -> None:
+        """Call `hook(event)` for every event (retry, resync, ban_start, reconcile_*, ...)."""
+        self._events.on(hook)
+
+    def events(self) -> AsyncIterator[Event]:
+        return self._events.stream()
+
+    def emit(self, kind: str, **data: Any) -> None:
+        self._events.emit(kind, **data)
+
+    # -- clock ------------------------------------------------------------------------------------
+    async def sync_time(self) -> None:
+        """Measure the server clock now (a few /api/v3/time samples), whatever the last sync."""
+        self.time.invalidate()
+        await self._ensure_time()
+
+    async def _sample_time(self) -> None:
+        # A plain read through the retry loop; a sample slowed by retries has a large RTT and is
+        # discarded by ServerTimeSync as an outlier.
+        sent = self._clock.monotonic()
+        response = await self.call("GET", "/api/v3/time", sync=False)
+        received = self._clock.monotonic()
+        self.time.add(sent, int(response.data["serverTime"]), received)
+
+    async def _ensure_time(self) -> None:
+        if self.time.synced and not self.time.needs_resync():
+            return
+        async with self._sync_lock:
+            if self.time.synced and not self.time.needs_resync():
+                return
+            for _ in range(self.options.time_samples):
+                await self._sample_time()
+            if self._synced_once:
+                self.stats.resyncs += 1
+                self.emit("resync", offset_ms=self.time.offset_ms, rtt_ms=self.time.rtt_ms)
+            self._synced_once = True
+
+    # -- the request loop -------------------------------------------------------------------------
+    async def call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        signed: bool = False,
+        is_order: bool = False,
+        deadline: float | None = None,
+        sync: bool = True,
+    ) -> RestResponse:
+        """One logical request with the retry policy applied. Raises a typed BinanceError, or
+        `OutcomeUnknown` (for orders) when the request may have executed."""
+        start = time.monotonic()
+        deadline = deadline or start + self.options.request_deadline
+        attempt = 0
+        resynced = False
+        while True:
+            attempt += 1
+            if signed and sync:
+                await self._ensure_time()
+            self.stats.requests += 1
+            try:
+                return await self._transport.send(
+                    method, path, params, signed=signed, deadline=deadline
+                )
+            except BinanceError as err:
+                decision = self.options.retry.decide(
+                    err,
+                    Attempt(
+                        method=method,
+                        path=path,
+                        is_order=is_order,
+                        attempt=attempt,
+                        time_left=deadline - time.monotonic(),
+                        resynced=resynced,
+                    ),
+                )
+                self._record(err)
+                if decision.action is Action.RAISE:
+                    raise
+                if decision.action is Action.RECONCILE:
+                    raise OutcomeUnknown(err) from err
+                if decision.action is Action.RESYNC_CLOCK:
+                    self.time.invalidate()
+                    resynced = True
+                    await self._ensure_time()
+                    continue
+                self.stats.retries += 1
+                self.emit(
+                    "retry", path=path, code=err.code, rule=decision.rule, delay=decision.delay
+                )
+                await self._sleep(decision.delay)
+
+    def _record(self, err: BinanceError) -> None:
+        key = str(err.code) if err.code is not None else type(err).__name__
+        if err.http_status in (418, 429) and err.code is None:
+            key = f"HTTP {err.http_status}"
+        self.stats.errors_by_code[key] += 1
+        if isinstance(err, ClockSkewError):
+            self.stats.clock_errors += 1
+            if self._synced_once:
+                self.stats.clock_errors_after_sync += 1
+        if isinstance(err, IpBannedError) and err.http_status == 418:
+            self.stats.bans += 1
+            self.emit("ban_start", banned_until=err.banned_until)
+        self.emit("request_error", code=err.code, type=type(err).__name__, msg=err.msg)
+
+    # -- market data ------------------------------------------------------------------------------
+    async def server_time(self) -> int:
+        return int((await self.call("GET", "/api/v3/time")).data["serverTime"])
+
+    async def exchange_info(self, symbol: str | None = None) -> dict[str, Any]:
+        params = {"symbol": symbol} if symbol else None
+        data: dict[str, Any] = (await self.call("GET", "/api/v3/exchangeInfo", params)).data
+        return data
+
+    async def depth(self, symbol: str, limit: int = 100) -> Depth:
+        return Depth.from_api(
+            (await self.call("GET", "/api/v3/depth", {"symbol": symbol, "limit": limit})).data
+        )
+
+    async def book_ticker(self, symbol: str) -> BookTicker:
+        data = (await self.call("GET", "/api/v3/ticker/bookTicker", {"symbol": symbol})).data
+        return BookTicker.from_api(data)
+
+    # -- account ----------------------------------------------------------------------------------
+    async def account(self) -> Account:
+        return Account.from_api((await self.call("GET", "/api/v3/account", signed=True)).data)
+
+    async def open_orders(self, symbol: str | None = None) -> list[Order]:
+        params = {"symbol": symbol} if symbol else None
+        data = (await self.call("GET", "/api/v3/openOrders", params, signed=True)).data
+        return [Order.from_api(o) for o in data]
+
+    async def my_trades(self, symbol: str, **params: object) -> list[Trade]:
+        data = (
+            await self.call("GET", "/api/v3/myTrades", {"symbol": symbol, **params}, signed=True)
+        ).data
+        return [Trade.from_api(t) for t in data]
+
+    # -- orders (see orders.py) -------------------------------------------------------------------
+    async def place_order(
+        self,
+        symbol: str,
+        side: str,
+        type: str,  # Binance's parameter name
+        *,
+        quantity: object = None,
+        quote_order_qty: object = None,
+        price: object = None,
+        time_in_force: str | None = None,
+        client_order_id: str | None = None,
+        **extra: object,
+    ) -> Order:
+        """Place an order exactly once, even through resets, timeouts and 5XX answers."""
+        params: dict[str, object] = {"symbol": symbol, "side": side, "type": type}
+        for key, value in (
+            ("timeInForce", time_in_force),
+            ("quantity", quantity),
+            ("quoteOrderQty", quote_order_qty),
+            ("price", price),
+        ):
+            if value is not None:
+                params[key] = value
+        params.update(extra)
+        return await self.orders.place(params, client_order_id)
+
+    async def get_order(
+        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+    ) -> Order:
+        return await self.orders.query(symbol, order_id=order_id, client_order_id=client_order_id)
+
+    async def cancel_order(
+        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+    ) -> Order:
+        return await self.orders.cancel(symbol, order_id=order_id, client_order_id=client_order_id)
+
+    async def cancel_all(self, symbol: str) -> list[Order]:
+        return await self.orders.cancel_all(symbol)
+
+    async def recover(self) -> list[Order | None]:
+        """Reconcile every order the journal does not know the outcome of (after a crash)."""
+        return await self.orders.recover()

@@ -1,0 +1,42 @@
+"""SpotConnector settings: one immutable value, keyword-only, with defaults that suit Binance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from binguard.policy.retry import RetryPolicy
+
+BINANCE_REST = "https://api.binance.com"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectorOptions:
+    """How the connector behaves. Change one field with `options.with_(timeout=3)`.
+
+    - `recv_window_ms`: Binance's acceptance window for signed requests (5000 recommended). It also
+      bounds reconciliation: a request older than its recvWindow can no longer reach the matching
+      engine, so an order still missing past that instant was never placed.
+    - `reconcile_margin_ms`: extra wait past that instant, for delays inside the matching engine.
+    - `request_deadline`: how long one call may take, retries included.
+    - `journal_path`: SQLite file of order intents; ":memory:" keeps it in RAM (no crash recovery).
+    """
+
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+    recv_window_ms: int = 5000
+    reconcile_margin_ms: int = 2000
+    reconcile_poll: float = 0.25
+    reconcile_deadline: float = 60.0
+    request_deadline: float = 30.0
+    max_resends: int = 3
+    time_samples: int = 3
+    resync_every: float = 300.0
+    journal_path: str | Path = ":memory:"
+    client_order_id_prefix: str = "bg"
+    local_addr: str | None = None
+    budget_share: float = 1.0  # fraction of each limit this process may use (1.0 = all of it)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def with_(self, **changes: object) -> ConnectorOptions:
+        return replace(self, **changes)  # type: ignore[arg-type]
