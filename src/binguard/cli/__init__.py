@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "explain": ("binguard.cli.explain", "explain a Binance error code or message"),
     "doctor": ("binguard.doctor.cli", "find and explain every Binance error in bot logs"),
     "sim": ("binguard.sim.cli", "run the local Binance Spot simulator with fault injection"),
-    "demo": ("binguard.connector.demo", "run a market maker through the chaos simulator"),
+    "demo": ("binguard.demo", "run a market maker through the chaos simulator"),
 }
 
 

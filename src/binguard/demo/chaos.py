@@ -1,0 +1,88 @@
+"""The demo's exchange: the simulator with a fault plan that hits every seed failure.
+
+`chaos` (the default): resets before and after execution, stalls past the client's timeout after
+execution, 5XX answers with the order executed and not, HTML 502s, a server clock 3 s ahead and
+drifting, a weight limit low enough that the bot reaches it, and one forced IP ban half-way.
+`calm`: no faults, for comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from binguard.sim import FlowConfig, SimConfig
+from binguard.sim.config import LimitsConfig, RateLimitSpec
+from binguard.sim.faults import FaultPlan
+
+# Low enough to be reached by a polling market maker; Binance's real limit is 6000 per minute.
+DEMO_WEIGHT_LIMIT = 600
+
+
+def demo_config(seed: int, *, chaos: bool) -> SimConfig:
+    limits = LimitsConfig(
+        rate_limits=(
+            RateLimitSpec("REQUEST_WEIGHT", "MINUTE", 1, DEMO_WEIGHT_LIMIT),
+            RateLimitSpec("ORDERS", "SECOND", 10, 50),
+            RateLimitSpec("ORDERS", "DAY", 1, 160000),
+            RateLimitSpec("RAW_REQUESTS", "MINUTE", 5, 300000),
+        ),
+    )
+    return SimConfig(
+        seed=seed,
+        limits=limits,
+        flow=FlowConfig(interval_ms=200),
+        clock_offset_ms=3000.0 if chaos else 0.0,
+        clock_drift_ms_per_s=5.0 if chaos else 0.0,  # 300 ms per minute
+        log_size=1_000_000,
+    )
+
+
+def chaos_plan(seed: int, seconds: float) -> FaultPlan:
+    order = {"path": "/api/v3/order", "method": "POST"}
+    cancel = {"path": "/api/v3/order", "method": "DELETE"}
+    rules: list[dict[str, Any]] = [
+        {**order, "action": "reset", "probability": 0.04, "name": "reset before engine"},
+        {**order, "action": "reset_after", "probability": 0.04, "name": "reset after execution"},
+        {
+            **order,
+            "action": "stall_after",
+            "probability": 0.02,
+            "stall_s": 3.0,
+            "name": "stall after execution",
+        },
+        {
+            **order,
+            "action": "error",
+            "status": 503,
+            "code": -1007,
+            "executed": True,
+            "probability": 0.02,
+            "name": "-1007 executed",
+        },
+        {
+            **order,
+            "action": "error",
+            "status": 500,
+            "code": -1006,
+            "probability": 0.02,
+            "name": "-1006 not executed",
+        },
+        {**cancel, "action": "reset_after", "probability": 0.03, "name": "cancel reset after"},
+        {"action": "html", "status": 502, "probability": 0.02, "name": "HTML 502"},
+        {
+            "method": "GET",
+            "action": "error",
+            "status": 503,
+            "code": -1008,
+            "probability": 0.02,
+            "name": "-1008 busy",
+        },
+        {
+            "action": "http_418",
+            "start_s": seconds * 0.5,
+            "times": 1,
+            "ban_s": min(5.0, seconds * 0.1),
+            "name": "forced ban",
+        },
+    ]
+    return FaultPlan.from_mapping({"seed": seed, "rules": rules})

@@ -1,0 +1,120 @@
+"""A small market maker: quote around the book, keep a few orders open, cancel stale ones.
+
+It is the application on top of the connector, so it decides what to do with typed errors: wait
+out a ban (the connector fails fast with its end), skip a tick on a rejected order, and count
+anything that is not a BinanceError as unhandled — the demo's verdict requires none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from binguard.connector.client import SpotConnector
+from binguard.connector.models import Order
+from binguard.errors import BinanceError, IpBannedError
+
+log = logging.getLogger("binguard.demo")
+
+SYMBOL = "BTCUSDT"
+TICK = Decimal("0.01")
+QTY = Decimal("0.00100")
+
+
+@dataclass
+class StrategyState:
+    open: dict[str, tuple[Order, float]] = field(default_factory=dict)  # coid -> (order, placed)
+    placed: int = 0
+    cancelled: int = 0
+    filled: int = 0
+    rejected: int = 0
+    unhandled: int = 0
+    ban_waits: int = 0
+    banned_until: datetime | None = None
+
+
+class MarketMaker:
+    def __init__(self, bn: SpotConnector, *, max_per_side: int = 2, stale_after: float = 3.0):
+        self.bn = bn
+        self.state = StrategyState()
+        self.max_per_side = max_per_side
+        self.stale_after = stale_after
+        self._tick = 0
+
+    async def run(self, seconds: float, interval: float = 0.2) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            await self.step()
+            await asyncio.sleep(interval)
+
+    async def step(self) -> None:
+        self._tick += 1
+        try:
+            await self._quote()
+        except IpBannedError as ban:
+            await self._wait_out(ban)
+        except BinanceError as err:
+            self.state.rejected += 1
+            log.info("tick %d: %s", self._tick, err)
+        except Exception:
+            self.state.unhandled += 1
+            log.exception("unhandled exception in the strategy")
+
+    async def _wait_out(self, ban: IpBannedError) -> None:
+        """Nothing may be sent until the ban ends: wait for it (the connector would refuse)."""
+        self.state.ban_waits += 1
+        until = ban.banned_until
+        self.state.banned_until = until
+        delay = (until - datetime.now(tz=UTC)).total_seconds() if until else 1.0
+        await asyncio.sleep(max(0.0, delay) + 0.05)
+        self.state.banned_until = None
+
+    async def _quote(self) -> None:
+        # A market maker reads the book every tick (depth weight 5): this is what reaches the
+        # demo's weight limit, and the connector's budget then holds the bot just under it.
+        await self.bn.depth(SYMBOL, limit=20)
+        book = await self.bn.book_ticker(SYMBOL)
+        if self._tick % 10 == 0:
+            await self._refresh()
+        now = time.monotonic()
+        for coid, (order, placed) in list(self.state.open.items()):
+            if now - placed > self.stale_after:
+                cancelled = await self.bn.cancel_order(SYMBOL, order_id=order.order_id)
+                self.state.open.pop(coid, None)
+                self.state.cancelled += cancelled.status == "CANCELED"
+                self.state.filled += cancelled.status == "FILLED"
+        sides = [o.side for o, _ in self.state.open.values()]
+        for side, price in (
+            ("BUY", book.bid_price - 5 * TICK),
+            ("SELL", book.ask_price + 5 * TICK),
+        ):
+            if sides.count(side) < self.max_per_side:
+                order = await self.bn.place_order(
+                    SYMBOL, side, "LIMIT", quantity=QTY, price=price, time_in_force="GTC"
+                )
+                self.state.placed += 1
+                if order.is_open:
+                    self.state.open[order.client_order_id] = (order, time.monotonic())
+                else:
+                    self.state.filled += order.status == "FILLED"
+
+    async def _refresh(self) -> None:
+        """Orders filled by the market leave the open set (one openOrders call, weight 6)."""
+        live = {o.client_order_id for o in await self.bn.open_orders(SYMBOL)}
+        for coid in list(self.state.open):
+            if coid not in live:
+                self.state.open.pop(coid)
+                self.state.filled += 1
+
+    async def flatten(self) -> None:
+        """Cancel what is still open at the end."""
+        for coid, (order, _) in list(self.state.open.items()):
+            try:
+                await self.bn.cancel_order(SYMBOL, order_id=order.order_id)
+            except BinanceError as err:
+                log.info("final cancel of %s: %s", coid, err)
+            self.state.open.pop(coid, None)

@@ -1,0 +1,107 @@
+"""The demo's verdict: the connector's view against the simulator's ground truth.
+
+- orders_intended: order intents the connector journalled;
+- orders_on_exchange: orders with the connector's client order ids in the simulator;
+- lost: orders on the exchange the connector does not know it placed, plus orders it believes
+  placed that the exchange does not have;
+- duplicated: extra exchange orders for one intent (one client order id placed twice);
+- bans: 418s the connector earned itself (after its own 429s); the fault plan's forced ban does
+  not count, but every request sent during any ban does (requests_during_ban);
+- clock_errors_after_sync: -1021 answers after the first clock sync;
+- unhandled_exceptions: non-Binance exceptions that reached the application.
+
+Every count but the first two must be 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from binguard.connector.journal import JournalEntry, Stage
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    orders_intended: int
+    orders_on_exchange: int
+    lost: int
+    duplicated: int
+    bans: int
+    requests_during_ban: int
+    clock_errors_after_sync: int
+    unhandled_exceptions: int
+
+    @property
+    def ok(self) -> bool:
+        return not any(
+            (
+                self.lost,
+                self.duplicated,
+                self.bans,
+                self.requests_during_ban,
+                self.clock_errors_after_sync,
+                self.unhandled_exceptions,
+            )
+        )
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def count_bans(requests: Iterable[Mapping[str, Any]], forced_labels: set[str]) -> tuple[int, int]:
+    """(bans earned, requests during a ban) from the simulator's request log, in order.
+
+    A 418 starts a ban unless one is running; a ban started by a forced-ban fault is not earned.
+    Every further 418 while a ban runs is a request sent during a ban. Any other answer means the
+    ban is over."""
+    earned = during = 0
+    in_ban = False
+    for r in requests:
+        if r.get("status") != 418:
+            if r.get("status"):
+                in_ban = False
+            continue
+        if in_ban:
+            during += 1
+        elif r.get("fault") not in forced_labels:
+            earned += 1
+        in_ban = True
+    return earned, during
+
+
+def judge(
+    *,
+    journal: Iterable[JournalEntry],
+    exchange_orders: Iterable[Mapping[str, Any]],
+    requests: Iterable[Mapping[str, Any]],
+    forced_ban_labels: set[str],
+    clock_errors_after_sync: int,
+    unhandled: int,
+    prefix: str,
+) -> Verdict:
+    entries = {e.client_order_id: e for e in journal}
+    ours = [o for o in exchange_orders if str(o.get("clientOrderId", "")).startswith(prefix + "-")]
+    per_id = Counter(str(o["clientOrderId"]) for o in ours)
+    duplicated = sum(n - 1 for n in per_id.values() if n > 1)
+    lost = 0
+    for coid in per_id:
+        entry = entries.get(coid)
+        if entry is None or entry.order_id is None or entry.stage not in (Stage.ACKED, Stage.FINAL):
+            lost += 1  # on the exchange, unknown to the connector
+    for coid, entry in entries.items():
+        if entry.order_id is not None and coid not in per_id:
+            lost += 1  # the connector believes it placed an order the exchange does not have
+    bans, during = count_bans(requests, forced_ban_labels)
+    return Verdict(
+        orders_intended=len(entries),
+        orders_on_exchange=len(ours),
+        lost=lost,
+        duplicated=duplicated,
+        bans=bans,
+        requests_during_ban=during,
+        clock_errors_after_sync=clock_errors_after_sync,
+        unhandled_exceptions=unhandled,
+    )
