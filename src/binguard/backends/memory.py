@@ -1,0 +1,91 @@
+"""The in-process budget store: the default, and the model the Redis store must match.
+
+One event loop, no awaits inside a method: each call is atomic by construction. Counters are keyed
+by `Limit.key` (kind and interval), so a new limit value from exchangeInfo keeps the counts. Only
+the current window of each limit is kept; an older one is forgotten when a newer one is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .base import BlockKind, Granted, Held, Limit, Refused, Snapshot, Usage
+
+
+@dataclass(slots=True)
+class _Window:
+    start: int
+    used: int = 0
+    in_flight: int = 0
+
+
+class MemoryStore:
+    """Budget counters for the processes of one event loop (not shared between processes)."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, _Window] = {}
+        self._until: dict[BlockKind, int] = {}
+
+    def _window(self, limit: Limit, now_ms: int) -> _Window:
+        start = limit.window(now_ms)
+        w = self._windows.get(limit.key)
+        if w is None or w.start < start:
+            w = self._windows[limit.key] = _Window(start)
+        return w
+
+    def _current(self, limit: Limit, start: int) -> _Window | None:
+        """The counters of window `start` if it is still the one kept, else None (it has passed)."""
+        w = self._windows.get(limit.key)
+        return w if w is not None and w.start == start else None
+
+    async def try_reserve(
+        self, now_ms: int, charges: Sequence[tuple[Limit, int]]
+    ) -> Granted | Refused:
+        refused = await self.blocked(now_ms)
+        if refused is not None:
+            return refused
+        windows = [(limit, self._window(limit, now_ms), amount) for limit, amount in charges]
+        full = [(w.start + lim.interval_ms, lim) for lim, w, n in windows if w.used + n > lim.limit]
+        if full:  # wait for the last of the full windows to reset (web-socket-api.md)
+            until, limit = max(full, key=lambda f: f[0])
+            return Refused(BlockKind.LIMIT, until, limit)
+        for _, w, amount in windows:
+            w.used += amount
+            w.in_flight += amount
+        return Granted(tuple(Held(limit, w.start, amount) for limit, w, amount in windows))
+
+    async def settle(self, held: Sequence[Held], refunds: Sequence[int]) -> None:
+        for h, refund in zip(held, refunds, strict=True):
+            w = self._current(h.limit, h.window)
+            if w is not None:
+                w.in_flight = max(0, w.in_flight - h.amount)
+                w.used = max(0, w.used - refund)
+
+    async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
+        for limit, count in counts:
+            start = limit.window(now_ms)
+            if limit.window(sent_ms) != start:
+                continue
+            w = self._window(limit, now_ms)
+            w.used = w.in_flight + count if limit.can_decrease else max(w.used, count)
+
+    async def block(self, kind: BlockKind, until_ms: int) -> None:
+        self._until[kind] = max(self._until.get(kind, 0), until_ms)
+
+    async def blocked(self, now_ms: int) -> Refused | None:
+        for kind in (BlockKind.BAN, BlockKind.PAUSE):
+            until = self._until.get(kind, 0)
+            if until > now_ms:
+                return Refused(kind, until)
+        return None
+
+    async def snapshot(self, now_ms: int, limits: Sequence[Limit]) -> Snapshot:
+        usage = []
+        for limit in limits:
+            w = self._current(limit, limit.window(now_ms)) or _Window(limit.window(now_ms))
+            usage.append(Usage(limit, w.start, w.used, w.in_flight))
+        ban, pause = self._until.get(BlockKind.BAN, 0), self._until.get(BlockKind.PAUSE, 0)
+        return Snapshot(
+            tuple(usage), ban if ban > now_ms else None, pause if pause > now_ms else None
+        )

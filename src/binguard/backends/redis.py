@@ -1,0 +1,419 @@
+"""The fleet budget: one Binance rate budget in Redis, shared by every process on an IP / account.
+
+Binance counts weight per IP and orders per account, so bots that share an IP (or an account) must
+share one set of counters. Each `BudgetStore` method is one atomic Lua script (`redis_lua`), run
+with EVALSHA; the keys are
+
+    {prefix}:ip:<ip>:REQUEST_WEIGHT:1M:<window start>      one hash per limit and window
+    {prefix}:account:<account>:ORDERS:10S:<window start>
+    {prefix}:ip:<ip>:ban / :pause                          block end (Binance ms), shared by all
+
+with the prefix as Redis Cluster hash tag, and every key expiring by itself.
+
+Clock. Windows are aligned to the `now_ms` the caller passes: Binance's server time as corrected by
+the caller's clock sync (`policy.servertime`). Redis `TIME` is not used to align them: it is a
+third clock whose offset to Binance nobody measures, while every caller already measures its own
+offset to Binance. Redis `TIME` serves as a cross-check instead: each reservation returns it, and a
+caller whose `now_ms` is more than `max_skew_ms` away is logged once (a wrong offset, or a Redis
+host without NTP). Skew at window boundaries is what the budget's safety margin is for.
+
+Fairness. A store instance that is refused by a limit leaves a claim (the charge it wanted) in
+that window. In the next window, while another instance's claim is not yet granted, nobody takes
+more than an equal share (limit / claimants) and an over-eager instance is told to come back a
+little later (`fair_retry_ms`). A late waker is therefore never starved by a busy neighbour, and
+when nobody waits there is no cap at all. The budget's FIFO orders requests inside each process.
+
+Redis down or slow. Every call has a short deadline (`timeout`, no client retries); on a failure
+the store logs once and admits on a local share of every limit (`redis_fallback.LocalShare`),
+seeded with the window's count from its last Redis reply, and probes Redis again at most every
+`probe_interval`. On return it first merges what it admitted alone into Redis (on top of the count
+it last saw, so a Redis that restarted empty is brought back up) and stays capped by its local
+share for one more probe interval, by which time every other live process has also merged: no
+burst over the limit on return. Known limit: in the window where Redis is lost, a process's seed
+misses what the others were granted after its last reply, so that window can run over by about
+`fallback_share` of those grants (a unit or two in a busy fleet); the budget's margin absorbs it,
+and the first response header seen in fallback (`observe`) corrects the local count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import redis_lua
+from .base import BlockKind, Granted, Held, Limit, Refused, Scope, Snapshot, Usage
+from .redis_fallback import LocalShare
+
+log = logging.getLogger("binguard.backends.redis")
+
+# What "Redis is unreachable" looks like; anything else (a script error) is a bug and propagates.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,  # a replica promoted away from us during failover
+    OSError,  # includes TimeoutError from asyncio.timeout
+)
+_STATUS = {1: BlockKind.BAN, 2: BlockKind.PAUSE}
+
+
+@dataclass(frozen=True, slots=True)
+class RedisStoreOptions:
+    """Tuning of a `RedisBudgetStore`; the defaults suit a fleet of up to 4 processes."""
+
+    prefix: str = "binguard"
+    timeout: float = 0.25  # seconds per Redis call, connect included
+    fallback_share: float = 0.25  # of every limit, per process, while Redis is away (<= 1/N)
+    probe_interval: float = 1.0  # seconds between attempts to reach Redis again
+    fairness: bool = True
+    fair_retry_ms: int = 25  # how soon a process capped by fairness may try again
+    ttl_factor: int = 2  # window hashes expire this many intervals after their last write
+    block_grace_ms: int = 3_600_000  # ban/pause keys outlive their end by this (Redis clock)
+    max_skew_ms: int | None = 5_000  # log once when now_ms and Redis TIME differ by more
+
+
+def default_member() -> str:
+    """A name for one store instance in fairness claims: host, pid and a random tail."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class RedisBudgetStore:
+    """A `BudgetStore` in Redis for every process using IP `ip` (and account `account`)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        ip: str,
+        account: str | None = None,
+        options: RedisStoreOptions | None = None,
+        member: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        owns_client: bool = False,
+    ) -> None:
+        self._redis = client
+        self._opts = options or RedisStoreOptions()
+        LocalShare(self._opts.fallback_share)  # validates the share now, not at the first outage
+        self._ip, self._account = ip, account
+        self.member = member or default_member()
+        self._mono = monotonic
+        self._owns = owns_client
+        self._scripts = {
+            name: client.register_script(getattr(redis_lua, name))
+            for name in ("RESERVE", "SETTLE", "OBSERVE", "BLOCK", "MERGE")
+        }
+        self._seen: dict[str, tuple[Limit, int, int]] = {}  # limit key -> (limit, window, used)
+        self._seen_blocks: dict[BlockKind, int] = {}  # ban/pause ends last read from Redis
+        self._local: LocalShare | None = None  # set while Redis is unreachable
+        self._cap: LocalShare | None = None  # the local share still capping after a return
+        self._cap_until = 0.0
+        self._next_probe = 0.0
+        self._probe_lock = asyncio.Lock()
+        self._skew_logged = False
+        self.last_skew_ms: int | None = None  # now_ms - Redis TIME at the last reservation
+        self.outages = 0  # times this store fell back to its local share
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        ip: str,
+        account: str | None = None,
+        options: RedisStoreOptions | None = None,
+        member: str | None = None,
+    ) -> RedisBudgetStore:
+        """A store with its own client for `url` (redis://host:port/db); close it with `aclose`."""
+        opts = options or RedisStoreOptions()
+        client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=opts.timeout,
+            socket_connect_timeout=opts.timeout,
+            retry=Retry(NoBackoff(), 0),  # fail fast to the local share, never retry for long
+        )
+        return cls(client, ip=ip, account=account, options=opts, member=member, owns_client=True)
+
+    async def aclose(self) -> None:
+        if self._owns:
+            await self._redis.aclose()
+
+    async def __aenter__(self) -> RedisBudgetStore:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    @property
+    def degraded(self) -> bool:
+        """True while Redis is unreachable and the local share admits requests."""
+        return self._local is not None
+
+    # -- keys ---------------------------------------------------------------------------------
+    def window_key(self, limit: Limit, window: int) -> str:
+        """The hash holding `limit`'s counters for the window starting at `window`."""
+        if limit.scope is Scope.IP:
+            owner = f"ip:{self._ip}"
+        elif self._account is None:
+            raise ValueError(f"{limit.key} counts per account: give the store an account")
+        else:
+            owner = f"account:{self._account}"
+        return f"{{{self._opts.prefix}}}:{owner}:{limit.key}:{window}"
+
+    def block_key(self, kind: BlockKind) -> str:
+        return f"{{{self._opts.prefix}}}:ip:{self._ip}:{kind.value}"
+
+    # -- BudgetStore --------------------------------------------------------------------------
+    async def try_reserve(
+        self, now_ms: int, charges: Sequence[tuple[Limit, int]]
+    ) -> Granted | Refused:
+        local = await self._local_share(now_ms)
+        if local is not None:
+            return await local.try_reserve(now_ms, charges)
+        cap = self._return_cap()
+        capped: Granted | None = None
+        if cap is not None:
+            first = await cap.try_reserve(now_ms, charges)
+            if isinstance(first, Refused):
+                return first
+            capped = first
+        try:
+            outcome = await self._redis_reserve(now_ms, charges)
+        except UNAVAILABLE as exc:
+            if cap is not None and capped is not None:
+                await cap.settle(capped.held, [h.amount for h in capped.held])
+            local = await self._fall_back(exc)
+            return await local.try_reserve(now_ms, charges)
+        if isinstance(outcome, Refused) and cap is not None and capped is not None:
+            await cap.settle(capped.held, [h.amount for h in capped.held])  # undo, nothing sent
+        elif isinstance(outcome, Granted) and self._local is not None:
+            await self._local.absorb(now_ms, charges)  # another task fell back meanwhile
+        return outcome
+
+    async def settle(self, held: Sequence[Held], refunds: Sequence[int]) -> None:
+        if not held:
+            return
+        local = await self._local_share(None)
+        if local is None:
+            keys = [self.window_key(h.limit, h.window) for h in held]
+            args = [x for h, r in zip(held, refunds, strict=True) for x in (h.amount, r)]
+            try:
+                await self._run("SETTLE", keys, args)
+                return
+            except UNAVAILABLE as exc:
+                local = await self._fall_back(exc)
+        await local.settle(held, refunds)
+
+    async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
+        counts = [(x, n) for x, n in counts if x.window(sent_ms) == x.window(now_ms)]
+        if not counts:
+            return
+        local = await self._local_share(now_ms)
+        if local is None:
+            keys = [self.window_key(x, x.window(now_ms)) for x, _ in counts]
+            args: list[int] = [self._opts.ttl_factor]
+            for x, n in counts:
+                args += [n, int(x.can_decrease), x.interval_ms]
+            try:
+                used = await self._run("OBSERVE", keys, args)
+            except UNAVAILABLE as exc:
+                local = await self._fall_back(exc)
+            else:
+                for (x, _), u in zip(counts, used, strict=True):
+                    self._seen[x.key] = (x, x.window(now_ms), int(u))
+                return
+        await local.observe(sent_ms, now_ms, counts)
+
+    async def block(self, kind: BlockKind, until_ms: int) -> None:
+        local = await self._local_share(None)
+        if local is None:
+            try:
+                await self._run("BLOCK", [self.block_key(kind)], [until_ms, self._grace])
+                self._saw_block(kind, until_ms)
+                return
+            except UNAVAILABLE as exc:
+                local = await self._fall_back(exc)
+        await local.store.block(kind, until_ms)
+
+    async def blocked(self, now_ms: int) -> Refused | None:
+        local = await self._local_share(now_ms)
+        if local is None:
+            keys = [self.block_key(BlockKind.BAN), self.block_key(BlockKind.PAUSE)]
+            try:
+                async with asyncio.timeout(self._opts.timeout):
+                    values = await self._redis.mget(keys)
+            except UNAVAILABLE as exc:
+                local = await self._fall_back(exc)
+            else:
+                for kind, raw in zip((BlockKind.BAN, BlockKind.PAUSE), values, strict=True):
+                    if raw is not None and int(raw) > now_ms:
+                        self._saw_block(kind, int(raw))
+                        return Refused(kind, int(raw))
+                return None
+        return await local.store.blocked(now_ms)
+
+    async def snapshot(self, now_ms: int, limits: Sequence[Limit]) -> Snapshot:
+        local = await self._local_share(now_ms)
+        if local is None:
+            try:
+                return await self._redis_snapshot(now_ms, limits)
+            except UNAVAILABLE as exc:
+                local = await self._fall_back(exc)
+        snap = await local.store.snapshot(now_ms, [local.scaled(x) for x in limits])
+        usage = tuple(
+            Usage(x, u.window, u.used, u.in_flight) for x, u in zip(limits, snap.usage, strict=True)
+        )
+        return Snapshot(usage, snap.banned_until_ms, snap.paused_until_ms)
+
+    # -- Redis --------------------------------------------------------------------------------
+    @property
+    def _grace(self) -> int:
+        return self._opts.block_grace_ms
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[int | str]) -> Any:
+        async with asyncio.timeout(self._opts.timeout):
+            return await self._scripts[name](keys=keys, args=args)
+
+    async def _redis_reserve(
+        self, now_ms: int, charges: Sequence[tuple[Limit, int]]
+    ) -> Granted | Refused:
+        keys = [self.block_key(BlockKind.BAN), self.block_key(BlockKind.PAUSE)]
+        args: list[int | str] = [
+            now_ms,
+            self.member,
+            int(self._opts.fairness),
+            self._opts.fair_retry_ms,
+            self._opts.ttl_factor,
+        ]
+        for limit, amount in charges:
+            start = limit.window(now_ms)
+            keys += [
+                self.window_key(limit, start),
+                self.window_key(limit, start - limit.interval_ms),
+            ]
+            args += [limit.limit, amount, start, limit.interval_ms]
+        status, until, which, redis_ms, *used = (
+            int(x) for x in await self._run("RESERVE", keys, args)
+        )
+        self._check_skew(now_ms, redis_ms)
+        if status in _STATUS:
+            self._saw_block(_STATUS[status], until)
+            return Refused(_STATUS[status], until)
+        for (limit, _), u in zip(charges, used, strict=True):
+            self._seen[limit.key] = (limit, limit.window(now_ms), u)
+        if status == 0:
+            return Granted(tuple(Held(x, x.window(now_ms), n) for x, n in charges))
+        return Refused(BlockKind.LIMIT, until, charges[which - 1][0])
+
+    async def _redis_snapshot(self, now_ms: int, limits: Sequence[Limit]) -> Snapshot:
+        async with asyncio.timeout(self._opts.timeout):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for x in limits:
+                    pipe.hmget(self.window_key(x, x.window(now_ms)), ["used", "flight"])
+                pipe.mget([self.block_key(BlockKind.BAN), self.block_key(BlockKind.PAUSE)])
+                *rows, blocks = await pipe.execute()
+        usage = tuple(
+            Usage(x, x.window(now_ms), int(used or 0), int(flight or 0))
+            for x, (used, flight) in zip(limits, rows, strict=True)
+        )
+        ban, pause = (int(v) if v is not None and int(v) > now_ms else None for v in blocks)
+        return Snapshot(usage, ban, pause)
+
+    def _saw_block(self, kind: BlockKind, until_ms: int) -> None:
+        """Remember a ban/pause: a process that loses Redis during a ban must not probe it."""
+        self._seen_blocks[kind] = max(until_ms, self._seen_blocks.get(kind, 0))
+
+    def _check_skew(self, now_ms: int, redis_ms: int) -> None:
+        self.last_skew_ms = skew = now_ms - redis_ms
+        limit = self._opts.max_skew_ms
+        if limit is not None and abs(skew) > limit and not self._skew_logged:
+            self._skew_logged = True
+            log.warning(
+                "Rate budget: this process's Binance time is %d ms away from the Redis server's "
+                "clock; windows stay aligned to the process's clock, but check its clock sync "
+                "and the Redis host's NTP.",
+                skew,
+            )
+
+    # -- fallback -----------------------------------------------------------------------------
+    async def _fall_back(self, exc: BaseException) -> LocalShare:
+        """Redis failed: admit on the local share from now on (logged once per outage)."""
+        if self._local is not None:
+            return self._local
+        local = self._cap or LocalShare(self._opts.fallback_share)
+        await local.seed(list(self._seen.values()))
+        for kind, until in self._seen_blocks.items():
+            await local.store.block(kind, until)
+        if self._local is not None:  # another task fell back meanwhile
+            return self._local
+        self._local, self._cap = local, None
+        self._next_probe = self._mono() + self._opts.probe_interval
+        self.outages += 1
+        log.warning(
+            "Rate budget: Redis unreachable (%s: %s); admitting on a local share of %g of every "
+            "limit until it is back.",
+            type(exc).__name__,
+            exc,
+            self._opts.fallback_share,
+        )
+        return local
+
+    async def _local_share(self, now_ms: int | None) -> LocalShare | None:
+        """The local share while Redis is away, after trying to return when a probe is due."""
+        if self._local is None or now_ms is None:  # settle/block never probe: no window to merge
+            return self._local
+        if self._mono() < self._next_probe and not self._probe_lock.locked():
+            return self._local
+        async with self._probe_lock:  # callers arriving mid-probe wait: nothing admitted unmerged
+            local = self._local
+            if local is None or self._mono() < self._next_probe:
+                return local
+            try:
+                # connections made before the outage may be dead: probe and merge on fresh ones
+                await self._redis.connection_pool.disconnect()
+                await self._merge(local, now_ms)
+            except UNAVAILABLE:
+                self._next_probe = self._mono() + self._opts.probe_interval
+                return local
+            self._local, self._cap = None, local
+            self._cap_until = self._mono() + self._opts.probe_interval + self._opts.timeout
+            log.info("Rate budget: Redis is back; local usage merged, sharing the budget again.")
+            return None
+
+    def _return_cap(self) -> LocalShare | None:
+        if self._cap is not None and self._mono() >= self._cap_until:
+            self._cap = None
+        return self._cap
+
+    async def _merge(self, local: LocalShare, now_ms: int) -> None:
+        """Add what was admitted alone to Redis (on top of the fleet usage last seen), and blocks."""
+        keys: list[str] = []
+        args: list[int | str] = [self._opts.ttl_factor]
+        for limit, usage, seeded in await local.own_usage(now_ms):
+            seen = self._seen.get(limit.key)
+            known = seen[2] if seen is not None and seen[1] == usage.window else 0
+            keys.append(self.window_key(limit, usage.window))
+            args += [known, max(0, usage.used - seeded), usage.in_flight, limit.interval_ms]
+        await self._run("MERGE", keys, args)
+        snap = await local.store.snapshot(now_ms, [])
+        for kind, until in (
+            (BlockKind.BAN, snap.banned_until_ms),
+            (BlockKind.PAUSE, snap.paused_until_ms),
+        ):
+            if until is not None:
+                await self._run("BLOCK", [self.block_key(kind)], [until, self._grace])

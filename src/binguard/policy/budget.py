@@ -1,0 +1,336 @@
+"""The rate budget: a request leaves only when every Binance limit has room for it.
+
+Binance counts REQUEST_WEIGHT and RAW_REQUESTS per IP and ORDERS per account, in fixed windows
+aligned to its own clock (binance-api-semantics.md §3). The life of one request:
+
+    ticket = await budget.acquire(rest_cost("POST", "/api/v3/order"), deadline=...)
+    ... send, with the server-corrected timestamp ...
+    await budget.settle(ticket, ok=True, headers=parse_rate_headers(resp.headers))
+    # or, on a failure: await budget.settle(ticket, ok=False); await budget.on_error(err)
+
+- `acquire` waits, in FIFO order, until the windows reset, or raises `BudgetExhaustedError` at
+  once when that would be after the caller's `deadline` (monotonic seconds of the `Clock`). While
+  a ban is known it raises `BanInForceError` with `banned_until` at once: a ban is never probed.
+- `settle` gives back the failure weight of an order/cancel that succeeded (0 weight since
+  2026-04-02) and applies the response's X-MBX-USED-WEIGHT-* / X-MBX-ORDER-COUNT-* headers.
+- `on_error` turns a 429 into a pause of the pool (Retry-After), -1015 into a full ORDERS window,
+  and a 418 / "IP banned until" into the ban breaker.
+
+Windows follow Binance's clock: pass `server_time=ServerTimeSync(...).now_ms`.
+Waiting costs no polling: the first caller in line sleeps (injected `sleep`) until the window
+that blocks it resets, and is woken early when capacity comes back or a ban starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from binguard.backends import (
+    BlockKind,
+    BudgetStore,
+    Granted,
+    Held,
+    Limit,
+    LimitKind,
+    MemoryStore,
+    Refused,
+    Snapshot,
+)
+from binguard.errors import (
+    BinanceError,
+    Interval,
+    IpBannedError,
+    RateHeaders,
+    RateLimitedError,
+)
+
+from .clock import Clock, SystemClock
+from .refusals import BanInForceError, BudgetExhaustedError
+from .weights import Cost
+
+__all__ = [  # the refusals are re-exported: callers meet them from acquire()
+    "BanInForceError",
+    "BudgetExhaustedError",
+    "RateBudget",
+    "Ticket",
+    "effective_limits",
+    "ws_rate_headers",
+]
+
+DEFAULT_BAN_S = 120.0  # rest-api.md: bans last "from 2 minutes to 3 days"; assume the shortest
+
+
+@dataclass(slots=True)
+class Ticket:
+    """A granted reservation; hand it back to `settle` when the request has ended."""
+
+    cost: Cost
+    held: tuple[Held, ...]
+    granted_ms: int  # server time of the grant, taken as the send time
+    settled: bool = False
+
+
+@dataclass(slots=True)
+class _Waiter:
+    deadline: float | None
+    turn: asyncio.Future[None]
+
+
+def effective_limits(limits: Iterable[Limit], margin: float) -> tuple[Limit, ...]:
+    """Limits scaled by the safety margin (0 < margin <= 1), never below 1."""
+    if not 0 < margin <= 1:
+        raise ValueError("margin must be in (0, 1]")
+    return tuple(Limit(x.kind, x.interval, max(1, int(x.limit * margin))) for x in limits)
+
+
+def ws_rate_headers(rate_limits: Iterable[Mapping[str, Any]]) -> RateHeaders:
+    """A WebSocket API response's `rateLimits` [{rateLimitType, interval, intervalNum, count}]
+    as the REST headers they stand for, for `settle` / `observe` (web-socket-api.md)."""
+    weight: dict[str, int] = {}
+    orders: dict[str, int] = {}
+    for item in rate_limits:
+        interval = Interval.parse(f"{item.get('intervalNum', 1)} {item.get('interval', '')}")
+        count = item.get("count")
+        if interval is None or not isinstance(count, int):
+            continue
+        kind = item.get("rateLimitType")
+        if kind == LimitKind.REQUEST_WEIGHT:
+            weight[interval.letter] = count
+        elif kind == LimitKind.ORDERS:
+            orders[interval.letter] = count
+    return RateHeaders(weight, orders, None)
+
+
+class RateBudget:
+    """Binance's rate limits for one IP and account, kept in a `BudgetStore`."""
+
+    def __init__(
+        self,
+        limits: Iterable[Limit],
+        *,
+        store: BudgetStore | None = None,
+        clock: Clock | None = None,
+        server_time: Callable[[], int] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        margin: float = 1.0,
+    ) -> None:
+        self._margin = margin
+        self._set(limits)
+        self._store: BudgetStore = store if store is not None else MemoryStore()
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._server_ms = server_time or (lambda: int(self._clock.time() * 1000))
+        self._sleep = sleep or asyncio.sleep
+        self._line: deque[_Waiter] = deque()
+        self._ready_at = float("-inf")  # monotonic time the head of the line waits for
+        self._wake: asyncio.Future[None] | None = None
+
+    @classmethod
+    def from_exchange_info(cls, info: Mapping[str, Any], **options: Any) -> RateBudget:
+        """From `GET /api/v3/exchangeInfo` (its `rateLimits`); options as for the constructor."""
+        return cls([Limit.from_exchange_info(x) for x in info.get("rateLimits", ())], **options)
+
+    @property
+    def limits(self) -> tuple[Limit, ...]:
+        return self._limits
+
+    def set_limits(self, limits: Iterable[Limit]) -> None:
+        """New limits (exchangeInfo refreshed); the counts of the current windows are kept."""
+        self._set(limits)
+        self._wake_head()
+
+    def _set(self, limits: Iterable[Limit]) -> None:
+        self._limits = effective_limits(limits, self._margin)
+        # the limits Binance reports in headers: X-MBX-USED-WEIGHT-<letter>, X-MBX-ORDER-COUNT-<letter>
+        self._headed = [
+            (x, x.interval.letter) for x in self._limits if x.kind is not LimitKind.RAW_REQUESTS
+        ]
+
+    # -- acquiring --------------------------------------------------------------------------
+    async def acquire(self, cost: Cost, *, deadline: float | None = None) -> Ticket:
+        """Reserve `cost` on every limit, waiting in line; see the module docstring."""
+        charges = self._charges(cost)
+        wait: float | None = None
+        if not self._line:
+            result = await self._attempt(cost, charges, deadline)
+            if isinstance(result, Ticket):
+                return result
+            wait = result
+        elif deadline is not None and deadline < self._ready_at:
+            raise self._exhausted(self._ready_at - self._clock.monotonic(), None)
+        waiter = _Waiter(deadline, asyncio.get_running_loop().create_future())
+        self._line.append(waiter)
+        try:
+            if self._line[0] is not waiter:
+                await waiter.turn  # given to the head of the line only; it stays head until done
+                wait = None
+            while True:
+                if wait is not None:
+                    await self._nap(wait)
+                result = await self._attempt(cost, charges, deadline)
+                if isinstance(result, Ticket):
+                    return result
+                wait = result
+        finally:
+            self._leave(waiter)
+
+    def _charges(self, cost: Cost) -> list[tuple[Limit, int]]:
+        amount = {
+            LimitKind.REQUEST_WEIGHT: cost.weight,
+            LimitKind.ORDERS: cost.orders,
+            LimitKind.RAW_REQUESTS: cost.raw,
+        }
+        charges = [(x, amount[x.kind]) for x in self._limits if amount[x.kind] > 0]
+        for limit, n in charges:
+            if n > limit.limit:
+                raise BudgetExhaustedError(
+                    f"Rate budget: a request costing {n} can never fit {limit.key} <= "
+                    f"{limit.limit}; nothing was sent.",
+                    wait=None,
+                    limit=limit,
+                )
+        return charges
+
+    async def _attempt(
+        self, cost: Cost, charges: Sequence[tuple[Limit, int]], deadline: float | None
+    ) -> Ticket | float:
+        """A ticket, or the seconds to wait; raises when banned or the deadline can't be met."""
+        now = self._server_ms()
+        outcome = await self._store.try_reserve(now, charges)
+        if isinstance(outcome, Granted):
+            return Ticket(cost, outcome.held, now)
+        if outcome.kind is BlockKind.BAN:
+            raise BanInForceError(outcome.until_ms, now)
+        wait = max(0, outcome.until_ms - now) / 1000
+        ready_at = self._clock.monotonic() + wait
+        if deadline is not None and ready_at > deadline:
+            raise self._exhausted(wait, outcome)
+        self._ready_at = ready_at
+        for w in list(self._line)[1:]:  # they wait at least as long: tell them now
+            if w.deadline is not None and w.deadline < ready_at and not w.turn.done():
+                w.turn.set_exception(self._exhausted(wait, outcome))
+        return wait
+
+    def _exhausted(self, wait: float, outcome: Refused | None) -> BudgetExhaustedError:
+        if outcome is not None and outcome.kind is BlockKind.PAUSE:
+            what = "the pool is paused (Retry-After)"
+        elif outcome is not None and outcome.limit is not None:
+            what = f"{outcome.limit.key} is at its limit of {outcome.limit.limit}"
+        else:
+            what = "requests ahead in line are waiting"
+        return BudgetExhaustedError(
+            f"Rate budget: {what}; room in {wait:.3f} s, after the caller's deadline; "
+            "nothing was sent.",
+            wait=wait,
+            limit=outcome.limit if outcome is not None else None,
+        )
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep until the window resets, or until `_wake_head` (capacity back, ban, new limits)."""
+        self._wake = asyncio.get_running_loop().create_future()
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        try:
+            await asyncio.wait((sleeper, self._wake), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            self._wake = None
+
+    def _wake_head(self) -> None:
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+
+    def _leave(self, waiter: _Waiter) -> None:
+        was_head = self._line[0] is waiter
+        self._line.remove(waiter)
+        if not was_head:
+            return
+        if self._line:
+            nxt = self._line[0]
+            if not nxt.turn.done():
+                nxt.turn.set_result(None)
+        else:
+            self._ready_at = float("-inf")
+
+    # -- feedback from responses --------------------------------------------------------------
+    async def settle(self, ticket: Ticket, *, ok: bool, headers: RateHeaders | None = None) -> None:
+        """The request ended: `ok` gives back what a success does not cost; apply the headers.
+
+        Call it exactly once per ticket, also when the outcome is unknown (`ok=False`: keep the
+        charge, it may have been counted). A second call does nothing.
+        """
+        if ticket.settled:
+            return
+        ticket.settled = True
+        refund = ticket.cost.refund_if_ok if ok else 0
+        refunds = [refund if h.limit.kind is LimitKind.REQUEST_WEIGHT else 0 for h in ticket.held]
+        await self._store.settle(ticket.held, refunds)
+        if headers is not None:
+            await self.observe(headers, sent_ms=ticket.granted_ms)
+        if refund:
+            self._wake_head()
+
+    async def observe(self, headers: RateHeaders, *, sent_ms: int) -> None:
+        """Correct the counts from X-MBX-USED-WEIGHT-* and X-MBX-ORDER-COUNT-* of a response."""
+        counts = []
+        for limit, letter in self._headed:
+            table = headers.order_count if limit.can_decrease else headers.used_weight
+            if letter in table:
+                counts.append((limit, table[letter]))
+        if counts:
+            await self._store.observe(sent_ms, self._server_ms(), counts)
+            if any(limit.can_decrease for limit, _ in counts):
+                self._wake_head()
+
+    async def on_error(self, error: BinanceError, *, sent_ms: int | None = None) -> None:
+        """Apply what a failure says about the limits: counts, 429 pause, -1015, 418 ban."""
+        if error.http_status is None and isinstance(error, RateLimitedError):
+            return  # the budget's own refusal (BudgetExhaustedError, BanInForceError): no news
+        now = self._server_ms()
+        if error.used_weight or error.order_count:
+            rate = RateHeaders(error.used_weight, error.order_count, None)
+            await self.observe(rate, sent_ms=now if sent_ms is None else sent_ms)
+        if isinstance(error, IpBannedError) or error.http_status == 418:
+            await self.ban(self._ban_end(error, now))
+        elif isinstance(error, RateLimitedError):
+            if error.code == -1015 and await self._fill_orders(error.interval, now):
+                return
+            if error.retry_after is not None:
+                await self.pause(now + int(error.retry_after * 1000))
+            else:
+                named = error.interval or Interval(1, "MINUTE")
+                step = named.seconds * 1000
+                await self.pause(now - now % step + step)
+
+    def _ban_end(self, error: BinanceError, now: int) -> int:
+        stated = error.params.get("banned_until")  # "IP banned until <ms>" (Binance's clock)
+        if isinstance(stated, datetime):
+            return int(stated.timestamp() * 1000)
+        if error.retry_after is not None:  # REST 418: Retry-After = seconds until the ban ends
+            return now + int(error.retry_after * 1000)
+        return now + int(DEFAULT_BAN_S * 1000)
+
+    async def _fill_orders(self, interval: Interval | None, now: int) -> bool:
+        """-1015: the named ORDERS window (else the shortest) is full until it resets; reads
+        go on. False when no ORDERS limit is known: then the caller pauses everything."""
+        orders = [x for x in self._limits if x.kind is LimitKind.ORDERS]
+        named = [x for x in orders if x.interval == interval]
+        chosen = named or sorted(orders, key=lambda x: x.interval_ms)[:1]
+        await self._store.observe(now, now, [(x, x.limit) for x in chosen])
+        return bool(chosen)
+
+    async def pause(self, until_ms: int) -> None:
+        """429: nobody sends before `until_ms` (server time); waiters wait or fail fast."""
+        await self._store.block(BlockKind.PAUSE, until_ms)
+        self._wake_head()
+
+    async def ban(self, until_ms: int) -> None:
+        """418: the breaker opens; every acquire raises `BanInForceError` until `until_ms`."""
+        await self._store.block(BlockKind.BAN, until_ms)
+        self._wake_head()
+
+    async def snapshot(self) -> Snapshot:
+        return await self._store.snapshot(self._server_ms(), self._limits)

@@ -1,0 +1,252 @@
+"""Redis down or slow: the local share takes over, is logged once, and hands back without a burst.
+
+The deterministic tests drive both clocks by hand (`now_ms` and an injected monotonic clock) and
+kill / restart a redis-server of their own; the last one runs two stores on the real clock while
+Redis is killed and restarted under them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import defaultdict
+
+import pytest
+
+from binguard.backends import BlockKind, Granted, Limit, LimitKind, Refused
+from binguard.backends.redis import RedisBudgetStore, RedisStoreOptions
+from binguard.errors import Interval
+
+from ._server import RedisServer
+
+W1S = Limit(LimitKind.REQUEST_WEIGHT, Interval(1, "SECOND"), 10)
+O1S = Limit(LimitKind.ORDERS, Interval(1, "SECOND"), 4)
+T0 = 20_834 * 86_400_000
+LOGGER = "binguard.backends.redis"
+
+
+class Mono:
+    """A monotonic clock moved by the test."""
+
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make(
+    server: RedisServer, prefix: str, mono: Mono | None = None, **opts: object
+) -> RedisBudgetStore:
+    options = RedisStoreOptions(
+        **{
+            "prefix": prefix,
+            "max_skew_ms": None,
+            "timeout": 0.2,
+            "fallback_share": 0.5,
+            "probe_interval": 1.0,
+            **opts,
+        }  # type: ignore[arg-type]
+    )
+    client_store = RedisBudgetStore.from_url(
+        server.url, ip="10.1.1.1", account="a", options=options
+    )
+    if mono is not None:
+        client_store._mono = mono
+    return client_store
+
+
+async def take(store: RedisBudgetStore, now_ms: int, n: int = 50, cost: int = 1) -> int:
+    for i in range(n):
+        if isinstance(await store.try_reserve(now_ms, [(W1S, cost)]), Refused):
+            return i
+    return n
+
+
+def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == level]
+
+
+async def test_fallback_keeps_the_window_and_returns_without_a_burst(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    prefix = f"x{uuid.uuid4().hex[:8]}"
+    mono = Mono()
+    # fairness off: its claims would also cap A in the next window and blur what is tested
+    a = make(own_redis, prefix, mono, fairness=False)
+    b = make(own_redis, prefix, fairness=False)
+    async with a, b:
+        assert await take(a, T0, 4) == 4  # Redis: 4 of 10
+        own_redis.kill()
+        # Redis lost mid-window: A keeps share 0.5 of what was left (10 - 4), not a new window
+        assert await take(a, T0 + 100) == 3
+        assert a.degraded
+        assert a.outages == 1
+        assert await take(a, T0 + 150) == 0  # more calls, still one outage
+        own_redis.start()  # empty: every count is gone
+        assert await take(a, T0 + 200) == 0  # no probe before probe_interval
+        assert a.degraded
+        mono.t += 1.0
+        assert await take(a, T0 + 300) == 0  # back, merged, but still capped by its share
+        assert not a.degraded
+        # Redis was brought back up to what the fleet used: 4 seen + 3 admitted alone
+        client = own_redis.client()
+        try:
+            assert int(client.hget(a.window_key(W1S, T0), "used")) == 7
+        finally:
+            client.close()
+        assert await take(b, T0 + 310) == 3  # the other process gets only what is left
+        mono.t += 1.3  # the return cap ends one probe interval (+ timeout) later
+        assert await take(a, T0 + 1_000) == 10  # a new window, Redis only: the whole limit
+    assert len(messages(caplog, logging.WARNING)) == 1
+    assert "Redis unreachable" in messages(caplog, logging.WARNING)[0]
+    assert len(messages(caplog, logging.INFO)) == 1
+
+
+async def test_bans_and_pauses_survive_an_outage_and_are_pushed_back(
+    own_redis: RedisServer,
+) -> None:
+    prefix = f"y{uuid.uuid4().hex[:8]}"
+    mono = Mono()
+    a, b = make(own_redis, prefix, mono), make(own_redis, prefix)
+    async with a, b:
+        await a.try_reserve(T0, [(W1S, 1)])
+        own_redis.kill()
+        await a.block(BlockKind.BAN, T0 + 5_000)  # a 418 seen while Redis is down
+        assert a.degraded
+        assert await a.try_reserve(T0 + 10, [(W1S, 1)]) == Refused(BlockKind.BAN, T0 + 5_000)
+        own_redis.start()
+        mono.t += 1.0
+        assert await a.try_reserve(T0 + 20, [(W1S, 1)]) == Refused(BlockKind.BAN, T0 + 5_000)
+        assert not a.degraded
+        assert await b.blocked(T0 + 30) == Refused(BlockKind.BAN, T0 + 5_000)  # shared again
+
+
+async def test_observe_in_fallback_applies_the_ip_count_scaled_to_the_share(
+    own_redis: RedisServer,
+) -> None:
+    prefix = f"z{uuid.uuid4().hex[:8]}"
+    a = make(own_redis, prefix, Mono())
+    async with a:
+        await a.try_reserve(T0, [(W1S, 1)])
+        own_redis.kill()
+        await a.observe(T0, T0 + 5, [(W1S, 8)])  # the IP's true count: 8 of 10
+        assert a.degraded
+        assert await take(a, T0 + 10) == 1  # 5 (share) - ceil(8 * 0.5)
+
+
+async def test_slow_redis_times_out_fast_and_is_left_and_rejoined(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    prefix = f"s{uuid.uuid4().hex[:8]}"
+    mono = Mono()
+    a = make(own_redis, prefix, mono, timeout=0.1)
+    async with a:
+        assert isinstance(await a.try_reserve(T0, [(W1S, 1), (O1S, 1)]), Granted)
+        own_redis.pause()  # accepts connections, answers nothing
+        try:
+            started = time.monotonic()
+            outcome = await a.try_reserve(T0 + 10, [(W1S, 1), (O1S, 1)])
+            assert time.monotonic() - started < 1.0  # one short timeout, no retries
+            assert isinstance(outcome, Granted)  # from the local share
+            assert a.degraded
+            mono.t += 1.0
+            started = time.monotonic()
+            assert isinstance(await a.try_reserve(T0 + 20, [(W1S, 1)]), Granted)
+            assert time.monotonic() - started < 1.0  # the failed probe costs one timeout
+            assert a.degraded
+        finally:
+            own_redis.resume()
+        mono.t += 1.0
+        assert isinstance(await a.try_reserve(T0 + 30, [(W1S, 1)]), Granted)
+        assert not a.degraded
+    assert len(messages(caplog, logging.WARNING)) == 1
+    assert len(messages(caplog, logging.INFO)) == 1
+
+
+async def test_redis_killed_and_restarted_under_a_running_fleet(
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two stores (share 1/2 each) saturate 1 s windows on the real clock while Redis dies and
+    comes back: no window is ever over the limit, each logs one outage and returns."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    prefix = f"k{uuid.uuid4().hex[:8]}"
+    limit = Limit(LimitKind.REQUEST_WEIGHT, Interval(1, "SECOND"), 200)
+    stores = [
+        make(own_redis, prefix, timeout=0.2, probe_interval=0.2, ttl_factor=60) for _ in range(2)
+    ]
+    grants: dict[int, int] = defaultdict(int)
+    phase = {"stop": False}
+
+    async def hammer(store: RedisBudgetStore) -> None:
+        while not phase["stop"]:
+            now = int(time.time() * 1000)
+            outcome = await store.try_reserve(now, [(limit, 1)])
+            if isinstance(outcome, Granted):
+                grants[outcome.held[0].window] += 1
+                await store.settle(outcome.held, [0])
+            else:
+                await asyncio.sleep(max(0, outcome.until_ms - int(time.time() * 1000)) / 1000)
+
+    async def until(cond: object, what: str) -> None:
+        deadline = time.monotonic() + 10
+        while not cond():  # type: ignore[operator]
+            assert time.monotonic() < deadline, what
+            await asyncio.sleep(0.01)  # polling a condition, bounded
+
+    async with stores[0], stores[1]:
+        tasks = [asyncio.create_task(hammer(s)) for s in stores for _ in range(2)]
+        try:
+            await until(lambda: len(grants) >= 2, "the fleet never got going")
+
+            def mid_window() -> bool:  # kill while the window is filling: the seed matters
+                return 50 <= grants[limit.window(int(time.time() * 1000))] <= 150
+
+            await until(mid_window, "never caught a window mid-fill")
+            killed = limit.window(int(time.time() * 1000))
+            own_redis.kill()
+            await until(lambda: all(s.degraded for s in stores), "no fallback")
+            down_windows = len(grants)
+            await until(lambda: len(grants) >= down_windows + 1, "nothing admitted locally")
+            own_redis.start()
+            await until(lambda: not any(s.degraded for s in stores), "never returned")
+            back = int(time.time() * 1000)
+            await until(lambda: int(time.time() * 1000) > back + 2_100, "time stands still")
+        finally:
+            phase["stop"] = True
+            await asyncio.gather(*tasks)
+    assert all(s.outages == 1 for s in stores)
+    assert len(grants) >= 5
+    for window, n in grants.items():
+        # The window Redis died in may run over by a unit or two: each store's seed is the count
+        # of its own last reply, which misses what the other was granted after it (documented).
+        assert n <= (202 if window == killed else 200), (window, killed, dict(grants))
+    assert len(messages(caplog, logging.WARNING)) == 2  # once per store
+    assert len(messages(caplog, logging.INFO)) == 2
+    client = own_redis.client()
+    try:  # windows wholly after the return are counted in Redis exactly
+        for window in [w for w in grants if w >= limit.window(back) + 1_000][:-1]:
+            assert (
+                int(client.hget(stores[0].window_key(limit, window), "used") or 0) == grants[window]
+            )
+            assert grants[window] >= 150  # and used again at (nearly) the full limit
+    finally:
+        client.close()
+
+
+async def test_a_ban_known_before_the_outage_holds_in_the_local_share(
+    own_redis: RedisServer,
+) -> None:
+    prefix = f"v{uuid.uuid4().hex[:8]}"
+    a, b = make(own_redis, prefix, Mono()), make(own_redis, prefix, Mono())
+    async with a, b:
+        await a.block(BlockKind.BAN, T0 + 60_000)  # a learns of the ban from Binance
+        assert await b.try_reserve(T0, [(W1S, 1)]) == Refused(BlockKind.BAN, T0 + 60_000)
+        own_redis.kill()
+        # b read the ban from Redis; losing Redis must not let it probe the ban
+        assert await b.try_reserve(T0 + 10, [(W1S, 1)]) == Refused(BlockKind.BAN, T0 + 60_000)
+        assert b.degraded
