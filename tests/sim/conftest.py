@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from binguard.sim import FlowConfig, SimConfig, Simulator
+from binguard.sim.config import WsConfig
 
 from .helpers import Api
 
@@ -47,3 +48,20 @@ async def ip_session() -> AsyncIterator[Callable[[str], aiohttp.ClientSession]]:
     yield make
     for s in sessions:
         await s.close()
+
+
+# WebSocket tests: diff depth pushed at every engine step (the speeds have their own test).
+WS_QUIET = QUIET.with_(ws=WsConfig(depth_ms=0, depth_fast_ms=0))
+
+
+@pytest.fixture
+async def wsim() -> AsyncIterator[Simulator]:
+    async with Simulator(WS_QUIET) as s:
+        yield s
+        assert s.bugs == []
+
+
+@pytest.fixture
+def wapi(wsim: Simulator, session: aiohttp.ClientSession) -> Api:
+    key = wsim.config.demo.keys[0]
+    return Api(session, wsim.url, key.api_key, key.secret)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -138,3 +140,113 @@ class Api:
         async with self.session.request(method, self.base_url + "/_sim/" + path, data=body) as r:
             assert r.status == 200, await r.text()
             return await r.json()
+
+
+# ----- WebSocket helpers (streams and WebSocket API) ----------------------------------------------
+def ws_sign(params: Mapping[str, Any], secret: str = "", private_key: Any = None) -> str:
+    """WebSocket API signature: all params but `signature`, sorted by name (web-socket-api.md)."""
+    payload = "&".join(
+        f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+        for k, v in sorted(params.items())
+        if k != "signature"
+    )
+    if isinstance(private_key, Ed25519PrivateKey):
+        return base64.b64encode(private_key.sign(payload.encode())).decode()
+    if isinstance(private_key, RSAPrivateKey):
+        raw = private_key.sign(payload.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return base64.b64encode(raw).decode()
+    return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+async def recv_json(ws: aiohttp.ClientWebSocketResponse, wait_s: float = 3.0) -> Any:
+    """The next text frame as JSON (fails the test on close or after `wait_s`)."""
+    msg = await ws.receive(timeout=wait_s)
+    assert msg.type == aiohttp.WSMsgType.TEXT, (msg.type, msg.data, ws.close_code)
+    return json.loads(msg.data)
+
+
+async def recv_close(ws: aiohttp.ClientWebSocketResponse, wait_s: float = 5.0) -> int | None:
+    """Read until the connection ends; its close code (1006: no close frame)."""
+    while True:
+        msg = await ws.receive(timeout=wait_s)
+        if msg.type in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSED,
+            aiohttp.WSMsgType.CLOSING,
+            aiohttp.WSMsgType.ERROR,
+        ):
+            return ws.close_code
+
+
+class WsApi:
+    """A WebSocket API client: signed requests, responses matched by id, events set aside."""
+
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        api_key: str = "",
+        secret: str = "",
+        private_key: Any = None,
+    ) -> None:
+        self.ws = ws
+        self.api_key = api_key
+        self.secret = secret
+        self.private_key = private_key
+        self.events: list[dict[str, Any]] = []
+        self._ids = 0
+
+    def signed(self, params: Mapping[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        out = dict(params or {})
+        out.setdefault("apiKey", kw.get("api_key", self.api_key))
+        out.setdefault("timestamp", int(time.time() * 1000))
+        out["signature"] = ws_sign(out, self.secret, self.private_key)
+        return out
+
+    async def send(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        self._ids += 1
+        request: dict[str, Any] = {"id": self._ids, "method": method}
+        if params is not None:
+            request["params"] = dict(params)
+        await self.ws.send_str(json.dumps(request))
+        return self._ids
+
+    async def response(self, request_id: Any, wait_s: float = 3.0) -> dict[str, Any]:
+        while True:
+            data = await recv_json(self.ws, wait_s)
+            if "status" in data:
+                assert data["id"] == request_id, data
+                return dict(data)
+            self.events.append(data)
+
+    async def call(
+        self, method: str, params: Mapping[str, Any] | None = None, signed: bool = False
+    ) -> dict[str, Any]:
+        request_id = await self.send(method, self.signed(params) if signed else params)
+        return await self.response(request_id)
+
+    async def event(self, wait_s: float = 3.0) -> dict[str, Any]:
+        if self.events:
+            return self.events.pop(0)
+        while True:
+            data = await recv_json(self.ws, wait_s)
+            if "status" not in data:
+                return dict(data)
+
+
+async def poll(fetch: Any, check: Any, wait_s: float = 3.0) -> Any:
+    """Poll ground truth (`await fetch()`) until `check(value)` holds, within `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        value = await fetch()
+        if check(value) or time.monotonic() > deadline:
+            assert check(value), value
+            return value
+        await asyncio.sleep(0.01)
+
+
+def own_window(sim: Any, api: Api, period_ms: int = 60_000, slack_ms: int = 20) -> None:
+    """Put the server clock just after a window boundary (1 minute covers the 10 s windows too)
+    and have `api` sign with that clock, so a test's counts cannot straddle a window reset."""
+    now = sim.state.clock.now_ms()
+    sim.state.clock.jump(period_ms - now % period_ms + slack_ms)
+    api.clock_offset_ms = sim.state.clock.now_ms() - int(time.time() * 1000)

@@ -8,7 +8,7 @@ import pytest
 
 from binguard.sim import Simulator
 
-from .helpers import Api, msg
+from .helpers import Api, msg, own_window
 
 AHEAD = msg(-1021, 1)
 OUTSIDE = msg(-1021, 0)
@@ -95,6 +95,7 @@ async def test_server_clock_offset_and_drift_are_adjustable(sim: Simulator, api:
 
 async def test_second_check_before_engine_counts_the_order(sim: Simulator, api: Api) -> None:
     """Latency between receipt and the engine expires the request: -1021, no order, counted."""
+    own_window(sim, api)
     sim.state.latency_ms = 150
     reply = await api.order(
         symbol="BTCUSDT",

@@ -66,7 +66,7 @@ async def demo(seconds: float, faults: str, seed: int, console: Console | None) 
         timeout=2.0,
         recv_window_ms=2000,
         reconcile_margin_ms=500,
-        reconcile_poll=0.1,
+        reconcile_poll=0.25,
         resync_every=5.0,
         request_deadline=8.0,
         client_order_id_prefix="demo",

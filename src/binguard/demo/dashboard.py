@@ -76,7 +76,8 @@ class Dashboard:
         table.add_row(
             "strategy",
             f"placed {st.placed}, cancelled {st.cancelled}, filled {st.filled}, "
-            f"open {len(st.open)}, rejected {st.rejected}, unhandled {st.unhandled}",
+            f"open {len(st.open)}, rejected {st.rejected}, waited for budget {st.budget_waits}, "
+            f"unhandled {st.unhandled}",
         )
         return Group(
             Panel(table, title="binguard demo — market maker through chaos", title_align="left")

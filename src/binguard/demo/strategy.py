@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from binguard.connector.client import SpotConnector
 from binguard.connector.models import Order
-from binguard.errors import BinanceError, IpBannedError
+from binguard.errors import BinanceError, IpBannedError, RateLimitedError
 
 log = logging.getLogger("binguard.demo")
 
@@ -34,6 +34,7 @@ class StrategyState:
     rejected: int = 0
     unhandled: int = 0
     ban_waits: int = 0
+    budget_waits: int = 0
     banned_until: datetime | None = None
 
 
@@ -57,6 +58,10 @@ class MarketMaker:
             await self._quote()
         except IpBannedError as ban:
             await self._wait_out(ban)
+        except RateLimitedError as limited:
+            # The budget refused: the window has no room before our deadline. Wait as told.
+            self.state.budget_waits += 1
+            await asyncio.sleep(min(limited.retry_after or 1.0, 5.0))
         except BinanceError as err:
             self.state.rejected += 1
             log.info("tick %d: %s", self._tick, err)

@@ -2,7 +2,9 @@
 
 REST `/api/v3/...` with Binance's parameters, validation, signatures, weights and error bodies, a
 price-time matching engine with a seeded crowd of other traders, rate limits and bans, fault plans,
-and ground truth under `/_sim/`. It follows Binance's documentation, never binguard's client code.
+and ground truth under `/_sim/`; on the same port, WebSocket streams (`/ws`, `/stream`) and the
+WebSocket API (`/ws-api/v3`) with user data and WebSocket faults. It follows Binance's
+documentation, never binguard's client code.
 """
 
 from .app import Extension, Simulator, build_app
@@ -14,6 +16,7 @@ from .config import (
     RateLimitSpec,
     SimConfig,
     SymbolSpec,
+    WsConfig,
 )
 from .engine import Event, Listener
 from .faults import FaultPlan, FaultRule
@@ -34,5 +37,6 @@ __all__ = [
     "SimState",
     "Simulator",
     "SymbolSpec",
+    "WsConfig",
     "build_app",
 ]

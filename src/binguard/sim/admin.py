@@ -11,6 +11,10 @@ GET|POST /_sim/clock                 read, or set {"offset_ms", "drift_ms_per_s"
 POST /_sim/latency                   {"ms": n}: processing latency of every request
 POST /_sim/crowd/step?n=1            advance the other traders by n steps
 POST /_sim/reset                     books, balances, limits and logs back to the start
+GET  /_sim/ws                        WebSocket connections, streams, sessions (ws_routes.py)
+
+WebSocket requests, control messages, connects and closes are in the request log too, marked
+with `ws` ("stream" or "api") and the connection id `conn`.
 """
 
 from __future__ import annotations

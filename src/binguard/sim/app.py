@@ -4,6 +4,7 @@
         sim.url                    # "http://127.0.0.1:<ephemeral port>"
         sim.state.engine           # ground truth: books, orders, balances
         sim.state.subscribe(fn)    # engine events, for WebSocket layers
+        sim.ws_url                 # "ws://127.0.0.1:<port>": /ws, /stream, /ws-api/v3
 
 Other faces (WebSocket streams, WebSocket API) plug in through extensions: callables
 `(app, state) -> None` that add routes, given to `Simulator(..., extensions=[...])` or
@@ -29,6 +30,7 @@ from .pipeline import JSON, serve
 from .rest_market import ENDPOINTS as MARKET_ENDPOINTS
 from .rest_trade import ENDPOINTS as TRADE_ENDPOINTS
 from .state import SimState
+from .ws_routes import add_ws_routes
 
 log = logging.getLogger("binguard.sim")
 Extension = Callable[[web.Application, SimState], None]
@@ -82,13 +84,14 @@ async def _crowd_loop(state: SimState) -> None:
 
 
 def build_app(state: SimState, extensions: Iterable[Extension] = ()) -> web.Application:
-    """The whole simulator as an aiohttp application (REST, admin, then extensions)."""
+    """The whole simulator as an aiohttp application (REST, admin, WebSockets, extensions)."""
     app = web.Application(middlewares=[guard], client_max_size=1 << 20)
     app[STATE_KEY] = state
     app[BUGS_KEY] = []
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _route(endpoint, state))
     add_admin_routes(app)
+    add_ws_routes(app, state)
     for extension in extensions:
         extension(app, state)
 
@@ -130,6 +133,10 @@ class Simulator:
         return f"http://{self.host}:{self.port}"
 
     base_url = url
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
 
     @property
     def bugs(self) -> list[str]:

@@ -89,6 +89,8 @@ def banner(sim: Simulator, out: TextIO) -> None:
         print("    " + private.decode().strip().replace("\n", "\n    "), file=out)
         print("  Ed25519 public key:", file=out)
         print("    " + public.decode().strip().replace("\n", "\n    "), file=out)
+    print(f"  streams       : {sim.ws_url}/ws/<stream>  {sim.ws_url}/stream?streams=a/b", file=out)
+    print(f"  WebSocket API : {sim.ws_url}/ws-api/v3", file=out)
     rules = sim.state.faults.plan.rules
     print(f"  faults        : {len(rules)} rule(s)", file=out)
     out.flush()

@@ -118,6 +118,33 @@ class FlowConfig:
     level_gap_ticks: int = 10
 
 
+@dataclass(frozen=True, slots=True)
+class WsConfig:
+    """WebSocket streams and WebSocket API, with Binance's documented defaults.
+
+    web-socket-streams.md / web-socket-api.md: a ping every 20 s, disconnect when no pong within a
+    minute, a 24-hour connection lifetime, 5 incoming messages per second and 1024 streams per
+    stream connection, 300 connection attempts per 5 minutes per IP. Diff depth streams push every
+    1000 ms (`@depth`) or 100 ms (`@depth@100ms`); 0 pushes each engine step at once. User data:
+    1000 active subscriptions per session and 65535 subscription ids per session lifetime. Tests
+    shrink the times (e.g. ping 0.2 s, pong 1 s, lifetime 2 s).
+    """
+
+    ping_interval_s: float = 20.0
+    pong_timeout_s: float = 60.0
+    lifetime_s: float = 86400.0
+    max_incoming_per_s: int = 5
+    max_streams: int = 1024
+    max_connections: int = 300
+    connection_window_s: int = 300
+    depth_ms: int = 1000
+    depth_fast_ms: int = 100
+    max_subscriptions: int = 1000
+    max_subscription_ids: int = 65535
+    close_timeout_s: float = 2.0
+    max_pending: int = 100_000
+
+
 def _hex(label: str, seed: int) -> str:
     return hashlib.sha256(f"binguard-sim:{label}:{seed}".encode()).hexdigest()
 
@@ -182,6 +209,7 @@ class SimConfig:
     accounts: tuple[AccountSpec, ...] = field(default_factory=lambda: (demo_account(0),))
     limits: LimitsConfig = LimitsConfig()
     flow: FlowConfig = FlowConfig()
+    ws: WsConfig = WsConfig()
     clock_offset_ms: float = 0.0
     clock_drift_ms_per_s: float = 0.0
     latency_ms: float = 0.0
@@ -219,6 +247,8 @@ class SimConfig:
             kw["limits"] = _build(LimitsConfig, limits)
         if "flow" in data:
             kw["flow"] = _build(FlowConfig, data.pop("flow"))
+        if "ws" in data:
+            kw["ws"] = _build(WsConfig, data.pop("ws"))
         data.pop("seed", None)
         for key, value in data.items():
             if key not in {f.name for f in dataclasses.fields(cls)}:

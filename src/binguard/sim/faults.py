@@ -20,6 +20,21 @@ after the engine executed the request (`executed` outcome, unknown to the client
   partial_after              send the headers and part of the body, then RST
   stall_after                send nothing for `stall_s` seconds (past the client timeout), then FIN
   error with executed: true  the request ran; the reply is the 5XX body (-1006 / -1007 ...)
+
+on WebSockets (`path` is the connection path: /ws/<streams>, /ws, /stream, /ws-api/v3):
+  per connection, when it opens (`method` "*"), injected `after_s` seconds later; or per WebSocket
+  API request (`method` = the request's method, e.g. order.place), before it runs or, with
+  `executed: true`, after it ran instead of the response:
+  ws_close      close frame (code `code`, default 1000) and close
+  ws_reset      TCP RST without a close frame: the client sees 1006 / a connection error
+  ws_silence    no data and no pings for `stall_s` seconds (default: config stall_s)
+  ws_shutdown   a `serverShutdown` event, then close (1001) after `grace_s` seconds
+  ws_expire     the 24-hour lifetime ends now (accelerated expiry), closed as at 24 h
+  ws_error      WebSocket API only: an error response (`status`, `code`, default 500 / -1000)
+  per event on matching connections (`stream` matches the stream name, e.g. btcusdt@depth*):
+  ws_gap        a diff depth event is not sent: its update ids are missing (U > previous u + 1)
+  ws_duplicate  an executionReport is sent twice
+  ws_delay      an executionReport is held `latency_ms` and sent after later events
 """
 
 from __future__ import annotations
@@ -38,7 +53,12 @@ import yaml
 BEFORE = frozenset({"reset", "close", "error", "html", "waf", "http_429", "http_418"})
 AFTER = frozenset({"reset_after", "close_after", "partial_after", "stall_after"})
 MODIFIERS = frozenset({"latency", "clock_jump"})
-ACTIONS = BEFORE | AFTER | MODIFIERS
+REST_ACTIONS = BEFORE | AFTER | MODIFIERS
+WS_CONNECTION = frozenset({"ws_close", "ws_reset", "ws_silence", "ws_shutdown", "ws_expire"})
+WS_REQUEST = WS_CONNECTION | {"ws_error"}
+WS_EVENT = frozenset({"ws_gap", "ws_duplicate", "ws_delay"})
+WS_ACTIONS = WS_REQUEST | WS_EVENT
+ACTIONS = REST_ACTIONS | WS_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +80,9 @@ class FaultRule:
     stall_s: float | None = None
     jump_ms: float = 0.0
     ban_s: float = 120.0
+    after_s: float = 0.0
+    grace_s: float = 0.0
+    stream: str = "*"
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -154,16 +177,42 @@ class FaultInjector:
     def active(self) -> bool:
         return bool(self.plan.rules)
 
-    def pick(self, method: str, path: str, ip: str, now_ms: int) -> list[FaultRule]:
-        """The rules firing for this request, in plan order."""
+    def pick(
+        self,
+        method: str,
+        path: str,
+        ip: str,
+        now_ms: int,
+        actions: frozenset[str] = REST_ACTIONS,
+        *,
+        exact_method: bool = False,
+        stream: str | None = None,
+        log: bool = True,
+    ) -> list[FaultRule]:
+        """The rules firing for this request, in plan order.
+
+        `actions` limits the kinds considered (REST requests never fire WebSocket rules and the
+        other way round); `exact_method` skips rules for any method (WebSocket API requests only
+        fire rules naming their method); `stream` is matched against the rule's `stream`. With
+        `log=False` the caller records the firing itself (`record`) when it is injected.
+        """
         if not self.plan.rules:
             return []
         elapsed = time.monotonic() - self.loaded_at
         fired: list[FaultRule] = []
         for rule, st in zip(self.plan.rules, self.state, strict=True):
-            if rule.method != "*" and rule.method.upper() != method:
+            if rule.action not in actions:
+                continue
+            if rule.method == "*":
+                if exact_method:
+                    continue
+            elif rule.method.upper() != method:
                 continue
             if rule.path != "*" and not fnmatch.fnmatchcase(path, rule.path):
+                continue
+            if rule.stream != "*" and (
+                stream is None or not fnmatch.fnmatchcase(stream, rule.stream)
+            ):
                 continue
             if elapsed < rule.start_s or (rule.end_s is not None and elapsed >= rule.end_s):
                 continue
@@ -176,14 +225,21 @@ class FaultInjector:
                 continue
             st.fired += 1
             fired.append(rule)
-            self.log.append(
-                {
-                    "time": now_ms,
-                    "rule": rule.label,
-                    "action": rule.action,
-                    "method": method,
-                    "path": path,
-                    "ip": ip,
-                }
-            )
+            if log:
+                self.record(rule, method, path, ip, now_ms)
         return fired
+
+    def record(
+        self, rule: FaultRule, method: str, path: str, ip: str, now_ms: int, **detail: Any
+    ) -> None:
+        """Log one injected fault (the admin API's fault log)."""
+        entry: dict[str, Any] = {
+            "time": now_ms,
+            "rule": rule.label,
+            "action": rule.action,
+            "method": method,
+            "path": path,
+            "ip": ip,
+        }
+        entry.update(detail)
+        self.log.append(entry)

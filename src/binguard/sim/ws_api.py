@@ -1,0 +1,315 @@
+"""The WebSocket API at `/ws-api/v3` (web-socket-api.md).
+
+Requests `{"id", "method", "params"}` get `{"id", "status", "result" | "error", "rateLimits"}`.
+Weight is per IP and shared with REST (the same limiter); connecting costs 2. Over the limit:
+status 429 (-1003) or 418 (banned; the connection is then closed), with
+`error.data = {"serverTime", "retryAfter"}` where retryAfter is the epoch ms when the window
+resets or the ban ends; -1015 (unfilled order count) carries the same data. `rateLimits` is
+omitted with `returnRateLimits: false` per request or `?returnRateLimits=false` per connection.
+Trading methods run the REST handlers, so validation and engine errors are the same texts.
+listenKey methods were removed on 2026-02-20 (CHANGELOG 2026-01-21); like the REST endpoints they
+answer status 410 with -1020. An unknown method answers 400 -1020 "This operation is not
+supported." (Binance does not document this reply). A request that is not a JSON object answers
+-1135; a missing `id` or `method` -1102.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from . import rest_trade, ws_faults, ws_userdata
+from .auth import Principal, Timing
+from .call import Call, Handler
+from .errors import SimError, mandatory
+from .faults import FaultRule
+from .pipeline import JSON
+from .state import SimState
+from .ws_auth import authenticate, loads, to_params
+from .ws_conn import POLICY, dumps, receive_loop
+from .ws_hub import WsHub
+from .ws_session import ApiConn, WsRequest
+
+Method = Callable[[WsRequest], Awaitable[Any]]
+CONNECT_WEIGHT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A WebSocket API method: handler, weight, and whether success costs 0 (orders, cancels)."""
+
+    handler: Method
+    weight: int
+    zero_on_success: bool = False
+    orders: bool = False
+
+
+def _signed(handler: Handler) -> Method:
+    """A SIGNED method served by a REST handler (same parameters, same errors)."""
+
+    async def run(req: WsRequest) -> Any:
+        state = req.hub.state
+        principal, timing = _auth(req)
+        req.account = principal.account
+        if state.latency_ms:
+            await asyncio.sleep(state.latency_ms / 1000.0)
+        reply = await handler(Call(state, req.params, req.conn.ip, principal.account, timing))
+        return reply.body
+
+    return run
+
+
+def _auth(req: WsRequest) -> tuple[Principal, Timing]:
+    return authenticate(req.hub.state, req.conn.session, req.raw, req.params)
+
+
+async def _ping(req: WsRequest) -> Any:
+    req.params.finish()
+    return {}
+
+
+async def _time(req: WsRequest) -> Any:
+    req.params.finish()
+    return {"serverTime": req.hub.state.clock.now_ms()}
+
+
+async def _gone(req: WsRequest) -> Any:
+    raise SimError.of(-1020, status=410)
+
+
+async def _unknown(req: WsRequest) -> Any:
+    raise SimError.of(-1020)
+
+
+METHODS: dict[str, Spec] = {
+    "ping": Spec(_ping, 1),
+    "time": Spec(_time, 1),
+    "order.place": Spec(_signed(rest_trade.new_order), 1, zero_on_success=True, orders=True),
+    "order.cancel": Spec(_signed(rest_trade.cancel_order), 1, zero_on_success=True),
+    "order.status": Spec(_signed(rest_trade.query_order), 4),
+    "session.logon": Spec(ws_userdata.logon, 2),
+    "session.status": Spec(ws_userdata.status, 2),
+    "session.logout": Spec(ws_userdata.logout, 2),
+    "session.subscriptions": Spec(ws_userdata.subscriptions, 2),
+    "userDataStream.subscribe": Spec(ws_userdata.subscribe, 2),
+    "userDataStream.subscribe.signature": Spec(ws_userdata.subscribe_signature, 2),
+    "userDataStream.unsubscribe": Spec(ws_userdata.unsubscribe, 2),
+    "userDataStream.start": Spec(_gone, 2),
+    "userDataStream.ping": Spec(_gone, 2),
+    "userDataStream.stop": Spec(_gone, 2),
+}
+UNKNOWN = Spec(_unknown, 1)
+
+
+def rate_limits(state: SimState, ip: str, account: str | None) -> list[dict[str, Any]]:
+    """The `rateLimits` of a response: ORDERS of the account (orders), then REQUEST_WEIGHT."""
+    now = state.clock.now_ms()
+    out = state.limits.order_usage(account, now) if account else []
+    ip_state = state.limits.ips.get(ip)
+    for w in ip_state.weight if ip_state else ():
+        out.append(
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": w.spec.interval,
+                "intervalNum": w.spec.interval_num,
+                "limit": w.spec.limit,
+                "count": w.current(now),
+            }
+        )
+    return out
+
+
+def _retry_after(state: SimState, ip: str, err: SimError, account: str | None) -> int:
+    """Epoch ms when the request may be retried: ban end, or end of the exhausted window."""
+    now = state.clock.now_ms()
+    ip_state = state.limits.ips.get(ip)
+    if err.status == 418 and ip_state is not None and ip_state.banned_until_ms:
+        return ip_state.banned_until_ms
+    windows = []
+    if err.code == -1015 and account:
+        windows = [w for w in state.limits.orders.get(account, ()) if w.count >= w.spec.limit]
+    elif ip_state is not None:
+        windows = [w for w in (*ip_state.weight, *ip_state.raw) if w.count > w.spec.limit]
+    ends = [(now // w.length_ms + 1) * w.length_ms for w in windows]
+    if ends:
+        return max(ends)
+    return now + 1000 * int(err.headers.get("Retry-After", "1"))
+
+
+def _error_body(state: SimState, ip: str, err: SimError, account: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": err.code, "msg": err.msg}
+    if err.status in (418, 429):
+        retry = _retry_after(state, ip, err, account)
+        body["data"] = {"serverTime": state.clock.now_ms(), "retryAfter": retry}
+    return body
+
+
+def _wants_limits(conn: ApiConn, raw: dict[str, Any]) -> bool:
+    value = raw.get("returnRateLimits")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    return conn.return_rate_limits
+
+
+class Dispatcher:
+    """Runs one connection's requests in arrival order."""
+
+    def __init__(self, conn: ApiConn) -> None:
+        self.conn = conn
+        self.state = conn.hub.state
+
+    def reply(
+        self,
+        request_id: Any,
+        status: int,
+        body: Any,
+        limits: bool,
+        account: str | None = None,
+    ) -> None:
+        out: dict[str, Any] = {"id": request_id, "status": status}
+        out["result" if status == 200 else "error"] = body
+        if limits:
+            out["rateLimits"] = rate_limits(self.state, self.conn.ip, account)
+        self.conn.send_text(dumps(out))
+
+    def fail(self, request_id: Any, err: SimError, limits: bool = True) -> None:
+        body = _error_body(self.state, self.conn.ip, err, None)
+        self.reply(request_id, err.status, body, limits)
+
+    async def handle(self, text: str) -> None:
+        conn = self.conn
+        try:
+            data = loads(text)
+        except ValueError:
+            self.fail(None, SimError.of(-1135), limits=False)
+            return
+        if not isinstance(data, dict):
+            self.fail(None, SimError.of(-1135), limits=False)
+            return
+        request_id = data.get("id")
+        if "id" not in data or not (
+            request_id is None or (isinstance(request_id, str | int) and request_id is not True)
+        ):
+            self.fail(None, mandatory("id"), limits=False)
+            return
+        method = data.get("method")
+        if not isinstance(method, str) or not method:
+            self.fail(request_id, mandatory("method"), limits=False)
+            return
+        raw = data.get("params", {})
+        if not isinstance(raw, dict):
+            self.fail(request_id, SimError.of(-1135, 1, "params"), limits=False)
+            return
+        method = method.removeprefix("v3/")
+        await self.run(request_id, method, raw, _wants_limits(conn, raw))
+
+    async def run(self, request_id: Any, method: str, raw: dict[str, Any], limits: bool) -> None:
+        state, conn = self.state, self.conn
+        entry = conn.hub.log(conn, method, 0, id=request_id)
+        faults = ws_faults.for_request(state, conn, method)
+        before = [r for r in faults if not r.executed]
+        if before:
+            entry["fault"] = before[0].label
+            self._fault(request_id, before[0], method, limits, entry)
+            return
+        spec = METHODS.get(method, UNKNOWN)
+        verdict = state.limits.charge(
+            conn.ip, 0 if spec.zero_on_success else spec.weight, state.clock.now_ms()
+        )
+        if verdict.error is not None:
+            err = verdict.error
+            entry["status"] = err.status
+            self.reply(request_id, err.status, _error_body(state, conn.ip, err, None), limits)
+            if err.status == 418:  # "you will be disconnected" (web-socket-api.md §IP limits)
+                conn.close(POLICY, "IP banned")
+            return
+        req = WsRequest(conn, method, raw, to_params(raw))
+        try:
+            body, status = await spec.handler(req), 200
+        except SimError as e:
+            if spec.zero_on_success and spec.weight:
+                state.limits.add_weight(conn.ip, spec.weight, state.clock.now_ms())
+            body, status = _error_body(state, conn.ip, e, req.account), e.status
+        entry["status"], entry["account"] = status, req.account
+        after = [r for r in faults if r.executed]
+        if after:
+            entry["fault"] = after[0].label
+            self._fault(request_id, after[0], method, limits, entry, req.account)
+        else:
+            account = req.account if spec.orders else None
+            self.reply(request_id, status, body, limits, account)
+        for event in req.after:
+            conn.send_json(event)
+
+    def _fault(
+        self,
+        request_id: Any,
+        rule: FaultRule,
+        method: str,
+        limits: bool,
+        entry: dict[str, Any],
+        account: str | None = None,
+    ) -> None:
+        """A request-level fault instead of the response (executed or not, per the rule)."""
+        if rule.action != "ws_error":
+            ws_faults.inject(self.state, self.conn, rule, method)
+            return
+        ws_faults.record_request(self.state, self.conn, rule, method)
+        err = SimError.of(rule.code or -1000, 0, status=rule.status or None)
+        entry["status"] = err.status
+        self.reply(request_id, err.status, {"code": err.code, "msg": err.msg}, limits, account)
+
+
+async def handle(request: web.Request, hub: WsHub) -> web.StreamResponse:
+    """`/ws-api/v3`: connection limits and the 2-weight connection charge, then requests."""
+    state = hub.state
+    ip = request.remote or "?"
+    path = "/ws-api/v3"
+    wait = hub.attempt("api", ip)
+    if wait is not None:
+        hub.log(None, "CONNECT", 429, ip=ip, path=path, kind="api")
+        err = SimError.of(-1003, 0, status=429)
+        return web.Response(
+            body=err.body(), status=429, headers={"Retry-After": str(wait)}, content_type=JSON
+        )
+    verdict = state.limits.charge(ip, CONNECT_WEIGHT, state.clock.now_ms())
+    if verdict.error is not None:
+        err = verdict.error
+        hub.log(None, "CONNECT", err.status, ip=ip, path=path, kind="api")
+        headers = {**verdict.headers, **err.headers}
+        return web.Response(body=err.body(), status=err.status, headers=headers, content_type=JSON)
+    ws = web.WebSocketResponse(autoping=False, timeout=hub.config.close_timeout_s)
+    if not ws.can_prepare(request).ok:
+        return web.Response(body=SimError.of(-1020).body(), status=400, content_type=JSON)
+    await ws.prepare(request)
+    return_limits = request.query.get("returnRateLimits", "true").lower() != "false"
+    conn = ApiConn(
+        hub,
+        hub.next_id(),
+        request,
+        ws,
+        path,
+        hub.config,
+        state.clock.now_ms(),
+        return_rate_limits=return_limits,
+    )
+    hub.add(conn)
+    hub.log(conn, "CONNECT", 101)
+    conn.start()
+    ws_faults.on_connect(state, conn)
+    dispatcher = Dispatcher(conn)
+    try:
+        await receive_loop(conn, dispatcher.handle)
+    finally:
+        conn.end()
+        conn.stop()
+        hub.remove(conn)
+        hub.log(conn, "CLOSE", conn.close_code or 0, reason=conn.close_reason)
+        await conn.finish()
+    return ws
