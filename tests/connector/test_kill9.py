@@ -9,7 +9,6 @@ compares the journal with the simulator's ground truth.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import sys
@@ -79,4 +78,3 @@ async def test_kill9_twenty_times_nothing_lost_or_duplicated(
         assert placed == set(on_exchange)  # nothing believed placed that is not there
     # The kills must really have hit orders in flight, or the test proves little.
     assert recovered_unknown >= 5, recovered_unknown
-    assert os.path.exists(journal)
