@@ -439,37 +439,37 @@ def _messages_near(text: str, end: int) -> list[str]:
     return out
 
 
-def _search_template(
-    entry: CatalogEntry, text: str
-) -> tuple[Template, tuple[str, ...], str] | None:
-    """Find one of the entry's templates inside a longer text (prefix, then anchored match).
-
-    Returns the template, its values and the matched part of the text."""
-    for t in entry.templates:
-        literal = _literal_prefix(t.message)
-        if len(literal) < 4:
-            continue
-        pos = text.find(literal)
-        if pos < 0:
-            continue
-        candidate = text[pos:]
-        for end in _candidate_ends(candidate, t):
-            values = t.match(candidate[:end])
-            if values is not None:
-                return t, values, candidate[:end].strip()
+def _match_in(text: str, opening: str, t: Template) -> tuple[tuple[str, ...], str] | None:
+    """Template `t` rendered somewhere inside `text`, found by its fixed opening: its values and
+    the matched part. A log line carries more after the message, so the end is tried at the line's
+    end, then at each quote, brace or separator."""
+    pos = text.find(opening)
+    if pos < 0:
+        return None
+    candidate = text[pos:]
+    ends = [len(candidate)]
+    for stop in ('"', "'", "}", "\n", " |", ", "):
+        i = candidate.find(stop, len(opening))
+        if i > 0:
+            ends.append(i)
+    for end in ends:
+        values = t.match(candidate[:end])
+        if values is not None:
+            return values, candidate[:end].strip()
     return None
 
 
-_literal_prefix = literal_opening
-
-
-def _candidate_ends(candidate: str, t: Template) -> Iterable[int]:
-    """Where the message may end inside a log line: the whole rest, then at quotes and braces."""
-    yield len(candidate)
-    for stop in ('"', "'", "}", "\n", " |", ", "):
-        i = candidate.find(stop, len(_literal_prefix(t.message)))
-        if i > 0:
-            yield i
+def _search_template(
+    entry: CatalogEntry, text: str
+) -> tuple[Template, tuple[str, ...], str] | None:
+    """One of the entry's templates inside a longer text: the template, values and matched part."""
+    for t in entry.templates:
+        opening = literal_opening(t.message)
+        if len(opening) >= 4:
+            found = _match_in(text, opening, t)
+            if found is not None:
+                return t, *found
+    return None
 
 
 def has_catalog_message(text: str) -> bool:
@@ -488,20 +488,15 @@ def _message_only(text: str) -> BinanceError | None:
     index = catalog().openings_by_word()
     for word in words_of(text[:4096]):
         for opening, entry, t in index.get(word, ()):
-            pos = text.find(opening)
-            if pos < 0:
-                continue
-            candidate = text[pos:]
-            for end in _candidate_ends(candidate, t):
-                values = t.match(candidate[:end])
-                if values is not None:
-                    matched = candidate[:end].strip()
-                    return _error_from(
-                        entry.code,
-                        matched if values else t.message,
-                        status=_status_in(text),
-                        hit=(t, values),
-                    )
+            found = _match_in(text, opening, t)
+            if found is not None:
+                values, matched = found
+                return _error_from(
+                    entry.code,
+                    matched if values else t.message,
+                    status=_status_in(text),
+                    hit=(t, values),
+                )
     return None
 
 
