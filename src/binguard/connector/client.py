@@ -114,8 +114,12 @@ class SpotConnector:
         await self._transport.open()
         await self._ensure_time()
         if self.budget is not None:
-            info = await self.exchange_info()
-            self.budget.set_limits(Limit.from_exchange_info(x) for x in info.get("rateLimits", ()))
+            response = await self.call("GET", "/api/v3/exchangeInfo")
+            limits = response.data.get("rateLimits", ())
+            self.budget.set_limits(Limit.from_exchange_info(x) for x in limits)
+            # The start-up requests went out before any limit was known; this answer's headers
+            # count them (and any other program on this IP), so the first window starts right.
+            await self.budget.observe(response.rate, sent_ms=self.time.now_ms())
 
     async def close(self) -> None:
         await self._transport.close()

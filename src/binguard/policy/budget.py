@@ -118,8 +118,10 @@ class RateBudget:
         server_time: Callable[[], int] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         margin: float = 1.0,
+        edge_ms: int = 20,
     ) -> None:
         self._margin = margin
+        self._edge_ms = edge_ms
         self._set(limits)
         self._store: BudgetStore = store if store is not None else MemoryStore()
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -200,7 +202,7 @@ class RateBudget:
     ) -> Ticket | float:
         """A ticket, or the seconds to wait; raises when banned or the deadline can't be met."""
         now = self._server_ms()
-        outcome = await self._store.try_reserve(now, charges)
+        outcome = self._at_edge(now, charges) or await self._store.try_reserve(now, charges)
         if isinstance(outcome, Granted):
             return Ticket(cost, outcome.held, now)
         if outcome.kind is BlockKind.BAN:
@@ -214,6 +216,17 @@ class RateBudget:
             if w.deadline is not None and w.deadline < ready_at and not w.turn.done():
                 w.turn.set_exception(self._exhausted(wait, outcome))
         return wait
+
+    def _at_edge(self, now: int, charges: Sequence[tuple[Limit, int]]) -> Refused | None:
+        """No grant in the last `edge_ms` of a charged window: Binance counts a request in the
+        window it *arrives* in, so one granted at 999 ms would land in the next window on top of
+        that window's full budget (429s, then a ban, seen under bursty load). Such a request waits
+        for the edge and is charged in the next window, where Binance counts it too."""
+        for limit, _ in charges:
+            left = limit.interval_ms - now % limit.interval_ms
+            if left <= self._edge_ms:
+                return Refused(BlockKind.LIMIT, now + left, limit)
+        return None
 
     def _exhausted(self, wait: float, outcome: Refused | None) -> BudgetExhaustedError:
         if outcome is not None and outcome.kind is BlockKind.PAUSE:

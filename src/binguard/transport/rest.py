@@ -170,21 +170,23 @@ class RestTransport:
             await self.open()
         session = self._session
         assert session is not None
+        if signed and (self._signer is None or self._time is None):
+            raise RuntimeError("signed requests need a signer and a time source")
+        gate = self._gate
+        ticket = None
+        if gate is not None:
+            ticket = await gate.acquire(cost or rest_cost(method, path, params), deadline=deadline)
+        # Signed after the budget admitted the request: a wait for capacity must not age the
+        # timestamp past recvWindow (that would earn -1021 for a request never sent late).
         query = encode_query(params)
         request = RequestInfo.of(method, path, params)
-        if signed:
-            if self._signer is None or self._time is None:
-                raise RuntimeError("signed requests need a signer and a time source")
+        if signed and self._signer is not None and self._time is not None:
             stamp = f"recvWindow={self.options.recv_window_ms}&timestamp={self._time.now_ms()}"
             query = f"{query}&{stamp}" if query else stamp
             query = f"{query}&signature={self._signer.sign(query.encode())}"
         url = URL(
             f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}", encoded=True
         )
-        gate = self._gate
-        ticket = None
-        if gate is not None:
-            ticket = await gate.acquire(cost or rest_cost(method, path, params), deadline=deadline)
         timeout = None
         if deadline is not None:
             timeout = aiohttp.ClientTimeout(total=max(0.05, deadline - time.monotonic()))
