@@ -26,12 +26,17 @@ from binguard.policy.retry import Action, Attempt
 from binguard.policy.servertime import ServerTimeSync
 from binguard.transport.rest import RateGate, RestOptions, RestResponse, RestTransport
 from binguard.transport.signing import Signer, load_signer
+from binguard.transport.ws_limits import ConnectLimiter
 
+from .book import OrderBook
 from .events import Event, EventBus, Hook, Stats
-from .journal import OrderJournal
+from .journal import OrderJournal, Stage
 from .models import Account, BookTicker, Depth, Order, Trade
 from .options import BINANCE_REST, ConnectorOptions
-from .orders import OrderManager, OutcomeUnknown
+from .orders import FINAL_STATUSES, OrderManager, OutcomeUnknown
+from .streams import MarketStreams, Subscription
+from .tracker import OrderTracker
+from .userdata import UserDataStream
 
 
 class SpotConnector:
@@ -59,6 +64,8 @@ class SpotConnector:
             signer = load_signer(
                 secret=secret, private_key=private_key, password=private_key_password
             )
+        self._api_key = api_key
+        self._signer = signer
         self.time = ServerTimeSync(self._clock, resync_every=self.options.resync_every)
         self.stats = Stats()
         self._events = EventBus(self.stats)
@@ -92,6 +99,13 @@ class SpotConnector:
         self.orders = OrderManager(self, self.journal)
         self._synced_once = False
         self._sync_lock = asyncio.Lock()
+        # WebSockets (streams.py, book.py, userdata.py): one connection-attempt budget per process
+        self.ws_limiter = ConnectLimiter()
+        self._streams: MarketStreams | None = None
+        self._books: dict[str, OrderBook] = {}
+        # Order state from every source (REST answers, user data), merged idempotently.
+        self.tracker = OrderTracker()
+        self.user_data: UserDataStream | None = None
 
     def __repr__(self) -> str:
         return f"SpotConnector({self._transport.base_url!r})"
@@ -122,6 +136,15 @@ class SpotConnector:
             await self.budget.observe(response.rate, sent_ms=self.time.now_ms())
 
     async def close(self) -> None:
+        if self.user_data is not None:
+            await self.user_data.close()
+            self.user_data = None
+        for book in list(self._books.values()):
+            await book.close()
+        self._books.clear()
+        if self._streams is not None:
+            await self._streams.close()
+            self._streams = None
         await self._transport.close()
         self.journal.close()
 
@@ -250,6 +273,103 @@ class SpotConnector:
         data = (await self.call("GET", "/api/v3/ticker/bookTicker", {"symbol": symbol})).data
         return BookTicker.from_api(data)
 
+    # -- market data over WebSockets (streams.py, book.py) ----------------------------------------
+    @property
+    def streams(self) -> MarketStreams:
+        """Every market data socket of this connector (created on first use)."""
+        if self._streams is None:
+            self._streams = MarketStreams(
+                self.options.stream_url,
+                options=self.options.ws,
+                emit=self.emit,
+                limiter=self.ws_limiter,
+                local_addr=self.options.local_addr,
+            )
+        return self._streams
+
+    def stream(self, *names: str, maxsize: int = 10_000) -> Subscription:
+        """`async with bn.stream("btcusdt@trade", ...) as sub: async for event in sub: ...`"""
+        return Subscription(self.streams, names, maxsize)
+
+    async def order_book(
+        self,
+        symbol: str,
+        *,
+        limit: int | None = None,
+        speed: str = "100ms",
+        wait: float | None = 30.0,
+    ) -> OrderBook:
+        """The strict local book of `symbol` (one per symbol), synced within `wait` seconds."""
+        key = symbol.upper()
+        book = self._books.get(key)
+        if book is None:
+            book = OrderBook(
+                self, self.streams, key, limit=limit or self.options.book_limit, speed=speed
+            )
+            self._books[key] = book
+            book.start()
+        if wait:
+            await book.wait_ready(wait)
+        return book
+
+    # -- user data over the WebSocket API (userdata.py, tracker.py) ------------------------------
+    async def start_user_data(
+        self, symbols: tuple[str, ...] | list[str] = (), *, within: float | None = 30.0
+    ) -> UserDataStream:
+        """Subscribe to this account's user data; order state and fills then come pushed.
+
+        `symbols`: where to catch up over REST after a reconnect, besides the symbols of the
+        orders already tracked or journalled."""
+        if self.user_data is None:
+            if self._api_key is None or self._signer is None:
+                raise RuntimeError("user data needs an API key and a secret or private key")
+            self.user_data = UserDataStream(
+                self,
+                api_key=self._api_key,
+                signer=self._signer,
+                tracker=self.tracker,
+                symbols=symbols,
+                logon=self.options.user_data_logon,
+            )
+            await self.user_data.start(within)
+        return self.user_data
+
+    async def order_status(
+        self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
+    ) -> Order:
+        """An order's state: from the user data stream while it is healthy, else over REST."""
+        ud = self.user_data
+        if ud is not None and ud.healthy:
+            known = self.tracker.get(
+                client_order_id=client_order_id, order_id=order_id, symbol=symbol
+            )
+            if known is not None:
+                self.stats.order_states_from_stream += 1
+                return known
+        self.stats.order_states_from_rest += 1
+        return await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
+
+    def _order_seen(self, order: Order) -> None:
+        """An order's state from any source: track it, and settle its journal entry."""
+        self.tracker.update_order(order)
+        entry = self.journal.get(order.client_order_id) if order.client_order_id else None
+        if entry is None:
+            return
+        if order.status in FINAL_STATUSES:
+            if entry.stage is not Stage.FINAL or entry.status != order.status:
+                self.journal.mark_final(order.client_order_id, order.status, order.order_id)
+        elif entry.stage in (Stage.INTENT, Stage.SENT, Stage.UNKNOWN):
+            self.journal.mark_acked(order.client_order_id, order.order_id, order.status)
+
+    def _journal_symbols(self) -> set[str]:
+        return {e.symbol for e in self.journal.all()}
+
+    async def observe_ws_error(self, err: BinanceError) -> None:
+        """A WebSocket API error answer: counted, and its limits fed to the budget."""
+        self._record(err)
+        if self.budget is not None:
+            await self.budget.on_error(err)
+
     # -- account ----------------------------------------------------------------------------------
     async def account(self) -> Account:
         return Account.from_api((await self.call("GET", "/api/v3/account", signed=True)).data)
@@ -257,13 +377,19 @@ class SpotConnector:
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
         params = {"symbol": symbol} if symbol else None
         data = (await self.call("GET", "/api/v3/openOrders", params, signed=True)).data
-        return [Order.from_api(o) for o in data]
+        orders = [Order.from_api(o) for o in data]
+        for order in orders:
+            self.tracker.update_order(order)
+        return orders
 
     async def my_trades(self, symbol: str, **params: object) -> list[Trade]:
         data = (
             await self.call("GET", "/api/v3/myTrades", {"symbol": symbol, **params}, signed=True)
         ).data
-        return [Trade.from_api(t) for t in data]
+        trades = [Trade.from_api(t) for t in data]
+        for trade in trades:
+            self.tracker.add_trade(trade)
+        return trades
 
     # -- orders (see orders.py) -------------------------------------------------------------------
     async def place_order(
@@ -290,17 +416,24 @@ class SpotConnector:
             if value is not None:
                 params[key] = value
         params.update(extra)
-        return await self.orders.place(params, client_order_id)
+        order = await self.orders.place(params, client_order_id)
+        self.tracker.update_order(order)
+        self.tracker.add_order_fills(order)
+        return order
 
     async def get_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> Order:
-        return await self.orders.query(symbol, order_id=order_id, client_order_id=client_order_id)
+        order = await self.orders.query(symbol, order_id=order_id, client_order_id=client_order_id)
+        self.tracker.update_order(order)
+        return order
 
     async def cancel_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> Order:
-        return await self.orders.cancel(symbol, order_id=order_id, client_order_id=client_order_id)
+        order = await self.orders.cancel(symbol, order_id=order_id, client_order_id=client_order_id)
+        self.tracker.update_order(order)
+        return order
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         return await self.orders.cancel_all(symbol)

@@ -42,6 +42,8 @@ class Stats:
     clock_errors_after_sync: int = 0
     bans: int = 0
     events_dropped: int = 0
+    order_states_from_stream: int = 0  # order_status() answered by the user data stream
+    order_states_from_rest: int = 0  # ... and over REST (stream down, or order unknown to it)
 
 
 Hook = Callable[[Event], None]

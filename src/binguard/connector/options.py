@@ -6,8 +6,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from binguard.policy.retry import RetryPolicy
+from binguard.transport.ws import WsOptions
 
 BINANCE_REST = "https://api.binance.com"
+BINANCE_STREAMS = "wss://stream.binance.com:9443"
+BINANCE_WS_API = "wss://ws-api.binance.com:443/ws-api/v3"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,6 +23,13 @@ class ConnectorOptions:
     - `reconcile_margin_ms`: extra wait past that instant, for delays inside the matching engine.
     - `request_deadline`: how long one call may take, retries included.
     - `journal_path`: SQLite file of order intents; ":memory:" keeps it in RAM (no crash recovery).
+    - `stream_url` / `ws_api_url`: market data streams and WebSocket API (user data) endpoints;
+      `ws`: how their sockets are supervised (silence, rotation, backoff; transport/ws.py).
+    - `book_limit`: snapshot depth of local order books (weight 50 at 1000; 250 at 5000).
+    - `user_data_logon`: with an Ed25519 key, authenticate the socket once (`session.logon`) and
+      subscribe without signing; otherwise `userDataStream.subscribe.signature`.
+    - `fallback_poll`: while user data is down, how often tracked open orders are polled over
+      REST (`fallback_max_orders` at most per round, within the budget).
     """
 
     timeout: float = 10.0
@@ -37,6 +47,13 @@ class ConnectorOptions:
     local_addr: str | None = None
     budget_share: float = 1.0  # fraction of each limit this process may use (1.0 = all of it)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    stream_url: str = BINANCE_STREAMS
+    ws_api_url: str = BINANCE_WS_API
+    ws: WsOptions = field(default_factory=WsOptions)
+    book_limit: int = 1000
+    user_data_logon: bool = True
+    fallback_poll: float = 2.0
+    fallback_max_orders: int = 10
 
     def with_(self, **changes: object) -> ConnectorOptions:
         return replace(self, **changes)  # type: ignore[arg-type]

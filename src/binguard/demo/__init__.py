@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
@@ -25,15 +26,17 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from binguard.connector.book import OrderBook
 from binguard.connector.client import SpotConnector
 from binguard.connector.options import ConnectorOptions
 from binguard.sim import Simulator
 from binguard.sim.faults import FaultPlan
+from binguard.sim.numbers import fmt
 
 from .chaos import chaos_plan, demo_config
 from .dashboard import Dashboard
-from .strategy import MarketMaker
-from .verdict import Verdict, judge
+from .strategy import SYMBOL, MarketMaker
+from .verdict import Verdict, count_book_mismatches, count_missed_fills, judge
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,15 +73,21 @@ async def demo(seconds: float, faults: str, seed: int, console: Console | None) 
         resync_every=5.0,
         request_deadline=8.0,
         client_order_id_prefix="demo",
+        book_limit=100,  # weight 5 per snapshot: the demo's weight limit is low on purpose
     )
     async with Simulator(config) as sim:
         key = config.demo.keys[0]
+        options = options.with_(stream_url=sim.ws_url, ws_api_url=f"{sim.ws_url}/ws-api/v3")
         async with SpotConnector(
             api_key=key.api_key, secret=key.secret, base_url=sim.url, options=options
         ) as bn:
             sim.state.faults.load(plan)  # faults start once the bot is up
-            mm = MarketMaker(bn)
-            board = Dashboard(bn, mm, seconds)
+            # WebSockets first: fills pushed over the WebSocket API, a local book from diffs
+            # (their sockets draw their connection faults from the plan as they open).
+            await bn.start_user_data([SYMBOL])
+            book = await bn.order_book(SYMBOL)
+            mm = MarketMaker(bn, book=book)
+            board = Dashboard(bn, mm, seconds, book)
             runner = asyncio.create_task(mm.run(seconds))
             live = Live(board.render(), console=console, refresh_per_second=4) if console else None
             with live or contextlib.nullcontext():
@@ -91,6 +100,8 @@ async def demo(seconds: float, faults: str, seed: int, console: Console | None) 
             sim.state.faults.load(FaultPlan())  # settle in calm water
             await mm.flatten()
             await bn.recover()
+            mismatches = await _book_mismatches(sim, book)
+            missed = await _missed_fills(sim.url, bn)
             return judge(
                 journal=bn.journal.all(),
                 exchange_orders=await _admin(sim.url, "orders"),
@@ -99,7 +110,36 @@ async def demo(seconds: float, faults: str, seed: int, console: Console | None) 
                 clock_errors_after_sync=bn.stats.clock_errors_after_sync,
                 unhandled=mm.state.unhandled,
                 prefix=options.client_order_id_prefix,
+                book_mismatches=mismatches,
+                missed_fills=missed,
             )
+
+
+async def _book_mismatches(sim: Simulator, book: OrderBook, wait_s: float = 10.0) -> int:
+    """Compare the local book with the simulator's at the same update id (the crowd keeps
+    trading: wait for an instant where the book has caught up with the engine's last update)."""
+    engine_book = sim.state.engine.books[book.symbol]
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while asyncio.get_running_loop().time() < deadline:
+        if book.ready and book.last_update_id == engine_book.update_id:
+            _, bids, asks = sim.state.engine.depth(book.symbol, 100_000)
+            theirs = (
+                [(Decimal(fmt(p)), Decimal(fmt(q))) for p, q in bids],
+                [(Decimal(fmt(p)), Decimal(fmt(q))) for p, q in asks],
+            )
+            return count_book_mismatches((book.bids(), book.asks()), theirs)
+        await asyncio.sleep(0.005)
+    return 1  # never consistent with the exchange within the wait
+
+
+async def _missed_fills(url: str, bn: SpotConnector, wait_s: float = 10.0) -> int:
+    """Fills of the account the connector does not know; the stream gets a moment to deliver."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        missed = count_missed_fills(await _admin(url, "fills"), bn.tracker.trade_ids())
+        if not missed or asyncio.get_running_loop().time() > deadline:
+            return missed
+        await asyncio.sleep(0.1)
 
 
 def _print_verdict(console: Console, verdict: Verdict) -> None:

@@ -15,7 +15,7 @@ from binguard.sim.config import LimitsConfig, RateLimitSpec
 from binguard.sim.faults import FaultPlan
 
 # Low enough to be reached by a polling market maker; Binance's real limit is 6000 per minute.
-DEMO_WEIGHT_LIMIT = 600
+DEMO_WEIGHT_LIMIT = 300
 
 
 def demo_config(seed: int, *, chaos: bool) -> SimConfig:
@@ -76,6 +76,49 @@ def chaos_plan(seed: int, seconds: float) -> FaultPlan:
             "code": -1008,
             "probability": 0.02,
             "name": "-1008 busy",
+        },
+        # WebSockets: drops with and without a close frame, a stall, a shutdown, the 24-hour
+        # close, diff depth gaps, duplicated and late executionReports.
+        {
+            "path": "/stream*",
+            "action": "ws_reset",
+            "after_s": seconds * 0.2,
+            "times": 2,
+            "name": "ws reset",
+        },
+        {"path": "/stream*", "action": "ws_gap", "probability": 0.01, "name": "depth gap"},
+        {
+            "path": "/ws-api/v3",
+            "action": "ws_close",
+            "code": 1000,
+            "after_s": seconds * 0.3,
+            "times": 1,
+            "name": "ws-api 24h close",
+        },
+        {
+            "path": "/stream*",
+            "action": "ws_silence",
+            "start_s": seconds * 0.1,  # drawn by a socket opened after the first reset
+            "after_s": seconds * 0.2,
+            "stall_s": 60.0,
+            "times": 1,
+            "name": "ws silence",
+        },
+        {
+            "path": "/ws-api/v3",
+            "action": "ws_shutdown",
+            "after_s": seconds * 0.4,
+            "grace_s": 0.5,
+            "times": 1,
+            "name": "ws-api serverShutdown",
+        },
+        {"path": "/ws-api/v3", "action": "ws_duplicate", "probability": 0.1, "name": "dup report"},
+        {
+            "path": "/ws-api/v3",
+            "action": "ws_delay",
+            "probability": 0.05,
+            "latency_ms": 300,
+            "name": "late report",
         },
         {
             "action": "http_418",

@@ -10,14 +10,23 @@ from rich.panel import Panel
 from rich.table import Table
 
 from binguard.backends import LimitKind
+from binguard.connector.book import OrderBook
 from binguard.connector.client import SpotConnector
+from binguard.transport.ws import WsSupervisor
 
 from .strategy import MarketMaker
 
 
 class Dashboard:
-    def __init__(self, bn: SpotConnector, strategy: MarketMaker, seconds: float) -> None:
+    def __init__(
+        self,
+        bn: SpotConnector,
+        strategy: MarketMaker,
+        seconds: float,
+        book: OrderBook | None = None,
+    ) -> None:
         self.bn = bn
+        self.book = book
         self.strategy = strategy
         self.seconds = seconds
         self.started = time.monotonic()
@@ -25,6 +34,7 @@ class Dashboard:
         self._rate = 0.0
         self.weight_used = 0
         self.weight_limit = 0
+        self.weight_peak = 0  # the fullest window so far: shows the limit was reached
 
     async def refresh_usage(self) -> None:
         budget = self.bn.budget
@@ -34,6 +44,7 @@ class Dashboard:
         for usage in snap.usage:
             if usage.limit.kind is LimitKind.REQUEST_WEIGHT:
                 self.weight_used, self.weight_limit = usage.used, usage.limit.limit
+                self.weight_peak = max(self.weight_peak, usage.used)
 
     def render(self) -> Group:
         now = time.monotonic()
@@ -51,7 +62,9 @@ class Dashboard:
         if self.weight_limit:
             pct = 100 * self.weight_used / self.weight_limit
             table.add_row(
-                "weight", f"{self.weight_used} / {self.weight_limit} per minute ({pct:3.0f} %)"
+                "weight",
+                f"{self.weight_used} / {self.weight_limit} per minute ({pct:3.0f} %), "
+                f"fullest window {self.weight_peak}",
             )
         rtt = self.bn.time.rtt_ms
         table.add_row(
@@ -67,6 +80,30 @@ class Dashboard:
             f"{stats.reconciliations} (found {stats.reconciled_found}, "
             f"absent {stats.reconciled_absent}, re-sent {stats.resends})",
         )
+        for name, sup in self._sockets():
+            s = sup.stats
+            state = "[green]connected[/]" if s.connected else "[red]down[/]"
+            table.add_row(
+                name,
+                f"{state}  reconnects {s.reconnects}, rotations {s.rotations}, "
+                f"silences {s.silences}, shutdowns {s.server_shutdowns}"
+                + (f"  (last: {s.last_reason})" if s.last_reason else ""),
+            )
+        if self.book is not None:
+            b = self.book.stats
+            table.add_row(
+                "order book",
+                f"{self.book.state.value} at u={self.book.last_update_id}  resyncs {b.resyncs}, "
+                f"gaps {b.gaps}, continued {b.continued}",
+            )
+        ud = self.bn.user_data
+        if ud is not None:
+            table.add_row(
+                "user data",
+                f"{'[green]healthy[/]' if ud.healthy else '[red]down[/]'}  reports {ud.reports}, "
+                f"catch-ups {ud.catch_ups} (+{ud.fills_caught_up} fills), "
+                f"fills known {len(self.bn.tracker.fills)}, REST polls {ud.polls}",
+            )
         ban = st.banned_until
         ban_text = "none"
         if ban is not None:
@@ -77,8 +114,17 @@ class Dashboard:
             "strategy",
             f"placed {st.placed}, cancelled {st.cancelled}, filled {st.filled}, "
             f"open {len(st.open)}, rejected {st.rejected}, waited for budget {st.budget_waits}, "
+            f"quoted from the book {st.book_reads} (from REST while resyncing {st.book_waits}), "
             f"unhandled {st.unhandled}",
         )
         return Group(
             Panel(table, title="binguard demo — market maker through chaos", title_align="left")
         )
+
+    def _sockets(self) -> list[tuple[str, WsSupervisor]]:
+        out = []
+        if self.bn._streams is not None:
+            out += [("market data", sup) for sup in self.bn._streams.shards]
+        if self.bn.user_data is not None:
+            out.append(("user data ws", self.bn.user_data.sup))
+        return out

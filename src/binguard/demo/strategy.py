@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from binguard.connector.book import BookNotReadyError, OrderBook
 from binguard.connector.client import SpotConnector
 from binguard.connector.models import Order
 from binguard.errors import BinanceError, IpBannedError, RateLimitedError
@@ -36,11 +37,21 @@ class StrategyState:
     ban_waits: int = 0
     budget_waits: int = 0
     banned_until: datetime | None = None
+    book_reads: int = 0  # ticks quoted from the local book
+    book_waits: int = 0  # ticks the book was resyncing (quoted from REST instead)
 
 
 class MarketMaker:
-    def __init__(self, bn: SpotConnector, *, max_per_side: int = 2, stale_after: float = 3.0):
+    def __init__(
+        self,
+        bn: SpotConnector,
+        *,
+        max_per_side: int = 2,
+        stale_after: float = 3.0,
+        book: OrderBook | None = None,
+    ):
         self.bn = bn
+        self.book = book
         self.state = StrategyState()
         self.max_per_side = max_per_side
         self.stale_after = stale_after
@@ -79,10 +90,7 @@ class MarketMaker:
         self.state.banned_until = None
 
     async def _quote(self) -> None:
-        # A market maker reads the book every tick (depth weight 5): this is what reaches the
-        # demo's weight limit, and the connector's budget then holds the bot just under it.
-        await self.bn.depth(SYMBOL, limit=20)
-        book = await self.bn.book_ticker(SYMBOL)
+        bid_price, ask_price = await self._top()
         if self._tick % 10 == 0:
             await self._refresh()
         now = time.monotonic()
@@ -94,8 +102,8 @@ class MarketMaker:
                 self.state.filled += cancelled.status == "FILLED"
         sides = [o.side for o, _ in self.state.open.values()]
         for side, price in (
-            ("BUY", book.bid_price - 5 * TICK),
-            ("SELL", book.ask_price + 5 * TICK),
+            ("BUY", bid_price - 5 * TICK),
+            ("SELL", ask_price + 5 * TICK),
         ):
             if sides.count(side) < self.max_per_side:
                 order = await self.bn.place_order(
@@ -106,6 +114,24 @@ class MarketMaker:
                     self.state.open[order.client_order_id] = (order, time.monotonic())
                 else:
                     self.state.filled += order.status == "FILLED"
+
+    async def _top(self) -> tuple[Decimal, Decimal]:
+        """Best bid and ask: from the local book (WebSocket diffs, no weight) when it is
+        consistent; while it resyncs, polled over REST like a bot without streams (depth weight
+        5 + bookTicker 2 per tick: this is what reaches the demo's weight limit, and the
+        connector's budget then holds the bot just under it)."""
+        if self.book is not None:
+            try:
+                bid, ask = self.book.best()
+            except BookNotReadyError:
+                self.state.book_waits += 1
+            else:
+                if bid is not None and ask is not None:
+                    self.state.book_reads += 1
+                    return bid[0], ask[0]
+        await self.bn.depth(SYMBOL, limit=20)
+        ticker = await self.bn.book_ticker(SYMBOL)
+        return ticker.bid_price, ticker.ask_price
 
     async def _refresh(self) -> None:
         """Orders filled by the market leave the open set (one openOrders call, weight 6)."""

@@ -8,7 +8,11 @@
 - bans: 418s the connector earned itself (after its own 429s); the fault plan's forced ban does
   not count, but every request sent during any ban does (requests_during_ban);
 - clock_errors_after_sync: -1021 answers after the first clock sync;
-- unhandled_exceptions: non-Binance exceptions that reached the application.
+- unhandled_exceptions: non-Binance exceptions that reached the application;
+- book_mismatches: levels where the local order book (WebSocket diffs) differs from the
+  simulator's book at the same update id, at the end (or 1 if it never caught up);
+- missed_fills: fills of the account in the simulator's ground truth (/_sim/fills) that the
+  connector does not know (user data stream + REST catch-up).
 
 Every count but the first two must be 0.
 """
@@ -33,6 +37,8 @@ class Verdict:
     requests_during_ban: int
     clock_errors_after_sync: int
     unhandled_exceptions: int
+    book_mismatches: int = 0
+    missed_fills: int = 0
 
     @property
     def ok(self) -> bool:
@@ -44,6 +50,8 @@ class Verdict:
                 self.requests_during_ban,
                 self.clock_errors_after_sync,
                 self.unhandled_exceptions,
+                self.book_mismatches,
+                self.missed_fills,
             )
         )
 
@@ -81,6 +89,8 @@ def judge(
     clock_errors_after_sync: int,
     unhandled: int,
     prefix: str,
+    book_mismatches: int = 0,
+    missed_fills: int = 0,
 ) -> Verdict:
     entries = {e.client_order_id: e for e in journal}
     ours = [o for o in exchange_orders if str(o.get("clientOrderId", "")).startswith(prefix + "-")]
@@ -104,4 +114,24 @@ def judge(
         requests_during_ban=during,
         clock_errors_after_sync=clock_errors_after_sync,
         unhandled_exceptions=unhandled,
+        book_mismatches=book_mismatches,
+        missed_fills=missed_fills,
     )
+
+
+def count_missed_fills(exchange_fills: Iterable[Mapping[str, Any]], known: set[int]) -> int:
+    """Fills on the exchange (trade ids) the connector does not know."""
+    return len({int(f["id"]) for f in exchange_fills} - known)
+
+
+def count_book_mismatches(
+    local: tuple[list[tuple[Any, Any]], list[tuple[Any, Any]]],
+    exchange: tuple[list[tuple[Any, Any]], list[tuple[Any, Any]]],
+) -> int:
+    """Levels that differ between the local book and the exchange's, within the local depth."""
+    bad = 0
+    for mine, theirs in zip(local, exchange, strict=True):
+        theirs = theirs[: len(mine)]
+        bad += sum(1 for a, b in zip(mine, theirs, strict=False) if a != b)
+        bad += abs(len(mine) - len(theirs))
+    return bad

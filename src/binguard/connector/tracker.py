@@ -1,0 +1,203 @@
+"""What the connector knows about its orders, fills and balances, from every source, idempotently.
+
+Sources: REST answers (place, cancel, query, openOrders, myTrades) and the user data stream
+(`executionReport`, `outboundAccountPosition`). Any of them may repeat or arrive late — a
+duplicated or delayed `executionReport`, a REST catch-up racing the stream — so every merge is
+idempotent and monotonic:
+
+- an order moves forward only: an update is kept when it has executed at least as much and its
+  status is at least as final (NEW < PARTIALLY_FILLED < final), so a late NEW never overwrites a
+  FILLED, and a repeat changes nothing;
+- a fill is keyed by (symbol, trade id): learnt once, whichever source told first;
+- balances follow `outboundAccountPosition` by its update time `u`; an older one is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .models import Balance, Order, Trade
+
+_RANK = {"PENDING_NEW": 0, "NEW": 0, "PARTIALLY_FILLED": 1}
+FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
+
+
+def _rank(status: str) -> int:
+    return _RANK.get(status, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedFill:
+    """One fill of one of our orders."""
+
+    symbol: str
+    trade_id: int
+    order_id: int
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    source: str  # "stream", "rest" or "order" (a FULL placement answer)
+
+
+class OrderTracker:
+    """Latest known state of every order, every fill, and the balances; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.orders: dict[tuple[str, int], Order] = {}
+        self._by_client: dict[str, tuple[str, int]] = {}
+        self.fills: dict[tuple[str, int], TrackedFill] = {}
+        self.balances: dict[str, Balance] = {}
+        self._balance_time = -1
+        self.last_event_ms = 0  # event time of the last user data event
+        self.stale_updates = 0  # updates older than what was known (late), ignored
+        self.repeats = 0  # updates equal to what was known (duplicated), ignored
+
+    # -- reading ----------------------------------------------------------------------------
+    def get(
+        self,
+        *,
+        client_order_id: str | None = None,
+        order_id: int | None = None,
+        symbol: str | None = None,
+    ) -> Order | None:
+        if client_order_id is not None:
+            key = self._by_client.get(client_order_id)
+            return self.orders.get(key) if key else None
+        if order_id is not None and symbol is not None:
+            return self.orders.get((symbol, order_id))
+        return None
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [
+            o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
+        ]
+
+    def symbols(self) -> set[str]:
+        return {symbol for symbol, _ in self.orders}
+
+    def trade_ids(self) -> set[int]:
+        return {trade_id for _, trade_id in self.fills}
+
+    # -- merging ----------------------------------------------------------------------------
+    def update_order(self, order: Order) -> bool:
+        """Keep `order` if it is not older than what is known; True when it changed anything."""
+        key = (order.symbol, order.order_id)
+        known = self.orders.get(key)
+        if known is not None:
+            if (order.executed_qty, _rank(order.status)) < (
+                known.executed_qty,
+                _rank(known.status),
+            ):
+                self.stale_updates += 1
+                return False
+            if known == order:
+                self.repeats += 1
+                return False
+            if not order.client_order_id:
+                order = _with_client_id(order, known.client_order_id)
+        self.orders[key] = order
+        if order.client_order_id:
+            self._by_client[order.client_order_id] = key
+        return True
+
+    def add_fill(self, fill: TrackedFill) -> bool:
+        key = (fill.symbol, fill.trade_id)
+        if key in self.fills:
+            return False
+        self.fills[key] = fill
+        return True
+
+    def add_trade(self, trade: Trade) -> bool:
+        """A fill learnt through REST (myTrades)."""
+        return self.add_fill(
+            TrackedFill(
+                trade.symbol,
+                trade.id,
+                trade.order_id,
+                trade.price,
+                trade.qty,
+                trade.commission,
+                trade.commission_asset,
+                trade.time,
+                "rest",
+            )
+        )
+
+    def add_order_fills(self, order: Order) -> None:
+        """Fills carried by a FULL placement answer."""
+        for f in order.fills:
+            if f.trade_id is not None:
+                self.add_fill(
+                    TrackedFill(
+                        order.symbol,
+                        int(f.trade_id),
+                        order.order_id,
+                        f.price,
+                        f.qty,
+                        f.commission,
+                        f.commission_asset,
+                        order.time or 0,
+                        "order",
+                    )
+                )
+
+    def apply_execution_report(self, ev: Mapping[str, Any]) -> Order:
+        """An `executionReport` (user-data-stream.md): the order's new state, and its fill."""
+        self.last_event_ms = max(self.last_event_ms, int(ev.get("E", 0)))
+        symbol = str(ev["s"])
+        order = Order(
+            symbol=symbol,
+            order_id=int(ev["i"]),
+            # On a cancel, `c` is the cancel request's id and `C` the order's own.
+            client_order_id=str(ev.get("C") or ev.get("c") or ""),
+            side=str(ev.get("S", "")),
+            type=str(ev.get("o", "")),
+            status=str(ev["X"]),
+            price=Decimal(str(ev.get("p", "0"))),
+            orig_qty=Decimal(str(ev.get("q", "0"))),
+            executed_qty=Decimal(str(ev.get("z", "0"))),
+            cummulative_quote_qty=Decimal(str(ev.get("Z", "0"))),
+            time_in_force=ev.get("f"),
+            time=ev.get("O"),
+            update_time=ev.get("T"),
+        )
+        if ev.get("x") == "TRADE" and int(ev.get("t", -1)) >= 0:
+            self.add_fill(
+                TrackedFill(
+                    symbol,
+                    int(ev["t"]),
+                    order.order_id,
+                    Decimal(str(ev.get("L", "0"))),
+                    Decimal(str(ev.get("l", "0"))),
+                    Decimal(str(ev.get("n", "0"))),
+                    str(ev.get("N") or ""),
+                    int(ev.get("T", 0)),
+                    "stream",
+                )
+            )
+        self.update_order(order)
+        return self.orders.get((symbol, order.order_id), order)
+
+    def apply_account_position(self, ev: Mapping[str, Any]) -> bool:
+        """An `outboundAccountPosition`: free/locked of the assets that changed."""
+        self.last_event_ms = max(self.last_event_ms, int(ev.get("E", 0)))
+        update = int(ev.get("u", 0))
+        if update < self._balance_time:
+            self.stale_updates += 1
+            return False
+        self._balance_time = update
+        for row in ev.get("B", ()):
+            asset = str(row["a"])
+            self.balances[asset] = Balance(asset, Decimal(str(row["f"])), Decimal(str(row["l"])))
+        return True
+
+
+def _with_client_id(order: Order, client_order_id: str) -> Order:
+    from dataclasses import replace
+
+    return replace(order, client_order_id=client_order_id)

@@ -1,0 +1,116 @@
+"""Market data through `bn.stream(...)`: trade, bookTicker and depth, combined, changed live."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from binguard.connector.streams import StreamEvent, stream_name
+from binguard.sim import Simulator
+
+from .ws_support import (
+    MakeConnector,
+    Market,
+    assert_streams_on_sim,
+    load_faults,
+    market,
+    until,
+    wconnect,
+    wsim,
+)
+
+__all__ = ["market", "wconnect", "wsim"]  # fixtures
+
+
+async def next_of(sub: object, stream: str, wait_s: float = 5.0) -> StreamEvent:
+    async def find() -> StreamEvent:
+        while True:
+            event = await sub.get()  # type: ignore[attr-defined]
+            if event.stream == stream:
+                return event
+
+    return await asyncio.wait_for(find(), wait_s)
+
+
+async def test_trade_book_ticker_and_depth_in_one_subscription(
+    wsim: Simulator, wconnect: MakeConnector, market: Market
+) -> None:
+    bn = await wconnect()
+    names = ["btcusdt@trade", "BTCUSDT@bookTicker", "ethusdt@depth"]
+    async with bn.stream(*names) as sub:
+        await sub.wait_subscribed(5)
+        trade = await next_of(sub, "btcusdt@trade")
+        assert trade.data["e"] == "trade" and trade.data["s"] == "BTCUSDT"
+        ticker = await next_of(sub, "btcusdt@bookTicker")
+        assert float(ticker.data["b"]) < float(ticker.data["a"])
+        depth = await next_of(sub, "ethusdt@depth")
+        assert depth.data["e"] == "depthUpdate" and depth.data["U"] <= depth.data["u"]
+        await assert_streams_on_sim(
+            wsim, [sorted(["btcusdt@trade", "btcusdt@bookTicker", "ethusdt@depth"])]
+        )
+    # leaving the block unsubscribed everything (the socket stays, empty)
+    await assert_streams_on_sim(wsim, [[]])
+
+
+async def test_dynamic_subscribe_and_unsubscribe(
+    wsim: Simulator, wconnect: MakeConnector, market: Market
+) -> None:
+    bn = await wconnect()
+    async with bn.stream("btcusdt@trade") as sub:
+        await sub.wait_subscribed(5)
+        await sub.add("ethusdt@trade")
+        await assert_streams_on_sim(wsim, [["btcusdt@trade", "ethusdt@trade"]])
+        event = await next_of(sub, "ethusdt@trade")
+        assert event.data["s"] == "ETHUSDT"
+        await sub.remove("btcusdt@trade")
+        await assert_streams_on_sim(wsim, [["ethusdt@trade"]])
+        assert sub.names == ["ethusdt@trade"]
+
+
+async def test_two_readers_share_a_stream(
+    wsim: Simulator, wconnect: MakeConnector, market: Market
+) -> None:
+    bn = await wconnect()
+    first = bn.stream("btcusdt@trade")
+    second = bn.stream("btcusdt@trade")
+    await first.wait_subscribed(5)
+    assert (await next_of(first, "btcusdt@trade")).data["e"] == "trade"
+    assert (await next_of(second, "btcusdt@trade")).data["e"] == "trade"
+    first.close()
+    await asyncio.sleep(0.1)
+    await assert_streams_on_sim(wsim, [["btcusdt@trade"]])  # the other reader still needs it
+    second.close()
+    await assert_streams_on_sim(wsim, [[]])
+
+
+async def test_resubscribed_after_every_reconnect(
+    wsim: Simulator, wconnect: MakeConnector, market: Market
+) -> None:
+    load_faults(wsim, {"action": "ws_reset", "path": "/stream*", "after_s": 0.2, "times": 3})
+    bn = await wconnect()
+    seen: list[str] = []
+    bn.on(lambda event: seen.append(event.kind))
+    async with bn.stream("btcusdt@trade", "ethusdt@bookTicker") as sub:
+        await until(lambda: bn.streams.shards[0].stats.reconnects == 3, what="3 reconnects")
+        await sub.add("ethbtc@trade")
+        await assert_streams_on_sim(wsim, [["btcusdt@trade", "ethbtc@trade", "ethusdt@bookTicker"]])
+        await next_of(sub, "btcusdt@trade")
+    assert seen.count("ws_disconnect") == 3 and seen.count("ws_reconnect") == 3
+    assert seen.count("ws_connect") == 4
+
+
+async def test_streams_are_sharded_over_sockets(
+    wsim: Simulator, wconnect: MakeConnector, market: Market
+) -> None:
+    bn = await wconnect()
+    bn.streams.max_streams = 2
+    async with bn.stream("btcusdt@trade", "ethusdt@trade", "ethbtc@trade") as sub:
+        await sub.wait_subscribed(5)
+        await assert_streams_on_sim(wsim, [["btcusdt@trade", "ethusdt@trade"], ["ethbtc@trade"]])
+
+
+def test_stream_names_are_checked() -> None:
+    assert stream_name("BTCUSDT@bookTicker") == "btcusdt@bookTicker"
+    with pytest.raises(ValueError, match="not a Binance stream name"):
+        stream_name("btcusdt trade")
