@@ -29,10 +29,9 @@ seeded with the window's count from its last Redis reply, and probes Redis again
 `probe_interval`. On return it first merges what it admitted alone into Redis (on top of the count
 it last saw, so a Redis that restarted empty is brought back up) and stays capped by its local
 share for one more probe interval, by which time every other live process has also merged: no
-burst over the limit on return. Known limit: in the window where Redis is lost, a process's seed
-misses what the others were granted after its last reply, so that window can run over by about
-`fallback_share` of those grants (a unit or two in a busy fleet); the budget's margin absorbs it,
-and the first response header seen in fallback (`observe`) corrects the local count.
+burst over the limit on return. The window in which Redis is lost is taken as spent: a process's
+last reply cannot show what the others were granted after it, so admitting from it could run that
+window over; the local share starts with the next window.
 """
 
 from __future__ import annotations
@@ -117,6 +116,7 @@ class RedisBudgetStore:
             for name in ("RESERVE", "SETTLE", "OBSERVE", "BLOCK", "MERGE")
         }
         self._seen: dict[str, tuple[Limit, int, int]] = {}  # limit key -> (limit, window, used)
+        self._last_now_ms: int | None = None  # the latest server time a caller gave us
         self._seen_blocks: dict[BlockKind, int] = {}  # ban/pause ends last read from Redis
         self._local: LocalShare | None = None  # set while Redis is unreachable
         self._cap: LocalShare | None = None  # the local share still capping after a return
@@ -182,6 +182,7 @@ class RedisBudgetStore:
     async def try_reserve(
         self, now_ms: int, charges: Sequence[tuple[Limit, int]]
     ) -> Granted | Refused:
+        self._last_now_ms = now_ms
         local = await self._local_share(now_ms)
         if local is not None:
             return await local.try_reserve(now_ms, charges)
@@ -251,6 +252,7 @@ class RedisBudgetStore:
         await local.store.block(kind, until_ms)
 
     async def blocked(self, now_ms: int) -> Refused | None:
+        self._last_now_ms = now_ms
         local = await self._local_share(now_ms)
         if local is None:
             keys = [self.block_key(BlockKind.BAN), self.block_key(BlockKind.PAUSE)]
@@ -357,6 +359,7 @@ class RedisBudgetStore:
             return self._local
         local = self._cap or LocalShare(self._opts.fallback_share)
         await local.seed(list(self._seen.values()))
+        local.fell_at_ms = self._last_now_ms
         for kind, until in self._seen_blocks.items():
             await local.store.block(kind, until)
         if self._local is not None:  # another task fell back meanwhile

@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .base import Granted, Held, Limit, Refused, Usage
+from .base import BlockKind, Granted, Held, Limit, Refused, Usage
 from .memory import MemoryStore
 
 
@@ -40,6 +40,8 @@ class LocalShare:
     seeded: dict[tuple[str, int], int] = field(default_factory=dict)
     # limit key -> (original, scaled) for every limit charged or seeded locally
     limits: dict[str, tuple[Limit, Limit]] = field(default_factory=dict)
+    # Server ms at which Redis was lost: that window is closed to this share (see try_reserve).
+    fell_at_ms: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:
@@ -87,6 +89,16 @@ class LocalShare:
     async def try_reserve(
         self, now_ms: int, charges: Sequence[tuple[Limit, int]]
     ) -> Granted | Refused:
+        blocked = await self.store.blocked(now_ms)
+        if blocked is not None:  # a known ban or pause outranks everything
+            return blocked
+        if self.fell_at_ms is not None:
+            # The window Redis was lost in is taken as spent: after this process's last reply the
+            # fleet may have used all of it, and nothing here can know. Admitting from the seed
+            # ran a window over by a unit or two; waiting for the next window cannot.
+            for limit, _ in charges:
+                if limit.window(now_ms) == limit.window(self.fell_at_ms):
+                    return Refused(BlockKind.LIMIT, limit.window(now_ms) + limit.interval_ms, limit)
         outcome = await self.store.try_reserve(
             now_ms, [(self.scaled(x), amount) for x, amount in charges]
         )
