@@ -314,10 +314,14 @@ class WsLink:
         self.abort(self.done.result() if self.done.done() else "closed by client")
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
             await asyncio.wait_for(self.ws.close(), self.sup.options.close_timeout + 0.5)
-        tasks = [t for t in (self._reader, self._watchdog) if t is not None]
+        me = asyncio.current_task()
+        tasks = [t for t in (self._reader, self._watchdog) if t is not None and t is not me]
+        # Both are cancelled: a watchdog left to wake on its own timer kept close() (and a test's
+        # teardown) waiting. gather(return_exceptions=True) reaps them without swallowing a
+        # cancellation of finish() itself.
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass(slots=True)
