@@ -1,0 +1,20 @@
+"""The public face: every name a package's __all__ promises exists, and nothing private leaks in."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = ["binguard", "binguard.errors", "binguard.connector", "binguard.policy", "binguard.sim"]
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_all_names_exist_and_are_public(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = getattr(module, "__all__", None)
+    assert exported, f"{name} has no __all__"
+    for attr in exported:
+        assert hasattr(module, attr), f"{name}.__all__ names {attr!r}, which does not exist"
+        assert not attr.startswith("_") or attr == "__version__"
+    assert len(exported) == len(set(exported))
