@@ -107,6 +107,10 @@ async def test_socket_faults_end_with_the_same_book(
     await assert_streams_on_sim(wsim, [[STREAM]])
     if rule["action"] == "ws_shutdown":
         assert shard.stats.rotations == 1 and shard.stats.reconnects == 0
+    elif rule["action"] == "ws_silence":
+        # The short test watchdog may also fire on the new socket before its first message on a
+        # loaded machine; what matters is the book (asserted above) and that it reconnected.
+        assert shard.stats.reconnects >= 1
     else:
         assert shard.stats.reconnects == 1
 

@@ -37,6 +37,7 @@ from .orders import FINAL_STATUSES, OrderManager, OutcomeUnknown
 from .streams import MarketStreams, Subscription
 from .tracker import OrderTracker
 from .userdata import UserDataStream
+from .ws_orders import WsOrderSession
 
 
 class SpotConnector:
@@ -106,6 +107,12 @@ class SpotConnector:
         # Order state from every source (REST answers, user data), merged idempotently.
         self.tracker = OrderTracker()
         self.user_data: UserDataStream | None = None
+        # Orders over the WebSocket API (ws_orders.py) when asked; else over REST.
+        self.ws_orders: WsOrderSession | None = None
+        if self.options.orders_via == "ws":
+            if api_key is None or signer is None:
+                raise ValueError("orders_via='ws' needs an API key and a secret or private key")
+            self.ws_orders = WsOrderSession(self, api_key=api_key, signer=signer, gate=gate)
 
     def __repr__(self) -> str:
         return f"SpotConnector({self._transport.base_url!r})"
@@ -134,8 +141,12 @@ class SpotConnector:
             # The start-up requests went out before any limit was known; this answer's headers
             # count them (and any other program on this IP), so the first window starts right.
             await self.budget.observe(response.rate, sent_ms=self.time.now_ms())
+        if self.ws_orders is not None:
+            self.ws_orders.start()  # connects (and logs on) in the background
 
     async def close(self) -> None:
+        if self.ws_orders is not None:
+            await self.ws_orders.close()
         if self.user_data is not None:
             await self.user_data.close()
             self.user_data = None

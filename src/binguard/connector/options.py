@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from binguard.policy.retry import RetryPolicy
 from binguard.transport.ws import WsOptions
@@ -11,6 +12,7 @@ from binguard.transport.ws import WsOptions
 BINANCE_REST = "https://api.binance.com"
 BINANCE_STREAMS = "wss://stream.binance.com:9443"
 BINANCE_WS_API = "wss://ws-api.binance.com:443/ws-api/v3"
+ORDERS_VIA = frozenset({"rest", "ws"})  # where orders are placed and cancelled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +30,9 @@ class ConnectorOptions:
     - `book_limit`: snapshot depth of local order books (weight 50 at 1000; 250 at 5000).
     - `user_data_logon`: with an Ed25519 key, authenticate the socket once (`session.logon`) and
       subscribe without signing; otherwise `userDataStream.subscribe.signature`.
+    - `orders_via`: "rest" (default) or "ws": place and cancel orders over the WebSocket API
+      (`order.place` / `order.cancel`, ws_orders.py), reconciled exactly as over REST; lookups
+      of a lost answer stay on REST, independent of the socket that lost it.
     - `fallback_poll`: while user data is down, how often tracked open orders are polled over
       REST (`fallback_max_orders` at most per round, within the budget).
     """
@@ -54,6 +59,11 @@ class ConnectorOptions:
     user_data_logon: bool = True
     fallback_poll: float = 2.0
     fallback_max_orders: int = 10
+    orders_via: Literal["rest", "ws"] = "rest"
+
+    def __post_init__(self) -> None:
+        if self.orders_via not in ORDERS_VIA:
+            raise ValueError(f"orders_via must be 'rest' or 'ws', not {self.orders_via!r}")
 
     def with_(self, **changes: object) -> ConnectorOptions:
         return replace(self, **changes)  # type: ignore[arg-type]

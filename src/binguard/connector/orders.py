@@ -10,6 +10,9 @@ unknown (reset or timeout after sending, 5XX, -1006, -1007), the order is looked
   attempt's timestamp + recvWindow (+ a margin for the engine itself) a missing order was never
   placed, and only then is it re-sent with the same id.
 
+Placement and cancel go over REST or, with `orders_via="ws"`, the WebSocket API (ws_orders.py);
+both raise `OutcomeUnknown` in the same cases, so this reconciliation serves both.
+
 Binance accepts a reused client order id once the earlier order has filled, so re-sending without
 this proof could duplicate a filled order; "-2010 Duplicate order sent." on a re-send means the
 earlier attempt is open, and it is looked up instead.
@@ -21,7 +24,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from binguard.errors import (
     BinanceError,
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
     from .client import SpotConnector
 
 FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
+REST_METHODS = {"place": "POST", "cancel": "DELETE"}  # on /api/v3/order
+WS_METHODS = {"place": "order.place", "cancel": "order.cancel"}  # WebSocket API methods
 
 
 class OutcomeUnknown(Exception):  # noqa: N818 - a signal between connector and order manager
@@ -73,9 +78,7 @@ class OrderManager:
             sends += 1
             self._journal.mark_sent(coid)
             try:
-                response = await self._bn.call(
-                    "POST", "/api/v3/order", body, signed=True, is_order=True
-                )
+                data = await self._send("place", body)
             except OutcomeUnknown as unknown:
                 self._journal.mark_unknown(coid, repr(unknown.error))
                 found = await self._find(coid, symbol, reason=unknown.error)
@@ -101,9 +104,21 @@ class OrderManager:
                 if not err.may_have_executed:
                     self._journal.mark_final(coid, "NOT_PLACED", error=repr(err))
                 raise
-            order = Order.from_api(response.data)
+            order = Order.from_api(data)
             self._journal.mark_acked(coid, order.order_id, order.status)
             return order
+
+    async def _send(self, action: str, params: Mapping[str, object]) -> Any:
+        """`place` or `cancel` one order: over REST, or over the WebSocket API when the connector
+        has an order socket (`orders_via="ws"`, ws_orders.py). Both raise `OutcomeUnknown` when
+        the request may have executed, so reconciliation is the same whichever way it went."""
+        ws = self._bn.ws_orders
+        if ws is not None:
+            return await ws.call(WS_METHODS[action], params)
+        method = REST_METHODS[action]
+        return (
+            await self._bn.call(method, "/api/v3/order", params, signed=True, is_order=True)
+        ).data
 
     async def _find(self, coid: str, symbol: str, *, reason: BinanceError) -> Order | None:
         """The order with this client order id, or None once it provably was never placed."""
@@ -163,10 +178,7 @@ class OrderManager:
             params["origClientOrderId"] = client_order_id
         for _ in range(self._bn.options.max_resends + 1):
             try:
-                response = await self._bn.call(
-                    "DELETE", "/api/v3/order", params, signed=True, is_order=True
-                )
-                return self._settled(Order.from_api(response.data))
+                return self._settled(Order.from_api(await self._send("cancel", params)))
             except OutcomeUnknown:
                 current = await self.query(
                     symbol, order_id=order_id, client_order_id=client_order_id

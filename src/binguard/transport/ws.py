@@ -217,7 +217,10 @@ class WsLink:
             await self.send({**payload, "id": request_id})
             wait = self.sup.options.request_timeout if within is None else within
             try:
-                return await asyncio.wait_for(future, wait)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                # lands as the inner await completes (CPython gh-86296), so close() could hang.
+                async with asyncio.timeout(wait):
+                    return await future
             except TimeoutError:
                 raise RequestTimeoutError(
                     f"no answer to {payload.get('method')} on WebSocket #{self.serial} in {wait} s"
@@ -313,7 +316,8 @@ class WsLink:
         """Close the socket (bounded by `close_timeout`) and reap the tasks."""
         self.abort(self.done.result() if self.done.done() else "closed by client")
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
-            await asyncio.wait_for(self.ws.close(), self.sup.options.close_timeout + 0.5)
+            async with asyncio.timeout(self.sup.options.close_timeout + 0.5):
+                await self.ws.close()
         me = asyncio.current_task()
         tasks = [t for t in (self._reader, self._watchdog) if t is not None and t is not me]
         # Both are cancelled: a watchdog left to wake on its own timer kept close() (and a test's
@@ -704,16 +708,14 @@ class WsSupervisor:
         session = self._session
         assert session is not None
         try:
-            ws = await asyncio.wait_for(
-                session.ws_connect(
+            async with asyncio.timeout(opts.open_timeout):
+                ws = await session.ws_connect(
                     url,
                     autoping=False,
                     autoclose=True,
                     timeout=aiohttp.ClientWSTimeout(ws_close=opts.close_timeout),
                     max_msg_size=opts.max_msg_size,
-                ),
-                opts.open_timeout,
-            )
+                )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             err = classify(exc) or ConnectFailedError(
                 f"WebSocket connect failed: {type(exc).__name__}"
@@ -729,7 +731,8 @@ class WsSupervisor:
         link.start()
         if self._on_open is not None:
             try:
-                await asyncio.wait_for(self._on_open(link), opts.open_timeout)
+                async with asyncio.timeout(opts.open_timeout):
+                    await self._on_open(link)
             except TimeoutError:
                 self._reap(link)
                 raise RequestTimeoutError(f"WebSocket {self.name}: opening took too long") from None
