@@ -18,7 +18,9 @@
     signed `GET /api/v3/account` (weight 20), N sequential requests after WARMUP, best of ROUNDS
     interleaved rounds: binguard `SpotConnector.account()` (budget, clock, retry policy, typed
     result), python-binance `AsyncClient.get_account()` and ccxt async `binance.private_get_account()`
-    (both return the raw JSON: the cheapest call each peer has for this endpoint). Two reference
+    (both return the raw JSON: the cheapest call each peer has for this endpoint); binguard's
+    default REST backend is its own HTTP/1.1 client, and a row shows the same call on its aiohttp
+    backend (`ConnectorOptions(http="aiohttp")`, not a peer). Two reference
     floors (not peers) show what the transport alone costs: bare aiohttp (sign, GET, json.loads)
     and bare asyncio streams speaking HTTP/1.1 keep-alive.
     Goal: binguard <= 0.5x the faster peer. When missed, binguard's path is profiled (cProfile
@@ -79,6 +81,7 @@ ROUNDS = 3
 CPU_GOAL = 0.5
 OURS = "binguard SpotConnector.account()"
 FLOOR = "(reference) "
+VARIANT = "(binguard variant) "  # other REST backends of binguard: shown, never a peer
 
 
 def _saturation_config() -> SimConfig:
@@ -427,6 +430,15 @@ async def _cpu_main(sim: SimProcess) -> None:
         stack.push_async_callback(bn.close)
         await bn.open()
         clients: dict[str, Call] = {OURS: bn.account}
+        on_aiohttp = SpotConnector(
+            api_key=api_key,
+            secret=secret,
+            base_url=sim.url,
+            options=ConnectorOptions(http="aiohttp"),
+        )
+        stack.push_async_callback(on_aiohttp.close)
+        await on_aiohttp.open()
+        clients[VARIANT + "account(), aiohttp backend"] = on_aiohttp.account
         clients.update(await _peers(sim.url, api_key, secret, stack))
         floors = await _floors(sim.url, api_key, secret)
         stack.push_async_callback(floors["close"])
@@ -455,7 +467,11 @@ def _print_cpu(results: dict[str, list[tuple[float, float]]]) -> float | None:
             f"wall {wall:6.1f} µs/req"
         )
     ours = best[OURS]
-    peers = {k: v for k, v in best.items() if k != OURS and not k.startswith(FLOOR)}
+    peers = {
+        k: v
+        for k, v in best.items()
+        if k != OURS and not k.startswith(FLOOR) and not k.startswith(VARIANT)
+    }
     if not peers:
         print("   no peer installed (pip install python-binance ccxt): no ratio")
         return None

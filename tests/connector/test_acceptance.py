@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from binguard.connector.client import SpotConnector
 from binguard.connector.journal import Stage
 from binguard.errors import IpBannedError
 from binguard.sim import Simulator
@@ -18,6 +19,17 @@ from binguard.sim import Simulator
 from .conftest import MakeConnector, ground_truth, load_faults, request_count
 
 ORDER = {"path": "/api/v3/order", "method": "POST", "times": 1}
+
+
+@pytest.fixture(params=["http1", "aiohttp"])
+def connect(connect: MakeConnector, request: pytest.FixtureRequest) -> MakeConnector:
+    """Every case on both REST backends: binguard's HTTP/1.1 client (the default) and aiohttp."""
+
+    async def make(**overrides: Any) -> SpotConnector:
+        options = {**overrides.pop("options", {}), "http": request.param}
+        return await connect(options=options, **overrides)
+
+    return make
 
 
 async def place(bn: Any) -> Any:

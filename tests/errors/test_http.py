@@ -56,6 +56,14 @@ def test_order_count_headers() -> None:
     assert rate.used_weight == {} and rate.retry_after is None
 
 
+@pytest.mark.parametrize("value", ["²", "١٢", "৩", "12²", "-1", "1.0", ""])
+def test_a_count_that_is_not_ascii_digits_is_ignored(value: str) -> None:
+    """str.isdigit() is True for "²" and other Unicode digits, which int() refuses: such a
+    header must be passed over, never raise (a proxy or a test server may send anything)."""
+    rate = parse_rate_headers({"X-MBX-USED-WEIGHT-1M": value, "X-MBX-ORDER-COUNT-10S": value})
+    assert rate.used_weight == {} and rate.order_count == {}
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_html_5xx_is_execution_unknown(status: int) -> None:
     page = f"<html><head><title>{status} Bad Gateway</title></head><body>nginx</body></html>"

@@ -8,7 +8,7 @@ the current window of each limit is kept; an older one is forgotten when a newer
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .base import BlockKind, Granted, Held, Limit, Refused, Snapshot, Usage
 
@@ -18,6 +18,7 @@ class _Window:
     start: int
     used: int = 0
     in_flight: int = 0
+    held: dict[int, Held] = field(default_factory=dict)  # by amount: one immutable Held each
 
 
 class MemoryStore:
@@ -42,30 +43,51 @@ class MemoryStore:
     async def try_reserve(
         self, now_ms: int, charges: Sequence[tuple[Limit, int]]
     ) -> Granted | Refused:
-        refused = await self.blocked(now_ms)
-        if refused is not None:
-            return refused
-        windows = [(limit, self._window(limit, now_ms), amount) for limit, amount in charges]
-        full = [(w.start + lim.interval_ms, lim) for lim, w, n in windows if w.used + n > lim.limit]
-        if full:  # wait for the last of the full windows to reset (web-socket-api.md)
-            until, limit = max(full, key=lambda f: f[0])
-            return Refused(BlockKind.LIMIT, until, limit)
-        for _, w, amount in windows:
+        if self._until:
+            refused = self._blocked(now_ms)
+            if refused is not None:
+                return refused
+        kept = self._windows
+        windows = []
+        full: tuple[int, Limit] | None = None  # the full window that resets last
+        for limit, amount in charges:  # _window(), inlined: this runs for every request
+            start = now_ms - now_ms % limit.interval_ms
+            w = kept.get(limit.key)
+            if w is None or w.start < start:
+                w = kept[limit.key] = _Window(start)
+            windows.append((limit, w, amount))
+            if w.used + amount > limit.limit:
+                until = w.start + limit.interval_ms
+                if full is None or until > full[0]:
+                    full = (until, limit)
+        if full is not None:  # wait for the last of the full windows to reset (web-socket-api.md)
+            return Refused(BlockKind.LIMIT, full[0], full[1])
+        held = []
+        for limit, w, amount in windows:
             w.used += amount
             w.in_flight += amount
-        return Granted(tuple(Held(limit, w.start, amount) for limit, w, amount in windows))
+            h = w.held.get(amount)
+            if h is None or h.limit is not limit:
+                h = w.held[amount] = Held(limit, w.start, amount)
+            held.append(h)
+        return Granted(tuple(held))
 
     async def settle(self, held: Sequence[Held], refunds: Sequence[int]) -> None:
+        kept = self._windows
         for h, refund in zip(held, refunds, strict=True):
-            w = self._current(h.limit, h.window)
-            if w is not None:
-                w.in_flight = max(0, w.in_flight - h.amount)
-                w.used = max(0, w.used - refund)
+            w = kept.get(h.limit.key)
+            if w is not None and w.start == h.window:  # _current(), inlined
+                in_flight = w.in_flight - h.amount
+                w.in_flight = in_flight if in_flight > 0 else 0
+                if refund:
+                    used = w.used - refund
+                    w.used = used if used > 0 else 0
 
     async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
         for limit, count in counts:
-            start = limit.window(now_ms)
-            if limit.window(sent_ms) != start:
+            interval = limit.interval_ms
+            start = now_ms - now_ms % interval
+            if sent_ms - sent_ms % interval != start:
                 continue
             w = self._window(limit, now_ms)
             w.used = w.in_flight + count if limit.can_decrease else max(w.used, count)
@@ -74,6 +96,9 @@ class MemoryStore:
         self._until[kind] = max(self._until.get(kind, 0), until_ms)
 
     async def blocked(self, now_ms: int) -> Refused | None:
+        return self._blocked(now_ms)
+
+    def _blocked(self, now_ms: int) -> Refused | None:
         for kind in (BlockKind.BAN, BlockKind.PAUSE):
             until = self._until.get(kind, 0)
             if until > now_ms:

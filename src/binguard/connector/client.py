@@ -93,6 +93,7 @@ class SpotConnector:
                 timeout=self.options.timeout,
                 connect_timeout=self.options.connect_timeout,
                 recv_window_ms=self.options.recv_window_ms,
+                http=self.options.http,
             ),
             local_addr=self.options.local_addr,
         )
@@ -217,8 +218,8 @@ class SpotConnector:
         resynced = False
         while True:
             attempt += 1
-            if signed and sync:
-                await self._ensure_time()
+            if signed and sync and (not self.time.synced or self.time.needs_resync()):
+                await self._ensure_time()  # (checked here first: a call per request costs)
             self.stats.requests += 1
             try:
                 return await self._transport.send(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from binguard.policy.retry import RetryPolicy
+from binguard.transport.rest import HTTP_BACKENDS, HttpName
 from binguard.transport.ws import WsOptions
 
 BINANCE_REST = "https://api.binance.com"
@@ -33,6 +34,8 @@ class ConnectorOptions:
     - `orders_via`: "rest" (default) or "ws": place and cancel orders over the WebSocket API
       (`order.place` / `order.cancel`, ws_orders.py), reconciled exactly as over REST; lookups
       of a lost answer stay on REST, independent of the socket that lost it.
+    - `http`: the REST transport's HTTP client: "http1" (default), binguard's own lean keep-alive
+      HTTP/1.1 client (transport/http1.py; about half aiohttp's CPU per request), or "aiohttp".
     - `fallback_poll`: while user data is down, how often tracked open orders are polled over
       REST (`fallback_max_orders` at most per round, within the budget).
     """
@@ -60,10 +63,13 @@ class ConnectorOptions:
     fallback_poll: float = 2.0
     fallback_max_orders: int = 10
     orders_via: Literal["rest", "ws"] = "rest"
+    http: HttpName = "http1"
 
     def __post_init__(self) -> None:
         if self.orders_via not in ORDERS_VIA:
             raise ValueError(f"orders_via must be 'rest' or 'ws', not {self.orders_via!r}")
+        if self.http not in HTTP_BACKENDS:
+            raise ValueError(f"http must be 'http1' or 'aiohttp', not {self.http!r}")
 
     def with_(self, **changes: object) -> ConnectorOptions:
         return replace(self, **changes)  # type: ignore[arg-type]

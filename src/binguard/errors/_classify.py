@@ -78,11 +78,12 @@ def parse_rate_headers(
         if not (key.startswith("x-mbx-") or key == "retry-after"):
             continue
         value = str(raw_value).strip()
+        # isascii(): "²" and other Unicode digits pass isdigit() but int() refuses them.
         if key.startswith(_WEIGHT_PREFIX):
-            if value.isdigit():
+            if value.isascii() and value.isdigit():
                 weight[key[len(_WEIGHT_PREFIX) :].upper()] = int(value)
         elif key.startswith(_ORDER_PREFIX):
-            if value.isdigit():
+            if value.isascii() and value.isdigit():
                 orders[key[len(_ORDER_PREFIX) :].upper()] = int(value)
         elif key == "retry-after":
             try:

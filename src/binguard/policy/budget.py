@@ -63,6 +63,7 @@ __all__ = [  # the refusals are re-exported: callers meet them from acquire()
 ]
 
 DEFAULT_BAN_S = 120.0  # rest-api.md: bans last "from 2 minutes to 3 days"; assume the shortest
+_CHARGE_MEMO_SIZE = 256  # distinct request costs remembered (a handful of endpoints in practice)
 
 
 @dataclass(slots=True)
@@ -151,17 +152,23 @@ class RateBudget:
         self._headed = [
             (x, x.interval.letter) for x in self._limits if x.kind is not LimitKind.RAW_REQUESTS
         ]
+        self._charge_memo: dict[Cost, tuple[tuple[Limit, int], ...]] = {}  # per limits: reset here
 
     # -- acquiring --------------------------------------------------------------------------
     async def acquire(self, cost: Cost, *, deadline: float | None = None) -> Ticket:
         """Reserve `cost` on every limit, waiting in line; see the module docstring."""
-        charges = self._charges(cost)
+        charges = self._charge_memo.get(cost)
+        if charges is None:
+            charges = self._charges(cost)
         wait: float | None = None
         if not self._line:
-            result = await self._attempt(cost, charges, deadline)
-            if isinstance(result, Ticket):
-                return result
-            wait = result
+            # The common case, inlined (hot path): nobody waits, the store grants at once.
+            now = self._server_ms()
+            outcome = self._at_edge(now, charges) or await self._store.try_reserve(now, charges)
+            if type(outcome) is Granted:
+                return Ticket(cost, outcome.held, now)
+            assert isinstance(outcome, Refused)
+            wait = self._refused(outcome, now, deadline)
         elif deadline is not None and deadline < self._ready_at:
             raise self._exhausted(self._ready_at - self._clock.monotonic(), None)
         waiter = _Waiter(deadline, asyncio.get_running_loop().create_future())
@@ -180,13 +187,13 @@ class RateBudget:
         finally:
             self._leave(waiter)
 
-    def _charges(self, cost: Cost) -> list[tuple[Limit, int]]:
+    def _charges(self, cost: Cost) -> tuple[tuple[Limit, int], ...]:
         amount = {
             LimitKind.REQUEST_WEIGHT: cost.weight,
             LimitKind.ORDERS: cost.orders,
             LimitKind.RAW_REQUESTS: cost.raw,
         }
-        charges = [(x, amount[x.kind]) for x in self._limits if amount[x.kind] > 0]
+        charges = tuple((x, amount[x.kind]) for x in self._limits if amount[x.kind] > 0)
         for limit, n in charges:
             if n > limit.limit:
                 raise BudgetExhaustedError(
@@ -195,6 +202,9 @@ class RateBudget:
                     wait=None,
                     limit=limit,
                 )
+        if len(self._charge_memo) >= _CHARGE_MEMO_SIZE:
+            self._charge_memo.clear()
+        self._charge_memo[cost] = charges
         return charges
 
     async def _attempt(
@@ -205,6 +215,10 @@ class RateBudget:
         outcome = self._at_edge(now, charges) or await self._store.try_reserve(now, charges)
         if isinstance(outcome, Granted):
             return Ticket(cost, outcome.held, now)
+        return self._refused(outcome, now, deadline)
+
+    def _refused(self, outcome: Refused, now: int, deadline: float | None) -> float:
+        """The seconds to wait after a refusal; raises when banned or past the deadline."""
         if outcome.kind is BlockKind.BAN:
             raise BanInForceError(outcome.until_ms, now)
         wait = max(0, outcome.until_ms - now) / 1000
@@ -222,9 +236,10 @@ class RateBudget:
         window it *arrives* in, so one granted at 999 ms would land in the next window on top of
         that window's full budget (429s, then a ban, seen under bursty load). Such a request waits
         for the edge and is charged in the next window, where Binance counts it too."""
+        edge = self._edge_ms
         for limit, _ in charges:
             left = limit.interval_ms - now % limit.interval_ms
-            if left <= self._edge_ms:
+            if left <= edge:
                 return Refused(BlockKind.LIMIT, now + left, limit)
         return None
 
@@ -278,24 +293,33 @@ class RateBudget:
         if ticket.settled:
             return
         ticket.settled = True
+        held = ticket.held
         refund = ticket.cost.refund_if_ok if ok else 0
-        refunds = [refund if h.limit.kind is LimitKind.REQUEST_WEIGHT else 0 for h in ticket.held]
-        await self._store.settle(ticket.held, refunds)
-        if headers is not None:
+        if refund:
+            refunds = [refund if h.limit.kind is LimitKind.REQUEST_WEIGHT else 0 for h in held]
+        else:
+            refunds = [0] * len(held)
+        await self._store.settle(held, refunds)
+        if headers is not None and (headers.used_weight or headers.order_count):
             await self.observe(headers, sent_ms=ticket.granted_ms)
         if refund:
             self._wake_head()
 
     async def observe(self, headers: RateHeaders, *, sent_ms: int) -> None:
         """Correct the counts from X-MBX-USED-WEIGHT-* and X-MBX-ORDER-COUNT-* of a response."""
+        weight, orders = headers.used_weight, headers.order_count
         counts = []
+        decreases = False
         for limit, letter in self._headed:
-            table = headers.order_count if limit.can_decrease else headers.used_weight
-            if letter in table:
-                counts.append((limit, table[letter]))
+            if limit.can_decrease:
+                if letter in orders:
+                    counts.append((limit, orders[letter]))
+                    decreases = True
+            elif letter in weight:
+                counts.append((limit, weight[letter]))
         if counts:
             await self._store.observe(sent_ms, self._server_ms(), counts)
-            if any(limit.can_decrease for limit, _ in counts):
+            if decreases:
                 self._wake_head()
 
     async def on_error(self, error: BinanceError, *, sent_ms: int | None = None) -> None:

@@ -14,10 +14,11 @@ or after `invalidate()` — called on -1021, since the server just told us the e
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 
-from .clock import Clock
+from .clock import Clock, SystemClock
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ class ServerTimeSync:
         if resync_every <= 0 or keep < 1 or rtt_tolerance < 1:
             raise ValueError("resync_every > 0, keep >= 1 and rtt_tolerance >= 1 are required")
         self._clock = clock
+        # Bound once: now_ms() runs several times per request. The system clock's is time's own.
+        self._monotonic = time.monotonic if type(clock) is SystemClock else clock.monotonic
         self.resync_every = resync_every
         self._samples: deque[TimeSample] = deque(maxlen=keep)
         self._rtt_tolerance = rtt_tolerance
@@ -74,6 +77,10 @@ class ServerTimeSync:
         self._min_span = min_drift_span
         self._max_drift = max_drift
         self._best: TimeSample | None = None
+        # now_ms()'s inputs, copied from _best and _drift whenever they change (hot path)
+        self._best_mid = 0.0
+        self._best_ms = 0
+        self._rate = 1.0
         self._drift = 0.0
         self._last_sync: float | None = None
         self._stale = False
@@ -99,7 +106,10 @@ class ServerTimeSync:
         if good[-1].mid - good[0].mid >= self._min_span:
             self._drift = self._fit_drift(good)
         latest = good[-1].mid
-        self._best = min(good, key=lambda s: s.rtt_ms / 2 + (latest - s.mid) * self._dispersion)
+        self._best = best = min(
+            good, key=lambda s: s.rtt_ms / 2 + (latest - s.mid) * self._dispersion
+        )
+        self._best_mid, self._best_ms, self._rate = best.mid, best.server_ms, 1.0 + self._drift
 
     def _fit_drift(self, samples: list[TimeSample]) -> float:
         """Slope of offset vs time, each sample weighted by 1/RTT²; bounded by `max_drift`."""
@@ -118,11 +128,10 @@ class ServerTimeSync:
     # -- reading ----------------------------------------------------------------------------
     def now_ms(self) -> int:
         """Binance's time now, in ms, for `timestamp=`; the wall clock until the first sample."""
-        best = self._best
-        if best is None:
+        if self._best is None:
             return int(self._clock.time() * 1000)
-        elapsed = self._clock.monotonic() - best.mid
-        return int(best.server_ms + elapsed * 1000.0 * (1.0 + self._drift))
+        elapsed = self._monotonic() - self._best_mid
+        return int(self._best_ms + elapsed * 1000.0 * self._rate)
 
     @property
     def synced(self) -> bool:
@@ -157,4 +166,7 @@ class ServerTimeSync:
         return self._last_sync + self.resync_every
 
     def needs_resync(self) -> bool:
-        return self._stale or self._clock.monotonic() >= self.resync_due()
+        """True when never synced, invalidated, or `resync_every` passed since the last sample
+        (`resync_due()`, inlined: the connector asks before every signed request)."""
+        last = self._last_sync
+        return self._stale or last is None or self._monotonic() >= last + self.resync_every
