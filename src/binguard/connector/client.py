@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from binguard.backends import BudgetStore, Limit
 from binguard.errors import BinanceError, ClockSkewError, IpBannedError
@@ -38,6 +38,8 @@ from .streams import MarketStreams, Subscription
 from .tracker import OrderTracker
 from .userdata import UserDataStream
 from .ws_orders import WsOrderSession
+
+T = TypeVar("T")
 
 
 class SpotConnector:
@@ -212,19 +214,43 @@ class SpotConnector:
     ) -> RestResponse:
         """One logical request with the retry policy applied. Raises a typed BinanceError, or
         `OutcomeUnknown` (for orders) when the request may have executed."""
-        start = time.monotonic()
-        deadline = deadline or start + self.options.request_deadline
+        deadline = deadline or time.monotonic() + self.options.request_deadline
+        transport = self._transport
+
+        def once() -> Awaitable[RestResponse]:
+            return transport.send(method, path, params, signed=signed, deadline=deadline)
+
+        return await self.retrying(
+            once,
+            method=method,
+            path=path,
+            is_order=is_order,
+            deadline=deadline,
+            sync=signed and sync,
+        )
+
+    async def retrying(
+        self,
+        once: Callable[[], Awaitable[T]],
+        *,
+        method: str,
+        path: str,
+        is_order: bool,
+        deadline: float,
+        sync: bool,
+    ) -> T:
+        """The retry loop every request path shares (REST here, the WebSocket API in
+        ws_orders.py): `once()` is one attempt; the retry policy decides what a failure calls for.
+        `sync`: the attempt is signed, so the clock must be synced first."""
         attempt = 0
         resynced = False
         while True:
             attempt += 1
-            if signed and sync and (not self.time.synced or self.time.needs_resync()):
+            if sync and (not self.time.synced or self.time.needs_resync()):
                 await self._ensure_time()  # (checked here first: a call per request costs)
             self.stats.requests += 1
             try:
-                return await self._transport.send(
-                    method, path, params, signed=signed, deadline=deadline
-                )
+                return await once()
             except BinanceError as err:
                 decision = self.options.retry.decide(
                     err,

@@ -43,13 +43,10 @@ from binguard.errors import (
     classify,
 )
 from binguard.policy.budget import ws_rate_headers
-from binguard.policy.retry import Action, Attempt
 from binguard.policy.weights import Cost, ws_api_cost
 from binguard.transport.rest import RateGate
 from binguard.transport.signing import Signer, ws_payload
 from binguard.transport.ws import WsLink, WsSupervisor
-
-from .orders import OutcomeUnknown
 
 if TYPE_CHECKING:
     from .client import SpotConnector
@@ -267,41 +264,13 @@ class WsOrderSession:
     ) -> Any:
         """One logical request with the connector's retry policy. Raises a typed BinanceError,
         or `OutcomeUnknown` for an order method whose request may have executed."""
-        bn = self._bn
         is_order = method in ORDER_METHODS
-        deadline = deadline or time.monotonic() + bn.options.request_deadline
-        attempt = 0
-        resynced = False
-        while True:
-            attempt += 1
-            await bn._ensure_time()
-            bn.stats.requests += 1
-            try:
-                return await self.send(method, params, deadline=deadline)
-            except BinanceError as err:
-                decision = bn.options.retry.decide(
-                    err,
-                    Attempt(
-                        method="POST" if is_order else "GET",
-                        path=method,
-                        is_order=is_order,
-                        attempt=attempt,
-                        time_left=deadline - time.monotonic(),
-                        resynced=resynced,
-                    ),
-                )
-                bn._record(err)
-                if decision.action is Action.RAISE:
-                    raise
-                if decision.action is Action.RECONCILE:
-                    raise OutcomeUnknown(err) from err
-                if decision.action is Action.RESYNC_CLOCK:
-                    bn.time.invalidate()
-                    resynced = True
-                    await bn._ensure_time()
-                    continue
-                bn.stats.retries += 1
-                bn.emit(
-                    "retry", path=method, code=err.code, rule=decision.rule, delay=decision.delay
-                )
-                await bn._sleep(decision.delay)
+        until = deadline or time.monotonic() + self._bn.options.request_deadline
+        return await self._bn.retrying(
+            lambda: self.send(method, params, deadline=until),
+            method="POST" if is_order else "GET",
+            path=method,
+            is_order=is_order,
+            deadline=until,
+            sync=True,
+        )
