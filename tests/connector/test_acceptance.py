@@ -7,17 +7,22 @@ and then hide the answer, which is exactly Binance's "execution status unknown".
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from binguard.connector.client import SpotConnector
+from binguard.connector.events import Event
 from binguard.connector.journal import Stage
 from binguard.errors import IpBannedError
+from binguard.policy.budget import BAN_MARGIN_MS
 from binguard.sim import Simulator
 
 from .conftest import MakeConnector, ground_truth, load_faults, request_count
 
+BAN_MARGIN = timedelta(milliseconds=BAN_MARGIN_MS)
 ORDER = {"path": "/api/v3/order", "method": "POST", "times": 1}
 
 
@@ -137,8 +142,37 @@ async def test_ban_stops_every_request(sim: Simulator, connect: MakeConnector) -
     for call in (bn.depth("BTCUSDT"), bn.book_ticker("BTCUSDT"), place(bn)):
         with pytest.raises(IpBannedError) as again:
             await call
-        assert again.value.banned_until == first.value.banned_until
+        # refused locally until the stated end plus a margin (policy/budget.py, _ban_end)
+        assert again.value.banned_until == first.value.banned_until + BAN_MARGIN
     assert await request_count(sim) == seen, "no request may leave during a known ban"
+
+
+async def test_ban_start_and_end_are_told_once_and_requests_resume(
+    sim: Simulator, connect: MakeConnector
+) -> None:
+    bn = await connect()
+    events: list[Event] = []
+    ended = asyncio.Event()
+
+    def hook(event: Event) -> None:
+        if event.kind in ("ban_start", "ban_end"):
+            events.append(event)
+        if event.kind == "ban_end":
+            ended.set()
+
+    bn.on(hook)
+    load_faults(sim, {"action": "http_418", "path": "/api/v3/depth", "times": 1, "ban_s": 1})
+    with pytest.raises(IpBannedError) as first:
+        await bn.depth("BTCUSDT")
+    with pytest.raises(IpBannedError):
+        await bn.book_ticker("BTCUSDT")  # refused locally: no second ban_start
+    assert [e.kind for e in events] == ["ban_start"]
+    until = first.value.banned_until
+    assert until is not None and events[0].data["banned_until"] == until + BAN_MARGIN
+    await asyncio.wait_for(ended.wait(), timeout=10)
+    assert [e.kind for e in events] == ["ban_start", "ban_end"]
+    assert bn.time.now_ms() >= events[0].data["until_ms"]
+    assert (await bn.depth("BTCUSDT", limit=5)).bids  # the breaker closed with the ban's end
 
 
 async def test_reads_retry_through_transient_faults(sim: Simulator, connect: MakeConnector) -> None:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-from binguard.backends import BudgetStore, Limit
+from binguard.backends import BlockKind, BudgetStore, Limit
 from binguard.errors import BinanceError, ClockSkewError, IpBannedError
 from binguard.policy.budget import RateBudget
 from binguard.policy.clock import Clock, SystemClock
@@ -81,6 +82,7 @@ class SpotConnector:
                 server_time=self.time.now_ms,
                 sleep=sleep,
                 margin=self.options.budget_share,
+                on_block=self._on_block,
             )
             gate = self.budget
         else:
@@ -107,6 +109,8 @@ class SpotConnector:
         self.ws_limiter = ConnectLimiter()
         self._streams: MarketStreams | None = None
         self._books: dict[str, OrderBook] = {}
+        self._banned_until_ms = 0  # the latest ban this connector learnt of (server ms)
+        self._ban_end_timer: asyncio.TimerHandle | None = None
         # Order state from every source (REST answers, user data), merged idempotently.
         self.tracker = OrderTracker()
         self.user_data: UserDataStream | None = None
@@ -161,6 +165,9 @@ class SpotConnector:
             self._streams = None
         await self._transport.close()
         self.journal.close()
+        if self._ban_end_timer is not None:
+            self._ban_end_timer.cancel()
+            self._ban_end_timer = None
 
     # -- events -----------------------------------------------------------------------------------
     def on(self, hook: Hook) -> None:
@@ -290,8 +297,34 @@ class SpotConnector:
                 self.stats.clock_errors_after_sync += 1
         if isinstance(err, IpBannedError) and err.http_status == 418:
             self.stats.bans += 1
-            self.emit("ban_start", banned_until=err.banned_until)
+            if self.budget is None:  # otherwise the budget tells (_on_block), once per ban
+                self.emit("ban_start", banned_until=err.banned_until)
         self.emit("request_error", code=err.code, type=type(err).__name__, msg=err.msg)
+
+    def _on_block(self, kind: BlockKind, until_ms: int, now_ms: int) -> None:
+        """The budget learnt of a ban or a 429 pause: `ban_start` now (once per ban, however
+        many 418s announce it) and `ban_end` when it lapses; `pause` for a pause."""
+        if kind is not BlockKind.BAN:
+            self.emit("pause", until_ms=until_ms)
+            return
+        if until_ms <= self._banned_until_ms:
+            return  # a ban already known (or a shorter one inside it)
+        self._banned_until_ms = until_ms
+        self.emit(
+            "ban_start",
+            banned_until=datetime.fromtimestamp(until_ms / 1000, UTC),
+            until_ms=until_ms,
+            known_at_ms=now_ms,
+        )
+        if self._ban_end_timer is not None:
+            self._ban_end_timer.cancel()
+        self._ban_end_timer = asyncio.get_running_loop().call_later(
+            max(0.0, (until_ms - now_ms) / 1000), self._ban_ended, until_ms
+        )
+
+    def _ban_ended(self, until_ms: int) -> None:
+        self._ban_end_timer = None
+        self.emit("ban_end", until_ms=until_ms)
 
     # -- market data ------------------------------------------------------------------------------
     async def server_time(self) -> int:

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from binguard.connector.book import OrderBook
 from binguard.connector.client import SpotConnector
+from binguard.connector.events import Event
 from binguard.connector.options import ConnectorOptions
 from binguard.sim import Simulator
 from binguard.sim.faults import FaultPlan
@@ -81,6 +82,13 @@ async def demo(seconds: float, faults: str, seed: int, console: Console | None) 
         async with SpotConnector(
             api_key=key.api_key, secret=key.secret, base_url=sim.url, options=options
         ) as bn:
+            learnt: list[int] = []  # when the connector learnt of each ban, on the sim's clock
+
+            def on_event(event: Event) -> None:
+                if event.kind == "ban_start":
+                    learnt.append(sim.state.clock.now_ms())
+
+            bn.on(on_event)
             sim.state.faults.load(plan)  # faults start once the bot is up
             # WebSockets first: fills pushed over the WebSocket API, a local book from diffs
             # (their sockets draw their connection faults from the plan as they open).
@@ -107,6 +115,7 @@ async def demo(seconds: float, faults: str, seed: int, console: Console | None) 
                 exchange_orders=await _admin(sim.url, "orders"),
                 requests=await _admin(sim.url, "requests"),
                 forced_ban_labels={r.label for r in plan.rules if r.action == "http_418"},
+                bans_learnt_at=learnt,
                 clock_errors_after_sync=bn.stats.clock_errors_after_sync,
                 unhandled=mm.state.unhandled,
                 prefix=options.client_order_id_prefix,

@@ -6,7 +6,8 @@
   placed that the exchange does not have;
 - duplicated: extra exchange orders for one intent (one client order id placed twice);
 - bans: 418s the connector earned itself (after its own 429s); the fault plan's forced ban does
-  not count, but every request sent during any ban does (requests_during_ban);
+  not count, but every request sent during a ban the connector knew of does
+  (requests_during_ban; see count_bans);
 - clock_errors_after_sync: -1021 answers after the first clock sync;
 - unhandled_exceptions: non-Binance exceptions that reached the application;
 - book_mismatches: levels where the local order book (WebSocket diffs) differs from the
@@ -59,24 +60,36 @@ class Verdict:
         return {**asdict(self), "ok": self.ok}
 
 
-def count_bans(requests: Iterable[Mapping[str, Any]], forced_labels: set[str]) -> tuple[int, int]:
-    """(bans earned, requests during a ban) from the simulator's request log, in order.
+def count_bans(
+    requests: Iterable[Mapping[str, Any]], forced_labels: set[str], known_at: Iterable[int] = ()
+) -> tuple[int, int]:
+    """(bans earned, requests during a known ban) from the simulator's request log, in order.
 
     A 418 starts a ban unless one is running; a ban started by a forced-ban fault is not earned.
-    Every further 418 while a ban runs is a request sent during a ban. Any other answer means the
-    ban is over."""
+    A further 418 while a ban runs is a request sent during it; it counts as sent during a *known*
+    ban when it arrived after the connector learnt of the ban (`known_at`: instants on the
+    simulator's clock, ms). Requests already on their way when the ban was learnt are not the
+    connector's doing; 1 ms of grace absorbs the clock's granularity and the event loop the demo's
+    simulator shares with the connector. A ban the connector never learnt of counts every further
+    418. Any other answer means the ban is over."""
+    learnt = sorted(known_at)
     earned = during = 0
-    in_ban = False
+    started: int | None = None  # arrival of the 418 that began the running ban
     for r in requests:
         if r.get("status") != 418:
             if r.get("status"):
-                in_ban = False
+                started = None
             continue
-        if in_ban:
-            during += 1
-        elif r.get("fault") not in forced_labels:
+        arrived = int(r.get("time", 0))
+        if started is not None:
+            # When the connector learnt of this ban; a ban it never learnt of counts in full.
+            learnt_at = next((k for k in learnt if k >= started), started - 1)
+            if arrived > learnt_at + 1:
+                during += 1
+            continue
+        if r.get("fault") not in forced_labels:
             earned += 1
-        in_ban = True
+        started = arrived
     return earned, during
 
 
@@ -86,6 +99,7 @@ def judge(
     exchange_orders: Iterable[Mapping[str, Any]],
     requests: Iterable[Mapping[str, Any]],
     forced_ban_labels: set[str],
+    bans_learnt_at: Iterable[int] = (),
     clock_errors_after_sync: int,
     unhandled: int,
     prefix: str,
@@ -104,7 +118,7 @@ def judge(
     for coid, entry in entries.items():
         if entry.order_id is not None and coid not in per_id:
             lost += 1  # the connector believes it placed an order the exchange does not have
-    bans, during = count_bans(requests, forced_ban_labels)
+    bans, during = count_bans(requests, forced_ban_labels, bans_learnt_at)
     return Verdict(
         orders_intended=len(entries),
         orders_on_exchange=len(ours),

@@ -54,6 +54,7 @@ from .refusals import BanInForceError, BudgetExhaustedError
 from .weights import Cost
 
 __all__ = [  # the refusals are re-exported: callers meet them from acquire()
+    "BAN_MARGIN_MS",
     "BanInForceError",
     "BudgetExhaustedError",
     "RateBudget",
@@ -62,6 +63,7 @@ __all__ = [  # the refusals are re-exported: callers meet them from acquire()
     "ws_rate_headers",
 ]
 
+BAN_MARGIN_MS = 1000  # waited past a ban's stated end before the first request (see _ban_end)
 DEFAULT_BAN_S = 120.0  # rest-api.md: bans last "from 2 minutes to 3 days"; assume the shortest
 _CHARGE_MEMO_SIZE = 256  # distinct request costs remembered (a handful of endpoints in practice)
 
@@ -120,7 +122,11 @@ class RateBudget:
         sleep: Callable[[float], Awaitable[None]] | None = None,
         margin: float = 1.0,
         edge_ms: int = 20,
+        on_block: Callable[[BlockKind, int, int], None] | None = None,
     ) -> None:
+        """`on_block(kind, until_ms, now_ms)`: told whenever this budget learns of a ban or a
+        pause (the connector turns it into ban_start / ban_end events)."""
+        self._on_block = on_block
         self._margin = margin
         self._edge_ms = edge_ms
         self._set(limits)
@@ -343,11 +349,14 @@ class RateBudget:
                 await self.pause(now - now % step + step)
 
     def _ban_end(self, error: BinanceError, now: int) -> int:
+        """When requests may go again: the ban's stated end plus BAN_MARGIN_MS (our estimate of
+        Binance's clock is off by up to half an RTT, and one request that lands a ms early earns
+        a new, longer ban)."""
         stated = error.params.get("banned_until")  # "IP banned until <ms>" (Binance's clock)
         if isinstance(stated, datetime):
-            return int(stated.timestamp() * 1000)
+            return int(stated.timestamp() * 1000) + BAN_MARGIN_MS
         if error.retry_after is not None:  # REST 418: Retry-After = seconds until the ban ends
-            return now + int(error.retry_after * 1000)
+            return now + int(error.retry_after * 1000) + BAN_MARGIN_MS
         return now + int(DEFAULT_BAN_S * 1000)
 
     async def _fill_orders(self, interval: Interval | None, now: int) -> bool:
@@ -362,11 +371,15 @@ class RateBudget:
     async def pause(self, until_ms: int) -> None:
         """429: nobody sends before `until_ms` (server time); waiters wait or fail fast."""
         await self._store.block(BlockKind.PAUSE, until_ms)
+        if self._on_block is not None:
+            self._on_block(BlockKind.PAUSE, until_ms, self._server_ms())
         self._wake_head()
 
     async def ban(self, until_ms: int) -> None:
         """418: the breaker opens; every acquire raises `BanInForceError` until `until_ms`."""
         await self._store.block(BlockKind.BAN, until_ms)
+        if self._on_block is not None:
+            self._on_block(BlockKind.BAN, until_ms, self._server_ms())
         self._wake_head()
 
     async def snapshot(self) -> Snapshot:

@@ -29,7 +29,8 @@ class BudgetExhaustedError(RateLimitedError):
 
 
 class BanInForceError(IpBannedError):
-    """Refused locally, nothing sent: the IP is banned until `banned_until`."""
+    """Refused locally, nothing sent: the IP is banned; requests go again at `banned_until`
+    (the ban's stated end plus the budget's BAN_MARGIN_MS, see policy/budget.py)."""
 
     def __init__(self, until_ms: int, now_ms: int) -> None:
         super().__init__(
