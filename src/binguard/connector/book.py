@@ -37,6 +37,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from binguard._aio import reap
 from binguard.errors import BinanceError
 from binguard.policy.backoff import Backoff
 
@@ -163,10 +164,7 @@ class OrderBook:
     async def close(self) -> None:
         self._streams.remove([self.stream], self)
         self._set_state(BookState.CLOSED, "closed")
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await reap(self._task)
 
     # -- reading ----------------------------------------------------------------------------
     @property

@@ -120,6 +120,7 @@ class SpotConnector:
             if api_key is None or signer is None:
                 raise ValueError("orders_via='ws' needs an API key and a secret or private key")
             self.ws_orders = WsOrderSession(self, api_key=api_key, signer=signer, gate=gate)
+        self._gate = gate  # what admits every request: REST, WebSocket API orders, user data
 
     def __repr__(self) -> str:
         return f"SpotConnector({self._transport.base_url!r})"
@@ -401,6 +402,7 @@ class SpotConnector:
                 tracker=self.tracker,
                 symbols=symbols,
                 logon=self.options.user_data_logon,
+                gate=self._gate,
             )
             await self.user_data.start(within)
         return self.user_data

@@ -22,7 +22,6 @@ a `StreamListener` and are called in the socket's task, with `on_down` / `on_up`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable
@@ -32,6 +31,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from binguard._aio import reap
 from binguard.errors import BinanceError
 from binguard.transport.ws import Emit, Frame, WsLink, WsOptions, WsSupervisor
 from binguard.transport.ws_limits import ConnectLimiter
@@ -152,11 +152,10 @@ class _Shard:
                 log.info("stream sync on %s interrupted: %s", self.sup.name, err)
 
     async def close(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.worker
-        await self.sup.close()
+        try:
+            await reap(self.worker)
+        finally:
+            await self.sup.close()
 
 
 class MarketStreams:

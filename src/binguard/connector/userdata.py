@@ -20,7 +20,13 @@ idempotent, so a duplicated or late report changes nothing. After any reconnect 
 `myTrades` since the last event, per symbol; then a query for every order the tracker still
 thinks open but the exchange does not list), so a fill that happened while the socket was down
 is still learnt. While the stream is down, tracked open orders are polled over REST, a bounded
-number per round (`fallback_max_orders` every `fallback_poll` seconds), through the budget.
+number per round (`fallback_max_orders` every `fallback_poll` seconds), through the budget, in
+turn: each round goes on where the last one stopped (`next_round`), so with more open orders than
+a round holds every one is still polled within ceil(open / fallback_max_orders) rounds.
+
+`session.logon` and the subscribe requests are admitted by the connector's rate budget at their
+WebSocket API weight (`ws_api_cost`: 2 each, web-socket-api.md) and settled with the answer's
+`rateLimits`, like every other request (ws_orders.py does the same for orders).
 
 A -1021 while subscribing resyncs the clock and is retried; other refusals are typed errors
 (classify) and the socket is replaced with backoff. Signatures and secrets never reach an event
@@ -30,7 +36,7 @@ or a log: only method names and error codes do.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import bisect
 import json
 import logging
 import time
@@ -39,7 +45,18 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from binguard.errors import BinanceError, ClockSkewError, UnclassifiedError, classify
+from binguard._aio import reap
+from binguard.errors import (
+    BinanceError,
+    ClockSkewError,
+    InvalidRequestError,
+    OrderNotFoundError,
+    UnclassifiedError,
+    classify,
+)
+from binguard.policy.budget import ws_rate_headers
+from binguard.policy.weights import ws_api_cost
+from binguard.transport.rest import RateGate
 from binguard.transport.signing import Signer, ws_payload
 from binguard.transport.ws import Frame, WsLink, WsSupervisor
 
@@ -52,6 +69,22 @@ log = logging.getLogger("binguard.connector.userdata")
 
 CATCH_UP_MARGIN_MS = 5_000  # myTrades from a little before the last event: clocks differ
 MAX_TRADES_WINDOW_MS = 23 * 3600 * 1000  # myTrades covers at most 24 hours per call
+
+OrderKey = tuple[str, int]  # (symbol, orderId): order ids are unique per symbol only
+
+
+def next_round(keys: Iterable[OrderKey], after: OrderKey | None, limit: int) -> list[OrderKey]:
+    """The orders to poll this round: up to `limit` of `keys`, in (symbol, orderId) order around
+    a ring, starting just after `after` (the last one polled).
+
+    Orders that appeared or vanished since do not reset the turn: the ring is rebuilt from the
+    keys every round and `after` need not be in it any more. Each key appears at most once.
+    """
+    ring = sorted(set(keys))
+    if not ring or limit <= 0:
+        return []
+    start = bisect.bisect_right(ring, after) if after is not None else 0
+    return (ring[start:] + ring[:start])[:limit]
 
 
 def _event_key(raw: str, frame: Frame) -> Hashable:
@@ -71,8 +104,12 @@ class UserDataStream:
         tracker: OrderTracker,
         symbols: Iterable[str] = (),
         logon: bool = True,
+        gate: RateGate | None = None,
     ) -> None:
+        """`gate`: what admits the subscribe requests (default: the connector's budget, which
+        the supervisor also charges for connecting)."""
         self._bn = connector
+        self._gate: RateGate | None = gate if gate is not None else connector.budget
         self._api_key = api_key
         self._signer = signer
         self.tracker = tracker
@@ -91,8 +128,8 @@ class UserDataStream:
             options=replace(opts.ws, max_outgoing_per_s=None, connect_weight=2),
             emit=connector.emit,
             limiter=connector.ws_limiter,
-            gate=connector.budget,
-            on_error=connector.budget.on_error if connector.budget is not None else None,
+            gate=self._gate,
+            on_error=self._gate.on_error if self._gate is not None else None,
             local_addr=opts.local_addr,
         )
         self.subscribed = False
@@ -106,6 +143,7 @@ class UserDataStream:
         self._catching: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._resubscribing: asyncio.Task[None] | None = None
+        self._poll_after: OrderKey | None = None  # the fallback's turn: the last order polled
         self._started_ms = 0
 
     def __repr__(self) -> str:
@@ -123,12 +161,10 @@ class UserDataStream:
         await self.sup.wait_connected(within)
 
     async def close(self) -> None:
-        for task in (self._poller, self._catching, self._resubscribing):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        await self.sup.close()
+        try:
+            await reap(self._poller, self._catching, self._resubscribing)
+        finally:
+            await self.sup.close()
 
     # -- requests -------------------------------------------------------------------------
     def _signed(self, extra: dict[str, object] | None = None) -> dict[str, object]:
@@ -142,12 +178,34 @@ class UserDataStream:
         params["signature"] = unquote(self._signer.sign(ws_payload(params)))
         return params
 
-    async def _call(self, link: WsLink, method: str, params: dict[str, object]) -> Any:
-        reply = await link.request({"method": method, "params": params})
-        if reply.get("status") == 200:
+    async def _call(self, link: WsLink, method: str, *, signed: bool = False) -> Any:
+        """One request on `link`, admitted by the budget at its weight and settled with the
+        answer's `rateLimits`; the `result`, or a typed BinanceError. A `signed` request is
+        stamped and signed once admitted, so waiting for the budget does not age it."""
+        gate = self._gate
+        ticket = None
+        if gate is not None:
+            deadline = time.monotonic() + self.sup.options.open_timeout
+            ticket = await gate.acquire(ws_api_cost(method), deadline=deadline)
+        params = self._signed() if signed else {}
+        sent_ms = self._bn.time.now_ms()
+        try:
+            reply = await link.request({"method": method, "params": params})
+        except BaseException:
+            # Dropped, timed out or cancelled after sending: it may have been counted.
+            if gate is not None:
+                await asyncio.shield(gate.settle(ticket, ok=False))
+            raise
+        ok = reply.get("status") == 200
+        if gate is not None:
+            headers = ws_rate_headers(reply.get("rateLimits") or ())
+            await gate.settle(ticket, ok=ok, headers=headers)
+        if ok:
             return reply.get("result")
         err = classify(reply) or UnclassifiedError(f"{method}: unreadable answer")
-        await self._bn.observe_ws_error(err)
+        await self._bn.observe_ws_error(err)  # the connector's budget and stats
+        if gate is not None and gate is not self._bn.budget:
+            await gate.on_error(err, sent_ms=sent_ms)
         raise err
 
     async def _subscribe(self, link: WsLink) -> None:
@@ -156,12 +214,12 @@ class UserDataStream:
             try:
                 if self.logon:
                     if not link.context.get("logged_on"):
-                        await self._call(link, "session.logon", self._signed())
+                        await self._call(link, "session.logon", signed=True)
                         link.context["logged_on"] = True
-                    result = await self._call(link, "userDataStream.subscribe", {})
+                    result = await self._call(link, "userDataStream.subscribe")
                 else:
                     result = await self._call(
-                        link, "userDataStream.subscribe.signature", self._signed()
+                        link, "userDataStream.subscribe.signature", signed=True
                     )
             except ClockSkewError:
                 if attempt:
@@ -232,13 +290,17 @@ class UserDataStream:
         symbols = self.symbols | tracker.symbols() | self._bn._journal_symbols()
         new_fills = 0
         for symbol in sorted(symbols):
-            unknown: set[int] = set()
-            for trade in await self._bn.my_trades(symbol, startTime=since, limit=1000):
-                new_fills += tracker.add_trade(trade)
-                if tracker.get(order_id=trade.order_id, symbol=symbol) is None:
-                    unknown.add(trade.order_id)
+            trades = await self._bn.my_trades(symbol, startTime=since, limit=1000)
+            unknown = {
+                t.order_id
+                for t in trades
+                if tracker.get(order_id=t.order_id, symbol=symbol) is None
+            }
             for order_id in sorted(unknown):  # filled while we were away: its final state
                 self._bn._order_seen(await self._bn.orders.query(symbol, order_id=order_id))
+            # Fills after their orders: an application never sees a fill of an unknown order.
+            for trade in trades:
+                new_fills += tracker.add_trade(trade)
             listed = await self._bn.open_orders(symbol)
             for order in listed:
                 tracker.update_order(order)
@@ -271,12 +333,30 @@ class UserDataStream:
             await asyncio.sleep(opts.fallback_poll)
             if self.healthy or self._down_since is None:
                 continue
-            for order in self.tracker.open_orders()[: opts.fallback_max_orders]:
-                try:
-                    current = await self._bn.orders.query(order.symbol, order_id=order.order_id)
-                except BinanceError as err:
-                    log.info("user data fallback poll failed: %s", err)
-                    break
-                self.polls += 1
-                self.tracker.update_order(current)
-                self._bn._order_seen(current)
+            await self._poll_round(opts.fallback_max_orders)
+
+    async def _poll_round(self, limit: int) -> list[OrderKey]:
+        """Query up to `limit` tracked open orders, going on from the last round's turn; the
+        orders polled. A failure about one order (unknown to the exchange, refused) passes its
+        turn; any other (transport, rate limit) ends the round, and the next starts there."""
+        tracked = {(o.symbol, o.order_id): o for o in self.tracker.open_orders()}
+        polled: list[OrderKey] = []
+        for key in next_round(tracked, self._poll_after, limit):
+            order = tracked[key]
+            try:
+                current = await self._bn.orders.query(order.symbol, order_id=order.order_id)
+            except (OrderNotFoundError, InvalidRequestError) as err:
+                log.info("user data fallback: order %s %s not polled: %s", *key, err)
+                self._poll_after = key
+                continue
+            except BinanceError as err:
+                log.info("user data fallback poll failed: %s", err)
+                break
+            self._poll_after = key
+            self.polls += 1
+            polled.append(key)
+            self.tracker.update_order(current)
+            self._bn._order_seen(current)
+        if polled:
+            self._bn.emit("user_data_poll", orders=[i for _, i in polled], tracked=len(tracked))
+        return polled

@@ -43,7 +43,7 @@ from binguard.errors import (
     classify,
 )
 from binguard.policy.budget import ws_rate_headers
-from binguard.policy.weights import Cost, ws_api_cost
+from binguard.policy.weights import ws_api_cost
 from binguard.transport.rest import RateGate
 from binguard.transport.signing import Signer, ws_payload
 from binguard.transport.ws import WsLink, WsSupervisor
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 # Methods that change orders: their lost answers are reconciled, never retried.
 ORDER_METHODS = frozenset({"order.place", "order.cancel", "openOrders.cancelAll"})
-LOGON_COST = Cost(weight=2)  # session.logon (web-socket-api.md); not in policy/weights.py's table
 
 
 class WsOrderSession:
@@ -154,7 +153,11 @@ class WsOrderSession:
         budget at its weight (2, web-socket-api.md), settled with the answer's `rateLimits`."""
         gate = self._gate
         deadline = time.monotonic() + self.sup.options.open_timeout
-        ticket = await gate.acquire(LOGON_COST, deadline=deadline) if gate is not None else None
+        ticket = (
+            await gate.acquire(ws_api_cost("session.logon"), deadline=deadline)
+            if gate is not None
+            else None
+        )
         try:
             reply = await link.request(
                 {"method": "session.logon", "params": self._stamp(signed=True)}
@@ -176,8 +179,8 @@ class WsOrderSession:
         """Where a request goes: the newest socket that is open and not announced to end.
 
         During a rotation (before the 24-hour mark, after `serverShutdown`) the new socket is
-        used as soon as it is open: the old one may stop answering (a server going down) and is
-        aborted at the switch, and either would lose the answers of requests still on it."""
+        used as soon as it is open: the old one may stop answering (a server going down); it is
+        kept only until the answers still owed on it arrive (transport/ws.py drains it)."""
         for link in (self._fresh, self.sup.link):
             if link is not None and link.alive and not link.planned:
                 return link

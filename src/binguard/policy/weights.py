@@ -109,6 +109,14 @@ KLINES: Final = Rule(2)  # /klines, /uiKlines, /avgPrice
 TICKER_24HR: Final = Rule(80, when_param=(("symbol", 2),))  # 80 for all symbols
 TICKER_PRICE: Final = Rule(4, when_param=(("symbol", 2),))  # /ticker/price, /ticker/bookTicker
 
+# WebSocket API only: sessions and user data (listenKeys are gone since 2026-02-20).
+# web-socket-api.md §Authentication requests: session.logon, session.status, session.logout
+# "Weight: 2" each. §User Data Stream requests: userDataStream.subscribe and
+# userDataStream.unsubscribe "Weight: 2"; userDataStream.subscribe.signature and
+# session.subscriptions weight 2 as well (binance-api-semantics.md §9, from the same page).
+SESSION: Final = Rule(2)
+USER_DATA_STREAM: Final = Rule(2)
+
 UNKNOWN: Final = Rule(80)  # as costly as the dearest common request without a symbol
 WS_API_CONNECT: Final = Cost(2)  # web-socket-api.md §IP limits: "Connecting ... costs 2 weight"
 
@@ -176,6 +184,13 @@ WS_API: Final[Mapping[str, Rule]] = MappingProxyType(
         "account.status": ACCOUNT,
         "myTrades": MY_TRADES,
         "account.rateLimits.orders": ORDER_RATE_LIMIT,
+        "session.logon": SESSION,
+        "session.status": SESSION,
+        "session.logout": SESSION,
+        "session.subscriptions": SESSION,
+        "userDataStream.subscribe": USER_DATA_STREAM,
+        "userDataStream.subscribe.signature": USER_DATA_STREAM,
+        "userDataStream.unsubscribe": USER_DATA_STREAM,
     }
 )
 

@@ -14,12 +14,13 @@ Other faces (WebSocket streams, WebSocket API) plug in through extensions: calla
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
 
 from aiohttp import web
+
+from binguard._aio import reap
 
 from .admin import STATE_KEY, add_admin_routes
 from .call import Endpoint
@@ -100,10 +101,7 @@ def build_app(state: SimState, extensions: Iterable[Extension] = ()) -> web.Appl
         if state.config.flow.enabled and state.config.flow.interval_ms > 0:
             task = asyncio.create_task(_crowd_loop(state))
         yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await reap(task)
 
     app.cleanup_ctx.append(crowd)
     return app

@@ -11,10 +11,11 @@ GET /_sim/ws                             ground truth: open connections per IP w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+
+from binguard._aio import reap
 
 from . import ws_api, ws_streams
 from .state import SimState
@@ -52,11 +53,7 @@ def add_ws_routes(app: web.Application, state: SimState) -> WsHub:
             for b in (hub.depth, hub.depth_fast)
         ]
         yield
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await reap(*tasks)
 
     async def on_shutdown(_app: web.Application) -> None:
         await hub.shutdown()

@@ -20,6 +20,11 @@ Each physical socket is a `WsLink`; the supervisor keeps one live at a time and 
   is opened and subscribed *while the old one still delivers* (`rotate`); the new one's messages
   are buffered until the old one has delivered one of them, then the switch happens and buffered
   messages the old one already delivered are dropped (by `key`), so nothing is lost or repeated.
+  A request-only socket (a WebSocket API socket for orders: answers, never unsolicited data;
+  `request_only`, by default when no `on_message` is given) has no data to overlap: the switch
+  happens as soon as the new socket has proven it answers (its `on_open` requests were answered,
+  or else a ping got its pong). A replaced socket is closed once the answers still owed on it
+  have come (within `request_timeout`), so a rotation never fails a request in flight.
 
 Server pings are answered with their payload (aiohttp's autoping is off so the watchdog sees every
 frame; the answer is the same). Requests (`SUBSCRIBE`, WebSocket API methods) carry an id and
@@ -48,6 +53,7 @@ from typing import Any
 
 import aiohttp
 
+from binguard._aio import reap
 from binguard.errors import (
     BinanceError,
     ConnectFailedError,
@@ -171,6 +177,7 @@ class WsLink:
         self.buffer: deque[tuple[Hashable, Frame]] = deque()
         self.buffer_keys: set[Hashable] = set()
         self.first_data = asyncio.Event()
+        self.heard = asyncio.Event()  # the server sent a frame (an answer, a ping, a pong...)
         self.delivering = True
         self.context: dict[str, Any] = {}  # the layer above keeps per-socket state here
         limit = sup.options.max_outgoing_per_s
@@ -238,13 +245,15 @@ class WsLink:
 
     # -- receiving --------------------------------------------------------------------------
     async def _read(self) -> None:
-        ws, sup, loop = self.ws, self.sup, self._loop
+        ws, sup, loop, heard = self.ws, self.sup, self._loop, self.heard
         reason = "closed"
         text, ping = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.PING
         try:
             while True:
                 msg = await ws.receive()
                 self.last_frame = loop.time()
+                if not heard.is_set():
+                    heard.set()
                 kind = msg.type
                 if kind is text:
                     sup._on_text(self, msg.data)
@@ -312,20 +321,39 @@ class WsLink:
         if self._reader is not None and self._reader is not asyncio.current_task():
             self._reader.cancel()
 
+    async def prove(self, within: float) -> bool:
+        """True once the server has sent anything on this socket; pings it first if it has not
+        yet (an answered `on_open` request already counts). False if it ended or stayed mute."""
+        if not self.heard.is_set() and self.alive:
+            if self.window is not None:
+                await self.window.acquire()
+            with contextlib.suppress(aiohttp.ClientError, ConnectionError, RuntimeError):
+                await self.ws.ping(b"binguard")
+            heard = asyncio.ensure_future(self.heard.wait())
+            try:
+                await _first_of(within, heard, self.done)
+            finally:
+                heard.cancel()
+        return self.alive and self.heard.is_set()
+
+    async def drain(self, within: float) -> None:
+        """Wait (at most `within` seconds) for the answers still owed on this socket."""
+        until = self._loop.time() + within
+        while self.alive and (owed := [f for f in self.pending.values() if not f.done()]):
+            left = until - self._loop.time()
+            if left <= 0:
+                return
+            await _first_of(left, *owed, self.done)
+
     async def finish(self) -> None:
         """Close the socket (bounded by `close_timeout`) and reap the tasks."""
         self.abort(self.done.result() if self.done.done() else "closed by client")
         with contextlib.suppress(aiohttp.ClientError, ConnectionError, TimeoutError):
             async with asyncio.timeout(self.sup.options.close_timeout + 0.5):
                 await self.ws.close()
-        me = asyncio.current_task()
-        tasks = [t for t in (self._reader, self._watchdog) if t is not None and t is not me]
         # Both are cancelled: a watchdog left to wake on its own timer kept close() (and a test's
-        # teardown) waiting. gather(return_exceptions=True) reaps them without swallowing a
-        # cancellation of finish() itself.
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # teardown) waiting.
+        await reap(self._reader, self._watchdog)
 
 
 @dataclass(slots=True)
@@ -356,8 +384,13 @@ class WsSupervisor:
         on_error: Callable[[BinanceError], Awaitable[None]] | None = None,
         session: aiohttp.ClientSession | None = None,
         local_addr: str | None = None,
+        request_only: bool | None = None,
     ) -> None:
+        """`request_only`: the socket carries answers to requests, never unsolicited data, so
+        a rotation switches once the new socket answers (default: True when no `on_message`
+        is given)."""
         self._url = url if callable(url) else (lambda: url)
+        self.request_only = on_message is _nothing if request_only is None else request_only
         self.name = name
         self.options = options or WsOptions()
         self._on_message = on_message
@@ -448,15 +481,12 @@ class WsSupervisor:
     async def close(self) -> None:
         """Stop for good: close every socket and the session."""
         self._closing = True
-        if self._main is not None:
-            self._main.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._main
+        await reap(self._main)
         for link in list(self._links):
             await link.finish()
-        for task in list(self._reaping):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # Sockets being closed in the background (replaced, lost): their close is awaited, not
+        # cancelled, so each still says goodbye to the server within `close_timeout`.
+        await reap(*self._reaping, cancel=False)
         self._up.clear()
         self.stats.connected = False
         if self._own_session and self._session is not None:
@@ -633,6 +663,13 @@ class WsSupervisor:
                 self._emit("ws_rotate_failed", name=self.name, error=type(err).__name__)
                 return False
             handover.new = new
+            if self.request_only:
+                # No data to overlap: proven once it answers; the old one drains its answers.
+                if not await new.prove(opts.handover_timeout):
+                    self._reap(new)
+                    return False
+                self._switch(old, new, set())
+                return True
             first = asyncio.ensure_future(new.first_data.wait())
             try:
                 await _first_of(opts.handover_timeout, first, old.done, new.done)
@@ -684,11 +721,14 @@ class WsSupervisor:
             self._seen_after_switch = seen
             self._seen_until = new._loop.time() + self.options.handover_grace
         self._emit("ws_switch", name=self.name, old=old.serial, new=new.serial)
-        self._reap(old)
+        self._reap(old, drain=True)
 
-    def _reap(self, link: WsLink) -> None:
-        link.abort(link.done.result() if link.done.done() else "replaced")
-        task = asyncio.create_task(link.finish(), name=f"ws-close-{link.serial}")
+    def _reap(self, link: WsLink, *, drain: bool = False) -> None:
+        """Close `link` in the background: at once, or (`drain`: a replaced socket, no longer
+        used for new requests) once the answers still owed on it have come."""
+        if not drain:
+            link.abort(link.done.result() if link.done.done() else "replaced")
+        task = asyncio.create_task(self._retire(link, drain), name=f"ws-close-{link.serial}")
         self._reaping.add(task)
 
         def forget(t: asyncio.Task[None]) -> None:
@@ -696,6 +736,11 @@ class WsSupervisor:
             self._links.discard(link)
 
         task.add_done_callback(forget)
+
+    async def _retire(self, link: WsLink, drain: bool) -> None:
+        if drain:
+            await link.drain(self.options.request_timeout)
+        await link.finish()
 
     async def _connect(self, *, buffering: bool) -> WsLink:
         """Open, start reading, run `on_open`; a typed BinanceError on any failure."""
