@@ -355,6 +355,18 @@ async def test_418_opens_the_breaker_for_everyone_at_once() -> None:
     await budget.acquire(READ)
 
 
+async def test_check_refuses_during_a_known_ban_only() -> None:
+    """check() is the transport's synchronous last look before writing an admitted request."""
+    budget, clock = budget_with(limit(LimitKind.REQUEST_WEIGHT, 1, "MINUTE", 10))
+    budget.check()  # no ban known: passes
+    await budget.ban(NOON + 5_000)
+    with pytest.raises(BanInForceError) as info:
+        budget.check()
+    assert info.value.retry_after == pytest.approx(5)
+    clock.advance(5)
+    budget.check()
+
+
 async def test_418_with_only_retry_after() -> None:
     budget, _clock = budget_with(limit(LimitKind.REQUEST_WEIGHT, 1, "MINUTE", 10))
     await budget.on_error(body_error(418, -1003, "Too many requests queued.", Retry_After="300"))

@@ -173,6 +173,31 @@ async def test_content_length_body_and_keep_alive() -> None:
         assert r.headers["content-type"] == "application/json"
 
 
+async def test_before_write_runs_after_a_wait_for_a_connection_and_can_stop_the_request() -> None:
+    """The transport's last word before the bytes leave (a ban learnt while connecting): asked
+    only when a wait came first; what it raises is raised and nothing is sent."""
+
+    class Stop(Exception):
+        pass
+
+    calls: list[str] = []
+
+    def allow() -> None:
+        calls.append("asked")
+
+    def refuse() -> None:
+        raise Stop
+
+    async with serve(keep_answering) as srv, client(srv.url) as c:
+        with pytest.raises(Stop):
+            await c.request("GET", "/api/v3/time", before_write=refuse)  # a new connection
+        assert srv.requests == [], "refused before writing: nothing reached the server"
+        await c.request("GET", "/api/v3/time", before_write=allow)  # a new connection again
+        assert calls == ["asked"]
+        await c.request("GET", "/api/v3/time", before_write=refuse)  # idle one: no wait, no ask
+        assert len(srv.requests) == 2
+
+
 async def test_post_body_is_sent_with_its_length() -> None:
     seen: list[bytes] = []
 

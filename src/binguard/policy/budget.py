@@ -127,6 +127,7 @@ class RateBudget:
         """`on_block(kind, until_ms, now_ms)`: told whenever this budget learns of a ban or a
         pause (the connector turns it into ban_start / ban_end events)."""
         self._on_block = on_block
+        self._banned_until = 0  # the latest ban end seen (server ms): check()'s local answer
         self._margin = margin
         self._edge_ms = edge_ms
         self._set(limits)
@@ -226,6 +227,7 @@ class RateBudget:
     def _refused(self, outcome: Refused, now: int, deadline: float | None) -> float:
         """The seconds to wait after a refusal; raises when banned or past the deadline."""
         if outcome.kind is BlockKind.BAN:
+            self._banned_until = max(self._banned_until, outcome.until_ms)
             raise BanInForceError(outcome.until_ms, now)
         wait = max(0, outcome.until_ms - now) / 1000
         ready_at = self._clock.monotonic() + wait
@@ -311,6 +313,16 @@ class RateBudget:
         if refund:
             self._wake_head()
 
+    def check(self) -> None:
+        """Raise BanInForceError if a ban this budget knows of is in force: the transport asks
+        right before writing a request that was admitted earlier and then waited (for a new
+        connection), so a ban learnt meanwhile stops it too. Local and synchronous: a ban another
+        process learnt is seen by the next acquire()."""
+        if self._banned_until:
+            now = self._server_ms()
+            if self._banned_until > now:
+                raise BanInForceError(self._banned_until, now)
+
     async def observe(self, headers: RateHeaders, *, sent_ms: int) -> None:
         """Correct the counts from X-MBX-USED-WEIGHT-* and X-MBX-ORDER-COUNT-* of a response."""
         weight, orders = headers.used_weight, headers.order_count
@@ -378,6 +390,7 @@ class RateBudget:
     async def ban(self, until_ms: int) -> None:
         """418: the breaker opens; every acquire raises `BanInForceError` until `until_ms`."""
         await self._store.block(BlockKind.BAN, until_ms)
+        self._banned_until = max(self._banned_until, until_ms)
         if self._on_block is not None:
             self._on_block(BlockKind.BAN, until_ms, self._server_ms())
         self._wake_head()

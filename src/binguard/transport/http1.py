@@ -32,7 +32,7 @@ import asyncio
 import ssl
 import zlib
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -532,9 +532,13 @@ class Http1Client:
         body: bytes | None = None,
         content_type: str = "application/x-www-form-urlencoded",
         timeout: float = 10.0,  # noqa: ASYNC109 - one timer per request, cheaper than a context
+        before_write: Callable[[], None] | None = None,
     ) -> Response:
         """Send `method target` (target: path and query, already percent-encoded) and return the
-        whole answer, whatever its status; raise HttpError / OSError subclasses otherwise."""
+        whole answer, whatever its status; raise HttpError / OSError subclasses otherwise.
+
+        `before_write()` runs right before the request is written when waiting for a connection
+        came first (an idle one is written to at once); what it raises is raised, unsent."""
         if "\r" in target or "\n" in target or " " in target:
             raise ValueError("the request target must be percent-encoded")
         if self._closed:
@@ -551,9 +555,14 @@ class Http1Client:
             ).encode() + body
         retry = method in _RETRY_METHODS
         while True:
-            conn = self._idle_connection(now) or await self._take(loop, deadline)
+            conn = self._idle_connection(now)
+            waited = conn is None
+            if conn is None:
+                conn = await self._take(loop, deadline)
             reused = conn.used > 0
             try:
+                if waited and before_write is not None:
+                    before_write()
                 return await conn.start(data, method == "HEAD", deadline)
             except asyncio.CancelledError:
                 conn.abort()  # the answer may still come: this connection is out of step

@@ -67,6 +67,10 @@ class RateGate(Protocol):
 
     async def on_error(self, error: BinanceError, *, sent_ms: int | None = None) -> None: ...
 
+    def check(self) -> None:
+        """Raise (a typed BinanceError) if nothing may leave now: called right before the bytes
+        of an admitted request are written, when a wait lay between (a new connection)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RestOptions:
@@ -209,6 +213,7 @@ class _Backend(Protocol):
         method: str,
         target: str,
         timeout: float,  # noqa: ASYNC109 - the client's own per-request timer
+        before_write: Callable[[], None] | None,
     ) -> _Answer: ...
 
 
@@ -253,6 +258,7 @@ class _Http1Backend:
         method: str,
         target: str,
         timeout: float,  # noqa: ASYNC109 - the client's own per-request timer
+        before_write: Callable[[], None] | None,
     ) -> _Answer:
         client = self._client
         if client is None:
@@ -260,7 +266,9 @@ class _Http1Backend:
             client = self._client
             assert client is not None
         try:
-            r = await client.request(method, self._prefix + target, timeout=timeout)
+            r = await client.request(
+                method, self._prefix + target, timeout=timeout, before_write=before_write
+            )
         except (HttpError, OSError) as exc:
             head = exc.head if isinstance(exc, HttpError) else None
             status = exc.status if isinstance(exc, HttpError) else None
@@ -310,7 +318,9 @@ class _AiohttpBackend:
         method: str,
         target: str,
         timeout: float,  # noqa: ASYNC109 - the client's own per-request timer
+        before_write: Callable[[], None] | None,
     ) -> _Answer:
+        """(`before_write` is not honoured: aiohttp writes after its own awaits, unhooked.)"""
         if self._session is None:
             await self.open()
         session = self._session
@@ -426,7 +436,10 @@ class RestTransport:
             timeout = min(timeout, max(0.05, deadline - time.monotonic()))
         try:
             answer = await self._http.exchange(
-                method, f"{path}?{query}" if query else path, timeout
+                method,
+                f"{path}?{query}" if query else path,
+                timeout,
+                gate.check if gate is not None else None,
             )
         except _ExchangeError as failure:
             exc = failure.cause
