@@ -11,6 +11,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 
 from binguard.connector.client import SpotConnector
@@ -145,6 +146,35 @@ async def test_ban_stops_every_request(sim: Simulator, connect: MakeConnector) -
         # refused locally until the stated end plus a margin (policy/budget.py, _ban_end)
         assert again.value.banned_until == first.value.banned_until + BAN_MARGIN
     assert await request_count(sim) == seen, "no request may leave during a known ban"
+
+
+async def test_429_then_418_pauses_then_stops_everything_until_the_ban_ends(
+    sim: Simulator, connect: MakeConnector
+) -> None:
+    """The seeds' escalation: a 429 (paused for Retry-After, then retried), then a 418 with its
+    ban-until: from then on nothing reaches the exchange, orders included, and none is lost."""
+    bn = await connect()
+    depth = {"path": "/api/v3/depth", "times": 1}
+    load_faults(
+        sim,
+        {**depth, "action": "http_429"},
+        {**depth, "action": "http_418", "every_nth": 2, "ban_s": 60},
+    )
+    with pytest.raises(IpBannedError) as banned:
+        await bn.depth("BTCUSDT", limit=5)
+    assert banned.value.http_status == 418 and banned.value.banned_until is not None
+    async with aiohttp.ClientSession() as s, s.get(f"{sim.url}/_sim/requests") as r:
+        log = [e for e in await r.json() if e["path"] == "/api/v3/depth"]
+    assert [e["status"] for e in log] == [429, 418]
+    assert log[1]["time"] - log[0]["time"] >= 950, "Retry-After (1 s) was waited out"
+    seen = await request_count(sim)
+    for call in (bn.depth("BTCUSDT"), bn.account(), place(bn)):
+        with pytest.raises(IpBannedError):
+            await call
+    assert await request_count(sim) == seen, "no request may leave during a known ban"
+    assert await ground_truth(sim) == [], "no order reached the exchange"
+    assert all(e.order_id is None for e in bn.journal.all()), "nothing believed placed"
+    assert bn.stats.bans == 1
 
 
 async def test_ban_start_and_end_are_told_once_and_requests_resume(
