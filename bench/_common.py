@@ -23,12 +23,13 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from binguard.backends import (
     BlockKind,
@@ -40,7 +41,7 @@ from binguard.backends import (
     Refused,
     Snapshot,
 )
-from binguard.sim import SimConfig
+from binguard.sim import FlowConfig, LimitsConfig, RateLimitSpec, SimConfig
 
 READY_TIMEOUT = 30.0  # seconds a child may take to start listening
 SYMBOL = "BTCUSDT"
@@ -59,26 +60,24 @@ def _sim_child(config: SimConfig, ports: Queue[int]) -> None:
     asyncio.run(_serve(config, ports))
 
 
-class SimProcess:
-    """`binguard.sim.Simulator(config)` alone in a spawned child process, on a free port."""
+class _Child(ABC):
+    """A child process started on `__enter__` (`_spawn`, then a bounded `_wait_ready`) and ended
+    by `close()` on the way out, or at once if it never gets ready."""
 
-    def __init__(self, config: SimConfig) -> None:
-        self.config = config
-        self.port = 0
-        self._proc: multiprocessing.process.BaseProcess | None = None
+    @abstractmethod
+    def _spawn(self) -> None: ...
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    @abstractmethod
+    def _wait_ready(self) -> None: ...
 
-    def __enter__(self) -> SimProcess:
-        ctx = multiprocessing.get_context("spawn")
-        ports: Queue[int] = ctx.Queue()
-        self._proc = ctx.Process(target=_sim_child, args=(self.config, ports), daemon=True)
-        self._proc.start()
+    @abstractmethod
+    def close(self) -> None:
+        """Terminate the child (kill it if it lingers); a no-op once done."""
+
+    def __enter__(self) -> Self:
+        self._spawn()
         try:
-            self.port = _port_from(ports, self._proc)
-            wait_until(lambda: _answers(self.url + "/_sim/clock"), READY_TIMEOUT, "simulator")
+            self._wait_ready()
         except BaseException:
             self.close()
             raise
@@ -88,6 +87,32 @@ class SimProcess:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class SimProcess(_Child):
+    """`binguard.sim.Simulator(config)` alone in a spawned child process, on a free port."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.port = 0
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self._ports: Queue[int] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._ports = ctx.Queue()
+        self._proc = ctx.Process(target=_sim_child, args=(self.config, self._ports), daemon=True)
+        self._proc.start()
+
+    def _wait_ready(self) -> None:
+        assert self._ports is not None
+        assert self._proc is not None
+        self.port = _port_from(self._ports, self._proc)
+        wait_until(lambda: _answers(self.url + "/_sim/clock"), READY_TIMEOUT, "simulator")
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
@@ -158,6 +183,25 @@ def sim_weight(method: str, path: str, params: Mapping[str, str] | None = None) 
     raise KeyError(f"the simulator has no endpoint {method} {path}")
 
 
+def saturation_config(weight_limit: int, ban_scale: float = 0.01) -> SimConfig:
+    """A simulator whose only binding limit is `weight_limit` REQUEST_WEIGHT per 1 SECOND, with
+    bans scaled down (should a ban happen, it must not stall the run for minutes), books seeded
+    and no crowd, so that it stays light, and a request log long enough for the whole run."""
+    return SimConfig(
+        limits=LimitsConfig(
+            rate_limits=(
+                RateLimitSpec("REQUEST_WEIGHT", "SECOND", 1, weight_limit),
+                RateLimitSpec("ORDERS", "SECOND", 10, 50),
+                RateLimitSpec("ORDERS", "DAY", 1, 160_000),
+                RateLimitSpec("RAW_REQUESTS", "MINUTE", 5, 300_000),
+            ),
+            ban_scale=ban_scale,
+        ),
+        flow=FlowConfig(interval_ms=0),
+        log_size=500_000,
+    )
+
+
 # -- redis-server in a child process -----------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -178,7 +222,7 @@ def redis_binary() -> pathlib.Path:
     return binary
 
 
-class RedisProcess:
+class RedisProcess(_Child):
     """A throwaway redis-server on a free loopback port, without persistence."""
 
     def __init__(self) -> None:
@@ -187,7 +231,7 @@ class RedisProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
 
-    def __enter__(self) -> RedisProcess:
+    def _spawn(self) -> None:
         self._proc = subprocess.Popen(
             [
                 str(redis_binary()),
@@ -197,12 +241,9 @@ class RedisProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        try:
-            wait_until(self._ping, READY_TIMEOUT, "redis-server")
-        except BaseException:
-            self.close()
-            raise
-        return self
+
+    def _wait_ready(self) -> None:
+        wait_until(self._ping, READY_TIMEOUT, "redis-server")
 
     def _ping(self) -> bool:
         import redis
@@ -219,11 +260,6 @@ class RedisProcess:
             return False
         finally:
             client.close()
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -60,6 +60,7 @@ from ._common import (
     SimProcess,
     Truth,
     pct,
+    saturation_config,
     sim_weight,
     truth_from_log,
     utilisation,
@@ -82,22 +83,6 @@ CPU_GOAL = 0.5
 OURS = "binguard SpotConnector.account()"
 FLOOR = "(reference) "
 VARIANT = "(binguard variant) "  # other REST backends of binguard: shown, never a peer
-
-
-def _saturation_config() -> SimConfig:
-    return SimConfig(
-        limits=LimitsConfig(
-            rate_limits=(
-                RateLimitSpec("REQUEST_WEIGHT", "SECOND", 1, WEIGHT_LIMIT),
-                RateLimitSpec("ORDERS", "SECOND", 10, 50),
-                RateLimitSpec("ORDERS", "DAY", 1, 160_000),
-                RateLimitSpec("RAW_REQUESTS", "MINUTE", 5, 300_000),
-            ),
-            ban_scale=0.01,  # should a ban happen, it must not stall the run for minutes
-        ),
-        flow=FlowConfig(interval_ms=0),  # books seeded, no crowd: the simulator stays light
-        log_size=500_000,
-    )
 
 
 def _cpu_config() -> SimConfig:
@@ -214,7 +199,7 @@ def _bench_edges() -> None:
         flush=True,
     )
     rows = []
-    with SimProcess(_saturation_config()) as sim:
+    with SimProcess(saturation_config(WEIGHT_LIMIT)) as sim:
         for lead in EDGE_LEADS_MS:
             for _ in range(EDGE_TRIALS):
                 sim.post("/_sim/reset")  # fresh limits and bans for each trial
@@ -287,7 +272,7 @@ def _bench_saturation() -> None:
         f"for {RUN_S:.0f} s",
         flush=True,
     )
-    with SimProcess(_saturation_config()) as sim:
+    with SimProcess(saturation_config(WEIGHT_LIMIT)) as sim:
         samples: list[tuple[int, int, int]] = []
 
         async def main() -> _Run:
@@ -352,7 +337,8 @@ async def _cpu_round(call: Call, n: int) -> tuple[float, float]:
     return (time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6
 
 
-def _python_binance(url: str, api_key: str, secret: str) -> Any:
+def _python_binance(url: str, api_key: str, secret: str) -> tuple[Call, Call]:
+    """(account call, close) of a python-binance AsyncClient pointed at the simulator."""
     from binance import AsyncClient  # type: ignore[import-untyped]
 
     client = AsyncClient(api_key, secret)
@@ -370,10 +356,11 @@ def _python_binance(url: str, api_key: str, secret: str) -> Any:
     ):
         if hasattr(client, attr):
             setattr(client, attr, f"{url}/_absent")
-    return client
+    return client.get_account, client.close_connection
 
 
-def _ccxt(url: str, api_key: str, secret: str) -> Any:
+def _ccxt(url: str, api_key: str, secret: str) -> tuple[Call, Call]:
+    """(account call, close) of a ccxt async binance exchange pointed at the simulator."""
     import ccxt.async_support as ccxt  # type: ignore[import-untyped]
 
     ex = ccxt.binance(
@@ -388,38 +375,37 @@ def _ccxt(url: str, api_key: str, secret: str) -> Any:
         name: (f"{url}/api/v3" if name in ("public", "private") else f"{url}/_absent/{name}")
         for name in ex.urls["api"]
     }
-    return ex
+    return ex.private_get_account, ex.close
+
+
+PEERS = (
+    ("python-binance", "python-binance AsyncClient.get_account()", _python_binance),
+    ("ccxt", "ccxt binance.private_get_account()", _ccxt),
+)
+
+
+def _checked(fetch: Call) -> Call:
+    """A peer's account call that fails loudly if the answer is not an account."""
+
+    async def call() -> Any:
+        data = await fetch()
+        assert "balances" in data
+        return data
+
+    return call
 
 
 async def _peers(url: str, api_key: str, secret: str, stack: AsyncExitStack) -> dict[str, Call]:
     """The peer clients that are installed (test extras), closed by `stack`."""
     peers: dict[str, Call] = {}
-    try:
-        pb = _python_binance(url, api_key, secret)
-    except ImportError:
-        print("   python-binance is not installed: no figure for it")
-    else:
-        stack.push_async_callback(pb.close_connection)
-
-        async def pb_account() -> Any:
-            data = await pb.get_account()
-            assert "balances" in data
-            return data
-
-        peers["python-binance AsyncClient.get_account()"] = pb_account
-    try:
-        ex = _ccxt(url, api_key, secret)
-    except ImportError:
-        print("   ccxt is not installed: no figure for it")
-    else:
-        stack.push_async_callback(ex.close)
-
-        async def ccxt_account() -> Any:
-            data = await ex.private_get_account()
-            assert "balances" in data
-            return data
-
-        peers["ccxt binance.private_get_account()"] = ccxt_account
+    for package, name, make in PEERS:
+        try:
+            account, close = make(url, api_key, secret)
+        except ImportError:
+            print(f"   {package} is not installed: no figure for it")
+            continue
+        stack.push_async_callback(close)
+        peers[name] = _checked(account)
     return peers
 
 

@@ -37,7 +37,7 @@ from binguard.connector.client import SpotConnector
 from binguard.connector.options import ConnectorOptions
 from binguard.errors import BinanceError
 from binguard.policy.refusals import BanInForceError
-from binguard.sim import FlowConfig, LimitsConfig, RateLimitSpec, SimConfig
+from binguard.sim import LimitsConfig
 
 from ._common import (
     READY_TIMEOUT,
@@ -46,6 +46,7 @@ from ._common import (
     SimProcess,
     Truth,
     pct,
+    saturation_config,
     sim_weight,
     truth_from_log,
     utilisation,
@@ -60,22 +61,6 @@ IP = "127.0.0.3"  # every process sends from this one address
 ACCOUNT = "demo"
 BAN_SCALE = 0.01
 GOAL = 0.97
-
-
-def _sim_config() -> SimConfig:
-    return SimConfig(
-        limits=LimitsConfig(
-            rate_limits=(
-                RateLimitSpec("REQUEST_WEIGHT", "SECOND", 1, WEIGHT_LIMIT),
-                RateLimitSpec("ORDERS", "SECOND", 10, 50),
-                RateLimitSpec("ORDERS", "DAY", 1, 160_000),
-                RateLimitSpec("RAW_REQUESTS", "MINUTE", 5, 300_000),
-            ),
-            ban_scale=BAN_SCALE,
-        ),
-        flow=FlowConfig(interval_ms=0),  # books seeded, no crowd
-        log_size=500_000,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +261,7 @@ def run() -> None:
         f"REQUEST_WEIGHT {WEIGHT_LIMIT} / 1 SECOND; bans scaled x{BAN_SCALE}",
         flush=True,
     )
-    with SimProcess(_sim_config()) as sim, RedisProcess() as redis:
+    with SimProcess(saturation_config(WEIGHT_LIMIT, BAN_SCALE)) as sim, RedisProcess() as redis:
         redis_run = _fleet(sim, redis.url)
         sim.post("/_sim/reset")  # fresh limits, bans and log for the second run
         memory_run = _fleet(sim, None)

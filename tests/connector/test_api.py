@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import aiohttp
-
 from binguard.sim import Simulator
 
-from .conftest import MakeConnector, ground_truth
+from .conftest import MakeConnector, admin, ground_truth
 
 
 async def test_market_data_and_account(connect: MakeConnector) -> None:
@@ -53,5 +51,4 @@ async def test_fill_shows_in_my_trades(sim: Simulator, connect: MakeConnector) -
     trades = await bn.my_trades("BTCUSDT")
     assert [t.order_id for t in trades] == [order.order_id]
     assert trades[0].qty == Decimal("0.001") and trades[0].is_buyer
-    async with aiohttp.ClientSession() as s, s.get(f"{sim.url}/_sim/fills?account=demo") as r:
-        assert len(await r.json()) == 1
+    assert len(await admin(sim, "fills?account=demo")) == 1

@@ -7,6 +7,7 @@ the simulator's engine book at the same update id, and the depth stream still su
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,20 +16,8 @@ from binguard.connector.book import BookNotReadyError, BookState
 from binguard.connector.events import Event
 from binguard.sim import Simulator
 
-from .ws_support import (
-    MakeConnector,
-    Market,
-    admin,
-    assert_book_matches,
-    assert_streams_on_sim,
-    load_faults,
-    market,
-    until,
-    wconnect,
-    wsim,
-)
-
-__all__ = ["market", "wconnect", "wsim"]  # fixtures
+from .conftest import WS_FAST, MakeConnector, Market, admin, load_faults, until
+from .ws_support import assert_book_matches, assert_streams_on_sim
 
 STREAM = "btcusdt@depth@100ms"
 
@@ -129,10 +118,6 @@ async def test_proactive_rotation_needs_no_resync(
 
 
 def bn_ws(**changes: Any) -> Any:
-    from dataclasses import replace
-
-    from .ws_support import WS_FAST
-
     return replace(WS_FAST, lifetime_jitter=0.0, **changes)
 
 

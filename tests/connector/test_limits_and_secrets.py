@@ -15,7 +15,15 @@ from binguard.errors import BinanceError
 from binguard.sim import FlowConfig, SimConfig, Simulator
 from binguard.sim.config import LimitsConfig, RateLimitSpec
 
-from .conftest import FAST, MakeConnector, ground_truth, load_faults
+from .conftest import (
+    FAST,
+    MakeConnector,
+    admin,
+    credentials,
+    ground_truth,
+    load_faults,
+    running,
+)
 
 SIGNATURE = re.compile(r"signature=[0-9a-fA-F]{64}")
 
@@ -32,22 +40,19 @@ async def tight_sim() -> AsyncIterator[Simulator]:
         RateLimitSpec("ORDERS", "SECOND", 1, 3),
         RateLimitSpec("ORDERS", "DAY", 1, 160000),
     )
-    async with Simulator(config) as sim:
+    async with running(config) as sim:
         yield sim
-        assert sim.bugs == []
 
 
 async def _connector(sim: Simulator) -> SpotConnector:
-    key = sim.config.demo.keys[0]
-    bn = SpotConnector(api_key=key.api_key, secret=key.secret, base_url=sim.url, options=FAST)
+    bn = SpotConnector(base_url=sim.url, options=FAST, **credentials(sim))
     await bn.open()
     return bn
 
 
 async def _log(sim: Simulator) -> list[dict[str, object]]:
-    async with aiohttp.ClientSession() as s, s.get(f"{sim.url}/_sim/requests") as r:
-        data: list[dict[str, object]] = await r.json()
-        return data
+    log: list[dict[str, object]] = await admin(sim, "requests")
+    return log
 
 
 async def test_forced_429_pauses_then_succeeds_without_a_ban(

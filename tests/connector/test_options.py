@@ -30,5 +30,5 @@ def test_options_are_immutable_and_keyword_only() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         o.http = "http1"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        ConnectorOptions(10.0)  # type: ignore[misc]
+        ConnectorOptions(10.0)  # type: ignore[misc, unused-ignore]
     assert o.with_(timeout=3).http == "aiohttp"

@@ -6,27 +6,17 @@ import asyncio
 
 import pytest
 
-from binguard.connector.streams import StreamEvent, stream_name
+from binguard.connector.streams import StreamEvent, Subscription, stream_name
 from binguard.sim import Simulator
 
-from .ws_support import (
-    MakeConnector,
-    Market,
-    assert_streams_on_sim,
-    load_faults,
-    market,
-    until,
-    wconnect,
-    wsim,
-)
-
-__all__ = ["market", "wconnect", "wsim"]  # fixtures
+from .conftest import MakeConnector, Market, load_faults, until
+from .ws_support import assert_streams_on_sim
 
 
-async def next_of(sub: object, stream: str, wait_s: float = 5.0) -> StreamEvent:
+async def next_of(sub: Subscription, stream: str, wait_s: float = 5.0) -> StreamEvent:
     async def find() -> StreamEvent:
         while True:
-            event = await sub.get()  # type: ignore[attr-defined]
+            event = await sub.get()
             if event.stream == stream:
                 return event
 
@@ -78,8 +68,13 @@ async def test_two_readers_share_a_stream(
     assert (await next_of(first, "btcusdt@trade")).data["e"] == "trade"
     assert (await next_of(second, "btcusdt@trade")).data["e"] == "trade"
     first.close()
-    await asyncio.sleep(0.1)
-    await assert_streams_on_sim(wsim, [["btcusdt@trade"]])  # the other reader still needs it
+    # A barrier instead of a pause: the shard syncs its socket in order, so once a later stream
+    # is subscribed there, anything the close made the connector send has reached the simulator.
+    async with bn.stream("ethusdt@trade") as probe:
+        await probe.wait_subscribed(5)
+        # the other reader still needs it
+        await assert_streams_on_sim(wsim, [["btcusdt@trade", "ethusdt@trade"]])
+    await assert_streams_on_sim(wsim, [["btcusdt@trade"]])
     second.close()
     await assert_streams_on_sim(wsim, [[]])
 

@@ -19,9 +19,7 @@ from binguard.connector.client import SpotConnector
 from binguard.connector.journal import Stage
 from binguard.sim import Simulator
 
-from .ws_support import MakeConnector, admin, load_faults, until, wconnect, wsim
-
-__all__ = ["wconnect", "wsim"]  # fixtures
+from .conftest import MakeConnector, admin, load_faults, until
 
 PLACE = {"path": "/ws-api/v3", "method": "order.place", "times": 1}
 CANCEL = {"path": "/ws-api/v3", "method": "order.cancel", "times": 1}

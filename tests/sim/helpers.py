@@ -34,6 +34,18 @@ def msg(code: int, index: int = 0, *values: object) -> str:
     return text
 
 
+def limit_buy(quantity: str, price: str) -> dict[str, str]:
+    """The parameters of a GTC limit buy of BTCUSDT, the order most tests place."""
+    return {
+        "symbol": "BTCUSDT",
+        "side": "BUY",
+        "type": "LIMIT",
+        "timeInForce": "GTC",
+        "quantity": quantity,
+        "price": price,
+    }
+
+
 @dataclass
 class Reply:
     status: int

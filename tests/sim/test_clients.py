@@ -12,22 +12,17 @@ from typing import Any
 
 import pytest
 
-from binguard.sim import FlowConfig, SimConfig, Simulator
+from binguard.sim import Simulator
+
+from .helpers import limit_buy
 
 ccxt = pytest.importorskip("ccxt.async_support")
 binance = pytest.importorskip("binance")
 
 
 @pytest.fixture
-async def quiet_sim() -> AsyncIterator[Simulator]:
-    async with Simulator(SimConfig(flow=FlowConfig(interval_ms=0))) as s:
-        yield s
-        assert s.bugs == []
-
-
-@pytest.fixture
-async def exchange(quiet_sim: Simulator) -> AsyncIterator[Any]:
-    key = quiet_sim.config.demo.keys[0]
+async def exchange(sim: Simulator) -> AsyncIterator[Any]:
+    key = sim.config.demo.keys[0]
     ex = ccxt.binance(
         {
             "apiKey": key.api_key,
@@ -43,9 +38,7 @@ async def exchange(quiet_sim: Simulator) -> AsyncIterator[Any]:
     # every API family points at the simulator; only /api/v3 exists there
     ex.urls["api"] = {
         name: (
-            f"{quiet_sim.url}/api/v3"
-            if name in ("public", "private")
-            else f"{quiet_sim.url}/_absent/{name}"
+            f"{sim.url}/api/v3" if name in ("public", "private") else f"{sim.url}/_absent/{name}"
         )
         for name in ex.urls["api"]
     }
@@ -57,11 +50,11 @@ async def exchange(quiet_sim: Simulator) -> AsyncIterator[Any]:
 
 
 @pytest.fixture
-async def pb_client(quiet_sim: Simulator) -> AsyncIterator[Any]:
-    key = quiet_sim.config.demo.keys[0]
+async def pb_client(sim: Simulator) -> AsyncIterator[Any]:
+    key = sim.config.demo.keys[0]
     client = binance.AsyncClient(key.api_key, key.secret)
     for attr in ("API_URL", "API_TESTNET_URL", "API_DEMO_URL"):
-        setattr(client, attr, f"{quiet_sim.url}/api")
+        setattr(client, attr, f"{sim.url}/api")
     for attr in (
         "MARGIN_API_URL",
         "PAPI_URL",
@@ -73,7 +66,7 @@ async def pb_client(quiet_sim: Simulator) -> AsyncIterator[Any]:
         "WEBSITE_URL",
     ):
         if hasattr(client, attr):
-            setattr(client, attr, f"{quiet_sim.url}/_absent")
+            setattr(client, attr, f"{sim.url}/_absent")
     try:
         yield client
     finally:
@@ -84,9 +77,9 @@ def _paths(sim: Simulator) -> set[str]:
     return {r["path"] for r in sim.state.requests}
 
 
-async def test_ccxt_happy_path(quiet_sim: Simulator, exchange: Any) -> None:
+async def test_ccxt_happy_path(sim: Simulator, exchange: Any) -> None:
     server_ms = await exchange.fetch_time()
-    assert abs(server_ms - quiet_sim.state.clock.now_ms()) < 5000
+    assert abs(server_ms - sim.state.clock.now_ms()) < 5000
     markets = await exchange.load_markets()
     assert "BTC/USDT" in markets
     assert markets["BTC/USDT"]["limits"]["amount"]["min"] == pytest.approx(0.00001)
@@ -96,66 +89,52 @@ async def test_ccxt_happy_path(quiet_sim: Simulator, exchange: Any) -> None:
     assert fetched["id"] == order["id"] and fetched["amount"] == pytest.approx(0.001)
     canceled = await exchange.cancel_order(order["id"], "BTC/USDT")
     assert canceled["status"] == "canceled"
-    truth = await _admin_orders(quiet_sim)
+    truth = await _admin_orders(sim)
     assert [(o["orderId"], o["status"]) for o in truth] == [(int(order["id"]), "CANCELED")]
-    assert _paths(quiet_sim) >= {"/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/order"}
+    assert _paths(sim) >= {"/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/order"}
 
 
-async def test_ccxt_errors(quiet_sim: Simulator, exchange: Any) -> None:
+async def test_ccxt_errors(sim: Simulator, exchange: Any) -> None:
     await exchange.load_markets()
     # ccxt maps -2010 by its message and keeps only the message (no code) in the exception
     with pytest.raises(ccxt.InsufficientFunds, match="insufficient balance"):
         await exchange.create_order("BTC/USDT", "limit", "buy", 10, 20000)
-    quiet_sim.state.clock.jump(3_600_000)
+    sim.state.clock.jump(3_600_000)
     with pytest.raises(ccxt.InvalidNonce, match="-1021"):
         await exchange.fetch_open_orders("BTC/USDT")
-    quiet_sim.state.clock.jump(-3_600_000)
-    _load(quiet_sim, {"action": "http_429", "path": "/api/v3/openOrders"})
+    sim.state.clock.jump(-3_600_000)
+    _load(sim, {"action": "http_429", "path": "/api/v3/openOrders"})
     # ccxt turns HTTP 429 into DDoSProtection before reading the body; the code is in the text
     with pytest.raises(ccxt.DDoSProtection, match="-1003"):
         await exchange.fetch_open_orders("BTC/USDT")
 
 
-async def test_python_binance_happy_path(quiet_sim: Simulator, pb_client: Any) -> None:
+async def test_python_binance_happy_path(sim: Simulator, pb_client: Any) -> None:
     server = await pb_client.get_server_time()
-    assert abs(server["serverTime"] - quiet_sim.state.clock.now_ms()) < 5000
+    assert abs(server["serverTime"] - sim.state.clock.now_ms()) < 5000
     info = await pb_client.get_exchange_info()
     assert {s["symbol"] for s in info["symbols"]} >= {"BTCUSDT"}
-    order = await pb_client.create_order(
-        symbol="BTCUSDT",
-        side="BUY",
-        type="LIMIT",
-        timeInForce="GTC",
-        quantity="0.001",
-        price="20000",
-    )
+    order = await pb_client.create_order(**limit_buy("0.001", "20000"))
     assert order["status"] == "NEW"
     got = await pb_client.get_order(symbol="BTCUSDT", orderId=order["orderId"])
     assert got["clientOrderId"] == order["clientOrderId"]
     canceled = await pb_client.cancel_order(symbol="BTCUSDT", orderId=order["orderId"])
     assert canceled["status"] == "CANCELED"
-    assert _paths(quiet_sim) >= {"/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/order"}
+    assert _paths(sim) >= {"/api/v3/time", "/api/v3/exchangeInfo", "/api/v3/order"}
 
 
-async def test_python_binance_errors(quiet_sim: Simulator, pb_client: Any) -> None:
+async def test_python_binance_errors(sim: Simulator, pb_client: Any) -> None:
     from binance.exceptions import BinanceAPIException
 
     with pytest.raises(BinanceAPIException) as funds:
-        await pb_client.create_order(
-            symbol="BTCUSDT",
-            side="BUY",
-            type="LIMIT",
-            timeInForce="GTC",
-            quantity="10",
-            price="20000",
-        )
+        await pb_client.create_order(**limit_buy("10", "20000"))
     assert funds.value.code == -2010
-    quiet_sim.state.clock.jump(3_600_000)
+    sim.state.clock.jump(3_600_000)
     with pytest.raises(BinanceAPIException) as skew:
         await pb_client.get_open_orders(symbol="BTCUSDT")
     assert skew.value.code == -1021
-    quiet_sim.state.clock.jump(-3_600_000)
-    _load(quiet_sim, {"action": "http_429", "path": "/api/v3/openOrders"})
+    sim.state.clock.jump(-3_600_000)
+    _load(sim, {"action": "http_429", "path": "/api/v3/openOrders"})
     with pytest.raises(BinanceAPIException) as limited:
         await pb_client.get_open_orders(symbol="BTCUSDT")
     assert (limited.value.code, limited.value.status_code) == (-1003, 429)

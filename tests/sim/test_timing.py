@@ -8,7 +8,7 @@ import pytest
 
 from binguard.sim import Simulator
 
-from .helpers import Api, msg, own_window
+from .helpers import Api, limit_buy, msg, own_window
 
 AHEAD = msg(-1021, 1)
 OUTSIDE = msg(-1021, 0)
@@ -97,15 +97,7 @@ async def test_second_check_before_engine_counts_the_order(sim: Simulator, api: 
     """Latency between receipt and the engine expires the request: -1021, no order, counted."""
     own_window(sim, api)
     sim.state.latency_ms = 150
-    reply = await api.order(
-        symbol="BTCUSDT",
-        side="BUY",
-        type="LIMIT",
-        timeInForce="GTC",
-        quantity="0.001",
-        price="20000",
-        recvWindow="100",
-    )
+    reply = await api.order(**limit_buy("0.001", "20000"), recvWindow="100")
     assert (reply.code, reply.msg) == (-1021, OUTSIDE)
     assert await api.admin("orders?account=demo") == []
     usage = await api.get("/api/v3/rateLimit/order", signed=True)
