@@ -25,7 +25,7 @@ def _req(data: Mapping[str, Any], key: str) -> Any:
 
 def _dec(value: Any, key: str = "") -> Decimal:
     try:
-        return Decimal(str(value))
+        return Decimal(value if type(value) is str else str(value))  # Binance sends strings
     except (InvalidOperation, ValueError):
         raise ResponseFormatError(f"response field {key!r} is not a number: {value!r}") from None
 

@@ -61,33 +61,36 @@ class RateHeaders:
 
 _WEIGHT_PREFIX = "x-mbx-used-weight-"
 _ORDER_PREFIX = "x-mbx-order-count-"
+_PREFIX_LEN = len(_WEIGHT_PREFIX)  # == len(_ORDER_PREFIX): 18 characters each
 
 
 def parse_rate_headers(
     headers: Mapping[str, str] | Iterable[tuple[str, str]] | None,
 ) -> RateHeaders:
-    """Read X-MBX-USED-WEIGHT-*, X-MBX-ORDER-COUNT-* and Retry-After, whatever the header case."""
+    """Read X-MBX-USED-WEIGHT-*, X-MBX-ORDER-COUNT-* and Retry-After, whatever the header case.
+    A value that is not a count (or, for Retry-After, a non-negative number) is passed over."""
     weight: dict[str, int] = {}
     orders: dict[str, int] = {}
     retry_after: float | None = None
     if not headers:
         return RateHeaders(weight, orders, None)
     items = headers.items() if isinstance(headers, Mapping) else headers
-    for raw_key, raw_value in items:
-        key = str(raw_key).lower()
-        if not (key.startswith("x-mbx-") or key == "retry-after"):
-            continue
-        value = str(raw_value).strip()
-        # isascii(): "²" and other Unicode digits pass isdigit() but int() refuses them.
-        if key.startswith(_WEIGHT_PREFIX):
+    for raw_key, raw_value in items:  # runs for every response: kept lean
+        key = raw_key.lower() if type(raw_key) is str else str(raw_key).lower()
+        if key.startswith("x-mbx-"):
+            if key.startswith(_WEIGHT_PREFIX):
+                table = weight
+            elif key.startswith(_ORDER_PREFIX):
+                table = orders
+            else:
+                continue
+            value = (raw_value if type(raw_value) is str else str(raw_value)).strip()
+            # isascii(): "²" and other Unicode digits pass isdigit() but int() refuses them.
             if value.isascii() and value.isdigit():
-                weight[key[len(_WEIGHT_PREFIX) :].upper()] = int(value)
-        elif key.startswith(_ORDER_PREFIX):
-            if value.isascii() and value.isdigit():
-                orders[key[len(_ORDER_PREFIX) :].upper()] = int(value)
+                table[key[_PREFIX_LEN:].upper()] = int(value)
         elif key == "retry-after":
             try:
-                seconds = float(value)
+                seconds = float(str(raw_value).strip())
             except ValueError:
                 continue
             if seconds == seconds and seconds >= 0:  # not NaN
