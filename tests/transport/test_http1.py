@@ -47,7 +47,7 @@ from binguard.transport.http1 import (
     RemoteProtocolError,
     parse_head,
 )
-from binguard.transport.rest import _loads, rate_from_head
+from binguard.transport.http_backends import loads, rate_from_head
 
 ORDER = RequestInfo.of("POST", "/api/v3/order", {"symbol": "BTCUSDT"})
 READ = RequestInfo.of("GET", "/api/v3/depth", {"symbol": "BTCUSDT"})
@@ -632,7 +632,7 @@ json_values = st.recursive(
 @given(json_values)
 def test_body_decoding_equals_json_loads(value: object) -> None:
     body = json.dumps(value).encode()
-    decoded = _loads(body)
+    decoded = loads(body)
     assert decoded == json.loads(body)
     assert repr(decoded) == repr(json.loads(body))  # same types: an int stays an int
 
@@ -649,7 +649,7 @@ def test_body_decoding_equals_json_loads(value: object) -> None:
     ],
 )
 def test_body_decoding_accepts_what_json_accepts(body: bytes) -> None:
-    assert repr(_loads(body)) == repr(json.loads(body))
+    assert repr(loads(body)) == repr(json.loads(body))
 
 
 @pytest.mark.parametrize("body", [b"{", b"<html>", b"\xff\xfe{"])
@@ -657,4 +657,4 @@ def test_body_decoding_rejects_what_json_rejects(body: bytes) -> None:
     with pytest.raises((json.JSONDecodeError, UnicodeDecodeError)) as expected:
         json.loads(body)
     with pytest.raises(type(expected.value)):
-        _loads(body)
+        loads(body)

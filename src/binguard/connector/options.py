@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from binguard.policy.retry import RetryPolicy
-from binguard.transport.rest import HTTP_BACKENDS, HttpName
+from binguard.transport.http_backends import HTTP_BACKENDS, HttpName
 from binguard.transport.ws import WsOptions
 
 BINANCE_REST = "https://api.binance.com"

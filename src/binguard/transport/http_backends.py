@@ -1,0 +1,258 @@
+"""The HTTP clients behind the REST transport, each behind one small seam (`Backend.exchange`).
+
+- "http1" (default): binguard's own keep-alive HTTP/1.1 client on asyncio (transport/http1.py).
+  `python -m bench connector` (b): binguard's whole signed call costs about half the CPU of
+  python-binance's (aiohttp underneath); the HTTP exchange alone costs what bare asyncio streams do.
+- "aiohttp": aiohttp's ClientSession, for environments that need what it brings (proxies via
+  its connector, its HTTP parser's long record).
+
+A backend sends one request and hands back the status, body and rate headers, or raises
+`ExchangeError` carrying the library's own exception (which classify() types: the transport
+translates it) and whatever of the answer had arrived. Both backends run the whole fault matrix
+in tests/connector/test_acceptance.py. Answers are decoded here too (`loads`), and rate headers
+are read straight from a raw head (`rate_from_head`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from binguard.errors import RateHeaders, parse_rate_headers
+
+from .http1 import Http1Client, HttpError
+
+if TYPE_CHECKING:
+    from .rest import RestOptions
+
+HttpName = Literal["http1", "aiohttp"]
+
+
+# orjson turns an integer beyond 64 bits into a float where json keeps an int. A body with a run
+# of 19 digits (-2**63 has 19) is left to json, so every answer decodes exactly as json does it.
+# The run is found on a copy with every digit as "0" and everything else as " " (a regex is 10x
+# slower here).
+_DIGITS_ONLY = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def loads(body: bytes) -> Any:
+    """`json.loads(body)`, same result and same errors, faster in the common case."""
+    if _LONG_RUN not in body.translate(_DIGITS_ONLY):
+        try:
+            return orjson.loads(body)  # ~3x faster than json on Binance's answers
+        except ValueError:
+            pass  # NaN, a BOM, 1e400, lone surrogates...: json accepts more; let it decide
+    try:
+        return json.loads(body.decode())  # no encoding detection for UTF-8 without a BOM
+    except ValueError:
+        return json.loads(body)  # UTF-16/32 or a BOM, or the same error json.loads(body) gives
+
+
+# -- rate headers straight from a raw head ------------------------------------------------------
+_RATE_LINE = re.compile(
+    rb"\r\n((?:x-mbx-used-weight-|x-mbx-order-count-|retry-after)[^:\r\n]*):([^\r\n]*)"
+)
+_NO_RATE = RateHeaders(MappingProxyType({}), MappingProxyType({}), None)  # shared: read-only
+
+
+def rate_from_head(head: bytes) -> RateHeaders:
+    """`parse_rate_headers` for a raw HTTP/1.1 head (status line and headers, CRLF-separated):
+    the rate lines are found by one regex scan of the lower-cased head, without building a header
+    dict; their values are read by parse_rate_headers (one place decides what a value means)."""
+    lower = head.lower()
+    if b"\r\nx-mbx-" not in lower and b"\r\nretry-after" not in lower:
+        return _NO_RATE
+    return parse_rate_headers(
+        [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in _RATE_LINE.findall(lower)
+        ]
+    )
+
+
+# -- HTTP backends ------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Answer:
+    status: int
+    body: bytes
+    rate: RateHeaders
+    headers: Mapping[str, str] | Callable[[], Mapping[str, str]]  # a callable: parsed if needed
+
+    def header_map(self) -> dict[str, str]:
+        headers = self.headers() if callable(self.headers) else self.headers
+        return dict(headers)
+
+
+class ExchangeError(Exception):
+    """A backend's failure, with what was known of the answer when it happened."""
+
+    def __init__(self, cause: BaseException, status: int | None, rate: RateHeaders | None):
+        super().__init__(str(cause))
+        self.cause = cause
+        self.status = status
+        self.rate = rate
+
+
+class Backend(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def exchange(
+        self,
+        method: str,
+        target: str,
+        timeout: float,  # noqa: ASYNC109 - the client's own per-request timer
+        before_write: Callable[[], None] | None,
+    ) -> Answer: ...
+
+
+def default_headers(api_key: str | None, options: RestOptions) -> dict[str, str]:
+    headers = {"User-Agent": options.user_agent}
+    if api_key:
+        headers["X-MBX-APIKEY"] = api_key
+    return headers
+
+
+class Http1Backend:
+    """transport/http1.py; its exceptions (HttpError, OSError) are classify()'s to type."""
+
+    def __init__(
+        self, base_url: str, headers: dict[str, str], options: RestOptions, local_addr: str | None
+    ) -> None:
+        parts = urlsplit(base_url)
+        self._prefix = parts.path.rstrip("/")
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._headers = headers
+        self._options = options
+        self._local_addr = local_addr
+        self._client: Http1Client | None = None
+
+    async def open(self) -> None:
+        if self._client is None:
+            self._client = Http1Client(
+                self._origin,
+                headers=self._headers,
+                connect_timeout=self._options.connect_timeout,
+                local_addr=self._local_addr,
+                accept_gzip=self._options.gzip,
+            )
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def exchange(
+        self,
+        method: str,
+        target: str,
+        timeout: float,  # noqa: ASYNC109 - the client's own per-request timer
+        before_write: Callable[[], None] | None,
+    ) -> Answer:
+        client = self._client
+        if client is None:
+            await self.open()
+            client = self._client
+            assert client is not None
+        try:
+            r = await client.request(
+                method, self._prefix + target, timeout=timeout, before_write=before_write
+            )
+        except (HttpError, OSError) as exc:
+            head = exc.head if isinstance(exc, HttpError) else None
+            status = exc.status if isinstance(exc, HttpError) else None
+            raise ExchangeError(exc, status, rate_from_head(head) if head else None) from exc
+        return Answer(r.status, r.body, rate_from_head(r.head), lambda: r.headers)
+
+
+class AiohttpBackend:
+    """aiohttp's ClientSession; its exceptions (ClientError, TimeoutError, OSError) are
+    classify()'s to type."""
+
+    def __init__(
+        self, base_url: str, headers: dict[str, str], options: RestOptions, local_addr: str | None
+    ) -> None:
+        self._base = base_url
+        self._headers = headers
+        self._options = options
+        self._local_addr = local_addr
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=64,
+                local_addr=(self._local_addr, 0) if self._local_addr else None,
+                enable_cleanup_closed=True,
+            )
+            headers = dict(self._headers)
+            if not self._options.gzip:
+                headers["Accept-Encoding"] = "identity"
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(
+                    total=self._options.timeout, connect=self._options.connect_timeout
+                ),
+                auto_decompress=True,
+            )
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def exchange(
+        self,
+        method: str,
+        target: str,
+        timeout: float,  # noqa: ASYNC109 - the client's own per-request timer
+        before_write: Callable[[], None] | None,
+    ) -> Answer:
+        """(`before_write` is not honoured: aiohttp writes after its own awaits, unhooked.)"""
+        if self._session is None:
+            await self.open()
+        session = self._session
+        assert session is not None
+        url = URL(self._base + target, encoded=True)
+        limits = aiohttp.ClientTimeout(total=timeout, connect=self._options.connect_timeout)
+        status: int | None = None
+        rate: RateHeaders | None = None
+        try:
+            async with session.request(method, url, timeout=limits) as resp:
+                status = resp.status
+                rate = parse_rate_headers(resp.headers)
+                body = await resp.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            # After the response head arrived, a failure while reading the body is a drop too.
+            raise ExchangeError(exc, status, rate) from exc
+        return Answer(status, body, rate, resp.headers)
+
+
+_KINDS: dict[str, type[Http1Backend | AiohttpBackend]] = {
+    "http1": Http1Backend,
+    "aiohttp": AiohttpBackend,
+}
+HTTP_BACKENDS = frozenset(_KINDS)  # the names RestOptions.http accepts
+
+
+def make_backend(
+    name: str, base_url: str, headers: dict[str, str], options: RestOptions, local_addr: str | None
+) -> Backend:
+    """The backend called `name` (one of HTTP_BACKENDS), not yet open."""
+    try:
+        kind = _KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown HTTP backend {name!r}: one of {sorted(HTTP_BACKENDS)}") from None
+    return kind(base_url, headers, options, local_addr)
