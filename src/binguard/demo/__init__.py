@@ -63,6 +63,9 @@ async def _admin(url: str, path: str) -> list[dict[str, object]]:
         return data
 
 
+log = logging.getLogger("binguard.demo")
+
+
 async def demo(seconds: float, faults: str, seed: int, console: Console | None) -> Verdict:
     plan = _plan(faults, seed, seconds)
     config = demo_config(seed, chaos=faults != "calm")
@@ -130,14 +133,25 @@ async def _book_mismatches(sim: Simulator, book: OrderBook, wait_s: float = 10.0
     engine_book = sim.state.engine.books[book.symbol]
     deadline = asyncio.get_running_loop().time() + wait_s
     while asyncio.get_running_loop().time() < deadline:
-        if book.ready and book.last_update_id == engine_book.update_id:
+        if book.ready and (u := book.last_update_id) == engine_book.update_id:
             _, bids, asks = sim.state.engine.depth(book.symbol, 100_000)
             theirs = (
                 [(Decimal(fmt(p)), Decimal(fmt(q))) for p, q in bids],
                 [(Decimal(fmt(p)), Decimal(fmt(q))) for p, q in asks],
             )
-            return count_book_mismatches((book.bids(), book.asks()), theirs)
+            bad = count_book_mismatches((book.bids(), book.asks()), theirs)
+            if bad:
+                log.warning("order book: %d levels differ from the exchange's at u=%d", bad, u)
+            return bad
         await asyncio.sleep(0.005)
+    log.warning(
+        "order book never matched the exchange's update id within %.0f s (ready %s, local u=%s,"
+        " exchange u=%s)",
+        wait_s,
+        book.ready,
+        book.last_update_id,
+        engine_book.update_id,
+    )
     return 1  # never consistent with the exchange within the wait
 
 
