@@ -147,12 +147,13 @@ async def test_forced_1015_is_waited_out_and_placed_once(
     assert bn.stats.errors_by_code["-1015"] == 1
 
 
+@pytest.mark.parametrize("http", ["http1", "aiohttp"])
 async def test_no_secret_in_logs_errors_or_reprs(
-    sim: Simulator, connect: MakeConnector, caplog: pytest.LogCaptureFixture
+    sim: Simulator, connect: MakeConnector, caplog: pytest.LogCaptureFixture, http: str
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger, aiohttp's included
     key = sim.config.demo.keys[0]
-    bn = await connect()
+    bn = await connect(options={"http": http})
     load_faults(
         sim,
         {"path": "/api/v3/order", "method": "POST", "times": 1, "action": "reset_after"},
