@@ -127,9 +127,13 @@ async def demo(seconds: float, faults: str, seed: int, console: Console | None) 
             )
 
 
-async def _book_mismatches(sim: Simulator, book: OrderBook, wait_s: float = 10.0) -> int:
+async def _book_mismatches(sim: Simulator, book: OrderBook, wait_s: float = 75.0) -> int:
     """Compare the local book with the simulator's at the same update id (the crowd keeps
-    trading: wait for an instant where the book has caught up with the engine's last update)."""
+    trading: wait for an instant where the book has caught up with the engine's last update).
+
+    The wait is bounded by more than one weight window: a book resyncing at the end may wait for
+    the budget to allow its snapshot (the demo's weight limit is low on purpose). A consistent
+    book returns at once."""
     engine_book = sim.state.engine.books[book.symbol]
     deadline = asyncio.get_running_loop().time() + wait_s
     while asyncio.get_running_loop().time() < deadline:
@@ -155,8 +159,9 @@ async def _book_mismatches(sim: Simulator, book: OrderBook, wait_s: float = 10.0
     return 1  # never consistent with the exchange within the wait
 
 
-async def _missed_fills(url: str, bn: SpotConnector, wait_s: float = 10.0) -> int:
-    """Fills of the account the connector does not know; the stream gets a moment to deliver."""
+async def _missed_fills(url: str, bn: SpotConnector, wait_s: float = 75.0) -> int:
+    """Fills of the account the connector does not know; the stream gets a moment to deliver
+    (and a REST catch-up as long as one weight window, should it wait for the budget)."""
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         missed = count_missed_fills(await _admin(url, "fills"), bn.tracker.trade_ids())
