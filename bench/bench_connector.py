@@ -56,6 +56,7 @@ from binguard.connector.options import ConnectorOptions
 from binguard.errors import BinanceError
 from binguard.policy.refusals import BanInForceError
 from binguard.sim import FlowConfig, LimitsConfig, RateLimitSpec, SimConfig
+from binguard.sim.peers import point_ccxt, point_python_binance
 from binguard.transport.http1 import Http1Client
 
 from ._common import (
@@ -346,21 +347,7 @@ def _python_binance(url: str, api_key: str, secret: str) -> tuple[Call, Call]:
     """(account call, close) of a python-binance AsyncClient pointed at the simulator."""
     from binance import AsyncClient  # type: ignore[import-untyped]
 
-    client = AsyncClient(api_key, secret)
-    for attr in ("API_URL", "API_TESTNET_URL", "API_DEMO_URL"):
-        setattr(client, attr, f"{url}/api")
-    for attr in (  # every other API family at a path the simulator answers with 404
-        "MARGIN_API_URL",
-        "PAPI_URL",
-        "FUTURES_URL",
-        "FUTURES_DATA_URL",
-        "FUTURES_COIN_URL",
-        "FUTURES_COIN_DATA_URL",
-        "OPTIONS_URL",
-        "WEBSITE_URL",
-    ):
-        if hasattr(client, attr):
-            setattr(client, attr, f"{url}/_absent")
+    client = point_python_binance(AsyncClient(api_key, secret), url)
     return client.get_account, client.close_connection
 
 
@@ -376,10 +363,7 @@ def _ccxt(url: str, api_key: str, secret: str) -> tuple[Call, Call]:
             "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
         }
     )
-    ex.urls["api"] = {
-        name: (f"{url}/api/v3" if name in ("public", "private") else f"{url}/_absent/{name}")
-        for name in ex.urls["api"]
-    }
+    point_ccxt(ex, url)
     return ex.private_get_account, ex.close
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from binguard.sim import Simulator
+from binguard.sim.peers import point_ccxt, point_python_binance
 
 from .helpers import limit_buy
 
@@ -35,13 +36,7 @@ async def exchange(sim: Simulator) -> AsyncIterator[Any]:
             },
         }
     )
-    # every API family points at the simulator; only /api/v3 exists there
-    ex.urls["api"] = {
-        name: (
-            f"{sim.url}/api/v3" if name in ("public", "private") else f"{sim.url}/_absent/{name}"
-        )
-        for name in ex.urls["api"]
-    }
+    point_ccxt(ex, sim.url)  # every API family at the simulator; only /api/v3 exists there
     ex.has["fetchCurrencies"] = False
     try:
         yield ex
@@ -52,21 +47,7 @@ async def exchange(sim: Simulator) -> AsyncIterator[Any]:
 @pytest.fixture
 async def pb_client(sim: Simulator) -> AsyncIterator[Any]:
     key = sim.config.demo.keys[0]
-    client = binance.AsyncClient(key.api_key, key.secret)
-    for attr in ("API_URL", "API_TESTNET_URL", "API_DEMO_URL"):
-        setattr(client, attr, f"{sim.url}/api")
-    for attr in (
-        "MARGIN_API_URL",
-        "PAPI_URL",
-        "FUTURES_URL",
-        "FUTURES_DATA_URL",
-        "FUTURES_COIN_URL",
-        "FUTURES_COIN_DATA_URL",
-        "OPTIONS_URL",
-        "WEBSITE_URL",
-    ):
-        if hasattr(client, attr):
-            setattr(client, attr, f"{sim.url}/_absent")
+    client = point_python_binance(binance.AsyncClient(key.api_key, key.secret), sim.url)
     try:
         yield client
     finally:
