@@ -21,6 +21,7 @@ from binguard.errors import (
     RequestInfo,
     RequestTimeoutError,
     classify,
+    redact_text,
 )
 
 ORDER = RequestInfo.of("POST", "/api/v3/order", {"symbol": "BTCUSDT"})
@@ -152,3 +153,45 @@ def test_ccxt_exceptions_embed_binance_body() -> None:
 def test_unrelated_exception_is_none() -> None:
     assert classify(ValueError("bad literal")) is None
     assert classify(KeyError("code")) is None
+
+
+# -- secrets in other libraries' messages never reach an error ---------------------------------
+SIGNED_URL = "/api/v3/order?symbol=BTCUSDT&timestamp=1&signature=5f2b9c0ffee1234567890abcdef"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        ConnectionResetError(f"Max retries exceeded with url: {SIGNED_URL} (reset)"),
+        TimeoutError(f"timed out: POST https://api.binance.com{SIGNED_URL}"),
+        f"POST https://api.binance.com{SIGNED_URL} failed: Connection reset by peer",
+        f"HTTP 500 POST {SIGNED_URL}",
+        f'code=-1022 msg="Signature for this request is not valid." url={SIGNED_URL}',
+    ],
+    ids=["reset", "timeout", "log-reset", "log-500", "log-code"],
+)
+def test_a_signature_in_the_input_never_reaches_the_error(subject: object) -> None:
+    err = classify(subject)
+    assert err is not None
+    shown = f"{err}\n{err!r}\n{err.as_dict()!r}\n{err.msg}"
+    assert "5f2b9c0ffee" not in shown
+    assert "signature=<redacted>" in shown or err.code == -1022
+
+
+def test_redact_text_keeps_what_is_not_secret() -> None:
+    text = 'GET /x?a=1&signature=abc&apiKey=KEY "secret": "s3" password: hunter2 limit=5'
+    assert redact_text(text) == (
+        'GET /x?a=1&signature=<redacted>&apiKey=<redacted> "secret": "<redacted>" '
+        "password: <redacted> limit=5"
+    )
+    assert redact_text("Connection reset by peer") == "Connection reset by peer"
+
+
+class _BrokenStr(ConnectionResetError):
+    def __str__(self) -> str:
+        raise RuntimeError("broken __str__")
+
+
+def test_a_broken_str_still_classifies_by_type() -> None:
+    err = classify(_BrokenStr())
+    assert isinstance(err, ConnectionDroppedError)

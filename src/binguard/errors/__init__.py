@@ -44,7 +44,15 @@ from ._exceptions import (
     error_class,
 )
 from ._foreign import translate_exception
-from ._params import REDACTED, Interval, RequestInfo, epoch_to_datetime, is_secret
+from ._params import (
+    REDACTED,
+    Interval,
+    RequestInfo,
+    epoch_to_datetime,
+    is_secret,
+    redact_text,
+    safe_str,
+)
 
 __all__ = [
     "REDACTED",
@@ -89,5 +97,7 @@ __all__ = [
     "has_catalog_message",
     "is_secret",
     "parse_rate_headers",
+    "redact_text",
+    "safe_str",
     "translate_exception",
 ]

@@ -32,7 +32,7 @@ from ._exceptions import (
     WafBlockedError,
     error_class,
 )
-from ._params import Interval, RequestInfo
+from ._params import Interval, RequestInfo, redact_text
 
 log = logging.getLogger("binguard.errors")
 
@@ -425,7 +425,7 @@ def classify_network(text: str) -> TransportError | None:
     Binance code or message."""
     for pattern, cls in _NETWORK:
         if pattern.search(text):
-            return cls(text.strip()[:300], received_at=time.time())
+            return cls(redact_text(text.strip()[:300]), received_at=time.time())
     return None
 
 
@@ -506,9 +506,11 @@ def _message_only(text: str) -> BinanceError | None:
 
 def classify_text(text: str) -> BinanceError | None:
     """A log line or free text: a JSON body in it, a 'code=-1021'-style mention, an HTTP status,
-    a network failure, or a bare Binance message. None when it describes no error."""
+    a network failure, or a bare Binance message. None when it describes no error.
+    Secrets in the text (`signature=...` in a logged URL) never reach the error's message."""
     if len(text) > 65536:
         text = text[:65536]
+    text = redact_text(text)
     for m in _JSON_WITH_CODE.finditer(text):
         try:
             parsed = json.loads(m.group())

@@ -29,7 +29,7 @@ from ._exceptions import (
     RequestTimeoutError,
     TransportError,
 )
-from ._params import RequestInfo
+from ._params import RequestInfo, redact_text, safe_str
 
 _REFUSED = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
 _DROPPED = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ESHUTDOWN}
@@ -55,8 +55,9 @@ _NAME_MAP: tuple[tuple[str, type[TransportError]], ...] = (
 def _transport(
     cls: type[TransportError], exc: BaseException, request: RequestInfo | None
 ) -> TransportError:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return cls(text[:300], request=request, received_at=time.time(), cause=type(exc).__qualname__)
+    said = safe_str(exc)
+    text = redact_text(f"{type(exc).__name__}: {said}"[:300]) if said else type(exc).__name__
+    return cls(text, request=request, received_at=time.time(), cause=type(exc).__qualname__)
 
 
 def _from_oserror(exc: OSError, request: RequestInfo | None) -> TransportError:
@@ -144,10 +145,7 @@ def translate_exception(
     if isinstance(exc, OSError):
         return _from_oserror(exc, request)
     # Other libraries wrap Binance's body or a socket error in their message (ccxt, requests).
-    try:
-        text = str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ of someone else's exception
-        return None
+    text = safe_str(exc)
     found = classify_text(f"{type(exc).__name__}: {text}"[:65536]) if text else None
     if found is not None and found.request is None:
         found.request = request

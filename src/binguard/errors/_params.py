@@ -122,6 +122,30 @@ def is_secret(name: str) -> bool:
     return name.lower() in SECRET_KEYS
 
 
+_SECRET_HINT: Final = re.compile(r"(?i)signature|api_?key|secret|private_?key|listenkey|password")
+_SECRET_VALUE: Final = re.compile(
+    r"(?i)\b(" + "|".join(sorted(map(re.escape, SECRET_KEYS), key=len, reverse=True)) + r")\b"
+    r"([\"']?\s*[=:]\s*[\"']?)([^&\s'\",;}\]]+)"
+)
+
+
+def redact_text(text: str) -> str:
+    """`text` with the value of every `secret=value` / `"secret": "value"` replaced by
+    '<redacted>' (URLs with `signature=` in other libraries' messages, log lines...). Cheap when
+    no secret's name appears, the common case."""
+    if _SECRET_HINT.search(text) is None:
+        return text
+    return _SECRET_VALUE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+def safe_str(value: object) -> str:
+    """str(value), or "" when its __str__ raises (someone else's broken exception)."""
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - any failure of a foreign __str__ means "no text"
+        return ""
+
+
 @dataclass(frozen=True, slots=True)
 class RequestInfo:
     """The request an error belongs to, with every secret already replaced by '<redacted>'."""

@@ -97,7 +97,7 @@ class ExchangeError(Exception):
     """A backend's failure, with what was known of the answer when it happened."""
 
     def __init__(self, cause: BaseException, status: int | None, rate: RateHeaders | None):
-        super().__init__(str(cause))
+        super().__init__(type(cause).__name__)  # not str(cause): it may hold the signed URL
         self.cause = cause
         self.status = status
         self.rate = rate
@@ -230,7 +230,8 @@ class AiohttpBackend:
         status: int | None = None
         rate: RateHeaders | None = None
         try:
-            async with session.request(method, url, timeout=limits) as resp:
+            # No redirects: Binance sends none, and a redirect elsewhere would carry the API key.
+            async with session.request(method, url, timeout=limits, allow_redirects=False) as resp:
                 status = resp.status
                 rate = parse_rate_headers(resp.headers)
                 body = await resp.read()

@@ -25,6 +25,8 @@ from binguard.errors import (
     RateHeaders,
     RequestInfo,
     classify,
+    redact_text,
+    safe_str,
 )
 from binguard.policy.weights import Cost, rest_cost
 
@@ -225,15 +227,18 @@ class RestTransport:
         except ExchangeError as failure:
             exc = failure.cause
             request = RequestInfo.of(method, path, params)
+            said = safe_str(exc)
             err = classify(exc, request=request) or ConnectionDroppedError(
-                f"{type(exc).__name__}: {exc}", request=request
+                redact_text(f"{type(exc).__name__}: {said}"), request=request
             )
             if failure.status is not None and err.http_status is None:
                 err.http_status = failure.status
             if gate is not None:
                 await gate.settle(ticket, ok=False, headers=failure.rate)
                 await gate.on_error(err, sent_ms=sent_ms)
-            raise err from exc
+            # Some libraries put the whole URL, signature included, in their message (aiohttp's
+            # ClientResponseError): such a cause is not chained (a traceback would print it).
+            raise err from (exc if redact_text(said) == said else None)
         except BaseException:
             # Cancelled mid-flight: the request may have left, so its weight counts.
             if gate is not None:
