@@ -217,5 +217,8 @@ async def test_store_from_url(redis_server: object, prefix: str) -> None:
         assert isinstance(await store.try_reserve(T0, [(W1S, 1)]), Granted)
     finally:
         await store.aclose()
-    with pytest.raises(ValueError, match="unknown budget store URL"):
+    with pytest.raises(ValueError, match="unknown budget store scheme"):
         store_from_url("mongodb://x")
+    with pytest.raises(ValueError, match="scheme") as typo:  # a typo: the password not echoed
+        store_from_url("redis+sentinal://:hunter2@host:6379/0")
+    assert "hunter2" not in str(typo.value)

@@ -31,4 +31,7 @@ def store_from_url(
 
         opts = RedisStoreOptions(**options)  # type: ignore[arg-type]
         return RedisBudgetStore.from_url(url, ip=ip, account=account, options=opts)
-    raise ValueError(f"unknown budget store URL {url!r}: use memory:// or redis://host:port/db")
+    # Only the scheme: the rest of a URL may hold a password (redis://:password@host).
+    raise ValueError(
+        f"unknown budget store scheme {scheme!r}: use memory:// or redis://host:port/db"
+    )

@@ -435,7 +435,7 @@ class SpotConnector:
             self.journal.mark_acked(order.client_order_id, order.order_id, order.status)
 
     def _journal_symbols(self) -> set[str]:
-        return {e.symbol for e in self.journal.all()}
+        return self.journal.symbols()
 
     async def observe_ws_error(self, err: BinanceError) -> None:
         """A WebSocket API error answer: counted, and its limits fed to the budget."""

@@ -168,6 +168,10 @@ class OrderJournal:
         ).fetchall()
         return [_entry(r) for r in rows]
 
+    def symbols(self) -> set[str]:
+        """Every symbol an intent was journalled for (without loading the entries)."""
+        return {row[0] for row in self._db.execute("SELECT DISTINCT symbol FROM orders")}
+
     def all(self) -> list[JournalEntry]:
         rows = self._db.execute("SELECT * FROM orders ORDER BY created_ms, rowid").fetchall()
         return [_entry(r) for r in rows]

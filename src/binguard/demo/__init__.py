@@ -178,7 +178,7 @@ def _print_verdict(console: Console, verdict: Verdict) -> None:
     for key, value in verdict.as_dict().items():
         if key == "ok":
             continue
-        must_be_zero = key not in ("orders_intended", "orders_on_exchange")
+        must_be_zero = key in Verdict.MUST_BE_ZERO
         mark = ("[green]✓[/]" if value == 0 else "[red]✗[/]") if must_be_zero else ""
         table.add_row(key, str(value), mark)
     console.print(table)

@@ -173,13 +173,6 @@ class RestTransport:
     async def close(self) -> None:
         await self._http.close()
 
-    async def server_time(self) -> tuple[float, int, float]:
-        """One clock sample: (monotonic sent, server ms, monotonic received)."""
-        sent = time.monotonic()
-        response = await self.send("GET", "/api/v3/time")
-        received = time.monotonic()
-        return sent, int(response.data["serverTime"]), received
-
     async def send(
         self,
         method: str,

@@ -781,9 +781,6 @@ class WsSupervisor:
             except TimeoutError:
                 self._reap(link)
                 raise RequestTimeoutError(f"WebSocket {self.name}: opening took too long") from None
-            except BinanceError:
-                self._reap(link)
-                raise
             except BaseException:
                 self._reap(link)
                 raise
