@@ -167,7 +167,7 @@ async def set_latency(request: web.Request) -> web.Response:
 async def crowd_step(request: web.Request) -> web.Response:
     state = _state(request)
     n = request.query.get("n", "1")
-    if not n.isdigit():
+    if not (n.isascii() and n.isdigit() and len(n) <= 9):
         return _bad("n must be a non-negative integer")
     for _ in range(int(n)):
         state.crowd.step()

@@ -88,7 +88,7 @@ def build_app(state: SimState, extensions: Iterable[Extension] = ()) -> web.Appl
     """The whole simulator as an aiohttp application (REST, admin, WebSockets, extensions)."""
     app = web.Application(middlewares=[guard], client_max_size=1 << 20)
     app[STATE_KEY] = state
-    app[BUGS_KEY] = []
+    app[BUGS_KEY] = state.bugs  # shared with the WebSocket guard in ws_conn.receive_loop
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _route(endpoint, state))
     add_admin_routes(app)

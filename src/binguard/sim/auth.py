@@ -60,8 +60,11 @@ class _Verifier:
 
     def verify(self, payload: bytes, signature: str) -> bool:
         if self.kind == "HMAC":
-            expected = hmac.new(self._hmac, payload, hashlib.sha256).hexdigest()
-            return hmac.compare_digest(expected, signature.lower())
+            expected = hmac.new(self._hmac, payload, hashlib.sha256).hexdigest().encode()
+            # Bytes: compare_digest raises TypeError on a non-ASCII str, and any such
+            # signature is simply wrong (-1022), never a server error.
+            sent = signature.lower().encode("utf-8", "replace")
+            return hmac.compare_digest(expected, sent)
         try:
             raw = base64.b64decode(signature, validate=True)
         except (binascii.Error, ValueError):
@@ -101,10 +104,6 @@ class KeyRing:
         if found is None:
             raise SimError.of(-2015)
         return found
-
-    def principal(self, api_key: str | None) -> Principal:
-        """The owner of a key that must exist (endpoints needing a key but no signature)."""
-        return self.identify(api_key)[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,6 @@ class Endpoint:
     handler: Handler
     weight: Weight
     signed: bool = False
-    api_key_only: bool = False
     zero_on_success: bool = False
 
 

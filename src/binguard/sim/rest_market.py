@@ -39,7 +39,7 @@ def _symbols(call: Call) -> list[str] | None:
         return None
     try:
         names = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting overflows the decoder's stack
         raise illegal("symbols", SYMBOLS_LEGAL) from None
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise illegal("symbols", SYMBOLS_LEGAL)
@@ -50,8 +50,10 @@ def _symbols(call: Call) -> list[str] | None:
 
 
 def _int_or(params: Params, name: str, default: int) -> int:
+    """A weight input: plain ASCII digits only (isdigit() also takes "²"), else the default;
+    the endpoint's own validation then answers the typed error."""
     value = params.values.get(name, "")
-    return int(value) if value.isdigit() else default
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 20 else default
 
 
 def _limit(call: Call, default: int, cap: int) -> int:

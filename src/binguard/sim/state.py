@@ -25,6 +25,8 @@ class SimState:
         self.clock = ServerClock(config.clock_offset_ms, config.clock_drift_ms_per_s)
         self.latency_ms = config.latency_ms
         self.listeners: list[Listener] = []
+        # Unexpected exceptions caught by the HTTP and WebSocket guards (tests assert none).
+        self.bugs: list[str] = []
         self.reset()
 
     def subscribe(self, listener: Listener) -> None:

@@ -186,7 +186,7 @@ class Dispatcher:
         conn = self.conn
         try:
             data = loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting overflows the decoder's stack
             self.fail(None, SimError.of(-1135), limits=False)
             return
         if not isinstance(data, dict):
@@ -305,7 +305,7 @@ async def handle(request: web.Request, hub: WsHub) -> web.StreamResponse:
     ws_faults.on_connect(state, conn)
     dispatcher = Dispatcher(conn)
     try:
-        await receive_loop(conn, dispatcher.handle)
+        await receive_loop(conn, dispatcher.handle, state.bugs)
     finally:
         conn.end()
         conn.stop()

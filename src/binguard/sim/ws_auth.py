@@ -20,6 +20,9 @@ from .errors import SimError
 from .params import Params
 from .state import SimState
 
+# Beyond this decimal exponent no price or quantity is plausible (parsers reject the text).
+_MAX_PLAIN_EXPONENT = 40
+
 
 class Number(str):
     """A JSON number kept as its literal text (the signature covers what the client wrote)."""
@@ -56,9 +59,14 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, Number):
         try:
-            return format(Decimal(value), "f")
+            number = Decimal(value)
         except InvalidOperation:
             return str(value)
+        # Plain notation of 1e999999999 would be a gigabyte of zeros: such an exponent is kept
+        # as written, and the parameter parsers answer it like any malformed value (-1100).
+        if number.is_finite() and abs(number.adjusted()) > _MAX_PLAIN_EXPONENT:
+            return str(value)
+        return format(number, "f")
     return render(value)
 
 

@@ -32,6 +32,7 @@ log = logging.getLogger("binguard.sim.ws")
 NORMAL = 1000
 GOING_AWAY = 1001
 POLICY = 1008
+INTERNAL_ERROR = 1011
 
 _TEXT, _PING, _PONG, _CLOSE, _SLEEP = range(5)
 _ENDED = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
@@ -252,7 +253,10 @@ class WsConn:
 
 
 async def receive_loop(
-    conn: WsConn, on_text: Callable[[str], Awaitable[None] | None], rate_limited: bool = False
+    conn: WsConn,
+    on_text: Callable[[str], Awaitable[None] | None],
+    bugs: list[str],
+    rate_limited: bool = False,
 ) -> None:
     """Read frames until the connection ends: pings are answered, pongs noted, text handled.
 
@@ -260,6 +264,9 @@ async def receive_loop(
     Binary frames are read as text (Binance answers them like any malformed request). With
     `rate_limited` (streams), every frame counts toward the incoming limit and going over it
     disconnects (web-socket-streams.md §WebSocket Limits: pings, pongs and JSON messages count).
+
+    An unexpected exception in `on_text` is a simulator bug: logged, recorded in `bugs`, and
+    the connection closes with 1011 (the HTTP guard cannot answer on an upgraded socket).
     """
     ws = conn.ws
     while True:
@@ -279,6 +286,11 @@ async def receive_loop(
             text = msg.data
             if isinstance(text, bytes):
                 text = text.decode(errors="replace")
-            pending = on_text(text)
-            if pending is not None:
-                await pending
+            try:
+                pending = on_text(text)
+                if pending is not None:
+                    await pending
+            except Exception as e:  # recorded and logged, not hidden; CancelledError passes
+                log.exception("simulator bug on %s", conn.path)
+                bugs.append(f"WS {conn.path}: {e!r}")
+                conn.close(INTERNAL_ERROR, "internal error")

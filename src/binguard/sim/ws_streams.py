@@ -106,6 +106,10 @@ class StreamConn(WsConn):
             raise _InvalidControlError(
                 3, f"Invalid JSON: expected value at line {e.lineno} column {e.colno}"
             ) from None
+        except RecursionError:  # nesting deeper than the decoder's stack
+            raise _InvalidControlError(3, "Invalid JSON: recursion limit exceeded") from None
+        except ValueError:  # an integer literal beyond Python's digit limit
+            raise _InvalidControlError(3, "Invalid JSON: number out of range") from None
         end = len(text.rstrip())
         if not isinstance(data, dict):
             raise _InvalidControlError(
@@ -242,7 +246,7 @@ async def handle(request: web.Request, hub: WsHub, combined: bool) -> web.Stream
     conn.start()
     ws_faults.on_connect(state, conn)
     try:
-        await receive_loop(conn, conn.on_text, rate_limited=True)
+        await receive_loop(conn, conn.on_text, state.bugs, rate_limited=True)
     finally:
         hub.unsubscribe_stream(conn, list(conn.subscriptions))
         conn.stop()

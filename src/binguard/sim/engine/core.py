@@ -64,12 +64,7 @@ class Engine:
         self._first_update: dict[str, int] = {}
         self._moved: dict[str, set[str]] = {}
 
-    # ----- subscriptions --------------------------------------------------------------------
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call `listener` for every event from now on; returns the unsubscribe function."""
-        self.listeners.append(listener)
-        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
-
+    # ----- events (SimState shares its `listeners` list, so subscribers survive a reset) ------
     def _emit(
         self, kind: EventKind, symbol: str | None, account: str | None, data: dict[str, Any]
     ) -> None:
