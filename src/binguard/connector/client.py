@@ -437,11 +437,12 @@ class SpotConnector:
     def _journal_symbols(self) -> set[str]:
         return self.journal.symbols()
 
-    async def observe_ws_error(self, err: BinanceError) -> None:
-        """A WebSocket API error answer: counted, and its limits fed to the budget."""
+    async def observe_ws_error(self, err: BinanceError, *, sent_ms: int | None = None) -> None:
+        """A WebSocket API error answer: counted, and its limits fed to the gate that admits
+        every request (the budget, or the gate this connector was given)."""
         self._record(err)
-        if self.budget is not None:
-            await self.budget.on_error(err)
+        if self._gate is not None:
+            await self._gate.on_error(err, sent_ms=sent_ms)
 
     # -- account ----------------------------------------------------------------------------------
     async def account(self) -> Account:

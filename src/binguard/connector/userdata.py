@@ -203,9 +203,7 @@ class UserDataStream:
         if ok:
             return reply.get("result")
         err = classify(reply) or UnclassifiedError(f"{method}: unreadable answer")
-        await self._bn.observe_ws_error(err)  # the connector's budget and stats
-        if gate is not None and gate is not self._bn.budget:
-            await gate.on_error(err, sent_ms=sent_ms)
+        await self._bn.observe_ws_error(err, sent_ms=sent_ms)  # stats, and the gate
         raise err
 
     async def _subscribe(self, link: WsLink) -> None:

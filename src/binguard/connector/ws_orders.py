@@ -158,10 +158,10 @@ class WsOrderSession:
             if gate is not None
             else None
         )
+        params = self._stamp(signed=True)
+        sent_ms = self._bn.time.now_ms()
         try:
-            reply = await link.request(
-                {"method": "session.logon", "params": self._stamp(signed=True)}
-            )
+            reply = await link.request({"method": "session.logon", "params": params})
         except BaseException:
             if gate is not None:
                 await asyncio.shield(gate.settle(ticket, ok=False))
@@ -172,7 +172,7 @@ class WsOrderSession:
             await gate.settle(ticket, ok=ok, headers=headers)
         if not ok:
             err = classify(reply) or UnclassifiedError("session.logon: unreadable answer")
-            await self._bn.observe_ws_error(err)
+            await self._bn.observe_ws_error(err, sent_ms=sent_ms)
             raise err
 
     def _usable(self) -> WsLink | None:
