@@ -141,7 +141,7 @@ async def _new_order(call: Call, test: bool) -> Reply:
 
     state = call.state
     engine = state.engine
-    engine.validate(call.account, symbol, order_type, qty, quote_qty, price)
+    rules = engine.validate(call.account, symbol, order_type, qty, quote_qty, price)
     if test:
         return Reply(_commission_rates(call) if commission_rates else {})
 
@@ -152,7 +152,17 @@ async def _new_order(call: Call, test: bool) -> Reply:
     if call.timing is not None and call.timing.expired(state.clock.now_us()):
         raise SimError.of(-1021, 0)
     order = engine.place(
-        call.account, symbol, side, order_type, tif, qty, quote_qty, price, client_id, stp
+        call.account,
+        symbol,
+        side,
+        order_type,
+        tif,
+        qty,
+        quote_qty,
+        price,
+        client_id,
+        stp,
+        rules=rules,  # validated above; nothing ran since
     )
     call.extra_headers.update(state.limits.order_headers(call.account, state.clock.now_ms()))
     if resp_type is None:  # "MARKET and LIMIT order types default to FULL, all other ... ACK"
