@@ -8,6 +8,7 @@ import sys
 import time
 
 import bench
+from bench._goals import failed
 
 
 def main(names: list[str]) -> int:
@@ -20,6 +21,11 @@ def main(names: list[str]) -> int:
         started = time.perf_counter()
         importlib.import_module(f"bench.{name}").run()
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
+    missed = failed()
+    if missed:
+        print(f"\n{len(missed)} goal(s) FAILED: {', '.join(missed)}", flush=True)
+        return 1
+    print("\nevery goal PASSED", flush=True)
     return 0
 
 
