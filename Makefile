@@ -3,8 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
+SOAK_STAMP := $(VENV)/.stamp-soak
 
-.PHONY: install test lint typecheck check bench demo clean
+.PHONY: install test lint typecheck check bench soak demo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,8 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check src tests bench tools
-	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools soak
+	$(BIN)/ruff check src tests bench tools soak
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -30,6 +31,14 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Minutes, not seconds: a seeded soak under faults (see soak/__init__.py); writes soak-report.png.
+$(SOAK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[test,soak]'
+	touch $(SOAK_STAMP)
+
+soak: $(SOAK_STAMP)
+	$(BIN)/python -m soak
 
 demo: $(STAMP)
 	$(BIN)/binguard demo

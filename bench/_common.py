@@ -102,6 +102,11 @@ class SimProcess(_Child):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The child's process id (for its memory figures); 0 before it started."""
+        return (self._proc.pid or 0) if self._proc is not None else 0
+
     def _spawn(self) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._ports = ctx.Queue()
@@ -127,8 +132,10 @@ class SimProcess(_Child):
         """GET an admin URL (/_sim/...) and decode its JSON; admin requests are never counted."""
         return get_json(self.url + path)
 
-    def post(self, path: str) -> Any:
-        request = urllib.request.Request(self.url + path, data=b"", method="POST")
+    def post(self, path: str, body: Any = None) -> Any:
+        """POST an admin URL, with `body` as JSON when given (e.g. a fault plan)."""
+        data = b"" if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method="POST")
         with urllib.request.urlopen(request, timeout=10) as reply:
             return json.loads(reply.read())
 
@@ -230,6 +237,11 @@ class RedisProcess(_Child):
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
+
+    @property
+    def pid(self) -> int:
+        """redis-server's process id; 0 when it is not running."""
+        return self._proc.pid if self._proc is not None else 0
 
     def _spawn(self) -> None:
         self._proc = subprocess.Popen(
