@@ -232,8 +232,8 @@ def redis_binary() -> pathlib.Path:
 class RedisProcess(_Child):
     """A throwaway redis-server on a free loopback port, without persistence."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  # closed by close()
@@ -272,6 +272,19 @@ class RedisProcess(_Child):
             return False
         finally:
             client.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would end it (the log stays open for restart)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
+
+    def restart(self) -> None:
+        """Start again on the same port, empty (no persistence), and wait until it answers."""
+        self.kill()
+        self._spawn()
+        self._wait_ready()
 
     def close(self) -> None:
         proc, self._proc = self._proc, None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import part_orders
+from . import part_fleet, part_orders
 from ._common import PartResult
 from .report import plot, table
 
@@ -74,6 +74,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], PartResult]]:
     return {
         "orders-rest": orders("rest", args.orders_rest),
         "orders-ws": orders("ws", args.orders_ws),
+        "fleet": lambda: part_fleet.run(part_fleet.FleetSpec(args.redis_restarts, args.seed)),
     }
 
 
