@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import part_fleet, part_orders
+from . import part_fleet, part_hostile, part_kill9, part_orders
 from ._common import PartResult
 from .report import plot, table
 
@@ -74,8 +74,17 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], PartResult]]:
     return {
         "orders-rest": orders("rest", args.orders_rest),
         "orders-ws": orders("ws", args.orders_ws),
+        "kill9": lambda: part_kill9.run(part_kill9.KillSpec(args.kills, args.seed)),
         "fleet": lambda: part_fleet.run(part_fleet.FleetSpec(args.redis_restarts, args.seed)),
     }
+
+
+def _hostile(args: argparse.Namespace) -> list[PartResult]:
+    return [
+        part_hostile.run_http(args.seed, args.hostile_http),
+        part_hostile.run_classify(args.seed, args.hostile_classify),
+        part_hostile.run_doctor(args.seed, args.hostile_doctor),
+    ]
 
 
 def main(argv: Sequence[str]) -> int:
@@ -83,15 +92,13 @@ def main(argv: Sequence[str]) -> int:
     runners = _runners(args)
     results: list[PartResult] = []
     for name in args.parts:
-        if name not in runners:
-            print(f"-- {name}: not built yet", flush=True)
-            continue
         print(f"-- {name} ...", flush=True)
         started = time.monotonic()
-        result = runners[name]()
-        result.seconds = time.monotonic() - started
-        results.append(result)
-        print(table([result]), flush=True)
+        done = _hostile(args) if name == "hostile" else [runners[name]()]
+        if len(done) == 1:
+            done[0].seconds = time.monotonic() - started
+        results.extend(done)
+        print(table(done), flush=True)
     print("\n" + table(results))
     png = plot(results, args.out)
     print(f"report: {png}" if png else "report: no PNG (pip install 'binguard[soak]')")
