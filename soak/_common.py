@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -86,3 +88,34 @@ class Clock:
 
 
 SELF = os.getpid()
+
+
+class SecretWatch(logging.Handler):
+    """Reads every binguard log record (DEBUG and up) while attached, and counts the ones that
+    carry a secret: the API secret itself, or a signature value (64 hex digits or base64)."""
+
+    _SIGNATURE = re.compile(r"signature=(?!<redacted>)[A-Za-z0-9%+/=]{20,}")
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__(logging.DEBUG)
+        self.secrets = tuple(s for s in secrets if s)
+        self.records = 0
+        self.leaks = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records += 1
+        text = self.format(record)
+        if any(s in text for s in self.secrets) or self._SIGNATURE.search(text):
+            self.leaks += 1
+
+    def __enter__(self) -> SecretWatch:
+        logger = logging.getLogger("binguard")
+        self._level = logger.level
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        logger = logging.getLogger("binguard")
+        logger.removeHandler(self)
+        logger.setLevel(self._level)

@@ -30,7 +30,7 @@ from binguard.connector import ConnectorOptions, SpotConnector
 from binguard.errors import BinanceError
 from binguard.sim import FlowConfig, LimitsConfig, RateLimitSpec, SimConfig
 
-from ._common import SELF, Clock, PartResult, growth_mb, rss_mb
+from ._common import SELF, Clock, PartResult, SecretWatch, growth_mb, rss_mb
 
 SYMBOL = "BTCUSDT"
 ORDER = {"path": "/api/v3/order", "method": "POST"}
@@ -187,6 +187,15 @@ async def _drive(sim: SimProcess, spec: OrdersSpec, journal: Path, result: PartR
     n, truth = _Counts(), _Truth(sim.url)
     tickets = itertools.count()
     end = time.monotonic() + spec.max_seconds
+    watch = SecretWatch((key.secret,))
+    with watch:
+        await _drive_connector(sim, spec, journal, key, n, truth, tickets, end, result, watch)
+
+
+async def _drive_connector(
+    sim: SimProcess, spec: OrdersSpec, journal: Path, key: Any, n: _Counts, truth: _Truth,
+    tickets: itertools.count[int], end: float, result: PartResult, watch: SecretWatch,
+) -> None:  # fmt: skip
     async with SpotConnector(
         api_key=key.api_key, secret=key.secret, base_url=sim.url,
         options=options(sim, spec, journal),
@@ -205,6 +214,8 @@ async def _drive(sim: SimProcess, spec: OrdersSpec, journal: Path, result: PartR
             async with session.get(f"{sim.url}/_sim/limits") as reply:
                 limits = await reply.json()
         _judge(bn, spec, n, truth, limits, result)
+    result.figures["log records read (DEBUG)"] = f"{watch.records:,}"
+    result.zero("secrets in log lines", watch.leaks)
 
 
 def _judge(
