@@ -14,14 +14,8 @@ import time
 
 import aiohttp
 
-from ._classify import (
-    _error_from,
-    _from_body,
-    _from_status,
-    classify_text,
-    foreign_attr,
-    parse_rate_headers,
-)
+from ._bodies import from_body
+from ._build import error_from, from_status
 from ._exceptions import (
     BinanceError,
     ConnectFailedError,
@@ -29,7 +23,9 @@ from ._exceptions import (
     RequestTimeoutError,
     TransportError,
 )
-from ._params import RequestInfo, redact_text, safe_str
+from ._headers import parse_rate_headers
+from ._params import RequestInfo, foreign_attr, redact_text, safe_str
+from ._text import classify_text
 
 _REFUSED = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
 _DROPPED = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ESHUTDOWN}
@@ -79,7 +75,7 @@ def _from_aiohttp(exc: aiohttp.ClientError, request: RequestInfo | None) -> Bina
     if isinstance(exc, aiohttp.ClientResponseError):
         # Raised by raise_for_status(): the body is gone; the status and headers are not.
         rate = parse_rate_headers(exc.headers) if exc.headers else None
-        return _from_status(exc.status, exc.message or f"HTTP {exc.status}", rate, request)
+        return from_status(exc.status, exc.message or f"HTTP {exc.status}", rate, request)
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientSSLError):
         return _transport(ConnectFailedError, exc, request)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -109,7 +105,7 @@ def _duck_binance(exc: BaseException, request: RequestInfo | None) -> BinanceErr
             rate = parse_rate_headers(headers) if headers else None
         except (TypeError, ValueError, AttributeError):
             rate = None
-        return _error_from(
+        return error_from(
             code,
             msg,
             status=status if isinstance(status, int) else None,
@@ -119,7 +115,7 @@ def _duck_binance(exc: BaseException, request: RequestInfo | None) -> BinanceErr
     status = foreign_attr(exc, "status_code")
     body = foreign_attr(exc, "body") or foreign_attr(exc, "response_text")
     if isinstance(status, int) and isinstance(body, bytes | str):
-        return _from_body(body, status, None, request)
+        return from_body(body, status, None, request)
     return None
 
 
