@@ -14,14 +14,15 @@ classify() is total: it never raises, whatever it is given.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from ._bodies import HttpReply, from_body, from_mapping
-from ._exceptions import BinanceError
+from ._exceptions import BinanceError, UnclassifiedError
 from ._foreign import translate_exception
-from ._headers import parse_rate_headers
-from ._params import RequestInfo, foreign_attr
+from ._headers import foreign_rate, parse_rate_headers
+from ._params import RequestInfo, foreign_attr, foreign_int, safe_str
 from ._text import classify_text
 
 log = logging.getLogger("binguard.errors")
@@ -31,18 +32,22 @@ def _request_info(request: Any) -> RequestInfo | None:
     if request is None or isinstance(request, RequestInfo):
         return request
     method = foreign_attr(request, "method")
-    url = foreign_attr(request, "url") or foreign_attr(request, "path")
+    url = foreign_attr(request, "url")
+    if url is None or url == "":
+        url = foreign_attr(request, "path")
     if isinstance(method, str) and url is not None:
-        return RequestInfo.of(method, str(foreign_attr(url, "path") or url).split("?")[0])
+        path = foreign_attr(url, "path")
+        text = path if isinstance(path, str) and path else safe_str(url)
+        return RequestInfo.of(method, text.split("?")[0])
     return None
 
 
 def _response_parts(x: Any) -> tuple[int, Any, Any] | None:
     """(status, headers, body) from any response-like object, or None if it is not one."""
-    status = foreign_attr(x, "status")
-    if not isinstance(status, int):
-        status = foreign_attr(x, "status_code")
-    if not isinstance(status, int) or isinstance(status, bool):
+    status = foreign_int(foreign_attr(x, "status"))
+    if status is None:
+        status = foreign_int(foreign_attr(x, "status_code"))
+    if status is None:
         return None
     headers = foreign_attr(x, "headers")
     body: Any = None
@@ -57,15 +62,22 @@ def _response_parts(x: Any) -> tuple[int, Any, Any] | None:
 def classify(x: object, *, request: RequestInfo | None = None) -> BinanceError | None:
     """Turn anything describing a Binance failure into a typed error; None when there is none.
 
-    Never raises. `request` (already redacted, see RequestInfo.of) is attached to the result and
-    refines its recovery: a read that may have executed is simply retried.
+    Never raises, and never answers None for an input it could not read (UnclassifiedError then).
+    `request` (already redacted, see RequestInfo.of) is attached to the result and refines its
+    recovery: a read that may have executed is simply retried.
     """
     try:
         err = _classify(x, request)
-    except Exception:
-        # crash the caller's error path. It is logged so it gets reported, not hidden.
+    except Exception:  # the last resort: each reader is total on its own
+        # A bug here must not crash the caller's error path, nor turn its error into None: the
+        # caller gets a typed error, and the failure is logged so that it gets reported.
         log.exception("binguard.classify failed on a %s; please report", type(x).__name__)
-        return None
+        return UnclassifiedError(
+            f"binguard could not read this {type(x).__name__}",
+            request=request,
+            received_at=time.time(),
+            cause=type(x).__qualname__,
+        )
     if err is not None and request is not None and err.request is None:
         err.request = request
     return err
@@ -95,12 +107,11 @@ def _classify(x: object, request: RequestInfo | None) -> BinanceError | None:
     parts = _response_parts(x)
     if parts is not None:
         status, headers, body = parts
-        try:
-            rate = parse_rate_headers(headers)
-        except (TypeError, ValueError, AttributeError):
-            rate = None
         return from_body(
-            body, status, rate, request or _request_info(foreign_attr(x, "request_info"))
+            body,
+            status,
+            foreign_rate(headers),
+            request or _request_info(foreign_attr(x, "request_info")),
         )
     return None
 

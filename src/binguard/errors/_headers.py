@@ -64,6 +64,15 @@ def parse_rate_headers(
     return RateHeaders(weight, orders, retry_after)
 
 
+def foreign_rate(headers: Any) -> RateHeaders | None:
+    """parse_rate_headers() for another library's headers object, whose methods may raise
+    anything: None when it is missing, empty or cannot be read."""
+    try:
+        return parse_rate_headers(headers) if headers else None
+    except Exception:  # noqa: BLE001 - a foreign object's failure means "no headers", not ours
+        return None
+
+
 def parse_rate_limits(rate_limits: Any) -> RateHeaders:
     """The WebSocket API's `rateLimits` array as RateHeaders (keyed like the REST headers: '1M',
     '10S', '1D'). Items that are not well-formed are passed over; Retry-After has no equivalent."""
@@ -98,4 +107,4 @@ def as_int(value: Any) -> int | None:
     return None
 
 
-__all__ = ["RateHeaders", "as_int", "parse_rate_headers", "parse_rate_limits"]
+__all__ = ["RateHeaders", "as_int", "foreign_rate", "parse_rate_headers", "parse_rate_limits"]

@@ -146,6 +146,19 @@ def safe_str(value: object) -> str:
         return ""
 
 
+def foreign_int(value: object) -> int | None:
+    """An integer read from a foreign object, as a plain int; None for a bool or any other type.
+
+    Decided on the type alone (an object's own `__class__` may lie or raise), and converted by
+    int's own slot, which an int subclass cannot override."""
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[return-value]  # checked just above, cheaper than a cast
+    if issubclass(kind, int) and not issubclass(kind, bool):
+        return int.__int__(value)  # type: ignore[arg-type]  # an int subclass, checked above
+    return None
+
+
 def foreign_attr(obj: object, name: str) -> Any:
     """getattr for other libraries' objects, whose properties may raise anything: None then."""
     try:
