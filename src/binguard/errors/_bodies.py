@@ -44,6 +44,30 @@ def fast_code_msg(body: bytes) -> tuple[int, str] | None:
         return None
 
 
+# body -> the error it gives without a status or headers, as a prototype that is copied for each
+# caller (BinanceError._again). Binance's error bodies repeat byte for byte, so classify(bytes)
+# mostly costs a dict lookup and a copy. Bounded; cleared when full.
+_BODY_MEMO: dict[bytes, BinanceError] = {}
+_BODY_MEMO_SIZE = 2048
+_BODY_MEMO_MAX_LEN = 512  # Binance's error bodies are shorter; a huge one is not kept
+
+
+def compact_error(body: bytes, request: RequestInfo | None) -> BinanceError | None:
+    """The error of a compact body `{"code":..,"msg":".."}` read alone (no status, no headers),
+    for `request`; None when the body is not in that form (from_body() reads the rest)."""
+    proto = _BODY_MEMO.get(body)
+    if proto is None:
+        fast = fast_code_msg(body)
+        if fast is None:
+            return None
+        proto = error_from(fast[0], fast[1])
+        if len(body) <= _BODY_MEMO_MAX_LEN:
+            if len(_BODY_MEMO) >= _BODY_MEMO_SIZE:
+                _BODY_MEMO.clear()
+            _BODY_MEMO[body] = proto
+    return proto._again(request)
+
+
 def from_mapping(
     body: Mapping[str, Any],
     status: int | None,
@@ -144,4 +168,4 @@ def from_body(
     return from_status(status, msg or f"HTTP {status}", rate, request)
 
 
-__all__ = ["HttpReply", "fast_code_msg", "from_body", "from_mapping"]
+__all__ = ["HttpReply", "compact_error", "fast_code_msg", "from_body", "from_mapping"]

@@ -29,6 +29,7 @@ Match = tuple[type[BinanceError], Template | None, tuple[str, ...]]
 # against its templates is the costly part of classification. Bounded; cleared when full.
 _MATCH_MEMO: dict[tuple[int | None, str], Match] = {}
 _MATCH_MEMO_SIZE = 4096
+_MATCH_MEMO_MAX_LEN = 512  # Binance's messages are shorter; a huge one is not kept
 
 
 def match(code: int | None, msg: str) -> Match:
@@ -45,9 +46,10 @@ def match(code: int | None, msg: str) -> Match:
         if found is not None:
             template, values = found
     result = (error_class(code, template), template, values)
-    if len(_MATCH_MEMO) >= _MATCH_MEMO_SIZE:
-        _MATCH_MEMO.clear()
-    _MATCH_MEMO[key] = result
+    if len(msg) <= _MATCH_MEMO_MAX_LEN:
+        if len(_MATCH_MEMO) >= _MATCH_MEMO_SIZE:
+            _MATCH_MEMO.clear()
+        _MATCH_MEMO[key] = result
     return result
 
 

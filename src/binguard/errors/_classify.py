@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._bodies import HttpReply, from_body, from_mapping
+from ._bodies import HttpReply, compact_error, from_body, from_mapping
 from ._exceptions import BinanceError, UnclassifiedError
 from ._foreign import translate_exception
 from ._headers import foreign_rate, parse_rate_headers
@@ -67,6 +67,10 @@ def classify(x: object, *, request: RequestInfo | None = None) -> BinanceError |
     recovery: a read that may have executed is simply retried.
     """
     try:
+        if type(x) is bytes:  # the hot path: a failed response's body
+            err = compact_error(x, request)
+            if err is not None:
+                return err
         err = _classify(x, request)
     except Exception:  # the last resort: each reader is total on its own
         # A bug here must not crash the caller's error path, nor turn its error into None: the

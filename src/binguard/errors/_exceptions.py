@@ -119,25 +119,36 @@ class BinanceError(Exception):
     ) -> Self:
         """classify()'s constructor: the same state as __init__, set in one step (a hot path)."""
         err = cls.__new__(cls, msg)
-        err.__dict__.update(
-            code=code,
-            msg=msg,
-            _template_obj=template,
-            template=template.message if template is not None else None,
-            _values=values,
-            _param_names=template.params if template is not None else (),
-            _params=None,
-            http_status=http_status,
-            retry_after=retry_after,
-            used_weight=used_weight or _EMPTY,
-            order_count=order_count or _EMPTY,
-            request=request,
-            data=data,
-            received_at=_now(),
-            _may_have_executed=may_have_executed,
-            _recovery=None,
-            cause=None,
-        )
+        err.__dict__ = {
+            "code": code,
+            "msg": msg,
+            "_template_obj": template,
+            "template": template.message if template is not None else None,
+            "_values": values,
+            "_param_names": template.params if template is not None else (),
+            "_params": None,
+            "http_status": http_status,
+            "retry_after": retry_after,
+            "used_weight": used_weight or _EMPTY,
+            "order_count": order_count or _EMPTY,
+            "request": request,
+            "data": data,
+            "received_at": _now(),
+            "_may_have_executed": may_have_executed,
+            "_recovery": None,
+            "cause": None,
+        }
+        return err
+
+    def _again(self, request: RequestInfo | None) -> Self:
+        """A new error with this one's state, received now, for `request`: classify()'s memo
+        keeps prototypes built by _fast() that no caller ever sees (their `_params` stay unset)."""
+        cls = type(self)
+        err = cls.__new__(cls, self.msg)
+        state = self.__dict__.copy()
+        state["received_at"] = _now()
+        state["request"] = request
+        err.__dict__ = state
         return err
 
     # -- catalog knowledge ---------------------------------------------------------------------
