@@ -126,6 +126,7 @@ def test_the_safety_net_answers_with_a_typed_error() -> None:
         err = classify(hostile("Connection reset by peer"))
     assert isinstance(err, UnclassifiedError)
     assert err.cause is not None and "Hostile" in err.cause
+    assert err.may_have_executed  # unread is never "not executed": an order is not written off
     assert len(records) == 1
     repr(err), str(err), err.as_dict()
 

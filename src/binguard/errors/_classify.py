@@ -74,12 +74,14 @@ def classify(x: object, *, request: RequestInfo | None = None) -> BinanceError |
         err = _classify(x, request)
     except Exception:  # the last resort: each reader is total on its own
         # A bug here must not crash the caller's error path, nor turn its error into None: the
-        # caller gets a typed error, and the failure is logged so that it gets reported.
+        # caller gets a typed error, and the failure is logged so that it gets reported. What
+        # could not be read is never assumed not executed: an order is then left for recover().
         log.exception("binguard.classify failed on a %s; please report", type(x).__name__)
         return UnclassifiedError(
             f"binguard could not read this {type(x).__name__}",
             request=request,
             received_at=time.time(),
+            may_have_executed=True,
             cause=type(x).__qualname__,
         )
     if err is not None and request is not None and err.request is None:
