@@ -13,6 +13,7 @@ from binguard.errors import (
     ExecutionUnknownError,
     Family,
     InvalidRequestError,
+    OrderArchivedError,
     OrderNotFoundError,
     OrderRejectedError,
     RateLimitedError,
@@ -47,7 +48,7 @@ SPEC: dict[int, type[BinanceError]] = {
     -2015: AuthError,
     -2021: OrderRejectedError,
     -2022: OrderRejectedError,
-    -2026: OrderNotFoundError,
+    -2026: OrderArchivedError,  # existed and is final: never "not found" (issue 12 item 2)
     -2038: OrderRejectedError,
 }
 MAY_HAVE_EXECUTED = {-1000, -1006, -1007, -2021}

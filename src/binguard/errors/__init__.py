@@ -8,16 +8,9 @@
 See `_exceptions` for the exception tree.
 """
 
+from ._bodies import HttpReply
 from ._catalog import Catalog, CatalogEntry, Family, FamilyInfo, Recovery, Template, catalog
-from ._classify import (
-    HttpReply,
-    RateHeaders,
-    classify,
-    classify_network,
-    classify_text,
-    has_catalog_message,
-    parse_rate_headers,
-)
+from ._classify import classify
 from ._exceptions import (
     AuthError,
     BinanceError,
@@ -28,6 +21,7 @@ from ._exceptions import (
     ExecutionUnknownError,
     InvalidRequestError,
     IpBannedError,
+    OrderArchivedError,
     OrderNotFoundError,
     OrderRejectedError,
     RateLimitedError,
@@ -44,6 +38,7 @@ from ._exceptions import (
     error_class,
 )
 from ._foreign import translate_exception
+from ._headers import RateHeaders, parse_rate_headers, parse_rate_limits
 from ._params import (
     REDACTED,
     Interval,
@@ -53,6 +48,7 @@ from ._params import (
     redact_text,
     safe_str,
 )
+from ._text import classify_network, classify_text, has_catalog_message
 
 __all__ = [
     "REDACTED",
@@ -71,6 +67,7 @@ __all__ = [
     "Interval",
     "InvalidRequestError",
     "IpBannedError",
+    "OrderArchivedError",
     "OrderNotFoundError",
     "OrderRejectedError",
     "RateHeaders",
@@ -97,6 +94,7 @@ __all__ = [
     "has_catalog_message",
     "is_secret",
     "parse_rate_headers",
+    "parse_rate_limits",
     "redact_text",
     "safe_str",
     "translate_exception",

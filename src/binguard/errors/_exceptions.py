@@ -15,7 +15,8 @@
     ├── InvalidRequestError          -11xx and friends: fix the request (`param` names the culprit)
     ├── OrderRejectedError           -2010, -1013 (`filter`), -1010, -2038, -2021/-2022
     ├── CancelRejectedError          -2011
-    ├── OrderNotFoundError           -2013, -2026
+    ├── OrderNotFoundError           -2013: no such order (yet, or ever)
+    ├── OrderArchivedError           -2026: the order existed, ended with nothing executed, archived
     └── UnclassifiedError            none of the above (e.g. a 404 page)
 
 A code missing from the catalog raises an `UnknownCodeError` subclass of its range's family
@@ -118,25 +119,36 @@ class BinanceError(Exception):
     ) -> Self:
         """classify()'s constructor: the same state as __init__, set in one step (a hot path)."""
         err = cls.__new__(cls, msg)
-        err.__dict__.update(
-            code=code,
-            msg=msg,
-            _template_obj=template,
-            template=template.message if template is not None else None,
-            _values=values,
-            _param_names=template.params if template is not None else (),
-            _params=None,
-            http_status=http_status,
-            retry_after=retry_after,
-            used_weight=used_weight or _EMPTY,
-            order_count=order_count or _EMPTY,
-            request=request,
-            data=data,
-            received_at=_now(),
-            _may_have_executed=may_have_executed,
-            _recovery=None,
-            cause=None,
-        )
+        err.__dict__ = {
+            "code": code,
+            "msg": msg,
+            "_template_obj": template,
+            "template": template.message if template is not None else None,
+            "_values": values,
+            "_param_names": template.params if template is not None else (),
+            "_params": None,
+            "http_status": http_status,
+            "retry_after": retry_after,
+            "used_weight": used_weight or _EMPTY,
+            "order_count": order_count or _EMPTY,
+            "request": request,
+            "data": data,
+            "received_at": _now(),
+            "_may_have_executed": may_have_executed,
+            "_recovery": None,
+            "cause": None,
+        }
+        return err
+
+    def _again(self, request: RequestInfo | None) -> Self:
+        """A new error with this one's state, received now, for `request`: classify()'s memo
+        keeps prototypes built by _fast() that no caller ever sees (their `_params` stay unset)."""
+        cls = type(self)
+        err = cls.__new__(cls, self.msg)
+        state = self.__dict__.copy()
+        state["received_at"] = _now()
+        state["request"] = request
+        err.__dict__ = state
         return err
 
     # -- catalog knowledge ---------------------------------------------------------------------
@@ -400,7 +412,19 @@ class CancelRejectedError(BinanceError):
 
 
 class OrderNotFoundError(BinanceError):
-    """-2013 / -2026: no such order (yet, or any more)."""
+    """-2013: no such order: not placed (or not visible yet, right after an unknown outcome)."""
+
+    family = Family.ORDER_NOT_FOUND
+
+
+class OrderArchivedError(BinanceError):
+    """-2026 ORDER_ARCHIVED: the order existed, was canceled or expired with no executed quantity
+    over 90 days ago, and has been archived (errors.md).
+
+    Deliberately not an OrderNotFoundError: reconciliation reads "not found" as "never placed"
+    and may send the order again, while an archived order is final and must never be re-sent.
+    Its catalog family stays ORDER_NOT_FOUND (nothing to retry); the type is what differs.
+    """
 
     family = Family.ORDER_NOT_FOUND
 
@@ -449,6 +473,9 @@ BY_FAMILY: Mapping[Family, type[BinanceError]] = MappingProxyType(
     }
 )
 
+# Codes whose meaning a family alone cannot carry: checked before the catalog's family.
+BY_CODE: Mapping[int, type[BinanceError]] = MappingProxyType({-2026: OrderArchivedError})
+
 UNKNOWN_CODE_BY_FAMILY: Mapping[Family, type[BinanceError]] = MappingProxyType(
     {
         Family.EXECUTION_UNKNOWN: UnknownCodeExecutionUnknownError,
@@ -464,6 +491,9 @@ def error_class(code: int | None, template: Template | None = None) -> type[Bina
         return BY_FAMILY[template.family]
     if code is None:
         return UnclassifiedError
+    special = BY_CODE.get(code)
+    if special is not None:
+        return special
     entry = catalog().get(code)
     if entry is not None:
         return BY_FAMILY[entry.family]

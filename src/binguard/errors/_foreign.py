@@ -14,14 +14,8 @@ import time
 
 import aiohttp
 
-from ._classify import (
-    _error_from,
-    _from_body,
-    _from_status,
-    classify_text,
-    foreign_attr,
-    parse_rate_headers,
-)
+from ._bodies import from_body
+from ._build import error_from, from_status
 from ._exceptions import (
     BinanceError,
     ConnectFailedError,
@@ -29,7 +23,9 @@ from ._exceptions import (
     RequestTimeoutError,
     TransportError,
 )
-from ._params import RequestInfo, redact_text, safe_str
+from ._headers import foreign_rate
+from ._params import RequestInfo, foreign_attr, foreign_int, redact_text, safe_str
+from ._text import classify_text
 
 _REFUSED = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
 _DROPPED = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ESHUTDOWN}
@@ -61,13 +57,14 @@ def _transport(
 
 
 def _from_oserror(exc: OSError, request: RequestInfo | None) -> TransportError:
-    if isinstance(exc, ConnectionRefusedError) or exc.errno in _REFUSED:
+    code = foreign_int(foreign_attr(exc, "errno"))  # any object a library stored there
+    if isinstance(exc, ConnectionRefusedError) or code in _REFUSED:
         return _transport(ConnectFailedError, exc, request)
     if isinstance(exc, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
         return _transport(ConnectionDroppedError, exc, request)
-    if exc.errno in _DROPPED:
+    if code in _DROPPED:
         return _transport(ConnectionDroppedError, exc, request)
-    if isinstance(exc, TimeoutError) or exc.errno == errno.ETIMEDOUT:
+    if isinstance(exc, TimeoutError) or code == errno.ETIMEDOUT:
         return _transport(RequestTimeoutError, exc, request)
     if isinstance(exc, ssl.SSLError):
         return _transport(ConnectFailedError, exc, request)
@@ -78,8 +75,11 @@ def _from_oserror(exc: OSError, request: RequestInfo | None) -> TransportError:
 def _from_aiohttp(exc: aiohttp.ClientError, request: RequestInfo | None) -> BinanceError | None:
     if isinstance(exc, aiohttp.ClientResponseError):
         # Raised by raise_for_status(): the body is gone; the status and headers are not.
-        rate = parse_rate_headers(exc.headers) if exc.headers else None
-        return _from_status(exc.status, exc.message or f"HTTP {exc.status}", rate, request)
+        status = foreign_int(foreign_attr(exc, "status"))
+        if status is not None:
+            message = foreign_attr(exc, "message")
+            text = message if isinstance(message, str) and message else f"HTTP {status}"
+            return from_status(status, text, foreign_rate(foreign_attr(exc, "headers")), request)
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientSSLError):
         return _transport(ConnectFailedError, exc, request)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -98,28 +98,23 @@ def _from_aiohttp(exc: aiohttp.ClientError, request: RequestInfo | None) -> Bina
 def _duck_binance(exc: BaseException, request: RequestInfo | None) -> BinanceError | None:
     """Exceptions of other Binance clients: a `code` attribute (python-binance's
     BinanceAPIException has code/message/status_code/response), or a JSON body in the text (ccxt)."""
-    code = foreign_attr(exc, "code")
-    if isinstance(code, int) and not isinstance(code, bool) and code < 0:
+    code = foreign_int(foreign_attr(exc, "code"))
+    status = foreign_int(foreign_attr(exc, "status_code"))
+    if code is not None and code < 0:
         msg = foreign_attr(exc, "message")
-        msg = msg if isinstance(msg, str) else str(exc)
-        status = foreign_attr(exc, "status_code")
-        response = foreign_attr(exc, "response")
-        headers = foreign_attr(response, "headers")
-        try:
-            rate = parse_rate_headers(headers) if headers else None
-        except (TypeError, ValueError, AttributeError):
-            rate = None
-        return _error_from(
+        headers = foreign_attr(foreign_attr(exc, "response"), "headers")
+        return error_from(
             code,
-            msg,
-            status=status if isinstance(status, int) else None,
-            rate=rate,
+            msg if isinstance(msg, str) else safe_str(exc),
+            status=status,
+            rate=foreign_rate(headers),
             request=request,
         )
-    status = foreign_attr(exc, "status_code")
-    body = foreign_attr(exc, "body") or foreign_attr(exc, "response_text")
-    if isinstance(status, int) and isinstance(body, bytes | str):
-        return _from_body(body, status, None, request)
+    body = foreign_attr(exc, "body")
+    if not (isinstance(body, bytes | str) and body):
+        body = foreign_attr(exc, "response_text")
+    if status is not None and isinstance(body, bytes | str):
+        return from_body(body, status, None, request)
     return None
 
 

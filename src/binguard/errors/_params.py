@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 _UNIT_SECONDS: Final = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 _LETTER_UNIT: Final = {"S": "SECOND", "M": "MINUTE", "H": "HOUR", "D": "DAY"}
@@ -144,6 +144,27 @@ def safe_str(value: object) -> str:
         return str(value)
     except Exception:  # noqa: BLE001 - any failure of a foreign __str__ means "no text"
         return ""
+
+
+def foreign_int(value: object) -> int | None:
+    """An integer read from a foreign object, as a plain int; None for a bool or any other type.
+
+    Decided on the type alone (an object's own `__class__` may lie or raise), and converted by
+    int's own slot, which an int subclass cannot override."""
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[return-value]  # checked just above, cheaper than a cast
+    if issubclass(kind, int) and not issubclass(kind, bool):
+        return int.__int__(value)  # type: ignore[arg-type]  # an int subclass, checked above
+    return None
+
+
+def foreign_attr(obj: object, name: str) -> Any:
+    """getattr for other libraries' objects, whose properties may raise anything: None then."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001 - a foreign property's failure is not ours to propagate
+        return None
 
 
 @dataclass(frozen=True, slots=True)
