@@ -21,7 +21,7 @@ from ._exceptions import (
     error_class,
 )
 from ._headers import RateHeaders
-from ._params import RequestInfo
+from ._params import RequestInfo, redact_text
 
 Match = tuple[type[BinanceError], Template | None, tuple[str, ...]]
 
@@ -66,7 +66,9 @@ def error_from(
 ) -> BinanceError:
     """Build the error for a (code, msg) pair, letting the HTTP status refine the class.
 
-    `hit` is the template match when the caller already found it (log lines)."""
+    `hit` is the template match when the caller already found it (log lines). The message is
+    foreign text (a body, a proxy's page, a log line): secrets in it never reach the error."""
+    msg = redact_text(msg)
     if hit is None:
         cls, template, values = match(code, msg)
     else:
@@ -105,6 +107,7 @@ def from_status(
     status: int, msg: str, rate: RateHeaders | None, request: RequestInfo | None
 ) -> BinanceError:
     """A failed response whose body names no Binance code (HTML pages, empty bodies, proxies)."""
+    msg = redact_text(msg)
     cls: type[BinanceError]
     may_have_executed: bool | None = None
     if status == 418:
