@@ -14,28 +14,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from binguard.errors import catalog
+from binguard.errors._hints import CRASH_BINGUARD, CRASH_FIX, CRASH_MEANING
 
 from ._model import Event, Evidence, Finding, FindingKey, Hit
 
 MAX_EXAMPLES: Final = 3
 MAX_MESSAGES: Final = 5
 MAX_VALUES: Final = 10
-
-CRASH_MEANING: Final = (
-    "The bot's own error handler crashed: it read `.code` from a network exception that has no such "
-    "attribute (only Binance API errors carry a code), so the failure it was handling was lost and "
-    "the loop or task around it died."
-)
-CRASH_FIX: Final = (
-    "Handle network exceptions (ConnectionError, TimeoutError, aiohttp/requests errors) before "
-    "reading Binance's error code, or read it with getattr(exc, 'code', None). "
-    "binguard.errors.classify(exc) accepts any exception and always has a `code` (None for network "
-    "failures)."
-)
-CRASH_BINGUARD: Final = (
-    "Every failure reaches your code as a typed BinanceError whose `code`, `family` and `recovery` "
-    "always exist, so a handler cannot crash on a missing attribute."
-)
 
 
 @dataclass(slots=True)
@@ -69,7 +54,7 @@ def build_findings(events: Sequence[Event], paths: Sequence[str]) -> list[Findin
         if len(acc.examples) < MAX_EXAMPLES:
             acc.examples.append(ev)
     findings = [_finding(key, acc, paths) for key, acc in accs.items()]
-    findings.sort(key=lambda f: (-f.count, f.key.code or 0, f.key.name))
+    findings.sort(key=lambda f: (-f.count, f.key.code or 0, f.key.title))
     return findings
 
 

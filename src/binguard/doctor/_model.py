@@ -12,15 +12,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from binguard.errors import BinanceError, Family
+from binguard.errors import BinanceError, Family, catalog
 
 
 class FindingKey(NamedTuple):
     """What findings are grouped by: the error (code or failure name) and its family."""
 
     code: int | None
-    name: str
+    name: str | None  # None for the codes Binance leaves unnamed (-2021, -2022)
     family: Family
+
+    @property
+    def title(self) -> str:
+        """The name, or the heading errors.md gives an unnamed code: what a table shows."""
+        if self.name is not None:
+            return self.name
+        entry = catalog().get(self.code) if self.code is not None else None
+        return entry.title if entry is not None else f"code {self.code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,7 @@ class Finding:
         return {
             "code": self.key.code,
             "name": self.key.name,
+            "title": self.key.title,
             "family": self.key.family.value,
             "count": self.count,
             "first_seen": iso(self.first_seen),

@@ -44,12 +44,12 @@ from binguard.errors import (
     classify_text,
     has_catalog_message,
 )
+from binguard.errors._hints import CRASH_NAME, CrashHint, handler_crash
 
 from ._model import FindingKey, Hit
 
 _MAX_TEXT: Final = 400  # characters of a line kept for quoting
 
-_CRASH: Final = re.compile(r"'(\w+)' object has no attribute '(?:code|error_code)'")
 _NEW_SDK: Final = re.compile(
     r"\b(BadRequestError|UnauthorizedError|ForbiddenError|NotFoundError|TooManyRequestsError"
     r"|RateLimitBanError|ServerError)\b['\"]?[:(]\s*['\"]?(.*?)['\"]?\)?\s*$"
@@ -103,9 +103,9 @@ def recognize(text: str) -> Hit | None:
     text = text.strip()
     if not text or (indented and _SOURCE_LINE.match(text)):
         return None
-    crash = _CRASH.search(text)
+    crash = handler_crash(text)
     if crash is not None:
-        return _crash_hit(text, crash.group(1))
+        return _crash_hit(text, crash)
     err = _from_structured(text) if text[:1] == "{" else None
     if err is None:
         err = _from_wrapped(text)
@@ -224,14 +224,15 @@ def _hit(text: str, err: BinanceError) -> Hit:
     )
 
 
-def _crash_hit(text: str, cls_name: str) -> Hit:
+def _crash_hit(text: str, crash: CrashHint) -> Hit:
     """The bot read `.code` off an exception that has none: its error path itself is broken."""
     text = text.lstrip(" -|:,]")
+    cls_name = crash.exception
     underlying = _network(cls_name)
     family = Family.TRANSPORT if underlying is not None else Family.UNCLASSIFIED
     err = underlying or TransportError(text[:_MAX_TEXT])
     return Hit(
-        key=FindingKey(None, "HANDLER_CRASH", family),
+        key=FindingKey(None, CRASH_NAME, family),
         error=err,
         text=text[:_MAX_TEXT],
         matched=f"'{cls_name}' object has no attribute 'code'",
@@ -241,10 +242,12 @@ def _crash_hit(text: str, cls_name: str) -> Hit:
     )
 
 
-def _name(err: BinanceError) -> str:
+def _name(err: BinanceError) -> str | None:
+    """Binance's name for a code (None where its docs give none), or the doctor's for a failure
+    without a code (CONNECTION_DROPPED, HTTP_429...)."""
     if err.code is not None:
         entry = err.entry
-        return entry.display_name if entry is not None else "UNKNOWN_CODE"
+        return entry.name if entry is not None else "UNKNOWN_CODE"
     if isinstance(err, TransportError):
         return _NETWORK_NAMES.get(type(err), "NETWORK_ERROR")
     if err.http_status is not None:

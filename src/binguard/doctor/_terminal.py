@@ -65,7 +65,7 @@ def _table(report: Report, console: Console) -> None:
     for f, row in zip(report.findings, rows, strict=True):
         table.add_row(
             "" if f.key.code is None else str(f.key.code),
-            f.key.name,
+            f.key.title,
             f.key.family.value,
             f"{f.count:,}",
             _t(f.first_seen),
@@ -99,7 +99,7 @@ def _finding_panel(f: Finding) -> Panel:
     for ev in f.examples:
         parts.append(Text(f"{ev.where()}  {iso(ev.time) or ''}  {ev.text[:160]}", style="dim"))
     code = "" if f.key.code is None else f"{f.key.code} "
-    title = f"{code}{f.key.name} [{f.key.family.value}] ×{f.count:,}"
+    title = f"{code}{f.key.title} [{f.key.family.value}] ×{f.count:,}"
     return Panel(Group(*parts), title=escape(title), title_align="left")
 
 
