@@ -15,12 +15,16 @@ def main(names: list[str]) -> int:
         m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.startswith("bench_")
     )
     chosen = [m for m in modules if not names or m.removeprefix("bench_") in names or m in names]
+    failed = []
     for name in chosen:
         print(f"\n== {name} ==", flush=True)
         started = time.perf_counter()
-        importlib.import_module(f"bench.{name}").run()
+        if importlib.import_module(f"bench.{name}").run() is False:  # a goal printed FAIL
+            failed.append(name)
         print(f"   ({time.perf_counter() - started:.1f} s)", flush=True)
-    return 0
+    if failed:
+        print(f"\nFAIL: {', '.join(failed)}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

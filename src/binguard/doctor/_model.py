@@ -44,9 +44,8 @@ class Hit:
     crash: bool = False  # "'XError' object has no attribute 'code'": the bot's handler crashed
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One log line that reported an error."""
+class Event(NamedTuple):
+    """One log line that reported an error (a tuple: the scan makes one per error line)."""
 
     hit: Hit
     time: float | None  # epoch seconds, own or inherited from the previous stamped line

@@ -18,7 +18,12 @@ in a log line and hands the core a shape it reads:
 
 A line without a Binance code is only handed to classify_text() when it contains one of the
 catalog's message texts (the core's has_catalog_message()) or an HTTP status, so ordinary lines
-that merely say "error" cost little.
+that merely say "error" cost little. A catalog code written bare (`binance -1021: ...`,
+`-1003 backing off`), without the word "code", is read as one too.
+
+GATES lists, as regex sources, text that every accepted line contains: the scanner's prefilter
+runs them (with the catalog's openings and the core's network vocabulary) so that it never skips a
+line this module would accept. A new way in here needs its text in GATES.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from binguard.errors import (
     classify_text,
     has_catalog_message,
 )
-from binguard.errors._hints import CRASH_NAME, CrashHint, handler_crash
+from binguard.errors._hints import CRASH_NAME, CRASH_PATTERN, CrashHint, handler_crash
 
 from ._model import FindingKey, Hit
 
@@ -73,6 +78,10 @@ def _has_code(text: str) -> bool:
     return _HAS_CODE.search(text) is not None or "[-" in text or ", -" in text
 
 
+# A catalog code written without the word "code": not part of a number, a date, a key=value or a
+# duration (`offset=-1021`, `-1021ms`, `2024-1021`).
+_BARE_CODE: Final = re.compile(r"(?<![\w.\-+=:/])-([12]\d{3})(?![\d.%])(?!\s*m?s\b)")
+
 _HAS_STATUS: Final = re.compile(
     r"HTTP(?:/\d(?:\.\d)?)?\s*(?:status\s*)?(?:is\s*|code\s*)?[=:]?\s*[45]\d\d\b"
     r"|[Ss]tatus(?:_code|\s*code)?\s*(?:is\s*)?[=:]?\s*[45]\d\d\b"
@@ -97,6 +106,19 @@ _NETWORK_NAMES: Final[dict[type[TransportError], str]] = {
 }
 
 
+# What every accepted line contains, per way in (see the module docstring).
+GATES: Final = (
+    r"code",  # _HAS_CODE's `code=-1021`, and any JSON body's "code" key
+    r"\[-",  # binguard's `[-1021 NAME]`
+    r", -",  # the old connector's `(400, -1021, 'msg')`
+    # _BARE_CODE with its lookarounds as consumed characters (wider: `-1021 s` stays in)
+    r"(?:^|[^\w.\-+=:/\n])-[12]\d{3}(?:[^\d.%\n]|$)",
+    _HAS_STATUS.pattern,
+    r"Error",  # every class name _NEW_SDK knows ends in Error
+    CRASH_PATTERN,
+)
+
+
 def recognize(text: str) -> Hit | None:
     """The error a log message reports, or None when it reports none. Never raises."""
     indented = text[:2].isspace()
@@ -117,11 +139,22 @@ def recognize(text: str) -> Hit | None:
 
 
 def _from_text(text: str) -> BinanceError | None:
-    if _has_code(text) or _HAS_STATUS.search(text) or has_catalog_message(text):
+    err = classify_text(text) if _has_code(text) else None
+    if err is None and "-" in text:
+        err = _from_bare_code(text)
+    if err is None and (_HAS_STATUS.search(text) or has_catalog_message(text)):
         err = classify_text(text)
-        if err is not None and _is_error(err):
-            return err
+    if err is not None and _is_error(err):
+        return err
     return _network(text)
+
+
+def _from_bare_code(text: str) -> BinanceError | None:
+    """`binance -1021: Timestamp ...`: a catalog code without the word "code" before it."""
+    for m in _BARE_CODE.finditer(text):
+        if -int(m.group(1)) in catalog():
+            return classify_text(f"{text[: m.start()]}code={text[m.start() :]}")
+    return None
 
 
 def _is_error(err: BinanceError) -> bool:

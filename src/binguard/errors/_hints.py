@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-_CRASH: Final = re.compile(r"'(\w+)' object has no attribute '(?:code|error_code)'")
+CRASH_PATTERN: Final = r"'(\w+)' object has no attribute '(?:code|error_code)'"
+_CRASH: Final = re.compile(CRASH_PATTERN)
 
 
 CRASH_NAME: Final = "HANDLER_CRASH"
