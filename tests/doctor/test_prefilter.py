@@ -105,3 +105,19 @@ def test_generated_lines_agree_with_the_ground_truth(lines: list[str]) -> None:
     truth = _events(data, EveryLine(), chunk=64)
     for name in ENGINES:
         assert _events(data, engine(name), chunk=64) == truth
+
+
+@pytest.mark.skipif("hyperscan" not in ENGINES, reason="Hyperscan has x86-64 wheels only")
+def test_compiled_database_is_cached_and_a_bad_cache_is_recompiled(tmp_path: Path) -> None:
+    from binguard.doctor._prefilter import HyperscanPrefilter, patterns
+
+    data = ("\n".join(NO_CODE_WORD + NEAR_MISSES) + "\n").encode()
+    first = HyperscanPrefilter(patterns(), cache_dir=tmp_path)
+    (cached,) = (tmp_path / "binguard").iterdir()
+    loaded = HyperscanPrefilter(patterns(), cache_dir=tmp_path)
+    cached.write_bytes(b"not a database")
+    rebuilt = HyperscanPrefilter(patterns(), cache_dir=tmp_path)
+    expected = first.lines(data, len(data))
+    assert len(expected) == len(NO_CODE_WORD)
+    assert loaded.lines(data, len(data)) == rebuilt.lines(data, len(data)) == expected
+    assert cached.read_bytes() != b"not a database"  # written again after the bad read
