@@ -33,8 +33,18 @@ class _Acc:
     examples: list[Event] = field(default_factory=list)
 
 
-def build_findings(events: Sequence[Event], paths: Sequence[str]) -> list[Finding]:
-    """One Finding per FindingKey, the most frequent first."""
+SIMULATOR_1020: Final = (
+    "binguard's simulator answered -1020 because it does not serve this endpoint (its banner is in "
+    "the log): the request is not malformed. Keep such calls out of runs against the simulator, "
+    "or try them on Binance's Spot testnet."
+)
+
+
+def build_findings(
+    events: Sequence[Event], paths: Sequence[str], simulator: frozenset[int] = frozenset()
+) -> list[Finding]:
+    """One Finding per FindingKey, the most frequent first. `simulator`: the sources that show
+    binguard's simulator, where -1020 means "this endpoint is not served here"."""
     accs: dict[FindingKey, _Acc] = {}
     for ev in events:
         acc = accs.get(ev.hit.key)
@@ -54,6 +64,10 @@ def build_findings(events: Sequence[Event], paths: Sequence[str]) -> list[Findin
         if len(acc.examples) < MAX_EXAMPLES:
             acc.examples.append(ev)
     findings = [_finding(key, acc, paths) for key, acc in accs.items()]
+    if simulator and all(e.source in simulator for e in events if e.hit.key.code == -1020):
+        for f in findings:
+            if f.key.code == -1020:
+                f.fix = SIMULATOR_1020
     findings.sort(key=lambda f: (-f.count, f.key.code or 0, f.key.title))
     return findings
 

@@ -7,10 +7,11 @@ renderers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from binguard.errors import BinanceError, Family, catalog
 
@@ -132,10 +133,12 @@ class Diagnosis:
     fix: str
     evidence: list[Evidence]
     data: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the input (file, or - for stdin) the diagnosis is about
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "source": self.source,
             "severity": self.severity,
             "title": self.title,
             "summary": self.summary,
@@ -169,6 +172,28 @@ class InputReport:
             "error": self.error,
             "skipped": self.skipped,
         }
+
+
+_DEBRIS: Final = re.compile(r"\A(?:\[\s*\]|\(\s*\)|[\s\-|:,\]])+")
+JSON_STAMP: Final = '"ts":0'  # what stands for a JSON line's own stamp in a message key
+
+
+def clean_text(text: str) -> str:
+    """A log line without what its removed timestamp left behind: `[] ERROR` -> `ERROR`,
+    ` - 4242 - bot` -> `4242 - bot`, and a JSON line's stand-in stamp field."""
+    if text.startswith("{" + JSON_STAMP):
+        text = "{" + text[len(JSON_STAMP) + 1 :].lstrip(", ")
+    return _DEBRIS.sub("", text).rstrip()
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` characters, cut at a word boundary with an ellipsis."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width)
+    if cut < width * 2 // 3:  # no space near the end: cut inside the word
+        cut = width - 1
+    return text[:cut].rstrip(" ,;:") + "…"
 
 
 def iso(t: float | None) -> str | None:

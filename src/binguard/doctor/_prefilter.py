@@ -30,7 +30,7 @@ from typing import Any, Final, Protocol
 from binguard.errors import catalog
 from binguard.errors._classify import _NETWORK
 
-from ._recognize import GATES
+from ._recognize import GATES, SIMULATOR_MARKERS
 
 Buffer = bytes | bytearray
 
@@ -55,6 +55,7 @@ def _patterns() -> tuple[bytes, ...]:
     out += [pattern.pattern for pattern, _ in _NETWORK]
     openings = {o for group in catalog().openings_by_word().values() for o, _, _ in group}
     out += [re.escape(o) for o in sorted(openings)]
+    out += [re.escape(m.decode()) for m in SIMULATOR_MARKERS]
     return tuple(p.encode() for p in out)
 
 

@@ -51,9 +51,13 @@ from binguard.errors import (
 )
 from binguard.errors._hints import CRASH_NAME, CRASH_PATTERN, CrashHint, handler_crash
 
-from ._model import FindingKey, Hit
+from ._model import FindingKey, Hit, clean_text, clip
 
 _MAX_TEXT: Final = 400  # characters of a line kept for quoting
+_FILTER_NAME: Final = re.compile(r"[A-Z][A-Z0-9_]*")
+# Where a logged exception's repr goes on after Binance's message: `', {'Content-Type': ...})`,
+# `", {"...`, `')`, `"}`.
+_WRAPPER_TAIL: Final = re.compile(r"""['"]\s*(?:,\s*[{(\[]|[)}\]])""")
 
 _NEW_SDK: Final = re.compile(
     r"\b(BadRequestError|UnauthorizedError|ForbiddenError|NotFoundError|TooManyRequestsError"
@@ -117,6 +121,12 @@ GATES: Final = (
     r"Error",  # every class name _NEW_SDK knows ends in Error
     CRASH_PATTERN,
 )
+
+
+# Not errors, but context: lines that show binguard's simulator was the exchange (its banner,
+# `binguard sim: Binance Spot simulator at ...`, or its /_sim/ admin URL). -1020 there means
+# "endpoint not served here"; the scanner notes the first such line of each source.
+SIMULATOR_MARKERS: Final = (b"binguard sim", b"/_sim/")
 
 
 def recognize(text: str) -> Hit | None:
@@ -246,20 +256,28 @@ def _find_body(obj: Any, depth: int) -> Mapping[str, Any] | None:
 
 
 def _hit(text: str, err: BinanceError) -> Hit:
-    text = text.lstrip(" -|:,]")  # what is left of a "<time> - " prefix
+    text = clean_text(text)
+    # a failure without a code has the whole line as its message: shown cleaned, not cut mid-word
+    matched = _clean_message(clean_text(err.msg)) if err.code is not None and err.msg else text
     return Hit(
         key=FindingKey(err.code, _name(err), err.family),
         error=err,
-        text=text[:_MAX_TEXT],
-        matched=(err.msg or text)[:_MAX_TEXT],
+        text=clip(text, _MAX_TEXT),
+        matched=clip(matched, _MAX_TEXT),
         values=_values(err),
         endpoint=endpoint_of(text),
     )
 
 
+def _clean_message(msg: str) -> str:
+    """Binance's message without what a logger wrapped around it: `msg', {'Content-Type': ...`."""
+    m = _WRAPPER_TAIL.search(msg)
+    return msg[: m.start()] if m is not None and m.start() > 0 else msg
+
+
 def _crash_hit(text: str, crash: CrashHint) -> Hit:
     """The bot read `.code` off an exception that has none: its error path itself is broken."""
-    text = text.lstrip(" -|:,]")
+    text = clean_text(text)
     cls_name = crash.exception
     underlying = _network(cls_name)
     family = Family.TRANSPORT if underlying is not None else Family.UNCLASSIFIED
@@ -267,7 +285,7 @@ def _crash_hit(text: str, crash: CrashHint) -> Hit:
     return Hit(
         key=FindingKey(None, CRASH_NAME, family),
         error=err,
-        text=text[:_MAX_TEXT],
+        text=clip(text, _MAX_TEXT),
         matched=f"'{cls_name}' object has no attribute 'code'",
         values={"exception": cls_name},
         endpoint=None,
@@ -295,12 +313,20 @@ def _values(err: BinanceError) -> dict[str, str | int]:
             out[name] = value.isoformat(timespec="milliseconds")
         elif isinstance(value, Interval):
             out[name] = str(value)
-        elif isinstance(value, int | str):
+        elif isinstance(value, int):
             out[name] = value
+        elif isinstance(value, str):
+            out[name] = _clean_value(value)
     flt = err.filter
     if flt:
-        out["filter"] = flt
+        m = _FILTER_NAME.match(flt)  # a filter is one NAME: drop a logger's `', {...` after it
+        out["filter"] = m.group() if m else _clean_value(flt)
     return out
+
+
+def _clean_value(value: str) -> str:
+    """A placeholder's value without quotes, brackets or a wrapper's tail caught with it."""
+    return _clean_message(value).strip(" '\"`")
 
 
 def endpoint_of(text: str) -> str | None:

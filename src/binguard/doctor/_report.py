@@ -28,7 +28,7 @@ from ._inputs import (
     open_source,
     read_error,
 )
-from ._model import Diagnosis, Finding, InputReport, iso
+from ._model import Diagnosis, Evidence, Finding, InputReport, iso
 from ._scan import Scanner
 
 SCHEMA: Final = "binguard.doctor/1"
@@ -168,7 +168,12 @@ def _position(raw: Any) -> int:
 def explain(scanner: Scanner, inputs: list[InputReport]) -> Report:
     """Group the scanned events into findings and run the diagnoses."""
     paths = [i.path for i in inputs]
-    return Report(inputs, build_findings(scanner.events, paths), diagnose(scanner.events, inputs))
+    simulator = {
+        source: Evidence(paths[source], line, time, text)
+        for source, (line, time, text) in scanner.simulator.items()
+    }
+    findings = build_findings(scanner.events, paths, frozenset(simulator))
+    return Report(inputs, findings, diagnose(scanner.events, inputs, simulator))
 
 
 def doctor(paths: Sequence[str], *, on_progress: ChunkCallback | None = None) -> Report:

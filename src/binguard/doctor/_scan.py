@@ -21,9 +21,9 @@ from collections.abc import Callable
 from typing import BinaryIO, Final
 
 from ._inputs import BINARY_PROBE, BinaryInputError
-from ._model import Event, Hit, InputReport
+from ._model import JSON_STAMP, Event, Hit, InputReport, clean_text
 from ._prefilter import Prefilter, default
-from ._recognize import recognize
+from ._recognize import SIMULATOR_MARKERS, recognize
 from ._timestamps import find_stamp, line_time
 
 CHUNK: Final = 1 << 20  # 1 MiB stays in cache from the read to the prefilter to the line count
@@ -37,7 +37,7 @@ _RECV_WINDOW: Final = re.compile(rb"recvWindow\W{0,3}(\d{2,6})")
 _DIGIT: Final = re.compile(rb"\d")
 _STAMP_HEAD: Final = 84  # bytes of a line in which find_stamp() can see a stamp start
 _CONTINUATION: Final = (b" ", b"\t", b"")
-_JSON_STAMP: Final = b'"ts":0'
+_JSON_STAMP: Final = JSON_STAMP.encode()
 _MISSING: Final = object()
 
 Progress = Callable[[int], None]
@@ -50,6 +50,8 @@ class Scanner:
         self.chunk_size = chunk_size
         self.prefilter = prefilter if prefilter is not None else default()
         self.events: list[Event] = []
+        # source -> (line, time, text) of the first line showing binguard's simulator
+        self.simulator: dict[int, tuple[int, float | None, str]] = {}
         self._cache: dict[bytes, Hit | None] = {}
 
     def scan(
@@ -144,6 +146,10 @@ class Scanner:
                 if st.first_time is None:
                     st.first_time = stamp
             if hit is None:
+                if st.source not in self.simulator and any(m in line for m in SIMULATOR_MARKERS):
+                    number = lines + count(b"\n", counted, start) + 1
+                    text = clean_text(line.decode("utf-8", "replace"))
+                    self.simulator[st.source] = (number, stamp, text)
                 continue
             # a line without its own stamp (a traceback's last line) takes the nearest one above
             if stamp is None:
