@@ -34,9 +34,9 @@ class _Acc:
 
 
 SIMULATOR_1020: Final = (
-    "binguard's simulator answered -1020 because it does not serve this endpoint (its banner is in "
-    "the log): the request is not malformed. Keep such calls out of runs against the simulator, "
-    "or try them on Binance's Spot testnet."
+    "This endpoint is not served here: binguard's simulator answered -1020 because it lacks it "
+    "(its banner is in the log), so the request is not malformed. Keep such calls out of runs "
+    "against the simulator, or try them on Binance's Spot testnet."
 )
 
 

@@ -191,7 +191,7 @@ def clip(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     cut = text.rfind(" ", 0, width)
-    if cut < width * 2 // 3:  # no space near the end: cut inside the word
+    if cut < width // 3:  # one token fills most of the width (a URL): cut inside it
         cut = width - 1
     return text[:cut].rstrip(" ,;:") + "…"
 

@@ -8,6 +8,7 @@ word boundary with an ellipsis, never mid-word; colours only on a terminal.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Final
 
@@ -72,17 +73,24 @@ def _summary(report: Report, console: Console) -> None:
 
 
 def _table(report: Report) -> Table:
-    """code, name, count, first seen, last seen: at most 6+27+7+11+11 characters plus borders."""
+    """code, name, count, first seen, last seen: 6+34+7+11+11 characters and padding = 79; a
+    longer name (a heading such as -2021's) wraps at a space rather than being cut."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
     table.add_column("code", justify="right", no_wrap=True, max_width=6)
-    table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=27)
+    table.add_column("name", overflow="fold", max_width=34)
     table.add_column("count", justify="right", no_wrap=True, max_width=7)
     table.add_column("first seen", no_wrap=True, max_width=11)
     table.add_column("last seen", no_wrap=True, max_width=11)
+    codes = Counter(f.key.code for f in report.findings)
     for f in report.findings:
+        name = Text(f.key.title)
+        if (
+            f.key.code is not None and codes[f.key.code] > 1
+        ):  # -1003 as a rate limit and as a ban: the family tells them apart
+            name.append(f" {f.key.family.value}", style="dim")
         table.add_row(
             "" if f.key.code is None else str(f.key.code),
-            f.key.title,
+            name,
             f"{f.count:,}",
             _t(f.first_seen, "%m-%d %H:%M"),
             _t(f.last_seen, "%m-%d %H:%M"),
