@@ -10,9 +10,9 @@ tests/doctor/test_prefilter.py on every sample and hostile line):
 - every catalog message's fixed opening (has_catalog_message()'s index);
 - the core's network vocabulary (classify_network()'s patterns: ECONNRESET, timed out, ...).
 
-Two engines run the same patterns. Hyperscan (a PyPI wheel on x86-64) scans all ~260 patterns in
-one pass at several GB/s; without it, CPython's `re` runs one alternation of them, correct but
-several times slower. Matches are reported by end offset; the line around each one is a candidate.
+Two engines run the same patterns. Hyperscan (PyPI wheels for Linux and macOS, x86-64 and arm64)
+scans all ~220 patterns in one pass at ~2 GB/s; without it, CPython's `re` runs one alternation
+of them: the same lines, at ~20 MB/s. Matches are reported by end offset; the line around each one is a candidate.
 """
 
 from __future__ import annotations
