@@ -12,7 +12,8 @@ tests/doctor/test_prefilter.py on every sample and hostile line):
 
 Two engines run the same patterns. Hyperscan (PyPI wheels for Linux and macOS, x86-64 and arm64)
 scans all ~220 patterns in one pass at ~2 GB/s; without it, CPython's `re` runs one alternation
-of them: the same lines, at ~20 MB/s. Matches are reported by end offset; the line around each one is a candidate.
+of them: the same lines, at ~20 MB/s. Matches are reported by end offset; the line around each
+one is a candidate.
 """
 
 from __future__ import annotations
