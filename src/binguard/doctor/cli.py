@@ -32,9 +32,13 @@ if TYPE_CHECKING:
 HELP: Final = "find and explain every Binance error in bot logs"
 PROGRESS_MIN_BYTES: Final = 32 << 20  # smaller inputs finish before a bar would be useful
 EXIT_OUTPUT_FAILED: Final = EXIT_USAGE
-EPILOG: Final = """exit status (bits): 0 no Binance error found, every input read; 1 errors found;
-2 usage error or --html not writable; 4 an input could not be read (missing, unreadable, FIFO,
-socket or device, binary, corrupt gzip, empty directory, stdin idle too long); 5 both 1 and 4"""
+EPILOG: Final = """exit status (bits):
+  0  no Binance error found, every input read
+  1  Binance errors found
+  2  usage error, or the --html file could not be written
+  4  an input could not be read: missing, unreadable, a FIFO, socket or device,
+     binary, a corrupt gzip, an empty directory, stdin idle past --read-timeout
+  5  both 1 and 4"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
