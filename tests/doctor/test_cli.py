@@ -19,6 +19,7 @@ _TOP = {"schema", "generated_at", "summary", "inputs", "findings", "diagnoses"}
 _FINDING = {
     "code",
     "name",
+    "title",
     "family",
     "count",
     "first_seen",

@@ -31,8 +31,8 @@ def test_hummingbot_log() -> None:
     assert ban.endpoints == [("GET /api/v3/depth", 1)]
     crash = finding(r, None, Family.TRANSPORT, "HANDLER_CRASH")
     assert dict(crash.values["exception"]) == {"ConnectionError": 1, "TimeoutError": 1}
-    assert [d.id for d in r.diagnoses] == ["handler_crash", "clock_drift"]
-    drift = diagnosis(r, "clock_drift")
+    assert [d.id for d in r.diagnoses] == ["handler_crash", "clock_behind"]
+    drift = diagnosis(r, "clock_behind")
     assert drift.data["episodes"] == 3
     assert drift.data["method"] == "episode spacing"
     assert drift.data["threshold_ms"] == 5000
@@ -90,7 +90,7 @@ def test_ccxt_log_timeout_then_not_found_and_clock_ahead() -> None:
     unknown = diagnosis(r, "unknown_status_as_failure")
     assert unknown.data == {"duplicates": 0, "not_found_after_unknown": 1}
     assert [e.line for e in unknown.evidence] == [2, 3]
-    drift = diagnosis(r, "clock_drift")
+    drift = diagnosis(r, "clock_ahead")
     assert drift.data["direction"] == "ahead"
     assert drift.data["threshold_ms"] == 1000
     assert drift.data["drift_ms_per_hour"] == 1000.0

@@ -46,7 +46,7 @@ _TEXT = st.lists(st.one_of(_FRAGMENTS, st.text(max_size=30)), max_size=40).map("
 def test_recognize_is_total_on_text(text: str) -> None:
     hit = recognize(text)
     if hit is not None:
-        assert hit.key.name
+        assert hit.key.title
         assert len(hit.text) <= 400
 
 

@@ -78,3 +78,17 @@ def test_named_placeholders_match_their_count() -> None:
         for t in entry.templates:
             count = t.message.count("%s") + t.message.count("%d") + t.message.count("{param}")
             assert len(t.params) == count, (entry.code, t.message, t.params)
+
+
+def test_unnamed_codes_keep_name_none_and_title_the_heading(reference: dict[str, Any]) -> None:
+    """errors.md gives -2021/-2022 only a heading: no output may invent a name for them."""
+    from binguard.errors import classify
+
+    for c in reference["codes"]:
+        entry = catalog()[c["code"]]
+        assert entry.display_name == c["name"]
+        assert entry.title == (c["name"] or c["heading"])
+    err = classify({"code": -2021, "msg": "Order cancel-replace partially failed."})
+    assert err is not None
+    assert err.name is None and err.as_dict()["name"] is None
+    assert str(err).startswith("[-2021] Order cancel-replace partially failed.")

@@ -2,6 +2,8 @@
 
 A subcommand module exposes HELP (one line), add_arguments(parser) and run(args) -> exit status.
 Modules are imported only when their subcommand runs, so `binguard explain` starts fast.
+Bad arguments get one line on stderr (`binguard doctor: error: ...`) and exit status 2.
+`binguard --version` prints the installed package's version (from its metadata).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Protocol, cast
+from typing import NoReturn, Protocol, cast
 
 # name -> (module, one-line help). The help lives here so --help needs no imports.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -28,14 +30,33 @@ class Subcommand(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line answer to bad arguments (no usage block): status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def version() -> str:
+    """The installed binguard's version, from the package metadata (pyproject.toml's)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("binguard")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def _load(name: str) -> Subcommand:
     return cast(Subcommand, importlib.import_module(COMMANDS[name][0]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="binguard", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = _Parser(prog="binguard", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"binguard {version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = next((a for a in args_list if not a.startswith("-")), None)
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -1,36 +1,35 @@
 """Diagnoses: conclusions that no single line supports, each with the lines that do.
 
-Each rule is a small function over the scan's events (in input order, so within one input they are
-in line order). The thresholds are module constants, named and documented here:
+Every rule runs over ONE source at a time (a file, or stdin): a log is one bot's story, and an
+unrelated log must neither hide a diagnosis (an earlier ban elsewhere) nor merge its episodes into
+another's. Each Diagnosis names its source. Within a source, events are in line order. The
+thresholds are module constants, named and documented here:
 
-- clock_drift: -1021 at least CLOCK_MIN_EVENTS times. Drift-rate estimate, see _clock_drift().
+- handler_crash: any "'XError' object has no attribute 'code'" (the bot's own handler bug).
 - ignored_rate_limit: a 429 (rate-limit warning) followed by a 418/"IP banned until".
+- unknown_status_as_failure: -2010 "Duplicate order sent.", or -2013 within UNKNOWN_WINDOW after
+  a timeout, dropped connection or execution-unknown answer.
+- endpoint_not_served: -1020 in a source that shows binguard's simulator (its banner or its /_sim/
+  admin URL): the simulator answers -1020 for endpoints it does not serve.
+- clock_ahead / clock_behind: -1021's two messages, apart; drift fitted per episode (_clock.py).
 - polling: -1003 at least POLL_MIN_EVENTS times, named endpoints (if any) that have a stream.
 - reset_burst: at least BURST_MIN_EVENTS dropped connections, each within BURST_GAP of the previous.
-- handler_crash: any "'XError' object has no attribute 'code'".
-- unknown_status_as_failure: -2010 "Duplicate order sent.", or -2013 within UNKNOWN_WINDOW after
-  a timeout, dropped connection or execution-unknown answer in the same input.
 """
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
 from binguard.errors import Family, catalog
 
+from ._clock import clock_diagnoses
 from ._findings import evidence
 from ._model import Diagnosis, Event, Evidence, InputReport, iso
 
-CLOCK_MIN_EVENTS: Final = 2
-CLOCK_EPISODE_GAP: Final = 300.0  # s: -1021s closer than this belong to one episode
-AHEAD_LIMIT_MS: Final = 1000  # Binance rejects timestamps more than 1 s ahead of its clock
-DEFAULT_RECV_WINDOW_MS: Final = 5000  # Binance's default when a request sends none
 POLL_MIN_EVENTS: Final = 3
 BURST_MIN_EVENTS: Final = 5
 BURST_GAP: Final = 30.0  # s
@@ -71,27 +70,44 @@ POLL_STREAMS: Final = {
 
 @dataclass(frozen=True, slots=True)
 class Context:
+    """One source's events, and what the rules may cite."""
+
     events: Sequence[Event]
     inputs: Sequence[InputReport]
+    source: int
+    simulator: Evidence | None  # the simulator's banner in this source, if it shows one
 
     def ev(self, e: Event) -> Evidence:
         return evidence(e, [i.path for i in self.inputs])
 
 
-def diagnose(events: Sequence[Event], inputs: Sequence[InputReport]) -> list[Diagnosis]:
-    """Every rule over the events; critical first."""
-    ctx = Context(events, inputs)
-    rules: tuple[Callable[[Context], list[Diagnosis]], ...] = (
-        _handler_crash,
-        _ignored_rate_limit,
-        _unknown_status,
-        _clock_drift,
-        _polling,
-        _reset_bursts,
-    )
-    out = [d for rule in rules for d in rule(ctx)]
+Rule = Callable[[Context], list[Diagnosis]]
+
+
+def _clock(ctx: Context) -> list[Diagnosis]:
+    return clock_diagnoses(ctx.events, ctx.inputs[ctx.source].first_time, ctx.ev)
+
+
+def diagnose(
+    events: Sequence[Event],
+    inputs: Sequence[InputReport],
+    simulator: Mapping[int, Evidence] | None = None,
+) -> list[Diagnosis]:
+    """Every rule over each source's events; critical first, then by source.
+
+    `simulator` maps a source index to the line where binguard's simulator shows itself."""
+    by_source: dict[int, list[Event]] = {}
+    for e in events:
+        by_source.setdefault(e.source, []).append(e)
+    out: list[Diagnosis] = []
+    for source, evs in sorted(by_source.items()):
+        ctx = Context(evs, inputs, source, (simulator or {}).get(source))
+        for rule in RULES:
+            for d in rule(ctx):
+                d.source = inputs[source].path
+                out.append(d)
     order = {"critical": 0, "warning": 1, "info": 2}
-    out.sort(key=lambda d: order.get(d.severity, 3))
+    out.sort(key=lambda d: order.get(d.severity, 3))  # stable: sources keep their order
     return out
 
 
@@ -107,6 +123,40 @@ def _spread(evs: Sequence[Event], limit: int = MAX_EVIDENCE) -> list[Event]:
     if len(evs) <= limit:
         return list(evs)
     return [*evs[: limit - 1], evs[-1]]
+
+
+# --- -1020 from binguard's simulator ----------------------------------------------------------
+
+
+def _endpoint_not_served(ctx: Context) -> list[Diagnosis]:
+    if ctx.simulator is None:
+        return []
+    hits = [e for e in ctx.events if e.hit.key.code == -1020]
+    if not hits:
+        return []
+    endpoints = Counter(e.hit.endpoint for e in hits if e.hit.endpoint)
+    named = ", ".join(f"{ep} ({n}x)" for ep, n in endpoints.most_common(5))
+    return [
+        Diagnosis(
+            id="endpoint_not_served",
+            severity="warning",
+            title="-1020 from binguard's simulator: this endpoint is not served here",
+            summary=(
+                f"{len(hits)} x -1020 UNSUPPORTED_OPERATION while the bot talked to binguard's "
+                f"simulator (its banner is at {ctx.simulator.where()}). The simulator answers "
+                "-1020 for endpoints it does not implement (HTTP 404/405) and for retired ones "
+                "(410), so these are not malformed requests" + (f": {named}." if named else ".")
+            ),
+            fix=(
+                "Check the endpoint against the simulator's list (`binguard sim --help` and the "
+                "README); keep calls the simulator does not serve out of runs against it, or run "
+                "them against Binance's Spot testnet. On Binance itself, -1020 does mean the "
+                "operation is not supported."
+            ),
+            evidence=[ctx.simulator, *(ctx.ev(e) for e in _spread(hits, MAX_EVIDENCE - 1))],
+            data={"events": len(hits), "endpoints": dict(endpoints.most_common())},
+        )
+    ]
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -276,122 +326,6 @@ def _close_after(prior: Event, e: Event) -> bool:
     return 0 < e.line - prior.line <= UNKNOWN_LINES
 
 
-# --- -1021 -------------------------------------------------------------------------------------
-
-
-def _clock_drift(ctx: Context) -> list[Diagnosis]:
-    """Recurring -1021, with a drift-rate estimate where the timestamps allow one.
-
-    Binance's -1021 texts carry no offset, only a threshold crossed: "1000ms ahead" means the
-    client's clock was more than AHEAD_LIMIT_MS ahead of Binance's; "outside of the recvWindow"
-    means the request's timestamp was more than recvWindow old (client behind, or the request was
-    delayed). recvWindow is read from the log where a line names it, else Binance's 5000 ms.
-    A clock drifting at r ms/h crosses a threshold T about T/r hours after it was last in sync, so:
-
-    - episode spacing (preferred): -1021s are grouped into episodes (gaps > 5 min split them). When
-      the client resyncs after each episode (Hummingbot and binguard do), consecutive episodes start
-      about T/r apart, so r ≈ T / median(spacing);
-    - time to first error (one episode): assuming the clock was in sync when the log begins, the
-      offset reached T by the first -1021, so r ≥ T / (first -1021 - log start), a lower bound.
-
-    Either way the result assumes linear drift; it is an estimate to size the problem, not a
-    measurement. Episodes that go on for minutes mean the client does not resync at all.
-    """
-    clock = [e for e in ctx.events if e.hit.key.family is Family.CLOCK_SKEW]
-    if len(clock) < CLOCK_MIN_EVENTS:
-        return []
-    ahead = sum(1 for e in clock if "ahead" in e.hit.matched)
-    behind = len(clock) - ahead
-    windows = [e.recv_window for e in ctx.events if e.recv_window]
-    recv_window = max(windows) if windows else None
-    if ahead > behind:
-        threshold, direction = AHEAD_LIMIT_MS, "ahead"
-    else:
-        threshold, direction = recv_window or DEFAULT_RECV_WINDOW_MS, "behind"
-    data: dict[str, object] = {
-        "events": len(clock),
-        "ahead": ahead,
-        "outside_recv_window": behind,
-        "direction": direction,
-        "threshold_ms": threshold,
-        "threshold_assumed": direction == "behind" and recv_window is None,
-        "drift_ms_per_hour": None,
-        "method": None,
-    }
-    timed = sorted((e for e in clock if e.time is not None), key=lambda e: e.time or 0.0)
-    episodes: list[list[Event]] = []
-    for e in timed:
-        if episodes and (e.time or 0.0) - (episodes[-1][-1].time or 0.0) <= CLOCK_EPISODE_GAP:
-            episodes[-1].append(e)
-        else:
-            episodes.append([e])
-    data["episodes"] = len(episodes)
-    data["episode_starts"] = [iso(ep[0].time) for ep in episodes[:50]]
-    estimate = ""
-    if len(episodes) >= 2:
-        starts = [ep[0].time or 0.0 for ep in episodes]
-        spacing = statistics.median(b - a for a, b in itertools.pairwise(starts))
-        if spacing > 0:
-            rate = threshold / spacing * 3600
-            data.update(drift_ms_per_hour=round(rate, 1), method="episode spacing")
-            data["median_episode_spacing_s"] = round(spacing, 3)
-            estimate = (
-                f" Episodes start every {_fmt_duration(spacing)} (median): a clock that drifts "
-                f"about {rate:,.0f} ms per hour crosses the {threshold} ms limit that often "
-                "after each resync (estimate from episode spacing, assuming linear drift)."
-            )
-    elif episodes:
-        start = ctx.inputs[episodes[0][0].source].first_time
-        first = episodes[0][0].time or 0.0
-        if start is not None and first - start > 60:
-            rate = threshold / (first - start) * 3600
-            data.update(
-                drift_ms_per_hour=round(rate, 1), method="time to first error (lower bound)"
-            )
-            estimate = (
-                f" The first -1021 came {_fmt_duration(first - start)} after the log began: if "
-                f"the clock was in sync then, it drifts at least {rate:,.0f} ms per hour "
-                "(lower bound, assuming linear drift)."
-            )
-    longest = max(episodes, key=len) if episodes else []
-    stuck = ""
-    if len(longest) >= 5 and (longest[-1].time or 0.0) - (longest[0].time or 0.0) >= 60:
-        length = (longest[-1].time or 0.0) - (longest[0].time or 0.0)
-        data["longest_episode"] = {"events": len(longest), "seconds": round(length, 3)}
-        stuck = (
-            f" One episode lasted {_fmt_duration(length)} with {len(longest)} rejections: the "
-            "client does not resync its clock after a -1021."
-        )
-    side = (
-        f"the local clock ran more than {AHEAD_LIMIT_MS} ms ahead of Binance's"
-        if direction == "ahead"
-        else f"requests arrived more than {threshold} ms after their timestamp (the local clock "
-        "is behind Binance's, or requests were delayed between signing and arrival)"
-    )
-    evidence = [ep[0] for ep in episodes[: MAX_EVIDENCE - 1]] or clock[: MAX_EVIDENCE - 1]
-    if clock[-1] not in evidence:
-        evidence.append(clock[-1])
-    return [
-        Diagnosis(
-            id="clock_drift",
-            severity="warning",
-            title="Recurring -1021: the clock drifts away from Binance's",
-            summary=(
-                f"-1021 INVALID_TIMESTAMP rejected {len(clock)} request(s) in {len(episodes) or '?'} "
-                f"episode(s): {side}.{estimate}{stuck}"
-            ),
-            fix=(
-                "Keep the host clock disciplined (chrony or systemd-timesyncd), sign requests with "
-                "server-corrected time (GET /api/v3/time, RTT-compensated) and resync periodically "
-                "and after every -1021; keep recvWindow at 5000 ms or less. binguard does this: "
-                + catalog().families[Family.CLOCK_SKEW].binguard
-            ),
-            evidence=[ctx.ev(e) for e in evidence],
-            data=data,
-        )
-    ]
-
-
 # --- -1003 from polling ---------------------------------------------------------------------
 
 
@@ -499,3 +433,15 @@ def _reset_bursts(ctx: Context) -> list[Diagnosis]:
             },
         )
     ]
+
+
+# The rules, in the order their diagnoses are listed within a severity (diagnose() reads this).
+RULES: Final[tuple[Rule, ...]] = (
+    _handler_crash,
+    _ignored_rate_limit,
+    _unknown_status,
+    _endpoint_not_served,
+    _clock,
+    _polling,
+    _reset_bursts,
+)

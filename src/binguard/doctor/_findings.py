@@ -14,28 +14,13 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from binguard.errors import catalog
+from binguard.errors._hints import CRASH_BINGUARD, CRASH_FIX, CRASH_MEANING
 
 from ._model import Event, Evidence, Finding, FindingKey, Hit
 
 MAX_EXAMPLES: Final = 3
 MAX_MESSAGES: Final = 5
 MAX_VALUES: Final = 10
-
-CRASH_MEANING: Final = (
-    "The bot's own error handler crashed: it read `.code` from a network exception that has no such "
-    "attribute (only Binance API errors carry a code), so the failure it was handling was lost and "
-    "the loop or task around it died."
-)
-CRASH_FIX: Final = (
-    "Handle network exceptions (ConnectionError, TimeoutError, aiohttp/requests errors) before "
-    "reading Binance's error code, or read it with getattr(exc, 'code', None). "
-    "binguard.errors.classify(exc) accepts any exception and always has a `code` (None for network "
-    "failures)."
-)
-CRASH_BINGUARD: Final = (
-    "Every failure reaches your code as a typed BinanceError whose `code`, `family` and `recovery` "
-    "always exist, so a handler cannot crash on a missing attribute."
-)
 
 
 @dataclass(slots=True)
@@ -48,8 +33,18 @@ class _Acc:
     examples: list[Event] = field(default_factory=list)
 
 
-def build_findings(events: Sequence[Event], paths: Sequence[str]) -> list[Finding]:
-    """One Finding per FindingKey, the most frequent first."""
+SIMULATOR_1020: Final = (
+    "This endpoint is not served here: binguard's simulator answered -1020 because it lacks it "
+    "(its banner is in the log), so the request is not malformed. Keep such calls out of runs "
+    "against the simulator, or try them on Binance's Spot testnet."
+)
+
+
+def build_findings(
+    events: Sequence[Event], paths: Sequence[str], simulator: frozenset[int] = frozenset()
+) -> list[Finding]:
+    """One Finding per FindingKey, the most frequent first. `simulator`: the sources that show
+    binguard's simulator, where -1020 means "this endpoint is not served here"."""
     accs: dict[FindingKey, _Acc] = {}
     for ev in events:
         acc = accs.get(ev.hit.key)
@@ -69,7 +64,11 @@ def build_findings(events: Sequence[Event], paths: Sequence[str]) -> list[Findin
         if len(acc.examples) < MAX_EXAMPLES:
             acc.examples.append(ev)
     findings = [_finding(key, acc, paths) for key, acc in accs.items()]
-    findings.sort(key=lambda f: (-f.count, f.key.code or 0, f.key.name))
+    if simulator and all(e.source in simulator for e in events if e.hit.key.code == -1020):
+        for f in findings:
+            if f.key.code == -1020:
+                f.fix = SIMULATOR_1020
+    findings.sort(key=lambda f: (-f.count, f.key.code or 0, f.key.title))
     return findings
 
 

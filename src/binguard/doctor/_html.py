@@ -96,7 +96,7 @@ def _table(findings: Sequence[Finding]) -> str:
         colour = _COLOURS.get(f.key.family.value, "#999")
         rows.append(
             f"<tr><td>{'' if f.key.code is None else f.key.code}</td>"
-            f"<td><a href='#f{i}'>{escape(f.key.name)}</a></td>"
+            f"<td><a href='#f{i}'>{escape(f.key.title)}</a></td>"
             f"<td><span class='fam' style='background:{colour}'></span>"
             f"{escape(f.key.family.value)}</td><td class='n'>{f.count:,}</td>"
             f"<td>{_t(f.first_seen)}</td><td>{_t(f.last_seen)}</td></tr>"
@@ -195,7 +195,7 @@ def _finding(f: Finding, index: int) -> str:
     )
     causes = "; ".join(escape(c) for c in f.causes)
     return (
-        f"<div class='card' id='f{index}'><h3>{escape(code + f.key.name)} "
+        f"<div class='card' id='f{index}'><h3>{escape(code + f.key.title)} "
         f"<span class='muted'>[{escape(f.key.family.value)}] ×{f.count:,}, "
         f"{_t(f.first_seen)} .. {_t(f.last_seen)}</span></h3>{_mini_chart(f)}"
         f"<ul>{messages}{values}</ul>"

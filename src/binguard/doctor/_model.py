@@ -7,20 +7,29 @@ renderers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from binguard.errors import BinanceError, Family
+from binguard.errors import BinanceError, Family, catalog
 
 
 class FindingKey(NamedTuple):
     """What findings are grouped by: the error (code or failure name) and its family."""
 
     code: int | None
-    name: str
+    name: str | None  # None for the codes Binance leaves unnamed (-2021, -2022)
     family: Family
+
+    @property
+    def title(self) -> str:
+        """The name, or the heading errors.md gives an unnamed code: what a table shows."""
+        if self.name is not None:
+            return self.name
+        entry = catalog().get(self.code) if self.code is not None else None
+        return entry.title if entry is not None else f"code {self.code}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +45,8 @@ class Hit:
     crash: bool = False  # "'XError' object has no attribute 'code'": the bot's handler crashed
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One log line that reported an error."""
+class Event(NamedTuple):
+    """One log line that reported an error (a tuple: the scan makes one per error line)."""
 
     hit: Hit
     time: float | None  # epoch seconds, own or inherited from the previous stamped line
@@ -91,6 +99,7 @@ class Finding:
         return {
             "code": self.key.code,
             "name": self.key.name,
+            "title": self.key.title,
             "family": self.key.family.value,
             "count": self.count,
             "first_seen": iso(self.first_seen),
@@ -124,10 +133,12 @@ class Diagnosis:
     fix: str
     evidence: list[Evidence]
     data: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the input (file, or - for stdin) the diagnosis is about
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "source": self.source,
             "severity": self.severity,
             "title": self.title,
             "summary": self.summary,
@@ -161,6 +172,28 @@ class InputReport:
             "error": self.error,
             "skipped": self.skipped,
         }
+
+
+_DEBRIS: Final = re.compile(r"\A(?:\[\s*\]|\(\s*\)|[\s\-|:,\]])+")
+JSON_STAMP: Final = '"ts":0'  # what stands for a JSON line's own stamp in a message key
+
+
+def clean_text(text: str) -> str:
+    """A log line without what its removed timestamp left behind: `[] ERROR` -> `ERROR`,
+    ` - 4242 - bot` -> `4242 - bot`, and a JSON line's stand-in stamp field."""
+    if text.startswith("{" + JSON_STAMP):
+        text = "{" + text[len(JSON_STAMP) + 1 :].lstrip(", ")
+    return _DEBRIS.sub("", text).rstrip()
+
+
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` characters, cut at a word boundary with an ellipsis."""
+    if len(text) <= width:
+        return text
+    cut = text.rfind(" ", 0, width)
+    if cut < width // 3:  # one token fills most of the width (a URL): cut inside it
+        cut = width - 1
+    return text[:cut].rstrip(" ,;:") + "…"
 
 
 def iso(t: float | None) -> str | None:

@@ -18,7 +18,12 @@ in a log line and hands the core a shape it reads:
 
 A line without a Binance code is only handed to classify_text() when it contains one of the
 catalog's message texts (the core's has_catalog_message()) or an HTTP status, so ordinary lines
-that merely say "error" cost little.
+that merely say "error" cost little. A catalog code written bare (`binance -1021: ...`,
+`-1003 backing off`), without the word "code", is read as one too.
+
+GATES lists, as regex sources, text that every accepted line contains: the scanner's prefilter
+runs them (with the catalog's openings and the core's network vocabulary) so that it never skips a
+line this module would accept. A new way in here needs its text in GATES.
 """
 
 from __future__ import annotations
@@ -44,12 +49,16 @@ from binguard.errors import (
     classify_text,
     has_catalog_message,
 )
+from binguard.errors._hints import CRASH_NAME, CRASH_PATTERN, CrashHint, handler_crash
 
-from ._model import FindingKey, Hit
+from ._model import FindingKey, Hit, clean_text, clip
 
 _MAX_TEXT: Final = 400  # characters of a line kept for quoting
+_FILTER_NAME: Final = re.compile(r"[A-Z][A-Z0-9_]*")
+# Where a logged exception's repr goes on after Binance's message: `', {'Content-Type': ...})`,
+# `", {"...`, `')`, `"}`.
+_WRAPPER_TAIL: Final = re.compile(r"""['"]\s*(?:,\s*[{(\[]|[)}\]])""")
 
-_CRASH: Final = re.compile(r"'(\w+)' object has no attribute '(?:code|error_code)'")
 _NEW_SDK: Final = re.compile(
     r"\b(BadRequestError|UnauthorizedError|ForbiddenError|NotFoundError|TooManyRequestsError"
     r"|RateLimitBanError|ServerError)\b['\"]?[:(]\s*['\"]?(.*?)['\"]?\)?\s*$"
@@ -72,6 +81,10 @@ def _has_code(text: str) -> bool:
     # Substring checks first: one regex alternating the three forms is several times slower.
     return _HAS_CODE.search(text) is not None or "[-" in text or ", -" in text
 
+
+# A catalog code written without the word "code": not part of a number, a date, a key=value or a
+# duration (`offset=-1021`, `-1021ms`, `2024-1021`).
+_BARE_CODE: Final = re.compile(r"(?<![\w.\-+=:/])-([12]\d{3})(?![\d.%])(?!\s*m?s\b)")
 
 _HAS_STATUS: Final = re.compile(
     r"HTTP(?:/\d(?:\.\d)?)?\s*(?:status\s*)?(?:is\s*|code\s*)?[=:]?\s*[45]\d\d\b"
@@ -97,15 +110,34 @@ _NETWORK_NAMES: Final[dict[type[TransportError], str]] = {
 }
 
 
+# What every accepted line contains, per way in (see the module docstring).
+GATES: Final = (
+    r"code",  # _HAS_CODE's `code=-1021`, and any JSON body's "code" key
+    r"\[-",  # binguard's `[-1021 NAME]`
+    r", -",  # the old connector's `(400, -1021, 'msg')`
+    # _BARE_CODE with its lookarounds as consumed characters (wider: `-1021 s` stays in)
+    r"(?:^|[^\w.\-+=:/\n])-[12]\d{3}(?:[^\d.%\n]|$)",
+    _HAS_STATUS.pattern,
+    r"Error",  # every class name _NEW_SDK knows ends in Error
+    CRASH_PATTERN,
+)
+
+
+# Not errors, but context: lines that show binguard's simulator was the exchange (its banner,
+# `binguard sim: Binance Spot simulator at ...`, or its /_sim/ admin URL). -1020 there means
+# "endpoint not served here"; the scanner notes the first such line of each source.
+SIMULATOR_MARKERS: Final = (b"binguard sim", b"/_sim/")
+
+
 def recognize(text: str) -> Hit | None:
     """The error a log message reports, or None when it reports none. Never raises."""
     indented = text[:2].isspace()
     text = text.strip()
     if not text or (indented and _SOURCE_LINE.match(text)):
         return None
-    crash = _CRASH.search(text)
+    crash = handler_crash(text)
     if crash is not None:
-        return _crash_hit(text, crash.group(1))
+        return _crash_hit(text, crash)
     err = _from_structured(text) if text[:1] == "{" else None
     if err is None:
         err = _from_wrapped(text)
@@ -117,11 +149,22 @@ def recognize(text: str) -> Hit | None:
 
 
 def _from_text(text: str) -> BinanceError | None:
-    if _has_code(text) or _HAS_STATUS.search(text) or has_catalog_message(text):
+    err = classify_text(text) if _has_code(text) else None
+    if err is None and "-" in text:
+        err = _from_bare_code(text)
+    if err is None and (_HAS_STATUS.search(text) or has_catalog_message(text)):
         err = classify_text(text)
-        if err is not None and _is_error(err):
-            return err
+    if err is not None and _is_error(err):
+        return err
     return _network(text)
+
+
+def _from_bare_code(text: str) -> BinanceError | None:
+    """`binance -1021: Timestamp ...`: a catalog code without the word "code" before it."""
+    for m in _BARE_CODE.finditer(text):
+        if -int(m.group(1)) in catalog():
+            return classify_text(f"{text[: m.start()]}code={text[m.start() :]}")
+    return None
 
 
 def _is_error(err: BinanceError) -> bool:
@@ -213,27 +256,36 @@ def _find_body(obj: Any, depth: int) -> Mapping[str, Any] | None:
 
 
 def _hit(text: str, err: BinanceError) -> Hit:
-    text = text.lstrip(" -|:,]")  # what is left of a "<time> - " prefix
+    text = clean_text(text)
+    # a failure without a code has the whole line as its message: shown cleaned, not cut mid-word
+    matched = _clean_message(clean_text(err.msg)) if err.code is not None and err.msg else text
     return Hit(
         key=FindingKey(err.code, _name(err), err.family),
         error=err,
-        text=text[:_MAX_TEXT],
-        matched=(err.msg or text)[:_MAX_TEXT],
+        text=clip(text, _MAX_TEXT),
+        matched=clip(matched, _MAX_TEXT),
         values=_values(err),
         endpoint=endpoint_of(text),
     )
 
 
-def _crash_hit(text: str, cls_name: str) -> Hit:
+def _clean_message(msg: str) -> str:
+    """Binance's message without what a logger wrapped around it: `msg', {'Content-Type': ...`."""
+    m = _WRAPPER_TAIL.search(msg)
+    return msg[: m.start()] if m is not None and m.start() > 0 else msg
+
+
+def _crash_hit(text: str, crash: CrashHint) -> Hit:
     """The bot read `.code` off an exception that has none: its error path itself is broken."""
-    text = text.lstrip(" -|:,]")
+    text = clean_text(text)
+    cls_name = crash.exception
     underlying = _network(cls_name)
     family = Family.TRANSPORT if underlying is not None else Family.UNCLASSIFIED
     err = underlying or TransportError(text[:_MAX_TEXT])
     return Hit(
-        key=FindingKey(None, "HANDLER_CRASH", family),
+        key=FindingKey(None, CRASH_NAME, family),
         error=err,
-        text=text[:_MAX_TEXT],
+        text=clip(text, _MAX_TEXT),
         matched=f"'{cls_name}' object has no attribute 'code'",
         values={"exception": cls_name},
         endpoint=None,
@@ -241,10 +293,12 @@ def _crash_hit(text: str, cls_name: str) -> Hit:
     )
 
 
-def _name(err: BinanceError) -> str:
+def _name(err: BinanceError) -> str | None:
+    """Binance's name for a code (None where its docs give none), or the doctor's for a failure
+    without a code (CONNECTION_DROPPED, HTTP_429...)."""
     if err.code is not None:
         entry = err.entry
-        return entry.display_name if entry is not None else "UNKNOWN_CODE"
+        return entry.name if entry is not None else "UNKNOWN_CODE"
     if isinstance(err, TransportError):
         return _NETWORK_NAMES.get(type(err), "NETWORK_ERROR")
     if err.http_status is not None:
@@ -259,12 +313,20 @@ def _values(err: BinanceError) -> dict[str, str | int]:
             out[name] = value.isoformat(timespec="milliseconds")
         elif isinstance(value, Interval):
             out[name] = str(value)
-        elif isinstance(value, int | str):
+        elif isinstance(value, int):
             out[name] = value
+        elif isinstance(value, str):
+            out[name] = _clean_value(value)
     flt = err.filter
     if flt:
-        out["filter"] = flt
+        m = _FILTER_NAME.match(flt)  # a filter is one NAME: drop a logger's `', {...` after it
+        out["filter"] = m.group() if m else _clean_value(flt)
     return out
+
+
+def _clean_value(value: str) -> str:
+    """A placeholder's value without quotes, brackets or a wrapper's tail caught with it."""
+    return _clean_message(value).strip(" '\"`")
 
 
 def endpoint_of(text: str) -> str | None:

@@ -18,23 +18,27 @@ from typing import Any, Final
 from ._diagnose import diagnose
 from ._findings import build_findings
 from ._inputs import (
+    IDLE_TIMEOUT,
     READ_ERRORS,
     BinaryInputError,
     InputError,
     Source,
+    SpecialFileError,
     expand,
     open_source,
     read_error,
 )
-from ._model import Diagnosis, Finding, InputReport, iso
+from ._model import Diagnosis, Evidence, Finding, InputReport, iso
 from ._scan import Scanner
 
 SCHEMA: Final = "binguard.doctor/1"
 
 # Exit status of `binguard doctor` (bits, so both facts survive): 0 nothing found and every input
-# read; 1 Binance errors found; 4 an input could not be read; 5 both. 2 is argparse's usage error.
+# read; 1 Binance errors found; 4 an input could not be read (missing, unreadable, not a regular
+# file, binary, corrupt gzip, an empty directory, stdin idle too long); 5 both. 2 is a usage error.
 EXIT_CLEAN: Final = 0
 EXIT_FOUND: Final = 1
+EXIT_USAGE: Final = 2
 EXIT_INPUT_FAILED: Final = 4
 
 
@@ -50,6 +54,14 @@ class Report:
     @property
     def failed_inputs(self) -> list[InputReport]:
         return [i for i in self.inputs if i.error is not None]
+
+    @property
+    def skipped_inputs(self) -> list[InputReport]:
+        return [i for i in self.inputs if i.skipped is not None]
+
+    @property
+    def read_inputs(self) -> list[InputReport]:
+        return [i for i in self.inputs if i.error is None and i.skipped is None]
 
     @property
     def error_lines(self) -> int:
@@ -99,17 +111,22 @@ def scan(
     scanner: Scanner,
     *,
     on_progress: ChunkCallback | None = None,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> list[InputReport]:
     """Read every source into `scanner`; a source that fails is reported, never raised.
 
-    `on_progress(source, raw_bytes_read)` is called after each chunk (for the progress bar)."""
+    `on_progress(source, raw_bytes_read)` is called after each chunk (for the progress bar);
+    `idle_timeout` bounds each wait for data on a piped or terminal stdin."""
     reports: list[InputReport] = []
     for index, src in enumerate(sources):
         rep = InputReport(src.name)
         reports.append(rep)
+        if src.problem is not None:
+            rep.error = src.problem
+            continue
         kept = len(scanner.events)
         try:
-            with open_source(src) as (stream, raw):
+            with open_source(src, idle_timeout=idle_timeout) as (stream, raw):
                 callback = _chunk_callback(on_progress, src, raw)
                 try:
                     scanner.scan(stream, rep, index, on_chunk=callback)
@@ -117,7 +134,7 @@ def scan(
                     raise
                 except READ_ERRORS as exc:
                     raise read_error(src, exc) from None
-        except BinaryInputError as exc:
+        except (BinaryInputError, SpecialFileError) as exc:
             del scanner.events[kept:]
             if src.from_directory:
                 rep.skipped = exc.reason
@@ -151,7 +168,12 @@ def _position(raw: Any) -> int:
 def explain(scanner: Scanner, inputs: list[InputReport]) -> Report:
     """Group the scanned events into findings and run the diagnoses."""
     paths = [i.path for i in inputs]
-    return Report(inputs, build_findings(scanner.events, paths), diagnose(scanner.events, inputs))
+    simulator = {
+        source: Evidence(paths[source], line, time, text)
+        for source, (line, time, text) in scanner.simulator.items()
+    }
+    findings = build_findings(scanner.events, paths, frozenset(simulator))
+    return Report(inputs, findings, diagnose(scanner.events, inputs, simulator))
 
 
 def doctor(paths: Sequence[str], *, on_progress: ChunkCallback | None = None) -> Report:

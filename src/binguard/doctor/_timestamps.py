@@ -46,9 +46,20 @@ def _whole_seconds(
         return None
 
 
+_SECONDS: dict[bytes, int | None] = {}
+_SECONDS_LIMIT: Final = 65536
+
+
 def _iso(m: re.Match[bytes]) -> float | None:
-    g = m.groups()
-    epoch = _whole_seconds(int(g[0]), int(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5]))
+    # Lines of one second share "YYYY-MM-DD HH:MM:SS": its epoch is looked up, not recomputed.
+    key = m.string[m.start() : m.end(6)]
+    epoch = _SECONDS.get(key, -1)
+    if epoch == -1:
+        g = m.groups()
+        epoch = _whole_seconds(int(g[0]), int(g[1]), int(g[2]), int(g[3]), int(g[4]), int(g[5]))
+        if len(_SECONDS) >= _SECONDS_LIMIT:
+            _SECONDS.clear()
+        _SECONDS[key] = epoch
     if epoch is None:
         return None
     frac = m.group(7)

@@ -140,12 +140,16 @@ class CatalogEntry:
     _exact: dict[str, Template] = field(default_factory=dict, repr=False)
 
     @property
-    def display_name(self) -> str:
-        """The name, or for the two unnamed cancelReplace codes a name made from their heading."""
-        if self.name:
-            return self.name
-        base = (self.heading or f"CODE {self.code}").rstrip(".").upper()
-        return re.sub(r"[^A-Z0-9]+", "_", base).strip("_")
+    def display_name(self) -> str | None:
+        """Binance's name for the code; None where errors.md gives none (-2021, -2022). A name made
+        up from the heading would be one a user cannot find in Binance's docs: `title` carries it."""
+        return self.name
+
+    @property
+    def title(self) -> str:
+        """What errors.md heads the code with: its name, or for the two unnamed cancelReplace codes
+        the heading's text, verbatim ("Order cancel-replace partially failed")."""
+        return self.name or self.heading or f"code {self.code}"
 
     def match(self, msg: str) -> tuple[Template, tuple[str, ...]] | None:
         """The template `msg` was rendered from, with its values; None when it matches none."""
