@@ -14,6 +14,7 @@ from .base import (
     Refused,
     Scope,
     Snapshot,
+    StoreConfigError,
     Usage,
 )
 from .memory import MemoryStore
@@ -29,5 +30,6 @@ __all__ = [
     "Refused",
     "Scope",
     "Snapshot",
+    "StoreConfigError",
     "Usage",
 ]

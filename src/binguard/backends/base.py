@@ -26,6 +26,14 @@ from typing import Any, Protocol
 from binguard.errors import Interval
 
 
+class StoreConfigError(ValueError):
+    """A budget store or limit was configured wrongly; raised when the object is built.
+
+    A `ValueError`, so code that caught the old plain errors still does. The message names the
+    setting and the value, except a URL's password, which is masked.
+    """
+
+
 class LimitKind(StrEnum):
     """Binance's `rateLimitType` values (enums.md §Rate limiters)."""
 
@@ -39,6 +47,15 @@ class Scope(StrEnum):
 
     IP = "ip"
     ACCOUNT = "account"
+
+
+def _positive_interval(interval: object) -> bool:
+    if not isinstance(interval, Interval) or isinstance(interval.num, bool):
+        return False
+    try:
+        return isinstance(interval.num, int) and interval.seconds > 0
+    except KeyError:  # a unit Binance does not have
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,17 @@ class Limit:
     """ORDERS counts unfilled orders: a fill lowers it inside a window; weight never does."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.kind, LimitKind):
+            raise StoreConfigError(f"rate limit kind must be a LimitKind, got {self.kind!r}")
+        if not _positive_interval(self.interval):
+            raise StoreConfigError(
+                f"{self.kind.value}: interval must be a positive Interval, got {self.interval!r}"
+            )
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit <= 0:
+            raise StoreConfigError(
+                f"{self.kind.value} per {self.interval}: limit must be a positive integer, "
+                f"got {self.limit!r}"
+            )
         orders = self.kind is LimitKind.ORDERS
         object.__setattr__(self, "key", f"{self.kind.value}:{self.interval.letter}")
         object.__setattr__(self, "interval_ms", self.interval.seconds * 1000)
@@ -72,11 +100,20 @@ class Limit:
 
     @classmethod
     def from_exchange_info(cls, entry: Mapping[str, Any]) -> Limit:
-        """One `exchangeInfo.rateLimits[]` item: {rateLimitType, interval, intervalNum, limit}."""
-        interval = Interval.parse(f"{entry.get('intervalNum', 1)} {entry['interval']}")
+        """One `exchangeInfo.rateLimits[]` item: {rateLimitType, interval, intervalNum, limit}.
+
+        Raises `StoreConfigError` for an item that is not a usable limit (unknown type, bad
+        interval, a limit that is not a positive integer).
+        """
+        try:
+            kind = LimitKind(entry["rateLimitType"])
+            interval = Interval.parse(f"{entry.get('intervalNum', 1)} {entry['interval']}")
+            limit = int(entry["limit"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StoreConfigError(f"unusable rate limit {dict(entry)!r}: {exc!r}") from None
         if interval is None or interval.num <= 0:
-            raise ValueError(f"unusable rate limit interval in {dict(entry)!r}")
-        return cls(LimitKind(entry["rateLimitType"]), interval, int(entry["limit"]))
+            raise StoreConfigError(f"unusable rate limit interval in {dict(entry)!r}")
+        return cls(kind, interval, limit)
 
 
 @dataclass(frozen=True, slots=True)
