@@ -70,6 +70,14 @@ def test_a_fleet_keeps_trading_through_a_redis_outage_within_every_limit(
         # each process kept trading on its share: at least a third of the 1 s windows' share
         assert len(during) >= OUTAGE_S * 40 * SHARE / 1.5 / 3, len(during)
         assert report["degraded_grants"] > 0
+        # within its share: in every 1 s window wholly inside the outage, at most 0.25 * 40
+        weight: dict[int, int] = {}
+        for _, held in report["grants"]:
+            for key, window, amount in held:
+                if key == "REQUEST_WEIGHT:1S" and killed_ms <= window <= back_ms - 1_000:
+                    weight[window] = weight.get(window, 0) + amount
+        assert weight, "no 1 s window wholly inside the outage"
+        assert max(weight.values()) <= 40 * SHARE, weight
     # Reconciled: the day's count in the restarted (empty) Redis holds every order made since
     # the kill (merged on return, then counted there). It may count a little more than the fleet
     # made (the pad for a stale count is merged too: safe), never an unbounded amount.
