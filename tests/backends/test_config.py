@@ -148,9 +148,10 @@ def test_a_limit_that_cannot_be_kept_fails_when_built(args: tuple[Any, ...], why
         {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 0, "limit": 10},
         {"rateLimitType": "ORDERS", "interval": "SECOND", "limit": "many"},
         {"interval": "SECOND", "limit": 10},
+        "ORDERS",
     ],
 )
-def test_an_unusable_exchange_info_limit_is_a_typed_error(entry: dict[str, Any]) -> None:
+def test_an_unusable_exchange_info_limit_is_a_typed_error(entry: Any) -> None:
     fails("rate limit|limit must", Limit.from_exchange_info, entry)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from binguard.errors import Interval
 
@@ -98,6 +98,15 @@ class Limit:
         """Start (server epoch ms) of the fixed window holding `now_ms`."""
         return now_ms - now_ms % self.interval_ms
 
+    def to_exchange_info(self) -> dict[str, Any]:
+        """The `exchangeInfo.rateLimits[]` item this limit was read from (for `from_exchange_info`)."""
+        return {
+            "rateLimitType": self.kind.value,
+            "interval": self.interval.unit,
+            "intervalNum": self.interval.num,
+            "limit": self.limit,
+        }
+
     @classmethod
     def from_exchange_info(cls, entry: Mapping[str, Any]) -> Limit:
         """One `exchangeInfo.rateLimits[]` item: {rateLimitType, interval, intervalNum, limit}.
@@ -109,10 +118,10 @@ class Limit:
             kind = LimitKind(entry["rateLimitType"])
             interval = Interval.parse(f"{entry.get('intervalNum', 1)} {entry['interval']}")
             limit = int(entry["limit"])
-        except (KeyError, ValueError, TypeError) as exc:
-            raise StoreConfigError(f"unusable rate limit {dict(entry)!r}: {exc!r}") from None
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise StoreConfigError(f"unusable rate limit {entry!r}: {exc!r}") from None
         if interval is None or interval.num <= 0:
-            raise StoreConfigError(f"unusable rate limit interval in {dict(entry)!r}")
+            raise StoreConfigError(f"unusable rate limit interval in {entry!r}")
         return cls(kind, interval, limit)
 
 
@@ -190,3 +199,22 @@ class BudgetStore(Protocol):
         ...
 
     async def snapshot(self, now_ms: int, limits: Sequence[Limit]) -> Snapshot: ...
+
+
+@runtime_checkable
+class SharesLimits(Protocol):
+    """A store that keeps the fleet's rate limits (as exchangeInfo gave them) for later members.
+
+    A process that starts while its fleet is busy must have its start-up requests
+    (`/api/v3/time`, `exchangeInfo`) admitted by the shared windows like any other, before it has
+    read exchangeInfo itself: it loads the limits an earlier member saved. Both calls are best
+    effort: an unreachable store loads nothing and saves nothing (the caller goes on as before).
+    """
+
+    async def save_limits(self, limits: Sequence[Limit]) -> None:
+        """Publish `limits` (exchangeInfo's, before any safety margin); the last writer wins."""
+        ...
+
+    async def load_limits(self) -> tuple[Limit, ...]:
+        """The limits a member saved, or () when none are known or the store is unreachable."""
+        ...

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -200,6 +201,41 @@ class RedisBudgetStore:
 
     def block_key(self, kind: BlockKind) -> str:
         return f"{{{self._opts.prefix}}}:ip:{self._ip}:{kind.value}"
+
+    def limits_key(self) -> str:
+        """The fleet's rate limits as exchangeInfo gave them (`save_limits`); no expiry."""
+        return f"{{{self._opts.prefix}}}:ip:{self._ip}:limits"
+
+    # -- SharesLimits -------------------------------------------------------------------------
+    async def save_limits(self, limits: Sequence[Limit]) -> None:
+        """Publish exchangeInfo's limits for members that start later; best effort."""
+        payload = orjson.dumps([x.to_exchange_info() for x in limits])
+        try:
+            async with asyncio.timeout(self._opts.timeout):
+                await self._redis.set(self.limits_key(), payload)
+        except UNAVAILABLE as exc:
+            log.info("Rate budget: limits not saved, Redis unreachable (%s)", type(exc).__name__)
+
+    async def load_limits(self) -> tuple[Limit, ...]:
+        """The limits an earlier member saved; () when none, or Redis is away, or they are bad."""
+        try:
+            async with asyncio.timeout(self._opts.timeout):
+                raw = await self._redis.get(self.limits_key())
+        except UNAVAILABLE as exc:
+            log.info("Rate budget: no saved limits, Redis unreachable (%s)", type(exc).__name__)
+            return ()
+        if raw is None:
+            return ()
+        try:
+            entries = orjson.loads(raw)
+            if not isinstance(entries, list) or not all(isinstance(x, dict) for x in entries):
+                raise TypeError("not a list of rateLimits items")
+            return tuple(Limit.from_exchange_info(x) for x in entries)
+        except (orjson.JSONDecodeError, TypeError, AttributeError, StoreConfigError):
+            log.warning(
+                "Rate budget: the limits saved in %s are unreadable; ignored.", self.limits_key()
+            )
+            return ()
 
     # -- BudgetStore --------------------------------------------------------------------------
     async def try_reserve(
