@@ -130,6 +130,24 @@ async def test_a_stale_count_is_padded(own_redis: RedisServer) -> None:
         assert a.degraded
 
 
+async def test_a_burst_after_the_first_reply_of_a_window_is_covered_by_the_window_before(
+    own_redis: RedisServer,
+) -> None:
+    """A fleet that fills each window in a burst at its start: A's only reply in this window came
+    before the burst, so A takes at least the last window's count as used."""
+    prefix = f"b{uuid.uuid4().hex[:8]}"
+    a = make(own_redis, prefix, Mono(), fairness=False)
+    b = make(own_redis, prefix, Mono(), fairness=False)
+    async with a, b:
+        assert await take(a, T0, 50) == 10  # the window before: filled
+        assert await take(a, T0 + 1_000, 1) == 1  # A's first (and last) reply here: 1 of 10
+        assert await take(b, T0 + 1_001) == 9  # the burst A did not see
+        own_redis.kill()
+        # without the floor: 5 - ceil(0.5 * 1) = 4 more, 14 in a window of 10
+        assert await take(a, T0 + 1_005) == 0
+        assert await take(a, T0 + 2_000) == 5  # the next window: the whole share
+
+
 async def test_a_count_from_the_window_before_is_carried_into_the_fall_window(
     own_redis: RedisServer,
 ) -> None:

@@ -25,9 +25,11 @@ when nobody waits there is no cap at all. The budget's FIFO orders requests insi
 
 Redis down or slow. Every call has a short deadline (`timeout`, no client retries); on a failure
 the store logs once and keeps trading on a local share of every limit (`redis_fallback.LocalShare`)
-in the *current* window: of the window's count U that Redis last told it (plus a pad for what the
-rest of the fleet was granted between two of its replies, the staleness of that count) it keeps
-share * (L - U); response headers fed in through `observe` correct that count with Binance's own.
+in the *current* window: of the window's count U that Redis last told it it keeps share * (L - U),
+with U raised for staleness (by the most the rest of the fleet was granted between two of its
+replies, and to at least the count of the window before: a fleet that fills windows in a burst at
+their start may have filled this one after the process's first reply in it); response headers fed
+in through `observe` correct U with Binance's own count.
 A count from an earlier window is carried into the window Redis was lost in (the fleet's use of
 one window is the best guess for the next). A background probe tries Redis every
 `probe_interval`, also while every caller waits. On return it first merges what it admitted
@@ -132,8 +134,8 @@ class RedisBudgetStore:
             for name in ("RESERVE", "SETTLE", "OBSERVE", "BLOCK", "MERGE")
         }
         self._seen: dict[str, tuple[Limit, int, int]] = {}  # limit key -> (limit, window, used)
-        # limit key -> (window, pad in it, pad in the window before): see _note
-        self._pad: dict[str, tuple[int, int, int]] = {}
+        # limit key -> (window, pad in it, pad in the window before, floor): see _note
+        self._pad: dict[str, tuple[int, int, int, int]] = {}
         self._last_now_ms: int | None = None  # the latest server time a caller gave us
         self._seen_blocks: dict[BlockKind, int] = {}  # ban/pause ends last read from Redis
         self._local: LocalShare | None = None  # set while Redis is unreachable
@@ -396,24 +398,33 @@ class RedisBudgetStore:
         return Snapshot(usage, ban, pause)
 
     def _note(self, limit: Limit, window: int, used: int, mine: int) -> None:
-        """Remember the fleet count Redis told us, and how stale such a count can be: the units
-        the rest of the fleet was granted between two of our replies (`pad`, the largest seen in
-        this window or the one before) is what it may have been granted after our last one."""
+        """Remember the fleet count Redis told us, and how stale such a count can be.
+
+        `pad`: the most units the rest of the fleet was granted between two of our replies (in
+        this window or the one before), what it may have been granted after our last one.
+        `floor`: the last count we saw in the window before. A fleet that fills its windows in a
+        burst at their start may have filled this one right after our first reply in it.
+        """
         seen = self._seen.get(limit.key)
-        win, pad, before = self._pad.get(limit.key, (window, 0, 0))
+        win, pad, before, floor = self._pad.get(limit.key, (window, 0, 0, 0))
         if win != window:
-            win, pad, before = window, 0, pad if win == window - limit.interval_ms else 0
+            follows = win == window - limit.interval_ms
+            last = seen[2] if follows and seen is not None and seen[1] == win else 0
+            win, pad, before, floor = window, 0, pad if follows else 0, last
         if seen is not None and seen[1] == window:
             pad = max(pad, used - seen[2] - mine)
-        self._pad[limit.key] = (win, pad, before)
+        self._pad[limit.key] = (win, pad, before, floor)
         self._seen[limit.key] = (limit, window, used)
 
     def _last_counts(self) -> list[tuple[Limit, int, int]]:
-        """(limit, window, used + staleness pad) for the seed of a local share."""
+        """(limit, window, count) for the seed of a local share: the last count Redis told us,
+        raised by its staleness pad and by the floor of the window before (see `_note`)."""
         out = []
         for key, (limit, window, used) in self._seen.items():
-            win, pad, before = self._pad.get(key, (window, 0, 0))
-            out.append((limit, window, used + (max(pad, before) if win == window else 0)))
+            win, pad, before, floor = self._pad.get(key, (window, 0, 0, 0))
+            if win == window:
+                used = max(used + max(pad, before), floor)
+            out.append((limit, window, used))
         return out
 
     def _saw_block(self, kind: BlockKind, until_ms: int) -> None:
