@@ -9,7 +9,11 @@ connected and synced) and read for RUN_S seconds. Two runs in the same benchmark
 1. every process keeps its budget in one real redis-server started here
    (`store_from_url("redis://127.0.0.1:PORT/0", ip=..., account=...)`, default options);
    goal: >= 97 % of the limit used in each full window and 0 x 429;
-2. every process keeps its own in-memory budget (the default): the 429s and 418s it earns.
+2. every process keeps its own in-memory budget (the default): the 429s and 418s it earns;
+3. the Redis store again, for OUTAGE_RUN_S, with redis-server SIGKILLed OUTAGE_AT_S into the run
+   and restarted empty on the same port OUTAGE_S later (issue #12 item 1): the requests each
+   process made during the outage (on its local share) and every 429 / 418 of the run;
+   goal: every process kept trading during the outage, 0 x 429 and 0 x 418.
 
 Counting is the simulator's: its request log gives, per window of its clock, the weight answered
 2xx and every 429 / 418; its limits give the bans. The first and last partial windows are left out
@@ -61,6 +65,9 @@ IP = "127.0.0.3"  # every process sends from this one address
 ACCOUNT = "demo"
 BAN_SCALE = 0.01
 GOAL = 0.97
+OUTAGE_RUN_S = 10.0
+OUTAGE_AT_S = 3.0  # after "go"
+OUTAGE_S = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,7 @@ class _WorkerConfig:
     api_key: str
     secret: str
     store_url: str | None  # None: the connector's own in-memory store
+    run_s: float = RUN_S
 
 
 # -- one fleet member (a spawned process) ------------------------------------------------------
@@ -88,7 +96,7 @@ async def _member(cfg: _WorkerConfig, ready: Queue[int], go: Event) -> dict[str,
     if cfg.store_url is not None:
         store = store_from_url(cfg.store_url, ip=IP, account=ACCOUNT)
     errors: Counter[str] = Counter()
-    ok = 0
+    ok = degraded_ok = 0
     try:
         async with SpotConnector(
             api_key=cfg.api_key,
@@ -102,14 +110,15 @@ async def _member(cfg: _WorkerConfig, ready: Queue[int], go: Event) -> dict[str,
             if not await asyncio.to_thread(go.wait, 2 * READY_TIMEOUT):
                 raise RuntimeError("the benchmark never gave the start signal")
             start_ms = bn.time.now_ms()
-            stop = time.monotonic() + RUN_S
+            stop = time.monotonic() + cfg.run_s
 
             async def reader() -> None:
-                nonlocal ok
+                nonlocal ok, degraded_ok
                 while time.monotonic() < stop:
                     try:
                         await bn.book_ticker(SYMBOL)
                         ok += 1
+                        degraded_ok += bool(getattr(store, "degraded", False))
                     except BanInForceError as err:
                         errors["BanInForceError (local)"] += 1
                         left = max(0.0, stop - time.monotonic())
@@ -121,8 +130,9 @@ async def _member(cfg: _WorkerConfig, ready: Queue[int], go: Event) -> dict[str,
             stats = bn.stats
             return {
                 "pid": os.getpid(),
-                "span": (start_ms, start_ms + int(RUN_S * 1000)),
+                "span": (start_ms, start_ms + int(cfg.run_s * 1000)),
                 "ok": ok,
+                "ok_on_local_share": degraded_ok,
                 "errors": dict(errors),
                 "retries": stats.retries,
                 "bans_seen": stats.bans,
@@ -141,11 +151,32 @@ class _Outcome:
     truth: Truth
     reports: tuple[dict[str, Any], ...]
     bans: tuple[int, ...]  # ban ends (server ms) the simulator handed to the IP
+    outage: tuple[int, int] | None = None  # (killed, back) in wall-clock ms: the simulator's clock
 
 
-def _fleet(sim: SimProcess, store_url: str | None) -> _Outcome:
+class _KillableRedis(RedisProcess):
+    """A `RedisProcess` that can be SIGKILLed and started again, empty, on the same port."""
+
+    def kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.wait(10)
+
+    def restart(self) -> None:
+        self._spawn()
+        self._wait_ready()
+
+
+def _fleet(
+    sim: SimProcess,
+    store_url: str | None,
+    *,
+    run_s: float = RUN_S,
+    outage_of: _KillableRedis | None = None,
+) -> _Outcome:
     key = next(k for k in sim.config.demo.keys if k.kind == "HMAC")
-    cfg = _WorkerConfig(sim.url, key.api_key, key.secret, store_url)
+    cfg = _WorkerConfig(sim.url, key.api_key, key.secret, store_url, run_s)
     ctx = multiprocessing.get_context("spawn")
     ready: Queue[int] = ctx.Queue()
     results: Queue[dict[str, Any]] = ctx.Queue()
@@ -160,7 +191,15 @@ def _fleet(sim: SimProcess, store_url: str | None) -> _Outcome:
         for _ in procs:
             _get(ready, procs, 2 * READY_TIMEOUT, "a fleet member never became ready")
         go.set()
-        reports = [_get(results, procs, RUN_S + 60, "a fleet member never reported") for _ in procs]
+        outage = None
+        if outage_of is not None:
+            time.sleep(OUTAGE_AT_S)  # the scenario's timing, not a synchronisation
+            killed = int(time.time() * 1000)
+            outage_of.kill()
+            time.sleep(OUTAGE_S)
+            outage_of.restart()
+            outage = (killed, int(time.time() * 1000))
+        reports = [_get(results, procs, run_s + 60, "a fleet member never reported") for _ in procs]
         for p in procs:
             p.join(30)
     finally:
@@ -183,7 +222,7 @@ def _fleet(sim: SimProcess, store_url: str | None) -> _Outcome:
         sim.get("/_sim/requests"), ip=IP, interval_ms=INTERVAL_MS, weights=weights, span=span
     )
     bans = tuple(sim.get("/_sim/limits")["ips"].get(IP, {}).get("bans", ()))
-    return _Outcome(truth, tuple(reports), bans)
+    return _Outcome(truth, tuple(reports), bans, outage)
 
 
 def _get(
@@ -255,17 +294,45 @@ def _print(redis_run: _Outcome, memory_run: _Outcome) -> None:
     )
 
 
+def _print_outage(o: _Outcome) -> None:
+    assert o.outage is not None
+    killed, back = o.outage
+    inside = [
+        w for w in o.truth.windows if killed <= w.start_ms and w.start_ms + INTERVAL_MS <= back
+    ]
+    used = [w.ok_weight * 100 // WEIGHT_LIMIT for w in inside]
+    local = [r["ok_on_local_share"] for r in o.reports]
+    outages = [r["outages"] for r in o.reports]
+    over = sum(1 for w in o.truth.windows if w.counted > WEIGHT_LIMIT)
+    passed = all(n > 0 for n in local) and o.truth.n429 == 0 and o.truth.n418 == 0
+    print(
+        f"   outage: Redis killed {OUTAGE_AT_S:.0f} s into a {OUTAGE_RUN_S:.0f} s run, back empty "
+        f"{(back - killed) / 1000:.1f} s later; reads answered on the local share per process: "
+        f"{'/'.join(map(str, local))}; % of the limit used per window inside the outage: "
+        f"{' '.join(map(str, used)) or '-'}"
+    )
+    print(
+        f"   outage goal: every process kept trading, 0 x 429, 0 x 418: "
+        f"{'PASS' if passed else 'FAIL'} ({o.truth.n429} x 429, {o.truth.n418} x 418, "
+        f"{over} windows charged over the limit, fallbacks per process "
+        f"{'/'.join(map(str, outages))}, {len(o.bans)} bans)"
+    )
+
+
 def run() -> None:
     print(
         f"{PROCS} processes x {TASKS} tasks from {IP}, bookTicker reads for {RUN_S:.0f} s each run; "
         f"REQUEST_WEIGHT {WEIGHT_LIMIT} / 1 SECOND; bans scaled x{BAN_SCALE}",
         flush=True,
     )
-    with SimProcess(saturation_config(WEIGHT_LIMIT, BAN_SCALE)) as sim, RedisProcess() as redis:
+    with SimProcess(saturation_config(WEIGHT_LIMIT, BAN_SCALE)) as sim, _KillableRedis() as redis:
         redis_run = _fleet(sim, redis.url)
         sim.post("/_sim/reset")  # fresh limits, bans and log for the second run
         memory_run = _fleet(sim, None)
+        sim.post("/_sim/reset")
+        outage_run = _fleet(sim, redis.url, run_s=OUTAGE_RUN_S, outage_of=redis)
     _print(redis_run, memory_run)
+    _print_outage(outage_run)
 
 
 if __name__ == "__main__":

@@ -37,20 +37,31 @@ COSTS = [[1, 0], [3, 1], [2, 0], [1, 1]]  # (weight, orders) per request, in tur
 
 @contextmanager
 def fleet(
-    server: RedisServer, n: int, *, prefix: str, seconds: float, tasks: int = 3
+    server: RedisServer,
+    n: int,
+    *,
+    prefix: str,
+    seconds: float,
+    tasks: int = 3,
+    spec: list[list[Any]] | None = None,
+    costs: list[list[int]] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Iterator[Any]:
-    """Start `n` worker processes, wait until all are ready, yield a `go()`; collect their reports."""
+    """Start `n` worker processes, wait until all are ready, yield a `go()`; collect their reports.
+
+    `spec` (limits), `costs` and store `options` default to this module's contended setup.
+    """
     ready, go = f"{prefix}:ready", f"{prefix}:go"
     cfg = {
         "url": server.url,
-        "limits": SPEC,
-        "costs": COSTS,
+        "limits": spec or SPEC,
+        "costs": costs or COSTS,
         "tasks": tasks,
         "seconds": seconds,
         "ready_key": ready,
         "go_key": go,
         # long timeout: this test is about counting, not about fallback on a loaded machine
-        "options": {"prefix": prefix, "ttl_factor": 60, "timeout": 3.0},
+        "options": {"prefix": prefix, "ttl_factor": 60, "timeout": 3.0, **(options or {})},
     }
     procs = [
         subprocess.Popen(

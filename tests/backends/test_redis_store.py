@@ -11,7 +11,15 @@ import time
 import pytest
 import redis
 
-from binguard.backends import BlockKind, Granted, Limit, LimitKind, MemoryStore, Refused
+from binguard.backends import (
+    BlockKind,
+    Granted,
+    Limit,
+    LimitKind,
+    MemoryStore,
+    Refused,
+    StoreConfigError,
+)
 from binguard.backends.redis import RedisBudgetStore
 from binguard.backends.redis_url import store_from_url
 from binguard.errors import Interval
@@ -115,10 +123,9 @@ async def test_keys_are_namespaced_by_prefix_ip_and_account(
     )
 
 
-async def test_orders_need_an_account_identity(make_store: StoreFactory) -> None:
-    store = make_store(account=None)
-    with pytest.raises(ValueError, match="account"):
-        await store.try_reserve(T0, [(O10S, 1)])
+async def test_a_store_without_an_account_fails_when_built(make_store: StoreFactory) -> None:
+    with pytest.raises(StoreConfigError, match="account="):
+        make_store(account=None)
 
 
 async def test_settle_ends_flight_and_refunds(make_store: StoreFactory) -> None:

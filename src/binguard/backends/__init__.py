@@ -13,7 +13,9 @@ from .base import (
     LimitKind,
     Refused,
     Scope,
+    SharesLimits,
     Snapshot,
+    StoreConfigError,
     Usage,
 )
 from .memory import MemoryStore
@@ -28,6 +30,8 @@ __all__ = [
     "MemoryStore",
     "Refused",
     "Scope",
+    "SharesLimits",
     "Snapshot",
+    "StoreConfigError",
     "Usage",
 ]

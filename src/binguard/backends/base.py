@@ -21,9 +21,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from binguard.errors import Interval
+
+
+class StoreConfigError(ValueError):
+    """A budget store or limit was configured wrongly; raised when the object is built.
+
+    A `ValueError`, so code that caught the old plain errors still does. The message names the
+    setting and the value, except a URL's password, which is masked.
+    """
 
 
 class LimitKind(StrEnum):
@@ -39,6 +47,15 @@ class Scope(StrEnum):
 
     IP = "ip"
     ACCOUNT = "account"
+
+
+def _positive_interval(interval: object) -> bool:
+    if not isinstance(interval, Interval) or isinstance(interval.num, bool):
+        return False
+    try:
+        return isinstance(interval.num, int) and interval.seconds > 0
+    except KeyError:  # a unit Binance does not have
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,17 @@ class Limit:
     """ORDERS counts unfilled orders: a fill lowers it inside a window; weight never does."""
 
     def __post_init__(self) -> None:
+        if not isinstance(self.kind, LimitKind):
+            raise StoreConfigError(f"rate limit kind must be a LimitKind, got {self.kind!r}")
+        if not _positive_interval(self.interval):
+            raise StoreConfigError(
+                f"{self.kind.value}: interval must be a positive Interval, got {self.interval!r}"
+            )
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int) or self.limit <= 0:
+            raise StoreConfigError(
+                f"{self.kind.value} per {self.interval}: limit must be a positive integer, "
+                f"got {self.limit!r}"
+            )
         orders = self.kind is LimitKind.ORDERS
         object.__setattr__(self, "key", f"{self.kind.value}:{self.interval.letter}")
         object.__setattr__(self, "interval_ms", self.interval.seconds * 1000)
@@ -70,13 +98,31 @@ class Limit:
         """Start (server epoch ms) of the fixed window holding `now_ms`."""
         return now_ms - now_ms % self.interval_ms
 
+    def to_exchange_info(self) -> dict[str, Any]:
+        """The `exchangeInfo.rateLimits[]` item this limit was read from (for `from_exchange_info`)."""
+        return {
+            "rateLimitType": self.kind.value,
+            "interval": self.interval.unit,
+            "intervalNum": self.interval.num,
+            "limit": self.limit,
+        }
+
     @classmethod
     def from_exchange_info(cls, entry: Mapping[str, Any]) -> Limit:
-        """One `exchangeInfo.rateLimits[]` item: {rateLimitType, interval, intervalNum, limit}."""
-        interval = Interval.parse(f"{entry.get('intervalNum', 1)} {entry['interval']}")
+        """One `exchangeInfo.rateLimits[]` item: {rateLimitType, interval, intervalNum, limit}.
+
+        Raises `StoreConfigError` for an item that is not a usable limit (unknown type, bad
+        interval, a limit that is not a positive integer).
+        """
+        try:
+            kind = LimitKind(entry["rateLimitType"])
+            interval = Interval.parse(f"{entry.get('intervalNum', 1)} {entry['interval']}")
+            limit = int(entry["limit"])
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise StoreConfigError(f"unusable rate limit {entry!r}: {exc!r}") from None
         if interval is None or interval.num <= 0:
-            raise ValueError(f"unusable rate limit interval in {dict(entry)!r}")
-        return cls(LimitKind(entry["rateLimitType"]), interval, int(entry["limit"]))
+            raise StoreConfigError(f"unusable rate limit interval in {entry!r}")
+        return cls(kind, interval, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +199,22 @@ class BudgetStore(Protocol):
         ...
 
     async def snapshot(self, now_ms: int, limits: Sequence[Limit]) -> Snapshot: ...
+
+
+@runtime_checkable
+class SharesLimits(Protocol):
+    """A store that keeps the fleet's rate limits (as exchangeInfo gave them) for later members.
+
+    A process that starts while its fleet is busy must have its start-up requests
+    (`/api/v3/time`, `exchangeInfo`) admitted by the shared windows like any other, before it has
+    read exchangeInfo itself: it loads the limits an earlier member saved. Both calls are best
+    effort: an unreachable store loads nothing and saves nothing (the caller goes on as before).
+    """
+
+    async def save_limits(self, limits: Sequence[Limit]) -> None:
+        """Publish `limits` (exchangeInfo's, before any safety margin); the last writer wins."""
+        ...
+
+    async def load_limits(self) -> tuple[Limit, ...]:
+        """The limits a member saved, or () when none are known or the store is unreachable."""
+        ...

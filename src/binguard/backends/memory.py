@@ -27,6 +27,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._windows: dict[str, _Window] = {}
         self._until: dict[BlockKind, int] = {}
+        self._limits: tuple[Limit, ...] = ()
 
     def _window(self, limit: Limit, now_ms: int) -> _Window:
         start = limit.window(now_ms)
@@ -104,6 +105,13 @@ class MemoryStore:
             if until > now_ms:
                 return Refused(kind, until)
         return None
+
+    async def save_limits(self, limits: Sequence[Limit]) -> None:
+        """`SharesLimits`: kept for this process only (nobody else shares a memory store)."""
+        self._limits = tuple(limits)
+
+    async def load_limits(self) -> tuple[Limit, ...]:
+        return self._limits
 
     async def snapshot(self, now_ms: int, limits: Sequence[Limit]) -> Snapshot:
         usage = []

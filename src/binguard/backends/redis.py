@@ -24,14 +24,21 @@ little later (`fair_retry_ms`). A late waker is therefore never starved by a bus
 when nobody waits there is no cap at all. The budget's FIFO orders requests inside each process.
 
 Redis down or slow. Every call has a short deadline (`timeout`, no client retries); on a failure
-the store logs once and admits on a local share of every limit (`redis_fallback.LocalShare`),
-seeded with the window's count from its last Redis reply, and probes Redis again at most every
-`probe_interval`. On return it first merges what it admitted alone into Redis (on top of the count
-it last saw, so a Redis that restarted empty is brought back up) and stays capped by its local
-share for one more probe interval, by which time every other live process has also merged: no
-burst over the limit on return. The window in which Redis is lost is taken as spent: a process's
-last reply cannot show what the others were granted after it, so admitting from it could run that
-window over; the local share starts with the next window.
+the store logs once and keeps trading on a local share of every limit (`redis_fallback.LocalShare`)
+in the *current* window: of the window's count U that Redis last told it it keeps share * (L - U),
+with U raised for staleness (by the most the rest of the fleet was granted between two of its
+replies, and to at least the count of the window before: a fleet that fills windows in a burst at
+their start may have filled this one after the process's first reply in it); response headers fed
+in through `observe` correct U with Binance's own count.
+A count from an earlier window is carried into the window Redis was lost in (the fleet's use of
+one window is the best guess for the next). A background probe tries Redis every
+`probe_interval`, also while every caller waits. On return it first merges what it admitted
+alone into Redis (on top of the highest fleet count it knows, so a Redis that restarted empty is
+brought back up) and stays capped by its local share for one more probe interval, by which time
+every other live process has also merged: no burst over the limit on return.
+
+What it cannot know: a process that never charged a limit before the outage starts that limit at
+its full share, corrected only by the headers of its answers.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -55,7 +63,8 @@ from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import redis_lua
-from .base import BlockKind, Granted, Held, Limit, Refused, Scope, Snapshot, Usage
+from .base import BlockKind, Granted, Held, Limit, Refused, Scope, Snapshot, StoreConfigError, Usage
+from .redis_config import check_client, check_identity, check_options, open_client
 from .redis_fallback import LocalShare
 
 log = logging.getLogger("binguard.backends.redis")
@@ -84,6 +93,9 @@ class RedisStoreOptions:
     block_grace_ms: int = 3_600_000  # ban/pause keys outlive their end by this (Redis clock)
     max_skew_ms: int | None = 5_000  # log once when now_ms and Redis TIME differ by more
 
+    def __post_init__(self) -> None:
+        check_options(self)
+
 
 def default_member() -> str:
     """A name for one store instance in fairness claims: host, pid and a random tail."""
@@ -104,11 +116,17 @@ class RedisBudgetStore:
         monotonic: Callable[[], float] = time.monotonic,
         owns_client: bool = False,
     ) -> None:
+        """Raises `StoreConfigError` at once for a bad client, identity or options."""
+        check_client(client, aioredis.Redis)
+        self._ip = check_identity("ip", ip)
+        self._account = check_identity("account", account)
+        self.member = default_member() if member is None else check_identity("member", member)
+        if options is not None and not isinstance(options, RedisStoreOptions):
+            raise StoreConfigError(
+                f"options must be a RedisStoreOptions, got {type(options).__name__}"
+            )
         self._redis = client
         self._opts = options or RedisStoreOptions()
-        LocalShare(self._opts.fallback_share)  # validates the share now, not at the first outage
-        self._ip, self._account = ip, account
-        self.member = member or default_member()
         self._mono = monotonic
         self._owns = owns_client
         self._scripts = {
@@ -116,6 +134,8 @@ class RedisBudgetStore:
             for name in ("RESERVE", "SETTLE", "OBSERVE", "BLOCK", "MERGE")
         }
         self._seen: dict[str, tuple[Limit, int, int]] = {}  # limit key -> (limit, window, used)
+        # limit key -> (window, pad in it, pad in the window before, floor): see _note
+        self._pad: dict[str, tuple[int, int, int, int]] = {}
         self._last_now_ms: int | None = None  # the latest server time a caller gave us
         self._seen_blocks: dict[BlockKind, int] = {}  # ban/pause ends last read from Redis
         self._local: LocalShare | None = None  # set while Redis is unreachable
@@ -123,6 +143,8 @@ class RedisBudgetStore:
         self._cap_until = 0.0
         self._next_probe = 0.0
         self._probe_lock = asyncio.Lock()
+        self._prober: asyncio.Task[None] | None = None  # returns to Redis while callers wait
+        self._last_mono = 0.0  # monotonic time of _last_now_ms
         self._skew_logged = False
         self.last_skew_ms: int | None = None  # now_ms - Redis TIME at the last reservation
         self.outages = 0  # times this store fell back to its local share
@@ -137,9 +159,14 @@ class RedisBudgetStore:
         options: RedisStoreOptions | None = None,
         member: str | None = None,
     ) -> RedisBudgetStore:
-        """A store with its own client for `url` (redis://host:port/db); close it with `aclose`."""
+        """A store with its own client for `url` (redis://host:port/db); close it with `aclose`.
+
+        A malformed URL raises `StoreConfigError` (password masked); nothing connects yet.
+        """
         opts = options or RedisStoreOptions()
-        client = aioredis.Redis.from_url(
+        check_identity("ip", ip)  # before a client exists: nothing to close on a bad identity
+        check_identity("account", account)
+        client = open_client(
             url,
             socket_timeout=opts.timeout,
             socket_connect_timeout=opts.timeout,
@@ -148,6 +175,10 @@ class RedisBudgetStore:
         return cls(client, ip=ip, account=account, options=opts, member=member, owns_client=True)
 
     async def aclose(self) -> None:
+        prober, self._prober = self._prober, None
+        if prober is not None:
+            prober.cancel()
+            await asyncio.gather(prober, return_exceptions=True)
         if self._owns:
             await self._redis.aclose()
 
@@ -167,22 +198,52 @@ class RedisBudgetStore:
     # -- keys ---------------------------------------------------------------------------------
     def window_key(self, limit: Limit, window: int) -> str:
         """The hash holding `limit`'s counters for the window starting at `window`."""
-        if limit.scope is Scope.IP:
-            owner = f"ip:{self._ip}"
-        elif self._account is None:
-            raise ValueError(f"{limit.key} counts per account: give the store an account")
-        else:
-            owner = f"account:{self._account}"
+        owner = f"ip:{self._ip}" if limit.scope is Scope.IP else f"account:{self._account}"
         return f"{{{self._opts.prefix}}}:{owner}:{limit.key}:{window}"
 
     def block_key(self, kind: BlockKind) -> str:
         return f"{{{self._opts.prefix}}}:ip:{self._ip}:{kind.value}"
 
+    def limits_key(self) -> str:
+        """The fleet's rate limits as exchangeInfo gave them (`save_limits`); no expiry."""
+        return f"{{{self._opts.prefix}}}:ip:{self._ip}:limits"
+
+    # -- SharesLimits -------------------------------------------------------------------------
+    async def save_limits(self, limits: Sequence[Limit]) -> None:
+        """Publish exchangeInfo's limits for members that start later; best effort."""
+        payload = orjson.dumps([x.to_exchange_info() for x in limits])
+        try:
+            async with asyncio.timeout(self._opts.timeout):
+                await self._redis.set(self.limits_key(), payload)
+        except UNAVAILABLE as exc:
+            log.info("Rate budget: limits not saved, Redis unreachable (%s)", type(exc).__name__)
+
+    async def load_limits(self) -> tuple[Limit, ...]:
+        """The limits an earlier member saved; () when none, or Redis is away, or they are bad."""
+        try:
+            async with asyncio.timeout(self._opts.timeout):
+                raw = await self._redis.get(self.limits_key())
+        except UNAVAILABLE as exc:
+            log.info("Rate budget: no saved limits, Redis unreachable (%s)", type(exc).__name__)
+            return ()
+        if raw is None:
+            return ()
+        try:
+            entries = orjson.loads(raw)
+            if not isinstance(entries, list) or not all(isinstance(x, dict) for x in entries):
+                raise TypeError("not a list of rateLimits items")
+            return tuple(Limit.from_exchange_info(x) for x in entries)
+        except (orjson.JSONDecodeError, TypeError, AttributeError, StoreConfigError):
+            log.warning(
+                "Rate budget: the limits saved in %s are unreadable; ignored.", self.limits_key()
+            )
+            return ()
+
     # -- BudgetStore --------------------------------------------------------------------------
     async def try_reserve(
         self, now_ms: int, charges: Sequence[tuple[Limit, int]]
     ) -> Granted | Refused:
-        self._last_now_ms = now_ms
+        self._last_now_ms, self._last_mono = now_ms, self._mono()
         local = await self._local_share(now_ms)
         if local is not None:
             return await local.try_reserve(now_ms, charges)
@@ -236,7 +297,7 @@ class RedisBudgetStore:
                 local = await self._fall_back(exc)
             else:
                 for (x, _), u in zip(counts, used, strict=True):
-                    self._seen[x.key] = (x, x.window(now_ms), int(u))
+                    self._note(x, x.window(now_ms), int(u), 0)
                 return
         await local.observe(sent_ms, now_ms, counts)
 
@@ -252,7 +313,7 @@ class RedisBudgetStore:
         await local.store.block(kind, until_ms)
 
     async def blocked(self, now_ms: int) -> Refused | None:
-        self._last_now_ms = now_ms
+        self._last_now_ms, self._last_mono = now_ms, self._mono()
         local = await self._local_share(now_ms)
         if local is None:
             keys = [self.block_key(BlockKind.BAN), self.block_key(BlockKind.PAUSE)]
@@ -316,8 +377,8 @@ class RedisBudgetStore:
         if status in _STATUS:
             self._saw_block(_STATUS[status], until)
             return Refused(_STATUS[status], until)
-        for (limit, _), u in zip(charges, used, strict=True):
-            self._seen[limit.key] = (limit, limit.window(now_ms), u)
+        for (limit, amount), u in zip(charges, used, strict=True):
+            self._note(limit, limit.window(now_ms), u, amount if status == 0 else 0)
         if status == 0:
             return Granted(tuple(Held(x, x.window(now_ms), n) for x, n in charges))
         return Refused(BlockKind.LIMIT, until, charges[which - 1][0])
@@ -335,6 +396,36 @@ class RedisBudgetStore:
         )
         ban, pause = (int(v) if v is not None and int(v) > now_ms else None for v in blocks)
         return Snapshot(usage, ban, pause)
+
+    def _note(self, limit: Limit, window: int, used: int, mine: int) -> None:
+        """Remember the fleet count Redis told us, and how stale such a count can be.
+
+        `pad`: the most units the rest of the fleet was granted between two of our replies (in
+        this window or the one before), what it may have been granted after our last one.
+        `floor`: the last count we saw in the window before. A fleet that fills its windows in a
+        burst at their start may have filled this one right after our first reply in it.
+        """
+        seen = self._seen.get(limit.key)
+        win, pad, before, floor = self._pad.get(limit.key, (window, 0, 0, 0))
+        if win != window:
+            follows = win == window - limit.interval_ms
+            last = seen[2] if follows and seen is not None and seen[1] == win else 0
+            win, pad, before, floor = window, 0, pad if follows else 0, last
+        if seen is not None and seen[1] == window:
+            pad = max(pad, used - seen[2] - mine)
+        self._pad[limit.key] = (win, pad, before, floor)
+        self._seen[limit.key] = (limit, window, used)
+
+    def _last_counts(self) -> list[tuple[Limit, int, int]]:
+        """(limit, window, count) for the seed of a local share: the last count Redis told us,
+        raised by its staleness pad and by the floor of the window before (see `_note`)."""
+        out = []
+        for key, (limit, window, used) in self._seen.items():
+            win, pad, before, floor = self._pad.get(key, (window, 0, 0, 0))
+            if win == window:
+                used = max(used + max(pad, before), floor)
+            out.append((limit, window, used))
+        return out
 
     def _saw_block(self, kind: BlockKind, until_ms: int) -> None:
         """Remember a ban/pause: a process that loses Redis during a ban must not probe it."""
@@ -358,14 +449,16 @@ class RedisBudgetStore:
         if self._local is not None:
             return self._local
         local = self._cap or LocalShare(self._opts.fallback_share)
-        await local.seed(list(self._seen.values()))
-        local.fell_at_ms = self._last_now_ms
+        await local.seed(self._last_counts(), self._last_now_ms)
+        local.lone = True
         for kind, until in self._seen_blocks.items():
             await local.store.block(kind, until)
         if self._local is not None:  # another task fell back meanwhile
             return self._local
         self._local, self._cap = local, None
         self._next_probe = self._mono() + self._opts.probe_interval
+        if self._prober is None or self._prober.done():
+            self._prober = asyncio.get_running_loop().create_task(self._probe_until_back())
         self.outages += 1
         log.warning(
             "Rate budget: Redis unreachable (%s: %s); admitting on a local share of %g of every "
@@ -375,6 +468,22 @@ class RedisBudgetStore:
             self._opts.fallback_share,
         )
         return local
+
+    async def _probe_until_back(self) -> None:
+        """Try to return every probe interval while Redis is away, even when no caller asks.
+
+        A process whose tasks all wait for a window to end (its share is used up) must still
+        merge what it admitted alone soon after Redis is back: the return cap of the others
+        counts on every live process having merged within one probe interval.
+        """
+        try:
+            while self._local is not None:
+                await asyncio.sleep(max(0.0, self._next_probe - self._mono()) + 0.001)
+                if self._last_now_ms is not None:
+                    elapsed_ms = int((self._mono() - self._last_mono) * 1000)
+                    await self._local_share(self._last_now_ms + max(0, elapsed_ms))
+        except Exception:  # a bug, not an outage (those are caught inside): say so, once
+            log.exception("Rate budget: the Redis return probe failed; callers still probe.")
 
     async def _local_share(self, now_ms: int | None) -> LocalShare | None:
         """The local share while Redis is away, after trying to return when a probe is due."""
@@ -393,6 +502,7 @@ class RedisBudgetStore:
             except UNAVAILABLE:
                 self._next_probe = self._mono() + self._opts.probe_interval
                 return local
+            local.merged()
             self._local, self._cap = None, local
             self._cap_until = self._mono() + self._opts.probe_interval + self._opts.timeout
             log.info("Rate budget: Redis is back; local usage merged, sharing the budget again.")
@@ -407,11 +517,13 @@ class RedisBudgetStore:
         """Add what was admitted alone to Redis (on top of the fleet usage last seen), and blocks."""
         keys: list[str] = []
         args: list[int | str] = [self._opts.ttl_factor]
-        for limit, usage, seeded in await local.own_usage(now_ms):
-            seen = self._seen.get(limit.key)
-            known = seen[2] if seen is not None and seen[1] == usage.window else 0
+        last = {limit.key: (window, used) for limit, window, used in self._last_counts()}
+        for limit, usage, own, heard in await local.own_usage(now_ms):
+            window, used = last.get(limit.key, (usage.window, 0))
+            known = used if window == usage.window else 0  # with its staleness pad: never short
+            # A header count may already hold some of `own`: counted twice is safe, once too few not
             keys.append(self.window_key(limit, usage.window))
-            args += [known, max(0, usage.used - seeded), usage.in_flight, limit.interval_ms]
+            args += [max(known, heard), own, usage.in_flight, limit.interval_ms]
         await self._run("MERGE", keys, args)
         snap = await local.store.snapshot(now_ms, [])
         for kind, until in (

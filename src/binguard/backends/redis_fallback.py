@@ -1,14 +1,17 @@
 """The local share: what one process may admit on its own while Redis cannot be reached.
 
 With `share` <= 1/N for a fleet of N processes, the processes together stay within every limit
-even though none of them can see the others. The share of a window is cut further by what the
-fleet had already used in it when Redis went away (`seed`): a process that last saw U of L units
-used keeps share * (L - U) for the rest of that window, so losing Redis mid-window is no licence to
-start the window over.
+even though none of them can see the others. A process keeps trading in the *current* window of
+every limit: it starts from the fleet's count Redis last told it (`seed`), so of L units with U
+used it keeps share * (L - U) for the rest of the window, and a count from a response header
+(X-MBX-USED-WEIGHT-*, X-MBX-ORDER-COUNT-*, whole-IP / whole-account figures, fed in by the budget
+through `observe`) raises what it takes as used, scaled the same way. A header is Binance's own
+count of everything the fleet (and any other program on the IP) did, so it corrects a seed that was
+stale. A window that starts during the outage begins at share * L.
 
 Counts are kept in a `MemoryStore` under limits scaled by the share (same `Limit.key`, so held
-reservations settle in either store). Header counts are whole-IP / whole-account figures and are
-scaled the same way before they are applied.
+reservations settle in either store). What this process admitted on its own (`own`) and the
+header counts it heard are kept apart from the scaled counts, for the merge back into Redis.
 """
 
 from __future__ import annotations
@@ -17,17 +20,21 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .base import BlockKind, Granted, Held, Limit, Refused, Usage
+from .base import Granted, Held, Limit, Refused, StoreConfigError, Usage
 from .memory import MemoryStore
 
 
-@dataclass(slots=True)
-class _Seen:
-    """Fleet usage of one limit's window as last read from Redis."""
-
-    limit: Limit
-    window: int
-    used: int
+def check_share(share: object) -> None:
+    """Raise `StoreConfigError` unless `share` is a number in (0, 1]."""
+    if (
+        isinstance(share, bool)
+        or not isinstance(share, int | float)
+        or not 0 < share <= 1  # also false for NaN
+    ):
+        raise StoreConfigError(
+            f"fallback_share must be a number in (0, 1] (at most 1/N for a fleet of N processes), "
+            f"got {share!r}"
+        )
 
 
 @dataclass(slots=True)
@@ -36,16 +43,17 @@ class LocalShare:
 
     share: float
     store: MemoryStore = field(default_factory=MemoryStore)
-    # (limit key, window) -> the scaled units the window started with (from `seed`)
-    seeded: dict[tuple[str, int], int] = field(default_factory=dict)
     # limit key -> (original, scaled) for every limit charged or seeded locally
     limits: dict[str, tuple[Limit, Limit]] = field(default_factory=dict)
-    # Server ms at which Redis was lost: that window is closed to this share (see try_reserve).
-    fell_at_ms: int | None = None
+    # True while this share admits alone (Redis away); False while it only caps after a return.
+    lone: bool = False
+    # (limit key, window) -> units this process admitted alone (net of refunds): merged on return
+    own: dict[tuple[str, int], int] = field(default_factory=dict)
+    # (limit key, window) -> the latest whole-fleet count from a header (weight: the highest)
+    heard: dict[tuple[str, int], int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 0 < self.share <= 1:
-            raise ValueError("fallback share must be in (0, 1]")
+        check_share(self.share)
 
     def scaled(self, limit: Limit) -> Limit:
         """`limit` cut to this process's share (at least 1 unit, so a lone process can work)."""
@@ -63,18 +71,20 @@ class LocalShare:
     def _units(self, count: int) -> int:
         return math.ceil(count * self.share)
 
-    async def seed(self, seen: Sequence[tuple[Limit, int, int]]) -> None:
+    async def seed(self, seen: Sequence[tuple[Limit, int, int]], fell_at_ms: int | None) -> None:
         """Start from the fleet counts (limit, window start, used) last seen in Redis.
 
-        Each is applied at its own window start, so no clock is needed: a window that has
-        passed is simply replaced by the next one the memory store is asked about.
+        A count from an earlier window than the one Redis was lost in (`fell_at_ms`, server ms)
+        is carried into that window: this process saw nothing of it, and the fleet's use of one
+        window is the best guess for the next (a fleet that filled every 1 s window within its
+        first milliseconds had filled this one too). Windows that start later begin empty.
         """
         for limit, window, used in seen:
             if used <= 0:
                 continue
-            units = self._units(used)
-            await self.store.observe(window, window, [(self.scaled(limit), units)])
-            self.seeded[(limit.key, window)] = units
+            if fell_at_ms is not None and window < limit.window(fell_at_ms):
+                window = limit.window(fell_at_ms)
+            await self.store.observe(window, window, [(self.scaled(limit), self._units(used))])
 
     async def absorb(self, now_ms: int, charges: Sequence[tuple[Limit, int]]) -> None:
         """Count a grant Redis made after this share took over (a reply that crossed the fall)."""
@@ -89,39 +99,57 @@ class LocalShare:
     async def try_reserve(
         self, now_ms: int, charges: Sequence[tuple[Limit, int]]
     ) -> Granted | Refused:
-        blocked = await self.store.blocked(now_ms)
-        if blocked is not None:  # a known ban or pause outranks everything
-            return blocked
-        if self.fell_at_ms is not None:
-            # The window Redis was lost in is taken as spent: after this process's last reply the
-            # fleet may have used all of it, and nothing here can know. Admitting from the seed
-            # ran a window over by a unit or two; waiting for the next window cannot.
-            for limit, _ in charges:
-                if limit.window(now_ms) == limit.window(self.fell_at_ms):
-                    return Refused(BlockKind.LIMIT, limit.window(now_ms) + limit.interval_ms, limit)
+        # A known ban or pause outranks everything (the memory store checks it first).
         outcome = await self.store.try_reserve(
             now_ms, [(self.scaled(x), amount) for x, amount in charges]
         )
-        if isinstance(outcome, Refused) and outcome.limit is not None:
-            original = self.limits[outcome.limit.key][0]
-            return Refused(outcome.kind, outcome.until_ms, original)
+        if isinstance(outcome, Refused):
+            if outcome.limit is not None:
+                original = self.limits[outcome.limit.key][0]
+                return Refused(outcome.kind, outcome.until_ms, original)
+            return outcome
+        if self.lone:
+            for h in outcome.held:
+                slot = (h.limit.key, h.window)
+                self.own[slot] = self.own.get(slot, 0) + h.amount
         return outcome
 
     async def settle(self, held: Sequence[Held], refunds: Sequence[int]) -> None:
         """Refunds only for what this share granted; others were counted by the seed, if at all."""
         fixed = [r if self.is_local(h) else 0 for h, r in zip(held, refunds, strict=True)]
         await self.store.settle(held, fixed)
+        for h, refund in zip(held, fixed, strict=True):
+            slot = (h.limit.key, h.window)
+            if refund and slot in self.own:
+                self.own[slot] = max(0, self.own[slot] - refund)
 
     async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
+        """Header counts (whole IP / account), applied scaled; remembered whole for the merge."""
+        for x, n in counts:
+            if x.window(sent_ms) == x.window(now_ms):
+                slot = (x.key, x.window(now_ms))
+                self.heard[slot] = n if x.can_decrease else max(n, self.heard.get(slot, 0))
         scaled = [(self.scaled(x), self._units(n)) for x, n in counts]
         await self.store.observe(sent_ms, now_ms, scaled)
 
-    async def own_usage(self, now_ms: int) -> list[tuple[Limit, Usage, int]]:
-        """(original limit, current-window usage, seeded units) for every limit used locally."""
+    async def own_usage(self, now_ms: int) -> list[tuple[Limit, Usage, int, int]]:
+        """(original limit, current-window usage, units admitted alone, header count) for every
+        limit used locally; the usage's `in_flight` counts this share's unsettled grants."""
         originals = [pair[0] for pair in self.limits.values()]
         scaled = [pair[1] for pair in self.limits.values()]
         snap = await self.store.snapshot(now_ms, scaled)
         return [
-            (original, u, self.seeded.get((u.limit.key, u.window), 0))
+            (
+                original,
+                u,
+                self.own.get((u.limit.key, u.window), 0),
+                self.heard.get((u.limit.key, u.window), 0),
+            )
             for original, u in zip(originals, snap.usage, strict=True)
         ]
+
+    def merged(self) -> None:
+        """What was admitted alone is in Redis now: from here on this share only caps."""
+        self.lone = False
+        self.own.clear()
+        self.heard.clear()
