@@ -145,6 +145,16 @@ class WsConfig:
     max_pending: int = 100_000
 
 
+@dataclass(frozen=True, slots=True)
+class MarketConfig:
+    """Market history (history.py): 1-minute candles for `history_days` days, 1-second candles
+    for the last `second_hours` hours, coarser intervals aggregated from the minutes. 0 days:
+    no history, candles and tickers come from the engine's own trades only."""
+
+    history_days: int = 30
+    second_hours: int = 2
+
+
 def _hex(label: str, seed: int) -> str:
     return hashlib.sha256(f"binguard-sim:{label}:{seed}".encode()).hexdigest()
 
@@ -210,6 +220,7 @@ class SimConfig:
     limits: LimitsConfig = LimitsConfig()
     flow: FlowConfig = FlowConfig()
     ws: WsConfig = WsConfig()
+    market: MarketConfig = MarketConfig()
     clock_offset_ms: float = 0.0
     clock_drift_ms_per_s: float = 0.0
     latency_ms: float = 0.0
@@ -249,6 +260,8 @@ class SimConfig:
             kw["flow"] = _build(FlowConfig, data.pop("flow"))
         if "ws" in data:
             kw["ws"] = _build(WsConfig, data.pop("ws"))
+        if "market" in data:
+            kw["market"] = _build(MarketConfig, data.pop("market"))
         data.pop("seed", None)
         for key, value in data.items():
             if key not in {f.name for f in dataclasses.fields(cls)}:
