@@ -149,10 +149,13 @@ class WsConfig:
 class MarketConfig:
     """Market history (history.py): 1-minute candles for `history_days` days, 1-second candles
     for the last `second_hours` hours, coarser intervals aggregated from the minutes. 0 days:
-    no history, candles and tickers come from the engine's own trades only."""
+    no history, candles and tickers come from the engine's own trades only. `stream_ms`: the
+    documented 1000 ms update unit of the ticker, kline and partial depth streams (tests shrink
+    it)."""
 
     history_days: int = 30
     second_hours: int = 2
+    stream_ms: int = 1000
 
 
 def _hex(label: str, seed: int) -> str:
