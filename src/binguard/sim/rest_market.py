@@ -102,7 +102,7 @@ def limit_param(call: Call, default: int, cap: int) -> int:
     return min(limit, cap)
 
 
-def _per_symbol(params: Params) -> int:
+def per_symbol(params: Params) -> int:
     return 2 if "symbol" in params.values else 4
 
 
@@ -247,6 +247,6 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v3/exchangeInfo", exchange_info, fixed(20)),
     Endpoint("GET", "/api/v3/depth", depth, depth_weight),
     Endpoint("GET", "/api/v3/trades", trades, fixed(25)),
-    Endpoint("GET", "/api/v3/ticker/price", ticker_price, _per_symbol),
-    Endpoint("GET", "/api/v3/ticker/bookTicker", book_ticker, _per_symbol),
+    Endpoint("GET", "/api/v3/ticker/price", ticker_price, per_symbol),
+    Endpoint("GET", "/api/v3/ticker/bookTicker", book_ticker, per_symbol),
 )
