@@ -5,11 +5,12 @@ blockTrade.
 
 Update speeds as documented, in units of `MarketConfig.stream_ms` (1000 ms by default): klines
 every unit for 1s and every two for the others, tickers, avgPrice, referencePrice and partial
-depth every unit, `@100ms` partial depth every tenth of one. When a candle closes its last update
-(`x: true`) equals `GET /api/v3/klines` for it. The `!…@arr` streams carry only the symbols whose
-statistics changed since their last push. aggTrade is real time: pushed at the end of the engine
-step that completed it. The simulator has no block trades and no reference prices, so
-`@blockTrade` stays silent and `@referencePrice` pushes `"r": null`.
+depth every unit, `@100ms` partial depth every tenth of one. When a candle closes, its last update
+(`x: true`) equals `GET /api/v3/klines` for it. The `!…@arr` streams carry only the symbols
+whose statistics changed since their last push (a new subscriber first gets every symbol).
+aggTrade is real time: pushed at the end of the engine step that completed it. The simulator has
+no block trades and no reference prices, so `@blockTrade` stays silent and `@referencePrice`
+pushes `"r": null`.
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ class MarketStreams:
         self.symbols = {s.symbol.lower(): s.symbol for s in state.config.symbols}
         self._kline_open: dict[str, int] = {}
         self._arr_seen: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._arr_subs: dict[str, set[int]] = {}
         self._agg_sent: dict[str, int] = {}
 
     def on_step(self, symbol: str) -> None:
@@ -155,6 +157,11 @@ class MarketStreams:
 
     def _push_all(self, name: str, now: int) -> None:
         state = self.state
+        subscribers = {id(sink) for sink in self.streams.get(name, ())}
+        if not subscribers <= self._arr_subs.get(name, set()):  # a newcomer gets every symbol
+            for symbol in self.symbols.values():
+                self._arr_seen.pop((name, symbol), None)
+        self._arr_subs[name] = subscribers
         items = []
         for symbol in self.symbols.values():
             if name == "!miniTicker@arr":

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -195,6 +196,15 @@ def _stream_list(params: Any, request_id: Any) -> list[str]:
     return list(dict.fromkeys(params))
 
 
+def _streams_query(query: str) -> str:
+    """`streams=` of a raw query string, percent-decoded but with `+` kept (`@+08:00`)."""
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "streams":
+            return unquote(value)
+    return ""
+
+
 def _refuse(status: int, err: SimError, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=err.body(), status=status, headers=headers, content_type=JSON)
 
@@ -209,7 +219,7 @@ async def handle(request: web.Request, hub: WsHub, combined: bool) -> web.Stream
     state: SimState = hub.state
     ip = request.remote or "?"
     if combined:
-        raw = request.query.get("streams", "")
+        raw = _streams_query(request.rel_url.raw_query_string)
         path = "/stream"
     else:
         raw = request.match_info.get("streams", "")
