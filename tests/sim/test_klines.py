@@ -177,3 +177,27 @@ async def test_accepted_time_zones(api: Api, zone: str) -> None:
         "/api/v3/klines", {"symbol": "BTCUSDT", "interval": "1h", "timeZone": zone}
     )
     assert reply.status == 200 and reply.body
+
+
+@pytest.mark.parametrize("interval", ["1M", "1w", "1s"])
+@pytest.mark.parametrize(
+    "times",
+    [
+        {"startTime": "99999999999999999999"},
+        {"endTime": "-99999999999999999999"},
+        {"startTime": "-99999999999999999999", "limit": 2},
+        {"startTime": "0", "endTime": "99999999999999999999", "limit": 1},
+    ],
+)
+async def test_absurd_times_answer_cleanly(
+    sim: Simulator, api: Api, interval: str, times: dict[str, str]
+) -> None:
+    """Far past or future times: an empty list or the oldest candles, never a server error."""
+    reply = await api.get("/api/v3/klines", {"symbol": "BTCUSDT", "interval": interval, **times})
+    assert reply.status == 200 and isinstance(reply.body, list)
+    if "startTime" in times and times["startTime"] != "99999999999999999999":
+        oldest = await api.get(
+            "/api/v3/klines",
+            {"symbol": "BTCUSDT", "interval": interval, "startTime": 0, "limit": 1},
+        )
+        assert reply.body[:1] == oldest.body

@@ -8,12 +8,13 @@ kline stream's last update, `GET /api/v3/klines` and the trades always agree.
 History ends at the anchor: the start of the minute in which the simulator (or its last reset)
 started; live trades come after it. A bucket with neither history nor trades is flat at the
 previous close with zero volume, so series have no holes. Rows of wholly historical candles are
-formatted on first request and cached per (interval, time zone).
+formatted on first request and cached per interval (UTC and UTC+8 only, so that hostile
+`timeZone` values cannot grow the cache).
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,9 +42,10 @@ from .clock import ServerClock
 from .config import MarketConfig, SymbolSpec
 from .engine import Engine, Order, Trade
 from .history import History, Tier, build
-from .numbers import to_atoms
+from .numbers import fmt, to_atoms
 
 AGG_KEPT = 100_000
+_CACHED_ZONES = (0, 8 * 3_600_000)  # UTC and the streams' +08:00; other zones are computed
 _PRUNE_EVERY = 4096
 
 
@@ -61,8 +63,6 @@ class AggTrade:
     taker: Order
 
     def body(self) -> dict[str, object]:
-        from .numbers import fmt
-
         return {
             "a": self.agg_id,
             "p": fmt(self.price),
@@ -239,12 +239,15 @@ class Tape:
     ) -> list[int]:
         """Open times of the candles a klines request returns (openTime in [start, end])."""
         step = SECOND if name == "1s" else MINUTE
-        first = bucket(name, tz, self.earliest(step))
-        last = bucket(name, tz, now if end is None else min(end, now))
+        first, hi = bucket(name, tz, self.earliest(step)), now if end is None else min(end, now)
+        if hi < first or (start is not None and start > hi):
+            return []  # nothing there yet (and no calendar arithmetic on absurd times)
+        last = bucket(name, tz, hi)
         out: list[int] = []
         if start is not None:
-            open_ms = bucket(name, tz, start)
-            open_ms = max(first, open_ms if open_ms >= start else following(name, tz, open_ms))
+            begin = max(start, first)
+            open_ms = bucket(name, tz, begin)
+            open_ms = open_ms if open_ms >= begin else following(name, tz, open_ms)
             while open_ms <= last and len(out) < limit:
                 out.append(open_ms)
                 open_ms = following(name, tz, open_ms)
@@ -269,7 +272,7 @@ class Tape:
                 close = following(name, tz, open_ms)
                 c = self.candle(name, tz, open_ms, prev)
                 text = row(c, close - 1)
-                if close <= self.anchor:  # wholly history: it never changes, format it once
+                if close <= self.anchor and tz in _CACHED_ZONES:  # wholly history: format once
                     cached[open_ms] = text
                 prev = c[C]
             else:
@@ -309,8 +312,3 @@ class MarketData:
 
     def _on_trade(self, t: Trade) -> None:
         self.tapes[t.symbol].on_trade(t)
-
-    def agg_between(self, symbol: str, lo: int, hi: int) -> list[AggTrade]:
-        aggs = self.tapes[symbol].aggs
-        times = [a.time for a in aggs]
-        return list(aggs)[bisect_left(times, lo) : bisect_right(times, hi)]
