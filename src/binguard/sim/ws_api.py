@@ -6,7 +6,8 @@ status 429 (-1003) or 418 (banned; the connection is then closed), with
 `error.data = {"serverTime", "retryAfter"}` where retryAfter is the epoch ms when the window
 resets or the ban ends; -1015 (unfilled order count) carries the same data. `rateLimits` is
 omitted with `returnRateLimits: false` per request or `?returnRateLimits=false` per connection.
-Trading methods run the REST handlers, so validation and engine errors are the same texts.
+Trading methods run the REST handlers, so validation and engine errors are the same texts; so do
+the market data methods (ws_market_api.py), with weights that depend on their parameters.
 listenKey methods were removed on 2026-02-20 (CHANGELOG 2026-01-21); like the REST endpoints they
 answer status 410 with -1020. An unknown method answers 400 -1020 "This operation is not
 supported." (Binance does not document this reply). A request that is not a JSON object answers
