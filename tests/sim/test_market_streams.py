@@ -175,3 +175,26 @@ async def test_unknown_kinds_are_invalid(
             "error": {"code": 2, "msg": "Invalid request: invalid stream"},
             "id": 3,
         }
+
+
+async def test_agg_trades_start_with_the_subscription_and_survive_a_reset(
+    fsim: Simulator, session: aiohttp.ClientSession, fapi: Api
+) -> None:
+    for _ in range(30):  # aggregate trades before anyone listens are not replayed
+        fsim.state.crowd.step()
+    url = fsim.ws_url + "/stream?streams=btcusdt@aggTrade/btcusdt@trade"
+    async with session.ws_connect(url) as ws:
+        await _take_ask(fapi)
+        frames = [await recv_json(ws)]
+        agg = frames[0]["data"] if frames[0]["stream"].endswith("aggTrade") else None
+        while agg is None or len(frames) < 2:
+            frames.append(await recv_json(ws))
+            if frames[-1]["stream"].endswith("aggTrade"):
+                agg = frames[-1]["data"]
+        trades = [f["data"] for f in frames if f["stream"] == "btcusdt@trade"]
+        rest = (await fapi.get("/api/v3/aggTrades", {"symbol": "BTCUSDT", "limit": 1})).body[0]
+        assert agg["a"] == rest["a"] and agg["f"] <= trades[0]["t"] <= agg["l"]
+        await fapi.admin("reset", "POST")
+        await _take_ask(fapi)
+        again = await _until(ws, lambda d: d["stream"].endswith("aggTrade"))
+        assert again["data"]["a"] == 1  # a fresh exchange: ids from 1 again

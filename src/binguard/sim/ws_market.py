@@ -96,20 +96,28 @@ class MarketStreams:
         self._kline_open: dict[str, int] = {}
         self._arr_seen: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._arr_subs: dict[str, set[int]] = {}
-        self._agg_sent: dict[str, int] = {}
+        self._agg_sent: dict[str, tuple[Any, int]] = {}
 
     def on_step(self, symbol: str) -> None:
         """End of an engine step on `symbol`: push its completed aggregate trades."""
         name = symbol.lower() + "@aggTrade"
-        aggs = self.state.market.tapes[symbol].aggs
+        tape = self.state.market.tapes[symbol]
+        aggs = tape.aggs
         if name not in self.streams or not aggs:
             return
-        sent = self._agg_sent.get(name, aggs[0].agg_id - 1)
+        seen_tape, sent = self._agg_sent.get(name, (None, 0))
+        if seen_tape is not tape:  # first push, or /_sim/reset (a new tape, ids from 1 again)
+            sent = 0
         now = self.state.clock.now_ms()
-        for agg in aggs:
-            if agg.agg_id > sent:
-                self.publish(name, {"e": "aggTrade", "E": now, "s": symbol, **agg.body()})
-        self._agg_sent[name] = aggs[-1].agg_id
+        step_time = aggs[-1].time  # one engine step's trades share its time
+        fresh = []
+        for agg in reversed(aggs):  # the new ones are at the end
+            if agg.agg_id <= sent or agg.time != step_time:
+                break
+            fresh.append(agg)
+        for agg in reversed(fresh):
+            self.publish(name, {"e": "aggTrade", "E": now, "s": symbol, **agg.body()})
+        self._agg_sent[name] = (tape, aggs[-1].agg_id)
 
     def tick(self, n: int) -> None:
         """One tenth of a unit: which streams are due depends on `n`."""
