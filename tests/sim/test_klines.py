@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from binguard.sim import Simulator
+from binguard.sim import SimConfig, Simulator
 
 from .helpers import Api, msg, own_window
 
@@ -201,3 +202,28 @@ async def test_absurd_times_answer_cleanly(
             {"symbol": "BTCUSDT", "interval": interval, "startTime": 0, "limit": 1},
         )
         assert reply.body[:1] == oldest.body
+
+
+async def test_history_length_is_configurable(session: Any) -> None:
+    config = SimConfig.from_mapping(
+        {"flow": {"interval_ms": 0}, "market": {"history_days": 2, "second_hours": 1}}
+    )
+    assert (config.market.history_days, config.market.second_hours) == (2, 1)
+    with pytest.raises(ValueError, match="history_weeks"):
+        SimConfig.from_mapping({"market": {"history_weeks": 2}})
+    async with Simulator(config) as sim:
+        api = Api(session, sim.url)
+        hours = (
+            await api.get("/api/v3/klines", {"symbol": "BTCUSDT", "interval": "1h", "limit": 1000})
+        ).body
+        seconds = (
+            await api.get(
+                "/api/v3/klines",
+                {"symbol": "BTCUSDT", "interval": "1s", "limit": 1000, "startTime": 0},
+            )
+        ).body
+        anchor = sim.state.market.tapes["BTCUSDT"].anchor
+        start = anchor - 2 * 86_400_000  # history starts two days before the start minute
+        assert hours[0][0] == start // 3_600_000 * 3_600_000  # the hour it falls in
+        assert 48 <= len(hours) <= 50
+        assert seconds[0][0] == anchor - 3_600_000  # 1s candles: the last hour before the start
