@@ -45,7 +45,8 @@ async def test_a_thousand_5m_candles_at_start_up(sim: Simulator, api: Api) -> No
     for r in rows:
         o, h, low, c = (float(x) for x in r[1:5])
         assert low <= min(o, c) <= max(o, c) <= h
-        assert float(r[5]) > 0 and r[8] > 0  # history carries volume and trades
+        if r[0] < sim.state.market.tapes["BTCUSDT"].anchor:  # (later ones: no trades yet)
+            assert float(r[5]) > 0 and r[8] > 0  # history carries volume and trades
     assert rows[-1][4] == "30000.00000000"  # history ends at the symbol's initial price
     again = await api.get("/api/v3/klines", {"symbol": "BTCUSDT", "interval": "5m", "limit": 1000})
     assert again.body == rows  # deterministic
@@ -206,13 +207,22 @@ async def test_absurd_times_answer_cleanly(
 
 async def test_history_length_is_configurable(session: Any) -> None:
     config = SimConfig.from_mapping(
-        {"flow": {"interval_ms": 0}, "market": {"history_days": 2, "second_hours": 1}}
+        {
+            "flow": {"interval_ms": 0},
+            "market": {"history_days": 2, "second_hours": 1, "hourly_days": 5},
+        }
     )
     assert (config.market.history_days, config.market.second_hours) == (2, 1)
     with pytest.raises(ValueError, match="history_weeks"):
         SimConfig.from_mapping({"market": {"history_weeks": 2}})
     async with Simulator(config) as sim:
         api = Api(session, sim.url)
+        minutes = (
+            await api.get(
+                "/api/v3/klines",
+                {"symbol": "BTCUSDT", "interval": "1m", "limit": 1, "startTime": 0},
+            )
+        ).body
         hours = (
             await api.get("/api/v3/klines", {"symbol": "BTCUSDT", "interval": "1h", "limit": 1000})
         ).body
@@ -223,7 +233,8 @@ async def test_history_length_is_configurable(session: Any) -> None:
             )
         ).body
         anchor = sim.state.market.tapes["BTCUSDT"].anchor
-        start = anchor - 2 * 86_400_000  # history starts two days before the start minute
+        assert minutes[0][0] == anchor - 2 * 86_400_000  # 1m: two days before the start
+        start = anchor - 5 * 86_400_000  # 1h and more: five days
         assert hours[0][0] == start // 3_600_000 * 3_600_000  # the hour it falls in
-        assert 48 <= len(hours) <= 50
+        assert 5 * 24 <= len(hours) <= 5 * 24 + 2
         assert seconds[0][0] == anchor - 3_600_000  # 1s candles: the last hour before the start

@@ -148,13 +148,15 @@ class WsConfig:
 @dataclass(frozen=True, slots=True)
 class MarketConfig:
     """Market history (history.py): 1-minute candles for `history_days` days, 1-second candles
-    for the last `second_hours` hours, coarser intervals aggregated from the minutes. 0 days:
-    no history, candles and tickers come from the engine's own trades only. `stream_ms`: the
+    for the last `second_hours` hours, 1-hour candles back to `hourly_days` days; coarser
+    intervals are aggregated from these. `history_days` 0: no history, candles and tickers come
+    from the engine's own trades only. `stream_ms`: the
     documented 1000 ms update unit of the ticker, kline and partial depth streams (tests shrink
     it)."""
 
     history_days: int = 30
     second_hours: int = 2
+    hourly_days: int = 1000
     stream_ms: int = 1000
 
 

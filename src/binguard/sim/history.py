@@ -3,13 +3,17 @@
 Bots load candles at start-up (freqtrade asks for hundreds of 5m candles before its first
 loop), so every symbol has a past. It is a function of the seed and the symbol's spec only, so
 the same seed gives the same history, and it ends at the symbol's `initial_price`, where the
-engine's book starts. Two tiers, both compact (one `array('q')` per field):
+engine's book starts. Three tiers, all compact (one `array('q')` per field):
 
-- 1-minute candles for `MarketConfig.history_days` days (default 30);
+- 1-hour candles before the minutes, back to `MarketConfig.hourly_days` days (default 1000);
+  only intervals of 1h and more reach into them;
+- 1-minute candles for the last `MarketConfig.history_days` days (default 30);
 - 1-second candles for the last `MarketConfig.second_hours` hours (default 2); each of those
   minutes is the exact aggregate of its 60 seconds, so 1s and 1m agree.
 
-Coarser intervals are aggregated from the minutes (market.py caches them). History candles carry
+Coarser intervals are aggregated from these (market.py caches the rows). The hourly tier ends
+where the minutes begin, on a whole minute: its candles are attributed to the bucket holding
+their open time. History candles carry
 volume and a trade count but no trade ids: the engine's own trades (ids from 1) come after.
 Generating 30 days x 3 symbols takes a fraction of a second, is done on first use, and is shared
 by every simulator of the process with the same seed and symbol.
@@ -50,8 +54,9 @@ class Tier:
 
 @dataclass(frozen=True, slots=True)
 class History:
+    hours: Tier  # before the minutes
     minutes: Tier
-    seconds: Tier
+    seconds: Tier  # the last minutes again, second by second
 
 
 class _Walk:
@@ -107,7 +112,7 @@ def _minute_of(seconds: list[list[int]]) -> list[int]:
 
 
 @lru_cache(maxsize=64)
-def build(spec: SymbolSpec, seed: int, days: int, second_hours: int) -> History:
+def build(spec: SymbolSpec, seed: int, days: int, second_hours: int, hourly_days: int) -> History:
     """The history of one symbol (cached: specs are frozen, so equal specs share it)."""
     walk = _Walk(spec, seed)
     total_minutes = days * 1440
@@ -119,4 +124,11 @@ def build(spec: SymbolSpec, seed: int, days: int, second_hours: int) -> History:
     recent = [_minute_of(seconds[i : i + 60]) for i in range(0, len(seconds), 60)]
     start = recent[0][O] if recent else to_atoms(spec.initial_price)
     older = walk.candles(start, total_minutes - second_minutes, MINUTE_SIGMA, walk.minute_volume)
-    return History(_tier(60_000, older + recent), _tier(1000, seconds))
+    first = older[0][O] if older else start
+    hours = walk.candles(
+        first,
+        max(0, hourly_days - days) * 24,
+        MINUTE_SIGMA * math.sqrt(60),
+        walk.minute_volume * 60,
+    )
+    return History(_tier(3_600_000, hours), _tier(60_000, older + recent), _tier(1000, seconds))

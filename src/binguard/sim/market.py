@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .candles import (
+    HOUR,
     LAST,
     MINUTE,
     SECOND,
@@ -45,7 +46,10 @@ from .history import History, Tier, build
 from .numbers import fmt, to_atoms
 
 AGG_KEPT = 100_000
-_CACHED_ZONES = (0, 8 * 3_600_000)  # UTC and the streams' +08:00; other zones are computed
+_CACHED_ZONES = (0, 8 * 3_600_000)
+HOURLY = frozenset(
+    {"1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"}
+)  # UTC and the streams' +08:00; other zones are computed
 _PRUNE_EVERY = 4096
 
 
@@ -168,29 +172,39 @@ class Tape:
     def history(self) -> History | None:
         if self._history is None and self.config.history_days > 0:
             c = self.config
-            self._history = build(self.spec, self.seed, c.history_days, c.second_hours)
+            self._history = build(
+                self.spec, self.seed, c.history_days, c.second_hours, c.hourly_days
+            )
         return self._history
 
-    def _tier(self, step: int) -> Tier | None:
+    def _tiers(self, name: str) -> list[tuple[Tier, int]]:
+        """The history tiers a `name` candle is made of, oldest first, with their start times:
+        1s candles from seconds, others from minutes, and 1h or coarser from hours before."""
         h = self.history
         if h is None:
-            return None
-        return h.seconds if step == SECOND else h.minutes
+            return []
+        if name == "1s":
+            return [(h.seconds, self.anchor - h.seconds.count * SECOND)] if h.seconds.count else []
+        minutes = self.anchor - h.minutes.count * MINUTE
+        out = [(h.minutes, minutes)] if h.minutes.count else []
+        if name in HOURLY and h.hours.count:
+            out.insert(0, (h.hours, minutes - h.hours.count * HOUR))
+        return out
 
-    def earliest(self, step: int) -> int:
+    def earliest(self, name: str) -> int:
         """Open time of the oldest base candle (history start, or the first live one)."""
-        tier = self._tier(step)
-        start = self.anchor - tier.count * step if tier is not None and tier.count else self.anchor
-        live = self.seconds if step == SECOND else self.minutes
+        tiers = self._tiers(name)
+        start = tiers[0][1] if tiers else self.anchor
+        live = self.seconds if name == "1s" else self.minutes
         return min(start, live.keys[0]) if live.keys else start
 
     def close_before(self, step: int, t: int) -> int:
         """The last price before time `t` (history, live trades, or the initial price)."""
         live = (self.seconds if step == SECOND else self.minutes).close_before(t)
-        tier = self._tier(step)
+        tiers = self._tiers("1s" if step == SECOND else "1m")
         hist: tuple[int, int] | None = None
-        if tier is not None and tier.count:
-            first = self.anchor - tier.count * step
+        if tiers:
+            tier, first = tiers[0]
             if t > first:
                 i = min((t - first) // step, tier.count) - 1
                 hist = (first + i * step, tier.fields[C - 1][i]) if i >= 0 else None
@@ -198,20 +212,19 @@ class Tape:
             return live[1]
         if hist is not None:
             return hist[1]
-        return tier.fields[0][0] if tier is not None and tier.count else self.initial
+        return tiers[0][0].fields[0][0] if tiers else self.initial
 
-    def _history_part(self, step: int, lo: int, hi: int) -> list[int] | None:
+    def _history_part(self, name: str, lo: int, hi: int) -> list[int] | None:
         """History aggregated over [lo, hi), or None when the range holds none of it."""
-        tier = self._tier(step)
-        if tier is None or not tier.count:
-            return None
-        first = self.anchor - tier.count * step
-        i, j = max(0, -(-(lo - first) // step)), min(tier.count, -(-(hi - first) // step))
-        if i >= j:
-            return None
-        out = tier.candle(i, lo)
-        for k in range(i + 1, j):
-            merge(out, tier.candle(k, lo))
+        out: list[int] | None = None
+        for tier, first in self._tiers(name):
+            step = tier.step_ms
+            i, j = max(0, -(-(lo - first) // step)), min(tier.count, -(-(hi - first) // step))
+            for k in range(i, j):
+                if out is None:
+                    out = tier.candle(k, lo)
+                else:
+                    merge(out, tier.candle(k, lo))
         return out
 
     # ----- candles ----------------------------------------------------------------------------
@@ -226,7 +239,7 @@ class Tape:
             key = (name, tz, open_ms)
             part = self._partial.get(key)
             if part is None:
-                part = self._history_part(step, open_ms, min(end, self.anchor)) or flat(open_ms, 0)
+                part = self._history_part(name, open_ms, min(end, self.anchor)) or flat(open_ms, 0)
                 if end > self.anchor:  # only the straddling bucket: history no longer changes
                     self._partial[key] = part
             merge(c, part)
@@ -238,8 +251,7 @@ class Tape:
         self, name: str, tz: int, start: int | None, end: int | None, limit: int, now: int
     ) -> list[int]:
         """Open times of the candles a klines request returns (openTime in [start, end])."""
-        step = SECOND if name == "1s" else MINUTE
-        first, hi = bucket(name, tz, self.earliest(step)), now if end is None else min(end, now)
+        first, hi = bucket(name, tz, self.earliest(name)), now if end is None else min(end, now)
         if hi < first or (start is not None and start > hi):
             return []  # nothing there yet (and no calendar arithmetic on absurd times)
         last = bucket(name, tz, hi)
@@ -283,7 +295,7 @@ class Tape:
     def window(self, lo: int, now: int) -> list[int]:
         """Statistics candle of [lo, now] from 1m candles opening at or after `lo`."""
         c = flat(lo, self.close_before(MINUTE, lo))
-        part = self._history_part(MINUTE, lo, self.anchor) if lo < self.anchor else None
+        part = self._history_part("1m", lo, self.anchor) if lo < self.anchor else None
         if part is not None:
             merge(c, part)
         for live in self.minutes.between(lo, now + 1):
