@@ -47,6 +47,10 @@ async def test_ticker_24hr_one_several_all(sim: Simulator, api: Api) -> None:
     every = (await api.get("/api/v3/ticker/24hr")).body
     assert [t["symbol"] for t in every] == ["BTCUSDT", "ETHUSDT", "ETHBTC"]
     assert float(one["volume"]) > 0  # a day of history
+    for t in [one, *several, *every]:  # history trades have ids too: Binance's invariant holds
+        assert t["count"] == t["lastId"] - t["firstId"] + 1
+    trades = (await api.get("/api/v3/trades", {"symbol": "BTCUSDT", "limit": 1})).body
+    assert one["lastId"] == trades[-1]["id"]  # the engine's trades continue the history's ids
 
 
 async def test_rolling_and_trading_day(sim: Simulator, api: Api) -> None:
@@ -79,8 +83,11 @@ async def test_trade_history(sim: Simulator, api: Api) -> None:
     for _ in range(30):
         sim.state.crowd.step()
     recent = (await api.get("/api/v3/trades", {"symbol": "BTCUSDT", "limit": 1000})).body
+    second = recent[1]["id"]  # after the history's trade ids
     old = (
-        await api.get("/api/v3/historicalTrades", {"symbol": "BTCUSDT", "fromId": 2, "limit": 3})
+        await api.get(
+            "/api/v3/historicalTrades", {"symbol": "BTCUSDT", "fromId": second, "limit": 3}
+        )
     ).body
     assert old == recent[1:4]
     latest = (await api.get("/api/v3/historicalTrades", {"symbol": "BTCUSDT", "limit": 2})).body

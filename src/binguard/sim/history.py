@@ -13,10 +13,12 @@ engine's book starts. Three tiers, all compact (one `array('q')` per field):
 
 Coarser intervals are aggregated from these (market.py caches the rows). The hourly tier ends
 where the minutes begin, on a whole minute: its candles are attributed to the bucket holding
-their open time. History candles carry
-volume and a trade count but no trade ids: the engine's own trades (ids from 1) come after.
-Generating 30 days x 3 symbols takes a fraction of a second, is done on first use, and is shared
-by every simulator of the process with the same seed and symbol.
+their open time. History candles carry volume and a trade count; their trades are numbered
+1, 2, ... in time order, and the engine's own trades continue from there (SimState sets the
+engine's first trade id), so a ticker's count is lastId - firstId + 1 as on Binance. Only the ids
+exist: individual history trades are not listed. Generating the default history of one symbol
+takes about half a second; it is built when the simulator starts (or resets) and shared by every
+simulator of the process with the same seed and symbol spec.
 """
 
 from __future__ import annotations
@@ -54,9 +56,18 @@ class Tier:
 
 @dataclass(frozen=True, slots=True)
 class History:
+    """The tiers, and the running trade count that gives history trades their ids (1, 2, ...
+    in time order through the hours then the minutes; the engine's trades come after)."""
+
     hours: Tier  # before the minutes
     minutes: Tier
     seconds: Tier  # the last minutes again, second by second
+    hour_ids: array[int]  # trades before hour candle i (one more item: the tier's total)
+    minute_ids: array[int]  # trades before minute candle i, counting the hours too
+
+    @property
+    def trades(self) -> int:
+        return self.minute_ids[-1]
 
 
 class _Walk:
@@ -131,4 +142,17 @@ def build(spec: SymbolSpec, seed: int, days: int, second_hours: int, hourly_days
         MINUTE_SIGMA * math.sqrt(60),
         walk.minute_volume * 60,
     )
-    return History(_tier(3_600_000, hours), _tier(60_000, older + recent), _tier(1000, seconds))
+    hour_tier, minute_tier = _tier(3_600_000, hours), _tier(60_000, older + recent)
+    hour_ids = _running(hour_tier, 0)
+    return History(
+        hour_tier, minute_tier, _tier(1000, seconds), hour_ids, _running(minute_tier, hour_ids[-1])
+    )
+
+
+def _running(tier: Tier, start: int) -> array[int]:
+    out = array("q", [start])
+    total = start
+    for n in tier.fields[N - 1]:
+        total += n
+        out.append(total)
+    return out

@@ -303,13 +303,31 @@ class Tape:
         return c
 
     def trade_ids(self, lo: int, now: int) -> tuple[int, int]:
-        """First and last engine trade id in [lo, now], or (-1, -1)."""
+        """First and last trade id in [lo, now] (history ids, then the engine's), or (-1, -1)."""
         first = last = -1
+        h = self.history
+        if h is not None and lo < self.anchor:
+            before = self._ids_before(h, lo)
+            if before < h.trades:
+                first, last = before + 1, h.trades
         for live in self.minutes.between(lo, now + 1):
             if live[N]:
                 first = live[10] if first < 0 else first
                 last = live[LAST]
         return first, last
+
+    def _ids_before(self, h: History, t: int) -> int:
+        """How many history trades happened before time `t`."""
+        minutes = self.anchor - h.minutes.count * MINUTE
+        if t >= minutes:
+            return h.minute_ids[min(h.minutes.count, -(-(t - minutes) // MINUTE))]
+        hours = minutes - h.hours.count * HOUR
+        return h.hour_ids[max(0, -(-(t - hours) // HOUR))]
+
+    def first_trade_id(self) -> int:
+        """The id of the engine's first trade: right after the history's."""
+        h = self.history
+        return h.trades + 1 if h is not None else 1
 
 
 class MarketData:
@@ -320,6 +338,8 @@ class MarketData:
         anchor = clock.now_ms() // MINUTE * MINUTE
         self.clock = clock
         self.tapes = {s.symbol: Tape(s, seed, config, anchor) for s in symbols}
+        for symbol, tape in self.tapes.items():  # engine trades are numbered after the history's
+            engine.next_trade_id[symbol] = tape.first_trade_id()
         engine.trade_hooks.append(self._on_trade)
 
     def _on_trade(self, t: Trade) -> None:
