@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .candles import DAY, HOUR, TQ, TV, C, H, L, N, O, Q, V, bucket, following
@@ -88,7 +89,9 @@ def _depth(state: SimState, symbol: str, levels: int) -> dict[str, Any]:
 class MarketStreams:
     """Publishes the timed streams and the aggregate trades through the hub's fan-out."""
 
-    def __init__(self, state: SimState, streams: dict[str, Any], publish: Any) -> None:
+    def __init__(
+        self, state: SimState, streams: Mapping[str, Any], publish: Callable[[str, Any], None]
+    ) -> None:
         self.state = state
         self.streams = streams  # the hub's name -> subscribers map (read only)
         self.publish = publish
