@@ -96,9 +96,16 @@ async def test_timed_streams_raw_combined_and_subscribed(
         await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": [name], "id": 1}))
         assert await recv_json(ws) == {"result": None, "id": 1}
         await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 2}))
-        listed = await _until(ws, lambda d: d.get("id") == 2)
+        listed = await _until(ws, lambda d: isinstance(d, dict) and d.get("id") == 2)
         assert listed == {"result": [name], "id": 2}
         assert shape(await _until(ws, lambda d: d != listed))
+        await ws.send_str(json.dumps({"method": "UNSUBSCRIBE", "params": [name], "id": 3}))
+        assert await _until(ws, lambda d: isinstance(d, dict) and d.get("id") == 3) == {
+            "result": None,
+            "id": 3,
+        }
+        await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 4}))
+        assert await recv_json(ws) == {"result": [], "id": 4}  # nothing after the unsubscribe
 
 
 async def test_agg_trade_stream_equals_rest(
