@@ -36,7 +36,9 @@ async def exchange(sim: Simulator) -> AsyncIterator[Any]:
             },
         }
     )
-    point_ccxt(ex, sim.url)  # every API family at the simulator; only /api/v3 exists there
+    point_ccxt(
+        ex, sim.url
+    )  # every API family at the simulator (test_market_clients.py: no options)
     ex.has["fetchCurrencies"] = False
     try:
         yield ex

@@ -3,7 +3,8 @@
 REST `/api/v3/...` with Binance's parameters, validation, signatures, weights and error bodies, a
 price-time matching engine with a seeded crowd of other traders, rate limits and bans, fault plans,
 and ground truth under `/_sim/`; on the same port, WebSocket streams (`/ws`, `/stream`) and the
-WebSocket API (`/ws-api/v3`) with user data and WebSocket faults. It follows Binance's
+WebSocket API (`/ws-api/v3`) with user data and WebSocket faults; candles, tickers and aggregate
+trades from a seeded history plus the engine's own trades (market.py). It follows Binance's
 documentation, never binguard's client code.
 """
 
@@ -13,6 +14,7 @@ from .config import (
     FlowConfig,
     KeySpec,
     LimitsConfig,
+    MarketConfig,
     RateLimitSpec,
     SimConfig,
     SymbolSpec,
@@ -32,6 +34,7 @@ __all__ = [
     "KeySpec",
     "LimitsConfig",
     "Listener",
+    "MarketConfig",
     "RateLimitSpec",
     "SimConfig",
     "SimState",

@@ -28,14 +28,20 @@ from .config import SimConfig
 from .errors import SimError
 from .faults import FaultPlan
 from .pipeline import JSON, serve
+from .rest_history import ENDPOINTS as HISTORY_ENDPOINTS
 from .rest_market import ENDPOINTS as MARKET_ENDPOINTS
+from .rest_tickers import ENDPOINTS as TICKER_ENDPOINTS
 from .rest_trade import ENDPOINTS as TRADE_ENDPOINTS
+from .sapi import ENDPOINTS as START_UP_ENDPOINTS
+from .sapi import add_unknown_log, note_unknown
 from .state import SimState
 from .ws_routes import add_ws_routes
 
 log = logging.getLogger("binguard.sim")
 Extension = Callable[[web.Application, SimState], None]
-ENDPOINTS: tuple[Endpoint, ...] = MARKET_ENDPOINTS + TRADE_ENDPOINTS
+ENDPOINTS: tuple[Endpoint, ...] = (
+    MARKET_ENDPOINTS + HISTORY_ENDPOINTS + TICKER_ENDPOINTS + TRADE_ENDPOINTS + START_UP_ENDPOINTS
+)
 BUGS_KEY = web.AppKey("binguard_sim_bugs", list[str])
 
 
@@ -86,8 +92,9 @@ async def _crowd_loop(state: SimState) -> None:
 
 def build_app(state: SimState, extensions: Iterable[Extension] = ()) -> web.Application:
     """The whole simulator as an aiohttp application (REST, admin, WebSockets, extensions)."""
-    app = web.Application(middlewares=[guard], client_max_size=1 << 20)
+    app = web.Application(middlewares=[guard, note_unknown], client_max_size=1 << 20)
     app[STATE_KEY] = state
+    add_unknown_log(app)
     app[BUGS_KEY] = state.bugs  # shared with the WebSocket guard in ws_conn.receive_loop
     for endpoint in ENDPOINTS:
         app.router.add_route(endpoint.method, endpoint.path, _route(endpoint, state))

@@ -23,6 +23,13 @@ class Call:
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class RawJson:
+    """A reply body already serialised (kline rows are formatted once and cached)."""
+
+    data: bytes
+
+
 @dataclass(slots=True)
 class Reply:
     body: Any

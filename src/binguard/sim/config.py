@@ -145,6 +145,21 @@ class WsConfig:
     max_pending: int = 100_000
 
 
+@dataclass(frozen=True, slots=True)
+class MarketConfig:
+    """Market history (history.py): 1-minute candles for `history_days` days, 1-second candles
+    for the last `second_hours` hours, 1-hour candles back to `hourly_days` days; coarser
+    intervals are aggregated from these. `history_days` 0: no history, candles and tickers come
+    from the engine's own trades only. `stream_ms`: the
+    documented 1000 ms update unit of the ticker, kline and partial depth streams (tests shrink
+    it)."""
+
+    history_days: int = 30
+    second_hours: int = 2
+    hourly_days: int = 1000
+    stream_ms: int = 1000
+
+
 def _hex(label: str, seed: int) -> str:
     return hashlib.sha256(f"binguard-sim:{label}:{seed}".encode()).hexdigest()
 
@@ -210,6 +225,7 @@ class SimConfig:
     limits: LimitsConfig = LimitsConfig()
     flow: FlowConfig = FlowConfig()
     ws: WsConfig = WsConfig()
+    market: MarketConfig = MarketConfig()
     clock_offset_ms: float = 0.0
     clock_drift_ms_per_s: float = 0.0
     latency_ms: float = 0.0
@@ -249,6 +265,8 @@ class SimConfig:
             kw["flow"] = _build(FlowConfig, data.pop("flow"))
         if "ws" in data:
             kw["ws"] = _build(WsConfig, data.pop("ws"))
+        if "market" in data:
+            kw["market"] = _build(MarketConfig, data.pop("market"))
         data.pop("seed", None)
         for key, value in data.items():
             if key not in {f.name for f in dataclasses.fields(cls)}:

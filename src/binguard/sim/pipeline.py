@@ -17,7 +17,7 @@ from aiohttp import web
 
 from . import transport
 from .auth import authenticate
-from .call import Call, Endpoint
+from .call import Call, Endpoint, RawJson
 from .errors import SimError
 from .faults import FaultRule
 from .params import Params
@@ -101,7 +101,9 @@ async def _process(
         if state.latency_ms:
             await asyncio.sleep(state.latency_ms / 1000.0)
         reply = await endpoint.handler(call)
-        status, payload = reply.status, dumps(reply.body)
+        result = reply.body
+        payload = result.data if isinstance(result, RawJson) else dumps(result)
+        status = reply.status
     except SimError as e:
         status, payload = e.status, e.body()
         headers.update(e.headers)

@@ -1,4 +1,4 @@
-"""Public endpoints (security NONE): ping, time, exchangeInfo, depth, trades, tickers, avgPrice.
+"""Public endpoints (security NONE): ping, time, exchangeInfo, depth, trades, price tickers.
 
 Parameters, defaults, caps and weights follow rest-api.md; the weights are in binance-api-
 semantics.md §6 (depth by limit; exchangeInfo 20; tickers 2 per symbol or 4 for all; trades 25).
@@ -16,20 +16,21 @@ from .numbers import fmt
 from .params import Params
 
 SYMBOLS_LEGAL = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'
-SYMBOL_STATUSES = ("TRADING", "HALT", "BREAK", "END_OF_DAY", "CANCEL_ONLY", "PRE_TRADING")
+STATUS_FILTER = ("TRADING", "HALT", "BREAK", "CANCEL_ONLY")
 ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET"]
 
 
-def _symbol(call: Call, required: bool) -> str | None:
+def symbol_param(call: Call, required: bool) -> str | None:
     symbol = call.params.text("symbol", required=required)
     if symbol is not None and symbol not in call.state.engine.rules:
         raise SimError.of(-1121)
     return symbol
 
 
-def _symbols(call: Call) -> list[str] | None:
-    """`symbol` or `symbols` (a JSON array); neither means all, both is -1128."""
-    symbol = _symbol(call, required=False)
+def symbols_param(call: Call) -> list[str] | None:
+    """`symbol` or `symbols` (a JSON array); neither means all, both is -1128, a name twice
+    -1151."""
+    symbol = symbol_param(call, required=False)
     text = call.params.text("symbols")
     if symbol is not None and text is not None:
         raise SimError.of(-1128)
@@ -46,7 +47,43 @@ def _symbols(call: Call) -> list[str] | None:
     for n in names:
         if n not in call.state.engine.rules:
             raise SimError.of(-1121)
+    if len(set(names)) != len(names):
+        raise SimError.of(-1151)
     return names
+
+
+def status_param(call: Call) -> str | None:
+    """`symbolStatus`: TRADING, HALT, BREAK (rest-api.md), CANCEL_ONLY (CHANGELOG 2026-07-01)."""
+    return call.params.enum("symbolStatus", STATUS_FILTER, SimError.of(-1122))
+
+
+def with_status(call: Call, names: list[str] | None, status: str | None) -> list[str]:
+    """The symbols to answer for: a single `symbol` whose status differs is -1220; from
+    several or all, the others are left out (CHANGELOG 2025-10-28)."""
+    rules = call.state.engine.rules
+    chosen = list(rules) if names is None else names
+    if status is None:
+        return chosen
+    if "symbol" in call.params:
+        if rules[chosen[0]].spec.status != status:
+            raise SimError.of(-1220)
+        return chosen
+    return [n for n in chosen if rules[n].spec.status == status]
+
+
+def one_or_list(call: Call, items: list[Any]) -> Any:
+    """A single object for `symbol`, a list otherwise."""
+    return items[0] if "symbol" in call.params else items
+
+
+def count_symbols(params: Params) -> int:
+    """How many symbols `symbols` names (for weights; malformed counts as one)."""
+    text = params.values.get("symbols", "")
+    try:
+        names = json.loads(text) if text else None
+    except (ValueError, RecursionError):
+        return 1
+    return len(names) if isinstance(names, list) and names else 1
 
 
 def _int_or(params: Params, name: str, default: int) -> int:
@@ -56,7 +93,7 @@ def _int_or(params: Params, name: str, default: int) -> int:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 20 else default
 
 
-def _limit(call: Call, default: int, cap: int) -> int:
+def limit_param(call: Call, default: int, cap: int) -> int:
     limit = call.params.integer("limit")
     if limit is None:
         return default
@@ -65,7 +102,7 @@ def _limit(call: Call, default: int, cap: int) -> int:
     return min(limit, cap)
 
 
-def _per_symbol(params: Params) -> int:
+def per_symbol(params: Params) -> int:
     return 2 if "symbol" in params.values else 4
 
 
@@ -85,19 +122,19 @@ async def server_time(call: Call) -> Reply:
 
 
 async def exchange_info(call: Call) -> Reply:
-    names = _symbols(call)
+    names = symbols_param(call)
     call.params.text("permissions")
     call.params.boolean("showPermissionSets")
-    status = call.params.enum("symbolStatus", SYMBOL_STATUSES, SimError.of(-1122))
+    status = status_param(call)
     call.params.finish()
+    if status is not None and names is not None:  # "Cannot be used in combination" (rest-api.md)
+        raise SimError.of(-1128)
     state = call.state
     rules = state.engine.rules
     symbols: list[dict[str, Any]] = []
-    for name in names or list(rules):
+    for name in with_status(call, names, status):
         r = rules[name]
         s = r.spec
-        if status is not None and s.status != status:
-            continue
         symbols.append(
             {
                 "symbol": s.symbol,
@@ -148,10 +185,12 @@ async def exchange_info(call: Call) -> Reply:
 
 
 async def depth(call: Call) -> Reply:
-    symbol = _symbol(call, required=True)
-    limit = _limit(call, 100, 5000)
+    symbol = symbol_param(call, required=True)
+    limit = limit_param(call, 100, 5000)
+    status = status_param(call)
     call.params.finish()
     assert symbol is not None
+    with_status(call, [symbol], status)
     last_id, bids, asks = call.state.engine.depth(symbol, limit)
     return Reply(
         {
@@ -163,8 +202,8 @@ async def depth(call: Call) -> Reply:
 
 
 async def trades(call: Call) -> Reply:
-    symbol = _symbol(call, required=True)
-    limit = _limit(call, 500, 1000)
+    symbol = symbol_param(call, required=True)
+    limit = limit_param(call, 500, 1000)
     call.params.finish()
     assert symbol is not None
     recent = list(call.state.engine.trades[symbol])[-limit:]
@@ -172,19 +211,22 @@ async def trades(call: Call) -> Reply:
 
 
 async def ticker_price(call: Call) -> Reply:
-    names = _symbols(call)
+    names = symbols_param(call)
+    status = status_param(call)
     call.params.finish()
     engine = call.state.engine
-    items = [{"symbol": n, "price": fmt(engine.last_price[n])} for n in names or engine.rules]
-    return Reply(items[0] if "symbol" in call.params else items)
+    chosen = with_status(call, names, status)
+    items = [{"symbol": n, "price": fmt(engine.last_price[n])} for n in chosen]
+    return Reply(one_or_list(call, items))
 
 
 async def book_ticker(call: Call) -> Reply:
-    names = _symbols(call)
+    names = symbols_param(call)
+    status = status_param(call)
     call.params.finish()
     engine = call.state.engine
     items = []
-    for n in names or engine.rules:
+    for n in with_status(call, names, status):
         book = engine.books[n]
         bid, ask = book.bids.best(), book.asks.best()
         items.append(
@@ -196,27 +238,7 @@ async def book_ticker(call: Call) -> Reply:
                 "askQty": fmt(book.asks.totals[ask] if ask is not None else 0),
             }
         )
-    return Reply(items[0] if "symbol" in call.params else items)
-
-
-async def avg_price(call: Call) -> Reply:
-    symbol = _symbol(call, required=True)
-    call.params.finish()
-    assert symbol is not None
-    engine = call.state.engine
-    now = call.state.clock.now_ms()
-    since = now - 5 * 60_000
-    total_quote = total_qty = 0
-    close_time = now
-    for t in reversed(engine.trades[symbol]):
-        if t.time < since:
-            break
-        if not total_qty:
-            close_time = t.time
-        total_quote += t.quote_qty
-        total_qty += t.qty
-    price = total_quote * 100_000_000 // total_qty if total_qty else engine.last_price[symbol]
-    return Reply({"mins": 5, "price": fmt(price), "closeTime": close_time})
+    return Reply(one_or_list(call, items))
 
 
 ENDPOINTS = (
@@ -225,7 +247,6 @@ ENDPOINTS = (
     Endpoint("GET", "/api/v3/exchangeInfo", exchange_info, fixed(20)),
     Endpoint("GET", "/api/v3/depth", depth, depth_weight),
     Endpoint("GET", "/api/v3/trades", trades, fixed(25)),
-    Endpoint("GET", "/api/v3/ticker/price", ticker_price, _per_symbol),
-    Endpoint("GET", "/api/v3/ticker/bookTicker", book_ticker, _per_symbol),
-    Endpoint("GET", "/api/v3/avgPrice", avg_price, fixed(2)),
+    Endpoint("GET", "/api/v3/ticker/price", ticker_price, per_symbol),
+    Endpoint("GET", "/api/v3/ticker/bookTicker", book_ticker, per_symbol),
 )

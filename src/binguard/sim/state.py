@@ -12,6 +12,7 @@ from .engine import Engine, Listener
 from .engine.flow import Crowd
 from .faults import FaultInjector, FaultPlan
 from .limits import RateLimiter
+from .market import MarketData
 
 
 class SimState:
@@ -43,6 +44,8 @@ class SimState:
         self.engine.listeners = self.listeners  # shared, so subscribers survive a reset
         self.limits = RateLimiter(self.config.limits)
         self.engine.first_fill_hooks.append(self._on_first_fill)
+        c = self.config
+        self.market = MarketData(c.market, c.symbols, c.seed, self.clock, self.engine)
         self.crowd = Crowd(self.engine, self.config.flow, self.config.seed)
         if self.config.flow.enabled:
             self.crowd.seed_books()

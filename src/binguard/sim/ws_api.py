@@ -6,7 +6,8 @@ status 429 (-1003) or 418 (banned; the connection is then closed), with
 `error.data = {"serverTime", "retryAfter"}` where retryAfter is the epoch ms when the window
 resets or the ban ends; -1015 (unfilled order count) carries the same data. `rateLimits` is
 omitted with `returnRateLimits: false` per request or `?returnRateLimits=false` per connection.
-Trading methods run the REST handlers, so validation and engine errors are the same texts.
+Trading methods run the REST handlers, so validation and engine errors are the same texts; so do
+the market data methods (ws_market_api.py), with weights that depend on their parameters.
 listenKey methods were removed on 2026-02-20 (CHANGELOG 2026-01-21); like the REST endpoints they
 answer status 410 with -1020. An unknown method answers 400 -1020 "This operation is not
 supported." (Binance does not document this reply). A request that is not a JSON object answers
@@ -22,9 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
-from . import rest_trade, ws_faults, ws_userdata
+from . import rest_trade, ws_faults, ws_market_api, ws_userdata
 from .auth import Principal, Timing
-from .call import Call, Handler
+from .call import Call, Handler, Weight
 from .errors import SimError, mandatory
 from .faults import FaultRule
 from .pipeline import JSON
@@ -46,6 +47,7 @@ class Spec:
     weight: int
     zero_on_success: bool = False
     orders: bool = False
+    weigh: Weight | None = None  # a weight that depends on the parameters (market data)
 
 
 def _signed(handler: Handler) -> Method:
@@ -59,6 +61,15 @@ def _signed(handler: Handler) -> Method:
             await asyncio.sleep(state.latency_ms / 1000.0)
         reply = await handler(Call(state, req.params, req.conn.ip, principal.account, timing))
         return reply.body
+
+    return run
+
+
+def _public(handler: Handler) -> Method:
+    """A public market data method served by its REST handler (ws_market_api.py)."""
+
+    async def run(req: WsRequest) -> Any:
+        return await ws_market_api.run_public(handler, req.hub.state, req.params, req.conn.ip)
 
     return run
 
@@ -102,6 +113,10 @@ METHODS: dict[str, Spec] = {
     "userDataStream.ping": Spec(_gone, 2),
     "userDataStream.stop": Spec(_gone, 2),
 }
+METHODS.update(
+    (name, Spec(_public(handler), 0, weigh=weight))
+    for name, (handler, weight) in ws_market_api.MARKET_METHODS.items()
+)
 UNKNOWN = Spec(_unknown, 1)
 
 
@@ -219,8 +234,10 @@ class Dispatcher:
             self._fault(request_id, before[0], method, limits, entry)
             return
         spec = METHODS.get(method, UNKNOWN)
+        params = to_params(raw)
+        weight = spec.weigh(params) if spec.weigh is not None else spec.weight
         verdict = state.limits.charge(
-            conn.ip, 0 if spec.zero_on_success else spec.weight, state.clock.now_ms()
+            conn.ip, 0 if spec.zero_on_success else weight, state.clock.now_ms()
         )
         if verdict.error is not None:
             err = verdict.error
@@ -229,7 +246,7 @@ class Dispatcher:
             if err.status == 418:  # "you will be disconnected" (web-socket-api.md §IP limits)
                 conn.close(POLICY, "IP banned")
             return
-        req = WsRequest(conn, method, raw, to_params(raw))
+        req = WsRequest(conn, method, raw, params)
         try:
             body, status = await spec.handler(req), 200
         except SimError as e:

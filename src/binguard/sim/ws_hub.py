@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from .engine import Event
@@ -51,6 +51,8 @@ class WsHub:
         self.depth_fast = DepthBatcher(self.config.depth_fast_ms, self._publish)
         self._listening = False
         self._empty = asyncio.Event()
+        # end of an engine step on a symbol (ws_market pushes the aggregate trades it completed)
+        self.on_step: Callable[[str], None] | None = None
 
     def _listen(self, on: bool) -> None:
         """Listen to the engine only while a connection is open: without listeners the engine
@@ -161,6 +163,8 @@ class WsHub:
         elif kind == "depth":
             assert event.symbol is not None
             base = event.symbol.lower()
+            if self.on_step is not None:
+                self.on_step(event.symbol)
             if base + DEPTH in self.streams:
                 self.depth.add(base + DEPTH, event.data)
             if base + DEPTH_FAST in self.streams:

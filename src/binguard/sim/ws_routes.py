@@ -20,6 +20,7 @@ from binguard._aio import reap
 from . import ws_api, ws_streams
 from .state import SimState
 from .ws_hub import WsHub
+from .ws_market import MarketStreams
 
 HUB_KEY = web.AppKey("binguard_sim_ws_hub", WsHub)
 
@@ -28,6 +29,8 @@ def add_ws_routes(app: web.Application, state: SimState) -> WsHub:
     """Add the stream and WebSocket API routes, their admin view, start and stop hooks."""
     hub = WsHub(state)
     app[HUB_KEY] = hub
+    market = MarketStreams(state, hub.streams, hub._publish)
+    hub.on_step = market.on_step
 
     async def raw(request: web.Request) -> web.StreamResponse:
         return await ws_streams.handle(request, hub, combined=False)
@@ -52,6 +55,7 @@ def add_ws_routes(app: web.Application, state: SimState) -> WsHub:
             asyncio.create_task(b.run(state.clock.now_ms), name="ws-depth")
             for b in (hub.depth, hub.depth_fast)
         ]
+        tasks.append(asyncio.create_task(market.run(), name="ws-market"))
         yield
         await reap(*tasks)
 

@@ -2,8 +2,11 @@
 
 As web-socket-streams.md documents: raw connections get each event's payload, combined ones get
 `{"stream": name, "data": payload}` (the `combined` property, settable per connection). Streams
-served: `<symbol>@trade`, `<symbol>@depth`, `<symbol>@depth@100ms`, `<symbol>@bookTicker`;
-symbols are lowercase. Control messages SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS /
+served: `<symbol>@trade`, `@depth`, `@depth@100ms`, `@bookTicker` (here and in ws_hub.py) and the
+candle, ticker, aggregate trade, partial depth, avgPrice, referencePrice and blockTrade streams of
+ws_market.py; symbols are lowercase. A raw connection to `/ws/<name>` where the name is not a
+stream (no `@`, as ccxt.pro's `/ws/0`) is a bare connection that subscribes later.
+Control messages SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS /
 SET_PROPERTY / GET_PROPERTY answer `{"result": ..., "id": ...}` or
 `{"error": {"code": n, "msg": ...}, "id": ...}` with the documented codes (0 unknown property,
 1 bad value type, 2 invalid request, 3 invalid JSON). A well-formed stream name for a symbol the
@@ -20,19 +23,18 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
-from . import ws_faults
+from . import ws_faults, ws_market
 from .errors import SimError
 from .pipeline import JSON
 from .state import SimState
 from .ws_conn import WsConn, dumps, receive_loop
 from .ws_hub import WsHub
 
-_STREAM = re.compile(r"[a-z0-9]{2,30}@[A-Za-z0-9_@]{1,40}\Z")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,36}\Z")
-_KINDS = ("@trade", "@depth", "@depth@100ms", "@bookTicker")
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 _VARIANTS = ", ".join(f"`{m}`" for m in METHODS)
 _NO_ID = object()
@@ -40,9 +42,7 @@ _NO_ID = object()
 
 def valid_stream(name: str) -> bool:
     """Binance's stream name shape; only the served kinds are valid (others are not served)."""
-    if _STREAM.match(name) is None:
-        return False
-    return any(name.endswith(kind) and "@" not in name[: -len(kind)] for kind in _KINDS)
+    return ws_market.valid_stream(name)
 
 
 class _InvalidControlError(Exception):
@@ -196,6 +196,15 @@ def _stream_list(params: Any, request_id: Any) -> list[str]:
     return list(dict.fromkeys(params))
 
 
+def _streams_query(query: str) -> str:
+    """`streams=` of a raw query string, percent-decoded but with `+` kept (`@+08:00`)."""
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "streams":
+            return unquote(value)
+    return ""
+
+
 def _refuse(status: int, err: SimError, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=err.body(), status=status, headers=headers, content_type=JSON)
 
@@ -210,12 +219,14 @@ async def handle(request: web.Request, hub: WsHub, combined: bool) -> web.Stream
     state: SimState = hub.state
     ip = request.remote or "?"
     if combined:
-        raw = request.query.get("streams", "")
+        raw = _streams_query(request.rel_url.raw_query_string)
         path = "/stream"
     else:
         raw = request.match_info.get("streams", "")
         path = "/ws/" + raw if raw else "/ws"
     names = [n for n in raw.split("/") if n]
+    if not combined:  # `/ws/<anything>` (ccxt.pro's `/ws/<n>`): a name, not a stream
+        names = [n for n in names if "@" in n or n.startswith("!")]
     wait = hub.attempt("streams", ip)
     if wait is not None:
         hub.log(None, "CONNECT", 429, ip=ip, path=path, kind="stream")

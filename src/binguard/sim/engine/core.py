@@ -59,6 +59,8 @@ class Engine:
         self.account_trades: dict[str, list[tuple[Trade, bool]]] = {}
         self.listeners: list[Listener] = []
         self.first_fill_hooks: list[Callable[[str], None]] = []
+        # called with every trade, listeners or not (candles, tickers, aggregate trades)
+        self.trade_hooks: list[Callable[[Trade], None]] = []
         # per-operation bookkeeping for events
         self._touched: dict[str, dict[tuple[bool, int], None]] = {}
         self._first_update: dict[str, int] = {}
@@ -358,6 +360,8 @@ class Engine:
         self.next_trade_id[book.symbol] += 1
         self.trades[book.symbol].append(trade)
         self.last_price[book.symbol] = price
+        for trade_hook in self.trade_hooks:
+            trade_hook(trade)
         for o, is_buyer, fee, asset in (
             (buyer, True, buyer_fee, base),
             (seller, False, seller_fee, quote),
