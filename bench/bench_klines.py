@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from ._goals import goal
+
 REQUESTS = 2000
 WARMUP = 200
 CONCURRENCY = 16
@@ -110,10 +112,12 @@ def run() -> None:
     print(f"   body size                  : {len(body):8d} bytes (1000 candles)")
     print(f"   aiohttp hello-world        : {hello:8.0f} req/s")
     print(f"   simulator klines limit=1000: {sim:8.0f} req/s")
-    verdict = "PASS" if ratio >= GOAL else "FAIL"
-    print(
-        f"   ratio sim / hello-world    : {ratio:8.2f}x  (goal >= {GOAL}x)  {verdict}"
-        f"  [{REQUESTS} requests, {CONCURRENCY} concurrent]"
+    goal(
+        "simulator klines?limit=1000 vs aiohttp hello-world",
+        f"{sim:.0f} req/s = {ratio:.2f}x",
+        f"hello-world, same body: {hello:.0f} req/s ({REQUESTS} requests, {CONCURRENCY} concurrent)",
+        f">= {GOAL}x",
+        ratio >= GOAL,
     )
 
 
