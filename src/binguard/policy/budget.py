@@ -50,6 +50,7 @@ from binguard.errors import (
 )
 
 from .clock import Clock, SystemClock
+from .gate import Admits
 from .refusals import BanInForceError, BudgetExhaustedError
 from .weights import Cost
 
@@ -109,7 +110,7 @@ def ws_rate_headers(rate_limits: Iterable[Mapping[str, Any]]) -> RateHeaders:
     return RateHeaders(weight, orders, None)
 
 
-class RateBudget:
+class RateBudget(Admits):
     """Binance's rate limits for one IP and account, kept in a `BudgetStore`."""
 
     def __init__(
