@@ -62,9 +62,9 @@ from binguard.errors import (
     classify,
 )
 from binguard.policy.backoff import Backoff
+from binguard.policy.gate import RateGate
 from binguard.policy.weights import Cost
 
-from .rest import RateGate
 from .ws_limits import ConnectLimiter, MessageWindow
 
 log = logging.getLogger("binguard.ws")
@@ -562,20 +562,8 @@ class WsSupervisor:
             try:
                 link = await self._connect(buffering=False)
             except BinanceError as err:
-                self.stats.connect_failures += 1
-                self._emit(
-                    "ws_connect_failed",
-                    name=self.name,
-                    error=type(err).__name__,
-                    code=err.code,
-                    http_status=err.http_status,
-                    attempt=attempt,
-                )
-                delay = opts.backoff.delay(attempt)
-                if err.retry_after is not None:
-                    delay = max(delay, err.retry_after)
+                await self._connect_failed(err, attempt)
                 attempt += 1
-                await asyncio.sleep(delay)
                 continue
             self._current = link
             self._up.set()
@@ -619,6 +607,23 @@ class WsSupervisor:
                 attempt = 0
             await asyncio.sleep(opts.backoff.delay(attempt))
             attempt += 1
+
+    async def _connect_failed(self, err: BinanceError, attempt: int) -> None:
+        """A failed connection attempt: counted, told, and waited out (backoff, or the
+        error's Retry-After when longer)."""
+        self.stats.connect_failures += 1
+        self._emit(
+            "ws_connect_failed",
+            name=self.name,
+            error=type(err).__name__,
+            code=err.code,
+            http_status=err.http_status,
+            attempt=attempt,
+        )
+        delay = self.options.backoff.delay(attempt)
+        if err.retry_after is not None:
+            delay = max(delay, err.retry_after)
+        await asyncio.sleep(delay)
 
     async def _serve(self) -> None:
         """Hold the live socket, rotating it when due, until one is lost."""
@@ -747,8 +752,8 @@ class WsSupervisor:
         opts = self.options
         await self._limiter.acquire()
         if self._gate is not None and opts.connect_weight:
-            ticket = await self._gate.acquire(Cost(weight=opts.connect_weight), deadline=None)
-            await self._gate.settle(ticket, ok=True)
+            async with self._gate.admit(Cost(weight=opts.connect_weight)) as slot:
+                slot.ok = True  # a connection costs its weight whatever follows
         url = self._url()
         session = self._session
         assert session is not None
