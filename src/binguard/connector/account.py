@@ -3,7 +3,7 @@ each one request through the request loop, its answer typed and told to the ledg
 
 from __future__ import annotations
 
-from .calls import Requests
+from .calls import Requests, call_endpoint
 from .ledger import OrderLedger
 from .models import Order, Trade
 
@@ -21,7 +21,7 @@ async def query_order(
         params["orderId"] = order_id
     if client_order_id is not None:
         params["origClientOrderId"] = client_order_id
-    response = await loop.call("GET", "/api/v3/order", params, signed=True)
+    response = await call_endpoint(loop, "query_order", params)
     return Order.from_api(response.data)
 
 
@@ -30,7 +30,7 @@ async def open_orders(
 ) -> list[Order]:
     """`GET /api/v3/openOrders`; every order listed is tracked."""
     params = {"symbol": symbol} if symbol else None
-    data = (await loop.call("GET", "/api/v3/openOrders", params, signed=True)).data
+    data = (await call_endpoint(loop, "open_orders", params)).data
     orders = [Order.from_api(o) for o in data]
     for order in orders:
         ledger.track(order)
@@ -41,9 +41,7 @@ async def my_trades(
     loop: Requests, ledger: OrderLedger, symbol: str, **params: object
 ) -> list[Trade]:
     """`GET /api/v3/myTrades`; every trade is added to the tracker (once)."""
-    data = (
-        await loop.call("GET", "/api/v3/myTrades", {"symbol": symbol, **params}, signed=True)
-    ).data
+    data = (await call_endpoint(loop, "my_trades", {"symbol": symbol, **params})).data
     trades = [Trade.from_api(t) for t in data]
     for trade in trades:
         ledger.add_trade(trade)

@@ -27,6 +27,7 @@ from binguard.backends import BlockKind
 from binguard.errors import BinanceError, ClockSkewError, IpBannedError
 from binguard.policy.budget import RateBudget
 from binguard.policy.clock import Clock
+from binguard.policy.endpoints import BY_NAME
 from binguard.policy.gate import RateGate
 from binguard.policy.retry import Action, Attempt
 from binguard.policy.servertime import ServerTimeSync
@@ -143,7 +144,7 @@ class RequestLoop:
         # A plain read through the retry loop; a sample slowed by retries has a large RTT and is
         # discarded by ServerTimeSync as an outlier.
         sent = self._clock.monotonic()
-        response = await self.call("GET", "/api/v3/time", sync=False)
+        response = await call_endpoint(self, "time", sync=False)
         received = self._clock.monotonic()
         self.time.add(sent, int(response.data["serverTime"]), received)
 
@@ -297,3 +298,21 @@ class Requests(Protocol):
         deadline: float,
         sync: bool,
     ) -> T: ...
+
+
+async def call_endpoint(
+    loop: Requests,
+    name: str,
+    params: Mapping[str, object] | None = None,
+    *,
+    sync: bool = True,
+) -> RestResponse:
+    """`loop.call` for a row of the endpoint table (policy/endpoints.py): its REST method and
+    path, signed by its security type, reconciled when it changes orders."""
+    row = BY_NAME[name]
+    if row.rest is None:
+        raise ValueError(f"endpoint {name!r} has no REST form")
+    method, path = row.rest
+    return await loop.call(
+        method, path, params, signed=row.signed, is_order=row.is_order, sync=sync
+    )

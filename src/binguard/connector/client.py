@@ -35,7 +35,7 @@ from binguard.transport.ws_limits import ConnectLimiter
 
 from . import account
 from .book import OrderBook
-from .calls import BanNotices, RequestLoop
+from .calls import BanNotices, RequestLoop, call_endpoint
 from .events import Event, EventBus, Hook, Stats
 from .journal import OrderJournal
 from .ledger import OrderLedger
@@ -189,7 +189,7 @@ class SpotConnector:
         await self._transport.open()
         await self._ensure_time()
         if self.budget is not None:
-            response = await self.call("GET", "/api/v3/exchangeInfo")
+            response = await call_endpoint(self._loop, "exchange_info")
             limits = response.data.get("rateLimits", ())
             self.budget.set_limits(Limit.from_exchange_info(x) for x in limits)
             # The start-up requests went out before any limit was known; this answer's headers
@@ -258,20 +258,20 @@ class SpotConnector:
 
     # -- market data ------------------------------------------------------------------------------
     async def server_time(self) -> int:
-        return int((await self.call("GET", "/api/v3/time")).data["serverTime"])
+        return int((await call_endpoint(self._loop, "time")).data["serverTime"])
 
     async def exchange_info(self, symbol: str | None = None) -> dict[str, Any]:
         params = {"symbol": symbol} if symbol else None
-        data: dict[str, Any] = (await self.call("GET", "/api/v3/exchangeInfo", params)).data
+        data: dict[str, Any] = (await call_endpoint(self._loop, "exchange_info", params)).data
         return data
 
     async def depth(self, symbol: str, limit: int = 100) -> Depth:
         return Depth.from_api(
-            (await self.call("GET", "/api/v3/depth", {"symbol": symbol, "limit": limit})).data
+            (await call_endpoint(self._loop, "depth", {"symbol": symbol, "limit": limit})).data
         )
 
     async def book_ticker(self, symbol: str) -> BookTicker:
-        data = (await self.call("GET", "/api/v3/ticker/bookTicker", {"symbol": symbol})).data
+        data = (await call_endpoint(self._loop, "book_ticker", {"symbol": symbol})).data
         return BookTicker.from_api(data)
 
     # -- market data over WebSockets (streams.py, book.py) ----------------------------------------
@@ -321,7 +321,7 @@ class SpotConnector:
     async def _depth_snapshot(self, symbol: str, limit: int) -> dict[str, Any]:
         """A book's snapshot: `GET /api/v3/depth` through the request loop (and the budget)."""
         data: dict[str, Any] = (
-            await self._loop.call("GET", "/api/v3/depth", {"symbol": symbol, "limit": limit})
+            await call_endpoint(self._loop, "depth", {"symbol": symbol, "limit": limit})
         ).data
         return data
 
@@ -369,7 +369,7 @@ class SpotConnector:
 
     # -- account ----------------------------------------------------------------------------------
     async def account(self) -> Account:
-        return Account.from_api((await self.call("GET", "/api/v3/account", signed=True)).data)
+        return Account.from_api((await call_endpoint(self._loop, "account")).data)
 
     async def open_orders(self, symbol: str | None = None) -> list[Order]:
         return await account.open_orders(self._loop, self._ledger, symbol)

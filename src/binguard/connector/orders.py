@@ -36,7 +36,7 @@ from binguard.errors import (
 from binguard.policy.endpoints import BY_NAME, Endpoint
 
 from . import account
-from .calls import OutcomeUnknown, Requests
+from .calls import OutcomeUnknown, Requests, call_endpoint
 from .journal import Stage
 from .ledger import OrderLedger
 from .models import Order
@@ -220,11 +220,8 @@ class OrderManager:
         raise ExecutionUnknownError(f"cancel of {order_id or client_order_id} did not settle")
 
     async def cancel_all(self, symbol: str) -> list[Order]:
-        method, path = BY_NAME["cancel_all"].rest or ("DELETE", "/api/v3/openOrders")
         try:
-            response = await self._loop.call(
-                method, path, {"symbol": symbol}, signed=True, is_order=True
-            )
+            response = await call_endpoint(self._loop, "cancel_all", {"symbol": symbol})
         except OutcomeUnknown:
             # Whatever happened, the open orders now are the truth: cancel those one by one.
             listed = await account.open_orders(self._loop, self._ledger, symbol)
