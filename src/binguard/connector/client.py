@@ -234,7 +234,7 @@ class SpotConnector:
         await self._loop.ensure_time()
 
     # -- the request loop (calls.py) --------------------------------------------------------------
-    async def call(
+    def call(
         self,
         method: str,
         path: str,
@@ -244,10 +244,12 @@ class SpotConnector:
         is_order: bool = False,
         deadline: float | None = None,
         sync: bool = True,
-    ) -> RestResponse:
-        """One logical request with the retry policy applied. Raises a typed BinanceError, or
-        `OutcomeUnknown` (for orders) when the request may have executed."""
-        return await self._loop.call(
+    ) -> Awaitable[RestResponse]:
+        """One logical request with the retry policy applied (await it). Raises a typed
+        BinanceError, or `OutcomeUnknown` (for orders) when the request may have executed.
+
+        (The request loop's coroutine is handed back as is: one frame less per request.)"""
+        return self._loop.call(
             method, path, params, signed=signed, is_order=is_order, deadline=deadline, sync=sync
         )
 

@@ -20,6 +20,7 @@ and are not reported back.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any, Protocol, cast
 
@@ -74,24 +75,33 @@ class Admission:
             self.ticket = await gate.acquire(self._cost, deadline=self._deadline)
         return self
 
-    async def __aexit__(
+    def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:
+    ) -> Awaitable[None]:
+        # A plain method handing back the settle's own coroutine: one frame less per request
+        # on the hot path (`async with` awaits whatever __aexit__ returns).
         gate = self._gate
         if gate is None:
-            return
+            return _nothing()
         if exc is None:
-            await gate.settle(self.ticket, ok=self.ok, headers=self.headers)
-        elif isinstance(exc, BinanceError):
+            return gate.settle(self.ticket, ok=self.ok, headers=self.headers)
+        return self._failed(gate, exc)
+
+    async def _failed(self, gate: RateGate, exc: BaseException) -> None:
+        if isinstance(exc, BinanceError):
             await gate.settle(self.ticket, ok=False, headers=self.headers)
             if not isinstance(exc, BanInForceError | BudgetExhaustedError):
                 await gate.on_error(exc, sent_ms=self.sent_ms)
         else:
             # Cancelled (or a bug) mid-flight: the request may have left, so its weight counts.
             await asyncio.shield(gate.settle(self.ticket, ok=False))
+
+
+async def _nothing() -> None:
+    return None
 
 
 def admit(gate: RateGate | None, cost: Cost | None, *, deadline: float | None) -> Admission:

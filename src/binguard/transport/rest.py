@@ -28,7 +28,7 @@ from binguard.errors import (
     safe_str,
 )
 from binguard.policy.endpoints import Cost, rest_cost
-from binguard.policy.gate import RateGate, admit
+from binguard.policy.gate import Admission, RateGate
 
 from .http_backends import (
     Answer,
@@ -164,9 +164,16 @@ class RestTransport:
         if signed and (self._signer is None or self._time is None):
             raise RuntimeError("signed requests need a signer and a time source")
         gate = self._gate
-        if gate is not None and cost is None:
-            cost = self._cost(method, path, params)
-        async with admit(gate, cost, deadline=deadline) as slot:
+        if gate is None:
+            slot = Admission(None, None, deadline)
+        else:
+            if cost is None:
+                # Without parameters an endpoint's cost is fixed: computed once (hot path).
+                cost = None if params else self._plain_costs.get((method, path))
+                if cost is None:
+                    cost = self._cost(method, path, params)
+            slot = gate.admit(cost, deadline=deadline)
+        async with slot:
             # Signed after the budget admitted the request: a wait for capacity must not age the
             # timestamp past recvWindow (that would earn -1021 for a request never sent late).
             target, slot.sent_ms = self._target(path, params, signed)
@@ -187,16 +194,20 @@ class RestTransport:
             if answer.status >= 400:
                 raise _refused(answer, RequestInfo.of(method, path, params))
             slot.ok = True
-        return _parsed(answer, method, path, params)
+        body = answer.body
+        try:
+            data = loads(body) if body else None
+        except ValueError as exc:
+            raise _unreadable(answer, RequestInfo.of(method, path, params)) from exc
+        return RestResponse(
+            answer.status, data, answer.rate, method, path, tuple(params.items()) if params else ()
+        )
 
     def _cost(self, method: str, path: str, params: Mapping[str, object] | None) -> Cost:
-        """What the request costs; without parameters an endpoint's cost is fixed, so it is
-        computed once (hot path)."""
+        """What the request costs (an endpoint without parameters: remembered)."""
         if params:
             return rest_cost(method, path, params)
-        cost = self._plain_costs.get((method, path))
-        if cost is None:
-            cost = self._plain_costs[(method, path)] = rest_cost(method, path, None)
+        cost = self._plain_costs[(method, path)] = rest_cost(method, path, None)
         return cost
 
     def _target(
@@ -240,19 +251,10 @@ def _refused(answer: Answer, request: RequestInfo) -> BinanceError:
     return found or BinanceError(f"HTTP {status}", http_status=status, request=request)
 
 
-def _parsed(
-    answer: Answer, method: str, path: str, params: Mapping[str, object] | None
-) -> RestResponse:
-    status, body = answer.status, answer.body
-    try:
-        data = loads(body) if body else None
-    except ValueError as exc:
-        # A 2xx with a cut or foreign body: the request was processed, its answer lost.
-        raise ConnectionDroppedError(
-            f"HTTP {status} with an unreadable body ({len(body)} bytes)",
-            request=RequestInfo.of(method, path, params),
-            http_status=status,
-        ) from exc
-    return RestResponse(
-        status, data, answer.rate, method, path, tuple(params.items()) if params else ()
+def _unreadable(answer: Answer, request: RequestInfo) -> ConnectionDroppedError:
+    """A 2xx with a cut or foreign body: the request was processed, its answer lost."""
+    return ConnectionDroppedError(
+        f"HTTP {answer.status} with an unreadable body ({len(answer.body)} bytes)",
+        request=request,
+        http_status=answer.status,
     )
