@@ -187,7 +187,7 @@ class SpotConnector:
     async def open(self) -> None:
         """Open the session, measure the server clock and read the rate limits."""
         await self._transport.open()
-        await self._ensure_time()
+        await self._loop.ensure_time()
         if self.budget is not None:
             response = await call_endpoint(self._loop, "exchange_info")
             limits = response.data.get("rateLimits", ())
@@ -229,9 +229,6 @@ class SpotConnector:
     async def sync_time(self) -> None:
         """Measure the server clock now (a few /api/v3/time samples), whatever the last sync."""
         await self._loop.sync_time()
-
-    async def _ensure_time(self) -> None:
-        await self._loop.ensure_time()
 
     # -- the request loop (calls.py) --------------------------------------------------------------
     def call(
@@ -361,13 +358,6 @@ class SpotConnector:
                 return known
         self.stats.order_states_from_rest += 1
         return await self.get_order(symbol, order_id=order_id, client_order_id=client_order_id)
-
-    def _order_seen(self, order: Order) -> None:
-        """An order's state from any source: track it, and settle its journal entry."""
-        self._ledger.seen(order)
-
-    def _journal_symbols(self) -> set[str]:
-        return self._ledger.symbols()
 
     # -- account ----------------------------------------------------------------------------------
     async def account(self) -> Account:
