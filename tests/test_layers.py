@@ -219,3 +219,49 @@ def test_functions_are_short(package: str) -> None:
         and (n := (node.end_lineno or node.lineno) - node.lineno + 1) >= MAX_FUNCTION_LINES
     ]
     assert not long, long
+
+
+def _names_used(path: Path) -> set[str]:
+    """Names and string constants in a module's code (docstrings excluded)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.alias):
+            used.add(node.asname or node.name)
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and id(node) not in docstrings
+        ):
+            used.add(node.value)
+    return used
+
+
+@pytest.mark.parametrize(
+    ("name", "home"),
+    [
+        ("ws_payload", "transport/ws_api.py"),  # WebSocket API signing
+        ("session.logon", "transport/ws_api.py"),  # logon (with its one -1021 resync)
+        ("ws_rate_headers", "transport/ws_api.py"),  # request → gate → rateLimits → classify
+    ],
+)
+def test_the_websocket_api_client_exists_once(name: str, home: str) -> None:
+    """Signing, logon and the request sequence of the WebSocket API live in one module of the
+    connector and transport floors (issue 11); the endpoint table may name the method."""
+    users = sorted(
+        str(path.relative_to(SRC))
+        for package in ("connector", "transport")
+        for path in (SRC / package).rglob("*.py")
+        if name in _names_used(path) and path.name != "signing.py"
+    )
+    assert users == [home]
