@@ -68,12 +68,14 @@ async def _reconnect_latencies() -> list[float]:
     return latencies
 
 
-class _Quiet:
-    """The connector as the book sees it on the hot path (events only on gaps)."""
+def _quiet_emit(kind: str, **data: Any) -> None:
+    """The book's events on the hot path: none but `book_synced` (a gap would be a bench bug)."""
+    if kind != "book_synced":
+        raise AssertionError(f"unexpected {kind}: {data}")
 
-    def emit(self, kind: str, **data: Any) -> None:
-        if kind != "book_synced":
-            raise AssertionError(f"unexpected {kind}: {data}")
+
+async def _no_snapshot(symbol: str, limit: int) -> dict[str, Any]:
+    raise AssertionError("the bench installs its snapshot itself")
 
 
 def _messages(n: int, levels: int = 10) -> tuple[dict[str, Any], list[str]]:
@@ -118,7 +120,7 @@ def _book_rate(
         for raw in messages:
             loads(raw)
         best_json = min(best_json, time.perf_counter() - start)
-        book = OrderBook(_Quiet(), None, "BTCUSDT", limit=5000)  # type: ignore[arg-type]
+        book = OrderBook(None, _no_snapshot, _quiet_emit, "BTCUSDT", limit=5000)  # type: ignore[arg-type]
         assert book._install(snapshot, trusted=True)
         on_event = book.on_event
         start = time.perf_counter()

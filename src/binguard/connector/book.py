@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -44,8 +45,11 @@ from binguard.policy.backoff import Backoff
 from .models import Level
 
 if TYPE_CHECKING:
-    from .client import SpotConnector
     from .streams import MarketStreams
+
+# `GET /api/v3/depth` for (symbol, limit) through the request loop (its weight through the budget)
+FetchSnapshot = Callable[[str, int], Awaitable[dict[str, Any]]]
+Emit = Callable[..., None]
 
 log = logging.getLogger("binguard.connector.book")
 
@@ -114,8 +118,9 @@ class OrderBook:
 
     def __init__(
         self,
-        connector: SpotConnector,
         streams: MarketStreams,
+        fetch_snapshot: FetchSnapshot,
+        emit: Emit,
         symbol: str,
         *,
         limit: int = 1000,
@@ -128,7 +133,8 @@ class OrderBook:
         self.stream = f"{self.symbol.lower()}@depth" + ("@100ms" if speed == "100ms" else "")
         self.limit = limit
         self.stats = BookStats()
-        self._bn = connector
+        self._fetch_snapshot = fetch_snapshot
+        self._emit = emit
         self._streams = streams
         self._max_buffer = max_buffer
         # after a lost socket, how long to wait for an event continuing the old sequence
@@ -237,7 +243,7 @@ class OrderBook:
                 return
             self.stats.gaps += 1
             self._resync(f"gap: expected update {nxt}, got {first}..{last}")
-            self._bn.emit("book_gap", symbol=self.symbol, expected=nxt, first=first, last=last)
+            self._emit("book_gap", symbol=self.symbol, expected=nxt, first=first, last=last)
         elif self._continuity and self._state is BookState.SYNCING:
             nxt = self._last_u + 1
             if last < nxt:
@@ -256,7 +262,7 @@ class OrderBook:
                 return
             self.stats.gaps += 1
             self._gap_seen.set()
-            self._bn.emit("book_gap", symbol=self.symbol, expected=nxt, first=first, last=last)
+            self._emit("book_gap", symbol=self.symbol, expected=nxt, first=first, last=last)
         buffer = self._buffer
         buffer.append(data)
         if len(buffer) > self._max_buffer:
@@ -281,7 +287,7 @@ class OrderBook:
         self._state, self._reason = state, reason
         if state is BookState.LIVE:
             self._live.set()
-            self._bn.emit("book_synced", symbol=self.symbol, last_update_id=self._last_u)
+            self._emit("book_synced", symbol=self.symbol, last_update_id=self._last_u)
         else:
             self._live.clear()
 
@@ -328,18 +334,16 @@ class OrderBook:
             await self._streams.wait_synced([self.stream])
             epoch = self._epoch
             self.stats.resyncs += 1
-            self._bn.emit("book_resync", symbol=self.symbol, reason=self._reason)
+            self._emit("book_resync", symbol=self.symbol, reason=self._reason)
             try:
-                response = await self._bn.call(
-                    "GET", "/api/v3/depth", {"symbol": self.symbol, "limit": self.limit}
-                )
+                snapshot = await self._fetch_snapshot(self.symbol, self.limit)
             except BinanceError as err:
                 log.info("book %s: snapshot failed: %s", self.symbol, err)
                 if err.retry_after:
                     await asyncio.sleep(err.retry_after)
                 continue
             trusted = epoch == self._epoch and self._streams.connected(self.stream)
-            if self._install(response.data, trusted=trusted):
+            if self._install(snapshot, trusted=trusted):
                 return
             self.stats.snapshot_retries += 1
 

@@ -9,7 +9,70 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
+
+
+class OrderStatus(StrEnum):
+    """Binance's order statuses (enums.md §Order status); the one place that says which are final
+    and which are open. `Order.status` stays the exchange's string: a status this enum does not
+    know (a new one) is neither open nor final, and ranks with the final ones in the tracker."""
+
+    NEW = "NEW"
+    PENDING_NEW = "PENDING_NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    PENDING_CANCEL = "PENDING_CANCEL"  # "Currently unused"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"
+
+    @property
+    def is_final(self) -> bool:
+        """The order can change no more."""
+        return self in _FINAL
+
+    @property
+    def is_open(self) -> bool:
+        """The order rests on (or waits for) the book."""
+        return self in _OPEN
+
+    @property
+    def rank(self) -> int:
+        """How far along: NEW/PENDING_NEW 0 < PARTIALLY_FILLED 1 < anything else 2."""
+        return _RANK.get(self, 2)
+
+    @classmethod
+    def of(cls, status: str) -> OrderStatus | None:
+        """The member for an exchange string, or None for a status this enum does not know."""
+        return _BY_VALUE.get(status)
+
+
+_FINAL = frozenset(
+    {
+        OrderStatus.FILLED,
+        OrderStatus.CANCELED,
+        OrderStatus.EXPIRED,
+        OrderStatus.REJECTED,
+        OrderStatus.EXPIRED_IN_MATCH,
+    }
+)
+_OPEN = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING_NEW})
+_RANK = {OrderStatus.PENDING_NEW: 0, OrderStatus.NEW: 0, OrderStatus.PARTIALLY_FILLED: 1}
+_BY_VALUE = {s.value: s for s in OrderStatus}
+
+
+def is_final(status: str) -> bool:
+    """`status` (an exchange string) is one of the final statuses."""
+    known = _BY_VALUE.get(status)
+    return known is not None and known in _FINAL
+
+
+def status_rank(status: str) -> int:
+    """`OrderStatus.rank` for an exchange string (an unknown status ranks 2)."""
+    known = _BY_VALUE.get(status)
+    return 2 if known is None else known.rank
 
 
 class ResponseFormatError(ValueError):
@@ -70,7 +133,8 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        return self.status in ("NEW", "PARTIALLY_FILLED", "PENDING_NEW")
+        known = _BY_VALUE.get(self.status)
+        return known is not None and known in _OPEN
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Order:

@@ -24,7 +24,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from binguard.errors import (
     BinanceError,
@@ -33,34 +33,49 @@ from binguard.errors import (
     OrderNotFoundError,
     OrderRejectedError,
 )
+from binguard.policy.endpoints import BY_NAME, Endpoint
 
-from .journal import OrderJournal, Stage
+from . import account
+from .calls import OutcomeUnknown, Requests, call_endpoint
+from .journal import Stage
+from .ledger import OrderLedger
 from .models import Order
+from .options import ConnectorOptions
 
-if TYPE_CHECKING:
-    from .client import SpotConnector
-
-FINAL_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
-REST_METHODS = {"place": "POST", "cancel": "DELETE"}  # on /api/v3/order
-WS_METHODS = {"place": "order.place", "cancel": "order.cancel"}  # WebSocket API methods
+__all__ = ["OrderManager", "OrderSocket", "OutcomeUnknown"]
 
 
-class OutcomeUnknown(Exception):  # noqa: N818 - a signal between connector and order manager
-    """Internal: the request may have executed; the order manager reconciles it."""
+class OrderSocket(Protocol):
+    """Orders over the WebSocket API (ws_orders.py `WsOrderSession`): one logical request with
+    the retry policy; raises `OutcomeUnknown` like REST when the request may have executed."""
 
-    def __init__(self, error: BinanceError) -> None:
-        super().__init__(str(error))
-        self.error = error
+    async def call(
+        self, method: str, params: Mapping[str, object], *, deadline: float | None = None
+    ) -> Any: ...
 
 
 class OrderManager:
-    def __init__(self, connector: SpotConnector, journal: OrderJournal) -> None:
-        self._bn = connector
-        self._journal = journal
+    """Placement, cancel, queries and reconciliation; see the module docstring.
+
+    `loop`: the request loop (calls.py); `ledger`: tracker + journal (ledger.py); `ws`: the
+    WebSocket API order socket when `orders_via="ws"`, else orders go over REST."""
+
+    def __init__(
+        self,
+        loop: Requests,
+        ledger: OrderLedger,
+        options: ConnectorOptions,
+        *,
+        ws: OrderSocket | None = None,
+    ) -> None:
+        self._loop = loop
+        self._ledger = ledger
+        self._options = options
+        self.ws = ws
 
     def new_client_order_id(self) -> str:
         # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters.
-        return f"{self._bn.options.client_order_id_prefix}-{uuid.uuid4().hex[:24]}"
+        return f"{self._options.client_order_id_prefix}-{uuid.uuid4().hex[:24]}"
 
     # -- placement --------------------------------------------------------------------------------
     async def place(self, params: Mapping[str, object], client_order_id: str | None) -> Order:
@@ -69,28 +84,22 @@ class OrderManager:
         body = {k: str(v) for k, v in params.items()}
         body["newClientOrderId"] = coid
         body.setdefault("newOrderRespType", "FULL")
-        self._journal.record_intent(coid, symbol, body)
-        return await self._drive(coid, symbol, body)
+        self._ledger.intent(coid, symbol, body)
+        order = await self._drive(coid, symbol, body)
+        self._ledger.placed(order)
+        return order
 
     async def _drive(self, coid: str, symbol: str, body: Mapping[str, str]) -> Order:
         sends = 0
         while True:
             sends += 1
-            self._journal.mark_sent(coid)
+            self._ledger.sent(coid)
             try:
-                data = await self._send("place", body)
+                data = await self._send(BY_NAME["place"], body)
             except OutcomeUnknown as unknown:
-                self._journal.mark_unknown(coid, repr(unknown.error))
-                found = await self._find(coid, symbol, reason=unknown.error)
+                found = await self._after_unknown(coid, symbol, unknown, sends)
                 if found is not None:
                     return found
-                if sends > self._bn.options.max_resends:
-                    raise ExecutionUnknownError(
-                        f"order {coid} is not on the exchange after {sends} attempts; giving up",
-                        may_have_executed=False,
-                    ) from unknown.error
-                self._bn.stats.resends += 1
-                self._bn.emit("resend", client_order_id=coid, attempt=sends + 1)
                 continue
             except OrderRejectedError as err:
                 if err.msg.startswith("Duplicate order sent") and sends > 1:
@@ -98,45 +107,65 @@ class OrderManager:
                     found = await self._find(coid, symbol, reason=err)
                     if found is not None:
                         return found
-                self._journal.mark_final(coid, "REJECTED", error=repr(err))
+                self._ledger.final(coid, "REJECTED", error=repr(err))
                 raise
             except BinanceError as err:
                 if not err.may_have_executed:
-                    self._journal.mark_final(coid, "NOT_PLACED", error=repr(err))
+                    self._ledger.final(coid, "NOT_PLACED", error=repr(err))
                 raise
             order = Order.from_api(data)
-            self._journal.mark_acked(coid, order.order_id, order.status)
+            self._ledger.acked(coid, order.order_id, order.status)
             return order
 
-    async def _send(self, action: str, params: Mapping[str, object]) -> Any:
-        """`place` or `cancel` one order: over REST, or over the WebSocket API when the connector
-        has an order socket (`orders_via="ws"`, ws_orders.py). Both raise `OutcomeUnknown` when
-        the request may have executed, so reconciliation is the same whichever way it went."""
-        ws = self._bn.ws_orders
-        if ws is not None:
-            return await ws.call(WS_METHODS[action], params)
-        method = REST_METHODS[action]
+    async def _after_unknown(
+        self, coid: str, symbol: str, unknown: OutcomeUnknown, sends: int
+    ) -> Order | None:
+        """An attempt's outcome is unknown: the order if it is found, None to send it again
+        (it provably never was placed); ExecutionUnknownError past `max_resends`."""
+        self._ledger.unknown(coid, repr(unknown.error))
+        found = await self._find(coid, symbol, reason=unknown.error)
+        if found is not None:
+            return found
+        if sends > self._options.max_resends:
+            raise ExecutionUnknownError(
+                f"order {coid} is not on the exchange after {sends} attempts; giving up",
+                may_have_executed=False,
+            ) from unknown.error
+        self._loop.stats.resends += 1
+        self._loop.emit("resend", client_order_id=coid, attempt=sends + 1)
+        return None
+
+    async def _send(self, endpoint: Endpoint, params: Mapping[str, object]) -> Any:
+        """One order request (`place` or `cancel` rows of the endpoint table): over REST, or over
+        the WebSocket API when there is an order socket (`orders_via="ws"`, ws_orders.py). Both
+        raise `OutcomeUnknown` when the request may have executed, so reconciliation is the same
+        whichever way it went."""
+        if self.ws is not None:
+            assert endpoint.ws is not None
+            return await self.ws.call(endpoint.ws, params)
+        assert endpoint.rest is not None
+        method, path = endpoint.rest
         return (
-            await self._bn.call(method, "/api/v3/order", params, signed=True, is_order=True)
+            await self._loop.call(method, path, params, signed=True, is_order=endpoint.is_order)
         ).data
 
     async def _find(self, coid: str, symbol: str, *, reason: BinanceError) -> Order | None:
         """The order with this client order id, or None once it provably was never placed."""
-        opts = self._bn.options
-        self._bn.stats.reconciliations += 1
-        self._bn.emit("reconcile_start", client_order_id=coid, reason=type(reason).__name__)
+        opts, loop = self._options, self._loop
+        loop.stats.reconciliations += 1
+        loop.emit("reconcile_start", client_order_id=coid, reason=type(reason).__name__)
         # Any attempt so far was signed no later than now (server time): past this instant, Binance
         # refuses to forward it to the matching engine.
-        settled_at = self._bn.time.now_ms() + opts.recv_window_ms + opts.reconcile_margin_ms
+        settled_at = loop.time.now_ms() + opts.recv_window_ms + opts.reconcile_margin_ms
         give_up = time.monotonic() + opts.reconcile_deadline
         while True:
             try:
                 order = await self.query(symbol, client_order_id=coid)
             except OrderNotFoundError:
-                if self._bn.time.now_ms() >= settled_at:
-                    self._journal.mark_final(coid, "NOT_PLACED")
-                    self._bn.stats.reconciled_absent += 1
-                    self._bn.emit("reconcile_result", client_order_id=coid, found=False)
+                if loop.time.now_ms() >= settled_at:
+                    self._ledger.final(coid, "NOT_PLACED")
+                    loop.stats.reconciled_absent += 1
+                    loop.emit("reconcile_result", client_order_id=coid, found=False)
                     return None
             except BinanceError as err:
                 if time.monotonic() >= give_up:
@@ -146,11 +175,9 @@ class OrderManager:
                         may_have_executed=True,
                     ) from err
             else:
-                self._journal.mark_acked(coid, order.order_id, order.status)
-                self._bn.stats.reconciled_found += 1
-                self._bn.emit(
-                    "reconcile_result", client_order_id=coid, found=True, status=order.status
-                )
+                self._ledger.acked(coid, order.order_id, order.status)
+                loop.stats.reconciled_found += 1
+                loop.emit("reconcile_result", client_order_id=coid, found=True, status=order.status)
                 return order
             await asyncio.sleep(opts.reconcile_poll)
 
@@ -158,13 +185,9 @@ class OrderManager:
     async def query(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> Order:
-        params: dict[str, object] = {"symbol": symbol}
-        if order_id is not None:
-            params["orderId"] = order_id
-        if client_order_id is not None:
-            params["origClientOrderId"] = client_order_id
-        response = await self._bn.call("GET", "/api/v3/order", params, signed=True)
-        return Order.from_api(response.data)
+        return await account.query_order(
+            self._loop, symbol, order_id=order_id, client_order_id=client_order_id
+        )
 
     async def cancel(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
@@ -176,15 +199,16 @@ class OrderManager:
             params["orderId"] = order_id
         if client_order_id is not None:
             params["origClientOrderId"] = client_order_id
-        for _ in range(self._bn.options.max_resends + 1):
+        settled = self._ledger.settled
+        for _ in range(self._options.max_resends + 1):
             try:
-                return self._settled(Order.from_api(await self._send("cancel", params)))
+                return settled(Order.from_api(await self._send(BY_NAME["cancel"], params)))
             except OutcomeUnknown:
                 current = await self.query(
                     symbol, order_id=order_id, client_order_id=client_order_id
                 )
                 if not current.is_open:
-                    return self._settled(current)
+                    return settled(current)
                 continue  # still open: the cancel did not happen; cancelling again is safe
             except CancelRejectedError:
                 current = await self.query(
@@ -192,37 +216,27 @@ class OrderManager:
                 )
                 if current.is_open:
                     raise
-                return self._settled(current)
+                return settled(current)
         raise ExecutionUnknownError(f"cancel of {order_id or client_order_id} did not settle")
-
-    def _settled(self, order: Order) -> Order:
-        entry = self._journal.get(order.client_order_id)
-        if entry is not None and order.status in FINAL_STATUSES:
-            self._journal.mark_final(order.client_order_id, order.status, order.order_id)
-        return order
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         try:
-            response = await self._bn.call(
-                "DELETE", "/api/v3/openOrders", {"symbol": symbol}, signed=True, is_order=True
-            )
+            response = await call_endpoint(self._loop, "cancel_all", {"symbol": symbol})
         except OutcomeUnknown:
             # Whatever happened, the open orders now are the truth: cancel those one by one.
-            return [
-                await self.cancel(symbol, order_id=o.order_id)
-                for o in await self._bn.open_orders(symbol)
-            ]
-        return [self._settled(Order.from_api(o)) for o in response.data if "orderId" in o]
+            listed = await account.open_orders(self._loop, self._ledger, symbol)
+            return [await self.cancel(symbol, order_id=o.order_id) for o in listed]
+        return [self._ledger.settled(Order.from_api(o)) for o in response.data if "orderId" in o]
 
     # -- recovery ---------------------------------------------------------------------------------
     async def recover(self) -> list[Order | None]:
         """Settle every journal entry whose outcome is unknown: found orders are recorded, the
         rest are marked NOT_PLACED once provably absent. Never re-sends (the market moved)."""
         results: list[Order | None] = []
-        for entry in self._journal.pending():
+        for entry in self._ledger.pending():
             if entry.stage is Stage.INTENT:
                 # Journalled but never sent: the crash came before the bytes left.
-                self._journal.mark_final(entry.client_order_id, "NOT_PLACED")
+                self._ledger.final(entry.client_order_id, "NOT_PLACED")
                 results.append(None)
                 continue
             results.append(

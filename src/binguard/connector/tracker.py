@@ -19,14 +19,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .models import Balance, Order, Trade
+from .models import Balance, Order, Trade, status_rank
 
-_RANK = {"PENDING_NEW": 0, "NEW": 0, "PARTIALLY_FILLED": 1}
-FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"})
-
-
-def _rank(status: str) -> int:
-    return _RANK.get(status, 2)
+_rank = status_rank
 
 
 @dataclass(frozen=True, slots=True)

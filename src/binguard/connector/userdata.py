@@ -24,13 +24,15 @@ number per round (`fallback_max_orders` every `fallback_poll` seconds), through 
 turn: each round goes on where the last one stopped (`next_round`), so with more open orders than
 a round holds every one is still polled within ceil(open / fallback_max_orders) rounds.
 
-`session.logon` and the subscribe requests are admitted by the connector's rate budget at their
-WebSocket API weight (`ws_api_cost`: 2 each, web-socket-api.md) and settled with the answer's
-`rateLimits`, like every other request (ws_orders.py does the same for orders).
+`session.logon` and the subscribe requests go through the WebSocket API client
+(transport/ws_api.py, shared with ws_orders.py): admitted by the connector's rate budget at their
+WebSocket API weight (`ws_api_cost`: 2 each, web-socket-api.md), settled with the answer's
+`rateLimits`, classified. This module keeps only what is subscription-specific.
 
-A -1021 while subscribing resyncs the clock and is retried; other refusals are typed errors
-(classify) and the socket is replaced with backoff. Signatures and secrets never reach an event
-or a log: only method names and error codes do.
+A -1021 while logging on or subscribing resyncs the clock and is retried once; other refusals are
+typed errors (classify) and the socket is replaced with backoff. A failed REST catch-up is
+retried after the error's Retry-After, else a capped full-jitter backoff (policy/backoff.py).
+Signatures and secrets never reach an event or a log: only method names and error codes do.
 """
 
 from __future__ import annotations
@@ -41,9 +43,6 @@ import json
 import logging
 import time
 from collections.abc import Hashable, Iterable
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from binguard._aio import reap
 from binguard.errors import (
@@ -51,24 +50,21 @@ from binguard.errors import (
     ClockSkewError,
     InvalidRequestError,
     OrderNotFoundError,
-    UnclassifiedError,
-    classify,
 )
-from binguard.policy.budget import ws_rate_headers
-from binguard.policy.weights import ws_api_cost
-from binguard.transport.rest import RateGate
-from binguard.transport.signing import Signer, ws_payload
+from binguard.policy.backoff import Backoff
 from binguard.transport.ws import Frame, WsLink, WsSupervisor
+from binguard.transport.ws_api import WsApiClient
 
+from . import account
+from .calls import Requests
+from .ledger import OrderLedger
 from .tracker import OrderTracker
-
-if TYPE_CHECKING:
-    from .client import SpotConnector
 
 log = logging.getLogger("binguard.connector.userdata")
 
 CATCH_UP_MARGIN_MS = 5_000  # myTrades from a little before the last event: clocks differ
 MAX_TRADES_WINDOW_MS = 23 * 3600 * 1000  # myTrades covers at most 24 hours per call
+CATCH_UP_BACKOFF = Backoff(base=0.2, cap=10.0)  # between failed catch-ups
 
 OrderKey = tuple[str, int]  # (symbol, orderId): order ids are unique per symbol only
 
@@ -97,40 +93,26 @@ class UserDataStream:
 
     def __init__(
         self,
-        connector: SpotConnector,
+        ws_api: WsApiClient,
+        loop: Requests,
+        ledger: OrderLedger,
         *,
-        api_key: str,
-        signer: Signer,
-        tracker: OrderTracker,
         symbols: Iterable[str] = (),
-        logon: bool = True,
-        gate: RateGate | None = None,
     ) -> None:
-        """`gate`: what admits the subscribe requests (default: the connector's budget, which
-        the supervisor also charges for connecting)."""
-        self._bn = connector
-        self._gate: RateGate | None = gate if gate is not None else connector.budget
-        self._api_key = api_key
-        self._signer = signer
-        self.tracker = tracker
+        """`ws_api`: the WebSocket API client (not yet served: this stream serves it, and it
+        logs on first when it is set to); `loop`: the request loop for the REST catch-up and
+        fallback; `ledger`: where order states and fills go."""
+        self._api = ws_api
+        self._loop = loop
+        self._ledger = ledger
+        self.tracker: OrderTracker = ledger.tracker
         self.symbols: set[str] = {s.upper() for s in symbols}
-        self.logon = logon and signer.key_type == "ED25519"
-        opts = connector.options
-        self.sup = WsSupervisor(
-            opts.ws_api_url,
-            name="user-data",
+        self.sup: WsSupervisor = ws_api.serve(
             on_message=self._on_message,
             on_open=self._on_open,
             on_down=self._on_down,
             on_up=self._on_up,
             key=_event_key,
-            # The WebSocket API limits by weight, not messages; connecting costs 2 weight.
-            options=replace(opts.ws, max_outgoing_per_s=None, connect_weight=2),
-            emit=connector.emit,
-            limiter=connector.ws_limiter,
-            gate=self._gate,
-            on_error=self._gate.on_error if self._gate is not None else None,
-            local_addr=opts.local_addr,
         )
         self.subscribed = False
         self.subscription_id: int | None = None
@@ -146,6 +128,11 @@ class UserDataStream:
         self._poll_after: OrderKey | None = None  # the fallback's turn: the last order polled
         self._started_ms = 0
 
+    @property
+    def logon(self) -> bool:
+        """The socket logs on (`session.logon`, Ed25519) rather than signing the subscription."""
+        return self._api.logon_mode
+
     def __repr__(self) -> str:
         return f"UserDataStream(healthy={self.healthy}, logon={self.logon})"
 
@@ -155,7 +142,7 @@ class UserDataStream:
         return self.subscribed and self.sup.connected
 
     async def start(self, within: float | None = 30.0) -> None:
-        self._started_ms = self._bn.time.now_ms()
+        self._started_ms = self._loop.time.now_ms()
         self.sup.start()
         self._poller = asyncio.create_task(self._fallback(), name="user-data-fallback")
         await self.sup.wait_connected(within)
@@ -164,65 +151,37 @@ class UserDataStream:
         try:
             await reap(self._poller, self._catching, self._resubscribing)
         finally:
-            await self.sup.close()
+            await self._api.close()
 
-    # -- requests -------------------------------------------------------------------------
-    def _signed(self, extra: dict[str, object] | None = None) -> dict[str, object]:
-        params: dict[str, object] = {
-            "apiKey": self._api_key,
-            "recvWindow": self._bn.options.recv_window_ms,
-            "timestamp": self._bn.time.now_ms(),
-            **(extra or {}),
-        }
-        # Signers percent-encode base64 for URLs; a JSON parameter carries it as is.
-        params["signature"] = unquote(self._signer.sign(ws_payload(params)))
-        return params
-
-    async def _call(self, link: WsLink, method: str, *, signed: bool = False) -> Any:
-        """One request on `link`, admitted by the budget at its weight and settled with the
-        answer's `rateLimits`; the `result`, or a typed BinanceError. A `signed` request is
-        stamped and signed once admitted, so waiting for the budget does not age it."""
-        gate = self._gate
-        ticket = None
-        if gate is not None:
-            deadline = time.monotonic() + self.sup.options.open_timeout
-            ticket = await gate.acquire(ws_api_cost(method), deadline=deadline)
-        params = self._signed() if signed else {}
-        sent_ms = self._bn.time.now_ms()
-        try:
-            reply = await link.request({"method": method, "params": params})
-        except BaseException:
-            # Dropped, timed out or cancelled after sending: it may have been counted.
-            if gate is not None:
-                await asyncio.shield(gate.settle(ticket, ok=False))
-            raise
-        ok = reply.get("status") == 200
-        if gate is not None:
-            headers = ws_rate_headers(reply.get("rateLimits") or ())
-            await gate.settle(ticket, ok=ok, headers=headers)
-        if ok:
-            return reply.get("result")
-        err = classify(reply) or UnclassifiedError(f"{method}: unreadable answer")
-        await self._bn.observe_ws_error(err, sent_ms=sent_ms)  # stats, and the gate
-        raise err
-
+    # -- subscribing ----------------------------------------------------------------------
     async def _subscribe(self, link: WsLink) -> None:
-        """Log on (Ed25519) or sign, then subscribe; one clock resync on -1021."""
+        """Subscribe on `link` (logged on: `userDataStream.subscribe`; else the signed
+        `userDataStream.subscribe.signature`); one clock resync on -1021."""
+        api = self._api
         for attempt in range(2):
+            deadline = time.monotonic() + api.options.open_timeout
             try:
-                if self.logon:
-                    if not link.context.get("logged_on"):
-                        await self._call(link, "session.logon", signed=True)
-                        link.context["logged_on"] = True
-                    result = await self._call(link, "userDataStream.subscribe")
+                if api.logon_mode:
+                    await api.logon(link)  # (done already on a new socket)
+                    result = await api.request(
+                        "userDataStream.subscribe",
+                        signed=False,
+                        deadline=deadline,
+                        link=link,
+                        record=True,
+                    )
                 else:
-                    result = await self._call(
-                        link, "userDataStream.subscribe.signature", signed=True
+                    result = await api.request(
+                        "userDataStream.subscribe.signature",
+                        signed=True,
+                        deadline=deadline,
+                        link=link,
+                        record=True,
                     )
             except ClockSkewError:
                 if attempt:
                     raise
-                await self._bn.sync_time()
+                await self._loop.sync_time()
                 continue
             self.subscription_id = int(result["subscriptionId"])
             link.context["subscription"] = self.subscription_id
@@ -241,13 +200,13 @@ class UserDataStream:
         if kind == "executionReport":
             self.reports += 1
             order = self.tracker.apply_execution_report(event)
-            self._bn._order_seen(order)
+            self._ledger.seen(order)
         elif kind == "outboundAccountPosition":
             self.tracker.apply_account_position(event)
         elif kind == "eventStreamTerminated":
             self.terminated += 1
             self.subscribed = False
-            self._bn.emit("user_data_terminated")
+            self._loop.emit("user_data_terminated")
             if self._resubscribing is None or self._resubscribing.done():
                 self._resubscribing = asyncio.create_task(self._resubscribe())
 
@@ -284,49 +243,51 @@ class UserDataStream:
         tracker = self.tracker
         since = max(tracker.last_event_ms or self._started_ms, self._started_ms)
         since -= CATCH_UP_MARGIN_MS
-        since = max(since, self._bn.time.now_ms() - MAX_TRADES_WINDOW_MS)
-        symbols = self.symbols | tracker.symbols() | self._bn._journal_symbols()
+        since = max(since, self._loop.time.now_ms() - MAX_TRADES_WINDOW_MS)
+        symbols = self.symbols | tracker.symbols() | self._ledger.symbols()
         new_fills = 0
         for symbol in sorted(symbols):
-            trades = await self._bn.my_trades(symbol, startTime=since, limit=1000)
-            unknown = {
-                t.order_id
-                for t in trades
-                if tracker.get(order_id=t.order_id, symbol=symbol) is None
-            }
-            for order_id in sorted(unknown):  # filled while we were away: its final state
-                self._bn._order_seen(await self._bn.orders.query(symbol, order_id=order_id))
-            # Fills after their orders: an application never sees a fill of an unknown order.
-            for trade in trades:
-                new_fills += tracker.add_trade(trade)
-            listed = await self._bn.open_orders(symbol)
-            for order in listed:
-                tracker.update_order(order)
-                self._bn._order_seen(order)
-            still_open = {o.order_id for o in listed}
-            for order in tracker.open_orders(symbol):
-                if order.order_id not in still_open:
-                    current = await self._bn.orders.query(symbol, order_id=order.order_id)
-                    tracker.update_order(current)
-                    self._bn._order_seen(current)
+            new_fills += await self._catch_up_symbol(symbol, since)
         self.fills_caught_up += new_fills
-        self._bn.emit("user_data_catch_up", reason=reason, new_fills=new_fills)
+        self._loop.emit("user_data_catch_up", reason=reason, new_fills=new_fills)
+        return new_fills
+
+    async def _catch_up_symbol(self, symbol: str, since: int) -> int:
+        """One symbol's catch-up: trades since `since`, then the open orders; the new fills."""
+        loop, ledger, tracker = self._loop, self._ledger, self.tracker
+        trades = await account.my_trades(loop, ledger, symbol, startTime=since, limit=1000)
+        unknown = {
+            t.order_id for t in trades if tracker.get(order_id=t.order_id, symbol=symbol) is None
+        }
+        for order_id in sorted(unknown):  # filled while we were away: its final state
+            ledger.seen(await account.query_order(loop, symbol, order_id=order_id))
+        # Fills after their orders: an application never sees a fill of an unknown order.
+        new_fills = 0
+        for trade in trades:
+            new_fills += tracker.add_trade(trade)
+        listed = await account.open_orders(loop, ledger, symbol)
+        for order in listed:
+            ledger.seen(order)
+        still_open = {o.order_id for o in listed}
+        for order in tracker.open_orders(symbol):
+            if order.order_id not in still_open:
+                ledger.seen(await account.query_order(loop, symbol, order_id=order.order_id))
         return new_fills
 
     async def _catch_up(self, reason: str) -> None:
-        delay = 0.2
+        attempt = 0
         while True:
             try:
                 await self.catch_up(reason)
                 return
             except BinanceError as err:
                 log.info("user data catch-up failed (%s); retrying", err)
-                await asyncio.sleep(err.retry_after or delay)
-                delay = min(delay * 2, 10.0)
+                await asyncio.sleep(err.retry_after or CATCH_UP_BACKOFF.delay(attempt))
+                attempt += 1
 
     async def _fallback(self) -> None:
         """While the stream is down: poll tracked open orders over REST, a few per round."""
-        opts = self._bn.options
+        opts = self._loop.options
         while True:
             await asyncio.sleep(opts.fallback_poll)
             if self.healthy or self._down_since is None:
@@ -342,7 +303,9 @@ class UserDataStream:
         for key in next_round(tracked, self._poll_after, limit):
             order = tracked[key]
             try:
-                current = await self._bn.orders.query(order.symbol, order_id=order.order_id)
+                current = await account.query_order(
+                    self._loop, order.symbol, order_id=order.order_id
+                )
             except (OrderNotFoundError, InvalidRequestError) as err:
                 log.info("user data fallback: order %s %s not polled: %s", *key, err)
                 self._poll_after = key
@@ -353,8 +316,7 @@ class UserDataStream:
             self._poll_after = key
             self.polls += 1
             polled.append(key)
-            self.tracker.update_order(current)
-            self._bn._order_seen(current)
+            self._ledger.seen(current)
         if polled:
-            self._bn.emit("user_data_poll", orders=[i for _, i in polled], tracked=len(tracked))
+            self._loop.emit("user_data_poll", orders=[i for _, i in polled], tracked=len(tracked))
         return polled

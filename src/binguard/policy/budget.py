@@ -47,9 +47,11 @@ from binguard.errors import (
     IpBannedError,
     RateHeaders,
     RateLimitedError,
+    parse_rate_headers,
 )
 
 from .clock import Clock, SystemClock
+from .gate import Admits
 from .refusals import BanInForceError, BudgetExhaustedError
 from .weights import Cost
 
@@ -93,9 +95,12 @@ def effective_limits(limits: Iterable[Limit], margin: float) -> tuple[Limit, ...
 
 def ws_rate_headers(rate_limits: Iterable[Mapping[str, Any]]) -> RateHeaders:
     """A WebSocket API response's `rateLimits` [{rateLimitType, interval, intervalNum, count}]
-    as the REST headers they stand for, for `settle` / `observe` (web-socket-api.md)."""
-    weight: dict[str, int] = {}
-    orders: dict[str, int] = {}
+    as the REST headers they stand for, for `settle` / `observe` (web-socket-api.md).
+
+    They are rewritten as the `X-MBX-USED-WEIGHT-<n><unit>` / `X-MBX-ORDER-COUNT-<n><unit>`
+    headers a REST answer carries and read by the one parser of those (`parse_rate_headers`),
+    so both paths agree on what a count is."""
+    headers: list[tuple[str, str]] = []
     for item in rate_limits:
         interval = Interval.parse(f"{item.get('intervalNum', 1)} {item.get('interval', '')}")
         count = item.get("count")
@@ -103,13 +108,13 @@ def ws_rate_headers(rate_limits: Iterable[Mapping[str, Any]]) -> RateHeaders:
             continue
         kind = item.get("rateLimitType")
         if kind == LimitKind.REQUEST_WEIGHT:
-            weight[interval.letter] = count
+            headers.append((f"x-mbx-used-weight-{interval.letter}", str(count)))
         elif kind == LimitKind.ORDERS:
-            orders[interval.letter] = count
-    return RateHeaders(weight, orders, None)
+            headers.append((f"x-mbx-order-count-{interval.letter}", str(count)))
+    return parse_rate_headers(headers)
 
 
-class RateBudget:
+class RateBudget(Admits):
     """Binance's rate limits for one IP and account, kept in a `BudgetStore`."""
 
     def __init__(

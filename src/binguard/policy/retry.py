@@ -38,6 +38,7 @@ from binguard.errors import (
 )
 
 from .backoff import Backoff
+from .endpoints import rest_endpoint, ws_endpoint
 
 
 class Action(StrEnum):
@@ -65,10 +66,40 @@ class Attempt:
     attempt: int = 1  # attempts made so far, the failed one included
     time_left: float | None = None  # seconds until the caller's deadline; None = no deadline
     resynced: bool = False  # the clock was already resynced for this request
+    read: bool | None = None  # re-sending changes nothing; None: the HTTP method says
 
     @property
     def is_read(self) -> bool:
+        if self.read is not None:
+            return self.read
         return self.method.upper() in ("GET", "HEAD")
+
+    @classmethod
+    def of(
+        cls,
+        method: str,
+        path: str,
+        *,
+        is_order: bool | None = None,
+        attempt: int = 1,
+        time_left: float | None = None,
+        resynced: bool = False,
+    ) -> Attempt:
+        """The facts for a REST request (`method`, `path`) or a WebSocket API one (`path` is its
+        method), read from the endpoint table (`policy/endpoints.py`): `is_order` and `is_read`
+        come from its row; an explicit `is_order` wins; without a row the HTTP method decides."""
+        row = rest_endpoint(method, path) or ws_endpoint(path)
+        if is_order is None:
+            is_order = row.is_order if row is not None else False
+        return cls(
+            method=method,
+            path=path,
+            is_order=is_order,
+            attempt=attempt,
+            time_left=time_left,
+            resynced=resynced,
+            read=row.is_read if row is not None else None,
+        )
 
 
 Checker = Callable[[BinanceError, Attempt], bool]

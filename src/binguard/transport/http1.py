@@ -63,7 +63,7 @@ class ConnectError(HttpError):
     """The connection could not be opened (refused, unreachable, DNS, TLS): nothing was sent."""
 
 
-class ConnectTimeout(HttpError):  # noqa: N818 - the name classify() maps (httpx's)
+class ConnectTimeout(HttpError):  # noqa: N818 - as httpx names it
     """No connection within the connect timeout: nothing was sent."""
 
 

@@ -7,34 +7,99 @@
   its connector, its HTTP parser's long record).
 
 A backend sends one request and hands back the status, body and rate headers, or raises
-`ExchangeError` carrying the library's own exception (which classify() types: the transport
-translates it) and whatever of the answer had arrived. Both backends run the whole fault matrix
-in tests/connector/test_acceptance.py. Answers are decoded here too (`loads`), and rate headers
-are read straight from a raw head (`rate_from_head`).
+`ExchangeError` carrying the library's own exception, the binguard error type it maps to, and
+whatever of the answer had arrived. The mapping is by type, here at the boundary, from one table
+per backend (`HTTP1_ERRORS`, `AIOHTTP_ERRORS`; httpx's `_transports/default.py` is the model): no
+class is named so that a name table elsewhere recognises it. What a table does not map (a plain
+OSError, an unexpected library error) is left to classify(), which knows the stdlib's errors.
+Both backends run the whole fault matrix in tests/connector/test_acceptance.py. Answers are
+decoded here too (`loads`), and rate headers are read straight from a raw head (`rate_from_head`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 from yarl import URL
 
-from binguard.errors import RateHeaders, parse_rate_headers
+from binguard.errors import (
+    ConnectFailedError,
+    ConnectionDroppedError,
+    RateHeaders,
+    RequestInfo,
+    RequestTimeoutError,
+    TransportError,
+    parse_rate_headers,
+    redact_text,
+    safe_str,
+)
 
-from .http1 import Http1Client, HttpError
-
-if TYPE_CHECKING:
-    from .rest import RestOptions
+from .http1 import ConnectError, ConnectTimeout, Http1Client, HttpError, ReadTimeout
+from .http1 import RemoteProtocolError as Http1ProtocolError
 
 HttpName = Literal["http1", "aiohttp"]
+
+
+@dataclass(frozen=True, slots=True)
+class RestOptions:
+    """Transport settings; immutable, keyword-only defaults that suit Binance."""
+
+    timeout: float = 10.0  # one attempt; Binance itself gives up on the matching engine at 10 s
+    connect_timeout: float = 5.0
+    recv_window_ms: int = 5000  # Binance's default; it recommends 5000 or less
+    user_agent: str = "binguard/0.1"
+    http: HttpName = "http1"  # the HTTP backend; see the module docstring
+    gzip: bool = True  # ask for compressed answers (exchangeInfo is megabytes uncompressed)
+
+
+# -- failures mapped by type (the first row the exception is an instance of wins) ---------------
+ErrorMap = tuple[
+    tuple[type[BaseException] | tuple[type[BaseException], ...], type[TransportError]], ...
+]
+
+HTTP1_ERRORS: ErrorMap = (
+    ((ConnectError, ConnectTimeout), ConnectFailedError),  # nothing was sent
+    (ReadTimeout, RequestTimeoutError),
+    (Http1ProtocolError, ConnectionDroppedError),
+)
+AIOHTTP_ERRORS: ErrorMap = (
+    ((aiohttp.ClientConnectorError, aiohttp.ClientSSLError), ConnectFailedError),
+    (aiohttp.ConnectionTimeoutError, ConnectFailedError),
+    (aiohttp.ServerTimeoutError, RequestTimeoutError),
+    ((aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError), ConnectionDroppedError),
+    # ClientOSError is an OSError: the errno decides (classify reads it), not this table.
+    (aiohttp.ClientOSError, TransportError),
+    (aiohttp.ClientConnectionError, ConnectionDroppedError),
+    (TimeoutError, RequestTimeoutError),  # aiohttp's total timeout is asyncio's TimeoutError
+)
+
+
+def map_error(table: ErrorMap, exc: BaseException) -> type[TransportError] | None:
+    """The binguard error type `exc` maps to by `table`, or None: then classify() decides (a plain
+    OSError by its errno, or a ClientOSError)."""
+    for types, kind in table:
+        if isinstance(exc, types):
+            return None if kind is TransportError else kind
+    return None
+
+
+def transport_error(
+    kind: type[TransportError], exc: BaseException, request: RequestInfo | None
+) -> TransportError:
+    """A `kind` error for a failure of our own HTTP clients, worded as classify() words one (the
+    exception's type and text, redacted: a message may hold the signed URL)."""
+    said = safe_str(exc)
+    text = redact_text(f"{type(exc).__name__}: {said}"[:300]) if said else type(exc).__name__
+    return kind(text, request=request, received_at=time.time(), cause=type(exc).__qualname__)
 
 
 # orjson turns an integer beyond 64 bits into a float where json keeps an int. A body with a run
@@ -94,13 +159,21 @@ class Answer:
 
 
 class ExchangeError(Exception):
-    """A backend's failure, with what was known of the answer when it happened."""
+    """A backend's failure, with what was known of the answer when it happened, and the error
+    type its cause maps to (None: classify() decides)."""
 
-    def __init__(self, cause: BaseException, status: int | None, rate: RateHeaders | None):
+    def __init__(
+        self,
+        cause: BaseException,
+        status: int | None,
+        rate: RateHeaders | None,
+        kind: type[TransportError] | None = None,
+    ):
         super().__init__(type(cause).__name__)  # not str(cause): it may hold the signed URL
         self.cause = cause
         self.status = status
         self.rate = rate
+        self.kind = kind
 
 
 class Backend(Protocol):
@@ -125,7 +198,7 @@ def default_headers(api_key: str | None, options: RestOptions) -> dict[str, str]
 
 
 class Http1Backend:
-    """transport/http1.py; its exceptions (HttpError, OSError) are classify()'s to type."""
+    """transport/http1.py; its own exceptions are typed by `HTTP1_ERRORS`, an OSError by classify."""
 
     def __init__(
         self, base_url: str, headers: dict[str, str], options: RestOptions, local_addr: str | None
@@ -172,13 +245,14 @@ class Http1Backend:
         except (HttpError, OSError) as exc:
             head = exc.head if isinstance(exc, HttpError) else None
             status = exc.status if isinstance(exc, HttpError) else None
-            raise ExchangeError(exc, status, rate_from_head(head) if head else None) from exc
+            rate = rate_from_head(head) if head else None
+            raise ExchangeError(exc, status, rate, map_error(HTTP1_ERRORS, exc)) from exc
         return Answer(r.status, r.body, rate_from_head(r.head), lambda: r.headers)
 
 
 class AiohttpBackend:
-    """aiohttp's ClientSession; its exceptions (ClientError, TimeoutError, OSError) are
-    classify()'s to type."""
+    """aiohttp's ClientSession; its exceptions are typed by `AIOHTTP_ERRORS` (an OSError, and
+    anything the table does not know, by classify)."""
 
     def __init__(
         self, base_url: str, headers: dict[str, str], options: RestOptions, local_addr: str | None
@@ -237,7 +311,7 @@ class AiohttpBackend:
                 body = await resp.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             # After the response head arrived, a failure while reading the body is a drop too.
-            raise ExchangeError(exc, status, rate) from exc
+            raise ExchangeError(exc, status, rate, map_error(AIOHTTP_ERRORS, exc)) from exc
         return Answer(status, body, rate, resp.headers)
 
 

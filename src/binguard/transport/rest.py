@@ -1,7 +1,8 @@
 """The REST transport: signs, sends, reads rate headers, and turns every failure into a typed error.
 
-It is the one boundary where HTTP clients' and asyncio's exceptions are translated (through
-binguard.errors.classify); callers only ever see BinanceError subclasses. It makes no decisions:
+It is the one boundary where HTTP clients' and asyncio's exceptions are translated (our own
+clients' by type, in transport/http_backends.py; anything else through binguard.errors.classify);
+callers only ever see BinanceError subclasses. It makes no decisions:
 it asks the rate gate before sending, tells it what happened after, and leaves retries and
 reconciliation to the connector.
 
@@ -10,10 +11,8 @@ The HTTP client behind it is chosen by `RestOptions.http` (transport/http_backen
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -28,52 +27,28 @@ from binguard.errors import (
     redact_text,
     safe_str,
 )
-from binguard.policy.weights import Cost, rest_cost
+from binguard.policy.endpoints import Cost, rest_cost
+from binguard.policy.gate import Admission, RateGate
 
 from .http_backends import (
+    Answer,
     Backend,
     ExchangeError,
-    HttpName,
+    RestOptions,
     default_headers,
     loads,
     make_backend,
+    transport_error,
 )
 from .signing import Signer
+
+__all__ = ["RateGate", "RestOptions", "RestResponse", "RestTransport", "TimeSource", "encode_query"]
 
 
 class TimeSource(Protocol):
     """Binance's clock as the transport needs it (binguard.policy.servertime.ServerTimeSync)."""
 
     def now_ms(self) -> int: ...
-
-
-class RateGate(Protocol):
-    """The budget as the transport sees it (binguard.policy.budget.RateBudget): ask before
-    sending, report after. `settle` runs for every ticket, even when the caller is cancelled."""
-
-    async def acquire(self, cost: Cost, *, deadline: float | None) -> Any: ...
-
-    async def settle(
-        self, ticket: Any, *, ok: bool, headers: RateHeaders | None = None
-    ) -> None: ...
-
-    async def on_error(self, error: BinanceError, *, sent_ms: int | None = None) -> None: ...
-
-    def check(self) -> None:
-        """Raise (a typed BinanceError) if nothing may leave now: called right before the bytes
-        of an admitted request are written, when a wait lay between (a new connection)."""
-
-
-@dataclass(frozen=True, slots=True)
-class RestOptions:
-    """Transport settings; immutable, keyword-only defaults that suit Binance."""
-
-    timeout: float = 10.0  # one attempt; Binance itself gives up on the matching engine at 10 s
-    connect_timeout: float = 5.0
-    recv_window_ms: int = 5000  # Binance's default; it recommends 5000 or less
-    user_agent: str = "binguard/0.1"
-    http: HttpName = "http1"  # the HTTP backend; see the module docstring
-    gzip: bool = True  # ask for compressed answers (exchangeInfo is megabytes uncompressed)
 
 
 class RestResponse:
@@ -183,81 +158,103 @@ class RestTransport:
         deadline: float | None = None,
         cost: Cost | None = None,
     ) -> RestResponse:
-        """Send one request and return its parsed answer; raise a typed BinanceError otherwise."""
-        signer, clock = self._signer, self._time
-        if signed and (signer is None or clock is None):
+        """Send one request and return its parsed answer; raise a typed BinanceError otherwise.
+
+        The gate admits it first and is settled on every exit (`policy/gate.py` `admit`)."""
+        if signed and (self._signer is None or self._time is None):
             raise RuntimeError("signed requests need a signer and a time source")
         gate = self._gate
-        ticket = None
-        if gate is not None:
+        if gate is None:
+            slot = Admission(None, None, deadline)
+        else:
             if cost is None:
                 # Without parameters an endpoint's cost is fixed: computed once (hot path).
                 cost = None if params else self._plain_costs.get((method, path))
                 if cost is None:
-                    cost = rest_cost(method, path, params)
-                    if not params:
-                        self._plain_costs[(method, path)] = cost
-            ticket = await gate.acquire(cost, deadline=deadline)
-        # Signed after the budget admitted the request: a wait for capacity must not age the
-        # timestamp past recvWindow (that would earn -1021 for a request never sent late).
-        query = encode_query(params) if params else ""
-        sent_ms = clock.now_ms() if clock is not None else None
-        if signed:
-            assert signer is not None
-            stamp = f"recvWindow={self.options.recv_window_ms}&timestamp={sent_ms}"
-            query = f"{query}&{stamp}" if query else stamp
-            query = f"{query}&signature={signer.sign(query.encode())}"
-        timeout = self.options.timeout
-        if deadline is not None:
-            timeout = min(timeout, max(0.05, deadline - time.monotonic()))
-        try:
-            answer = await self._http.exchange(
-                method,
-                f"{path}?{query}" if query else path,
-                timeout,
-                gate.check if gate is not None else None,
-            )
-        except ExchangeError as failure:
-            exc = failure.cause
-            request = RequestInfo.of(method, path, params)
-            said = safe_str(exc)
-            err = classify(exc, request=request) or ConnectionDroppedError(
-                redact_text(f"{type(exc).__name__}: {said}"), request=request
-            )
-            if failure.status is not None and err.http_status is None:
-                err.http_status = failure.status
-            if gate is not None:
-                await gate.settle(ticket, ok=False, headers=failure.rate)
-                await gate.on_error(err, sent_ms=sent_ms)
-            # Some libraries put the whole URL, signature included, in their message (aiohttp's
-            # ClientResponseError): such a cause is not chained (a traceback would print it).
-            raise err from (exc if redact_text(said) == said else None)
-        except BaseException:
-            # Cancelled mid-flight: the request may have left, so its weight counts.
-            if gate is not None:
-                await asyncio.shield(gate.settle(ticket, ok=False))
-            raise
-        status, body, rate = answer.status, answer.body, answer.rate
-        if status >= 400:
-            request = RequestInfo.of(method, path, params)
-            found = classify(HttpReply(status, answer.header_map(), body), request=request)
-            # classify() always finds an error in a >= 400 answer; the fallback keeps the type.
-            err = found or BinanceError(f"HTTP {status}", http_status=status, request=request)
-            if gate is not None:
-                await gate.settle(ticket, ok=False, headers=rate)
-                await gate.on_error(err, sent_ms=sent_ms)
-            raise err
-        if gate is not None:
-            await gate.settle(ticket, ok=True, headers=rate)
+                    cost = self._cost(method, path, params)
+            slot = gate.admit(cost, deadline=deadline)
+        async with slot:
+            # Signed after the budget admitted the request: a wait for capacity must not age the
+            # timestamp past recvWindow (that would earn -1021 for a request never sent late).
+            target, slot.sent_ms = self._target(path, params, signed)
+            timeout = self.options.timeout
+            if deadline is not None:
+                timeout = min(timeout, max(0.05, deadline - time.monotonic()))
+            try:
+                answer = await self._http.exchange(
+                    method, target, timeout, gate.check if gate is not None else None
+                )
+            except ExchangeError as failure:
+                slot.headers = failure.rate
+                err, cause = _failed(failure, RequestInfo.of(method, path, params))
+                # Some libraries put the whole URL, signature included, in their message
+                # (aiohttp's ClientResponseError): such a cause is not chained.
+                raise err from cause
+            slot.headers = answer.rate
+            if answer.status >= 400:
+                raise _refused(answer, RequestInfo.of(method, path, params))
+            slot.ok = True
+        body = answer.body
         try:
             data = loads(body) if body else None
         except ValueError as exc:
-            # A 2xx with a cut or foreign body: the request was processed, its answer lost.
-            raise ConnectionDroppedError(
-                f"HTTP {status} with an unreadable body ({len(body)} bytes)",
-                request=RequestInfo.of(method, path, params),
-                http_status=status,
-            ) from exc
+            raise _unreadable(answer, RequestInfo.of(method, path, params)) from exc
         return RestResponse(
-            status, data, rate, method, path, tuple(params.items()) if params else ()
+            answer.status, data, answer.rate, method, path, tuple(params.items()) if params else ()
         )
+
+    def _cost(self, method: str, path: str, params: Mapping[str, object] | None) -> Cost:
+        """What the request costs (an endpoint without parameters: remembered)."""
+        if params:
+            return rest_cost(method, path, params)
+        cost = self._plain_costs[(method, path)] = rest_cost(method, path, None)
+        return cost
+
+    def _target(
+        self, path: str, params: Mapping[str, object] | None, signed: bool
+    ) -> tuple[str, int | None]:
+        """The request target (path and query, signed when asked) and its server-time stamp."""
+        query = encode_query(params) if params else ""
+        clock = self._time
+        sent_ms = clock.now_ms() if clock is not None else None
+        if signed:
+            assert self._signer is not None
+            stamp = f"recvWindow={self.options.recv_window_ms}&timestamp={sent_ms}"
+            query = f"{query}&{stamp}" if query else stamp
+            query = f"{query}&signature={self._signer.sign(query.encode())}"
+        return (f"{path}?{query}" if query else path), sent_ms
+
+
+def _failed(
+    failure: ExchangeError, request: RequestInfo
+) -> tuple[BinanceError, BaseException | None]:
+    """The typed error for a backend's failure (mapped by type there, else by classify), and
+    the cause to chain: none when its text held something that had to be redacted."""
+    exc = failure.cause
+    said = safe_str(exc)
+    if failure.kind is not None:
+        err: BinanceError = transport_error(failure.kind, exc, request)
+    else:
+        err = classify(exc, request=request) or ConnectionDroppedError(
+            redact_text(f"{type(exc).__name__}: {said}"), request=request
+        )
+    if failure.status is not None and err.http_status is None:
+        err.http_status = failure.status
+    return err, (exc if redact_text(said) == said else None)
+
+
+def _refused(answer: Answer, request: RequestInfo) -> BinanceError:
+    """The typed error for an answer >= 400."""
+    status = answer.status
+    found = classify(HttpReply(status, answer.header_map(), answer.body), request=request)
+    # classify() always finds an error in a >= 400 answer; the fallback keeps the type.
+    return found or BinanceError(f"HTTP {status}", http_status=status, request=request)
+
+
+def _unreadable(answer: Answer, request: RequestInfo) -> ConnectionDroppedError:
+    """A 2xx with a cut or foreign body: the request was processed, its answer lost."""
+    return ConnectionDroppedError(
+        f"HTTP {answer.status} with an unreadable body ({len(answer.body)} bytes)",
+        request=request,
+        http_status=answer.status,
+    )
