@@ -50,7 +50,6 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -64,7 +63,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import redis_lua
 from .base import BlockKind, Granted, Held, Limit, Refused, Scope, Snapshot, StoreConfigError, Usage
-from .redis_config import check_client, check_identity, check_options, open_client
+from .redis_config import RedisStoreOptions as RedisStoreOptions  # its home; re-exported here
+from .redis_config import check_client, check_identity, open_client
 from .redis_fallback import LocalShare
 
 log = logging.getLogger("binguard.backends.redis")
@@ -77,24 +77,6 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,  # includes TimeoutError from asyncio.timeout
 )
 _STATUS = {1: BlockKind.BAN, 2: BlockKind.PAUSE}
-
-
-@dataclass(frozen=True, slots=True)
-class RedisStoreOptions:
-    """Tuning of a `RedisBudgetStore`; the defaults suit a fleet of up to 4 processes."""
-
-    prefix: str = "binguard"
-    timeout: float = 0.25  # seconds per Redis call, connect included
-    fallback_share: float = 0.25  # of every limit, per process, while Redis is away (<= 1/N)
-    probe_interval: float = 1.0  # seconds between attempts to reach Redis again
-    fairness: bool = True
-    fair_retry_ms: int = 25  # how soon a process capped by fairness may try again
-    ttl_factor: int = 2  # window hashes expire this many intervals after their last write
-    block_grace_ms: int = 3_600_000  # ban/pause keys outlive their end by this (Redis clock)
-    max_skew_ms: int | None = 5_000  # log once when now_ms and Redis TIME differ by more
-
-    def __post_init__(self) -> None:
-        check_options(self)
 
 
 def default_member() -> str:

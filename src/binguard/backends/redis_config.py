@@ -1,4 +1,4 @@
-"""Checks of a Redis store's configuration, run when the store is built (never at first use).
+"""A Redis store's options and the checks of its configuration, run when the store is built.
 
 Every mistake raises `StoreConfigError` (a `ValueError`) naming the setting; a URL is only ever
 shown with its password masked.
@@ -7,6 +7,7 @@ shown with its password masked.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -16,7 +17,6 @@ from .redis_fallback import check_share
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from .redis import RedisStoreOptions
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -98,6 +98,24 @@ def check_client(client: object, expected: type) -> None:
             f"the Redis store needs a redis.asyncio.Redis client, got {type(client).__name__} "
             "(a synchronous redis.Redis would block the event loop)"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RedisStoreOptions:
+    """Tuning of a `RedisBudgetStore`; the defaults suit a fleet of up to 4 processes."""
+
+    prefix: str = "binguard"
+    timeout: float = 0.25  # seconds per Redis call, connect included
+    fallback_share: float = 0.25  # of every limit, per process, while Redis is away (<= 1/N)
+    probe_interval: float = 1.0  # seconds between attempts to reach Redis again
+    fairness: bool = True
+    fair_retry_ms: int = 25  # how soon a process capped by fairness may try again
+    ttl_factor: int = 2  # window hashes expire this many intervals after their last write
+    block_grace_ms: int = 3_600_000  # ban/pause keys outlive their end by this (Redis clock)
+    max_skew_ms: int | None = 5_000  # log once when now_ms and Redis TIME differ by more
+
+    def __post_init__(self) -> None:
+        check_options(self)
 
 
 def check_options(o: RedisStoreOptions) -> None:

@@ -47,7 +47,7 @@ from binguard.errors import (
     IpBannedError,
     RateHeaders,
     RateLimitedError,
-    parse_rate_headers,
+    parse_rate_limits,
 )
 
 from .clock import Clock, SystemClock
@@ -97,21 +97,9 @@ def ws_rate_headers(rate_limits: Iterable[Mapping[str, Any]]) -> RateHeaders:
     """A WebSocket API response's `rateLimits` [{rateLimitType, interval, intervalNum, count}]
     as the REST headers they stand for, for `settle` / `observe` (web-socket-api.md).
 
-    They are rewritten as the `X-MBX-USED-WEIGHT-<n><unit>` / `X-MBX-ORDER-COUNT-<n><unit>`
-    headers a REST answer carries and read by the one parser of those (`parse_rate_headers`),
-    so both paths agree on what a count is."""
-    headers: list[tuple[str, str]] = []
-    for item in rate_limits:
-        interval = Interval.parse(f"{item.get('intervalNum', 1)} {item.get('interval', '')}")
-        count = item.get("count")
-        if interval is None or not isinstance(count, int):
-            continue
-        kind = item.get("rateLimitType")
-        if kind == LimitKind.REQUEST_WEIGHT:
-            headers.append((f"x-mbx-used-weight-{interval.letter}", str(count)))
-        elif kind == LimitKind.ORDERS:
-            headers.append((f"x-mbx-order-count-{interval.letter}", str(count)))
-    return parse_rate_headers(headers)
+    Read by `errors.parse_rate_limits`, which lives beside the REST header parser and keys both
+    alike ('1M', '10S', '1D'), so the two paths agree on what a count is."""
+    return parse_rate_limits(rate_limits if isinstance(rate_limits, list) else list(rate_limits))
 
 
 class RateBudget(Admits):
