@@ -10,6 +10,11 @@ not found → asked again until the server clock passes the attempt's timestamp 
 margin, and only then re-sent with the same id; "-2010 Duplicate order sent." on a re-send means
 the earlier attempt is open, and it is looked up; a reconciliation that cannot get an answer
 gives up at its deadline with ExecutionUnknownError, the order left in the journal for recover().
+
+Issue 12: -2026 ORDER_ARCHIVED (errors.md) is an order that existed and is final — journalled
+ARCHIVED, never re-sent, reported found, and recover() goes on with the next entry; an auth or
+signature error (-1022, -2015) ends reconciliation and recover() after ONE query, the entry left
+pending for a later recover().
 """
 
 from __future__ import annotations
@@ -23,15 +28,17 @@ import pytest
 from binguard.connector.calls import OutcomeUnknown
 from binguard.connector.events import Stats
 from binguard.connector.journal import OrderJournal, Stage
-from binguard.connector.ledger import OrderLedger
+from binguard.connector.ledger import ARCHIVED, IllegalTransition, OrderLedger
 from binguard.connector.options import ConnectorOptions
 from binguard.connector.orders import OrderManager
 from binguard.connector.tracker import OrderTracker
 from binguard.errors import (
+    AuthError,
     BinanceError,
     ConnectionDroppedError,
     ExecutionUnknownError,
     HttpReply,
+    OrderArchivedError,
     RateHeaders,
     classify,
 )
@@ -41,6 +48,9 @@ T = TypeVar("T")
 RECV_WINDOW_MS = 5000
 MARGIN_MS = 2000
 QUERY_STEP_MS = 1500  # the fake server clock moves this much per reconciliation query
+ARCHIVED_MSG = (  # errors.md -2026 ORDER_ARCHIVED
+    "Order was canceled or expired with no executed qty over 90 days ago and has been archived."
+)
 
 
 def _error(code: int, msg: str) -> BinanceError:
@@ -68,6 +78,8 @@ class Exchange:
     exists: bool = False
     sent_at: list[int] = field(default_factory=list)
     queries: int = 0
+    by_coid: dict[str, str] = field(default_factory=dict)  # a lookup answer per client order id
+    cancels: int = 0
 
     def order(self, coid: str, status: str = "NEW") -> dict[str, Any]:
         return {
@@ -98,11 +110,22 @@ class Exchange:
     def lookup(self, params: Mapping[str, object], clock: FakeClock) -> dict[str, Any]:
         self.queries += 1
         clock.now += QUERY_STEP_MS
-        if self.query == "dropped":
+        coid = str(params["origClientOrderId"])
+        query = self.by_coid.get(coid, self.query)
+        if query == "dropped":
             raise ConnectionDroppedError("no answer")
-        if self.exists or self.query == "found":
-            return self.order(str(params["origClientOrderId"]))
+        if query == "archived":  # errors.md -2026 ORDER_ARCHIVED
+            raise _error(-2026, ARCHIVED_MSG)
+        if query == "bad signature":  # errors.md -1022 INVALID_SIGNATURE
+            raise _error(-1022, "Signature for this request is not valid.")
+        if self.exists or query == "found":
+            return self.order(coid)
         raise _error(-2013, "Order does not exist.")
+
+    def cancel(self, params: Mapping[str, object]) -> dict[str, Any]:
+        """Every cancel's answer is lost (it may or may not have happened)."""
+        self.cancels += 1
+        raise OutcomeUnknown(ConnectionDroppedError("reset after sending"))
 
 
 class FakeLoop:
@@ -144,6 +167,8 @@ class FakeLoop:
         if method == "POST":
             assert is_order and signed
             data = self.exchange.place(params, self.clock)
+        elif method == "DELETE":
+            data = self.exchange.cancel(params)
         else:
             assert method == "GET"
             data = self.exchange.lookup(params, self.clock)
@@ -174,6 +199,8 @@ class FakeOrderSocket:
         self, method: str, params: Mapping[str, object], *, deadline: float | None = None
     ) -> Any:
         self.methods.append(method)
+        if method == "order.cancel":
+            return self.loop.exchange.cancel(params)
         assert method == "order.place"
         return self.loop.exchange.place(params, self.loop.clock)
 
@@ -257,3 +284,85 @@ async def test_giving_up_after_max_resends(via: str) -> None:
     assert not caught.value.may_have_executed  # provably absent, every time
     entry = orders._ledger.get("bg-gone")
     assert entry is not None and entry.stage is Stage.FINAL and entry.status == "NOT_PLACED"
+
+
+# -- issue 12: -2026 ORDER_ARCHIVED is final, never "not placed" --------------------------------
+
+
+@VIAS
+async def test_an_archived_order_is_final_and_never_sent_again(via: str) -> None:
+    exchange = Exchange(attempts=["lost", "ok"], query="archived")
+    orders, loop = manager(exchange, via)
+    with pytest.raises(OrderArchivedError):
+        await orders.place(PARAMS, "bg-archived")
+    assert len(exchange.sent_at) == 1 and exchange.queries == 1  # found at once; no re-send
+    assert (loop.stats.reconciled_found, loop.stats.reconciled_absent, loop.stats.resends) == (
+        1,
+        0,
+        0,
+    )
+    entry = orders._ledger.get("bg-archived")
+    assert entry is not None and entry.stage is Stage.FINAL and entry.status == ARCHIVED
+    assert orders._ledger.pending() == []
+    with pytest.raises(IllegalTransition):  # the ledger itself refuses to send it again
+        orders._ledger.sent("bg-archived")
+
+
+@VIAS
+async def test_recover_settles_an_archived_entry_and_goes_on(via: str) -> None:
+    exchange = Exchange(attempts=[], query="found", by_coid={"bg-old": "archived"})
+    orders, loop = manager(exchange, via)
+    for coid in ("bg-old", "bg-new"):
+        orders._ledger.intent(coid, "BTCUSDT", {"side": "BUY"})
+        orders._ledger.sent(coid)
+        orders._ledger.unknown(coid, "lost")
+    results = await orders.recover()
+    assert results[0] is None
+    assert results[1] is not None and results[1].client_order_id == "bg-new"
+    old, new = orders._ledger.get("bg-old"), orders._ledger.get("bg-new")
+    assert old is not None and (old.stage, old.status) == (Stage.FINAL, ARCHIVED)
+    assert new is not None and new.stage is Stage.ACKED
+    assert exchange.sent_at == [] and loop.stats.reconciled_found == 2
+
+
+@VIAS
+async def test_a_cancel_whose_order_is_archived_is_settled_not_repeated(via: str) -> None:
+    exchange = Exchange(attempts=["ok"], query="archived")
+    orders, _ = manager(exchange, via)
+    await orders.place(PARAMS, "bg-cancel")
+    with pytest.raises(OrderArchivedError):
+        await orders.cancel("BTCUSDT", client_order_id="bg-cancel")
+    assert exchange.cancels == 1 and exchange.queries == 1  # no second cancel, no polling
+    entry = orders._ledger.get("bg-cancel")
+    assert entry is not None and (entry.stage, entry.status) == (Stage.FINAL, ARCHIVED)
+    assert orders._ledger.tracker.get(client_order_id="bg-cancel") is None
+
+
+# -- issue 12: an auth error ends reconciliation at once --------------------------------------------
+
+
+@VIAS
+async def test_a_bad_signature_ends_reconciliation_after_one_query(via: str) -> None:
+    exchange = Exchange(attempts=["lost"], query="bad signature")
+    orders, loop = manager(exchange, via, reconcile_deadline=60.0)
+    with pytest.raises(AuthError) as caught:
+        await orders.place(PARAMS, "bg-auth")
+    assert caught.value.code == -1022
+    assert (len(exchange.sent_at), exchange.queries) == (1, 1)
+    entry = orders._ledger.get("bg-auth")
+    assert entry is not None and entry.stage is Stage.UNKNOWN  # pending, for a later recover()
+    assert [e.client_order_id for e in orders._ledger.pending()] == ["bg-auth"]
+    assert loop.stats.resends == 0
+
+
+@VIAS
+async def test_recover_with_a_bad_signature_stops_after_one_query(via: str) -> None:
+    exchange = Exchange(attempts=[], query="bad signature")
+    orders, _ = manager(exchange, via, reconcile_deadline=60.0)
+    for coid in ("bg-a", "bg-b"):
+        orders._ledger.intent(coid, "BTCUSDT", {"side": "BUY"})
+        orders._ledger.sent(coid)
+    with pytest.raises(AuthError):
+        await orders.recover()
+    assert exchange.queries == 1
+    assert [e.client_order_id for e in orders._ledger.pending()] == ["bg-a", "bg-b"]

@@ -331,17 +331,24 @@ class SpotConnector:
         """Subscribe to this account's user data; order state and fills then come pushed.
 
         `symbols`: where to catch up over REST after a reconnect, besides the symbols of the
-        orders already tracked or journalled."""
+        orders already tracked or journalled. Refused credentials (-1002, -1022, -2014, -2015)
+        raise AuthError after one subscription request; the stream is then closed, and a later
+        call starts a new one."""
         if self.user_data is None:
             if self._api_key is None or self._signer is None:
                 raise RuntimeError("user data needs an API key and a secret or private key")
-            self.user_data = UserDataStream(
+            stream = self.user_data = UserDataStream(
                 self._ws_api("user-data", logon=self.options.user_data_logon),
                 self._loop,
                 self._ledger,
                 symbols=symbols,
             )
-            await self.user_data.start(within)
+            try:
+                await stream.start(within)
+            except BinanceError:
+                self.user_data = None
+                await stream.close()
+                raise
         return self.user_data
 
     async def order_status(

@@ -23,6 +23,10 @@ from .models import Order, Trade, is_final
 from .tracker import OrderTracker
 
 NOT_PLACED = "NOT_PLACED"  # the journal's status for an order that provably never existed
+# The journal's status for an order Binance answers -2026 ORDER_ARCHIVED for (errors.md): it
+# existed, ended (canceled or expired) with nothing executed, and was archived. Final, and unlike
+# NOT_PLACED it never allows a re-send.
+ARCHIVED = "ARCHIVED"
 
 # The transitions each stage allows (the stage an order is in → the stages it may move to).
 TRANSITIONS: Mapping[Stage, frozenset[Stage]] = {
@@ -96,6 +100,22 @@ class OrderLedger:
         """A known end: the order exists (any Binance status) or was never placed."""
         if self._move(coid, Stage.FINAL):
             self.journal.mark_final(coid, status, order_id, error)
+
+    def archived(self, coid: str, error: str | None = None) -> None:
+        """Binance answered -2026 ORDER_ARCHIVED for `coid`: FINAL with status ARCHIVED (never
+        sent again), and no longer tracked as open. A journal entry that already knows a final
+        status keeps it (it says more than "archived")."""
+        entry = self.journal.get(coid)
+        if entry is not None and entry.stage is not Stage.FINAL:
+            self.final(coid, ARCHIVED, entry.order_id, error=error)
+        self.tracker.forget(client_order_id=coid)
+
+    def archived_order(self, symbol: str, order_id: int, error: str | None = None) -> None:
+        """`archived` for an order known by its order id (the user data fallback's polls)."""
+        known = self.tracker.get(order_id=order_id, symbol=symbol)
+        if known is not None and known.client_order_id:
+            self.archived(known.client_order_id, error)
+        self.tracker.forget(order_id=order_id, symbol=symbol)
 
     # -- what the exchange says ---------------------------------------------------------------
     def seen(self, order: Order) -> None:

@@ -16,6 +16,12 @@ both raise `OutcomeUnknown` in the same cases, so this reconciliation serves bot
 Binance accepts a reused client order id once the earlier order has filled, so re-sending without
 this proof could duplicate a filled order; "-2010 Duplicate order sent." on a re-send means the
 earlier attempt is open, and it is looked up instead.
+
+Two answers end a lookup at once (errors.md): -2026 ORDER_ARCHIVED means the order existed and is
+final (canceled or expired with nothing executed): it is found, journalled FINAL with status
+ARCHIVED, never re-sent, and `OrderArchivedError` is raised to the caller. A refusal no repetition
+can fix (`policy.retry.needs_a_fix`: -1002, -1022, -2014, -2015, a bad request) is raised after
+that one request; the entry stays pending for a later `recover()` with good credentials.
 """
 
 from __future__ import annotations
@@ -30,15 +36,17 @@ from binguard.errors import (
     BinanceError,
     CancelRejectedError,
     ExecutionUnknownError,
+    OrderArchivedError,
     OrderNotFoundError,
     OrderRejectedError,
 )
 from binguard.policy.endpoints import BY_NAME, Endpoint
+from binguard.policy.retry import needs_a_fix
 
 from . import account
 from .calls import OutcomeUnknown, Requests, call_endpoint
 from .journal import Stage
-from .ledger import OrderLedger
+from .ledger import ARCHIVED, NOT_PLACED, OrderLedger
 from .models import Order
 from .options import ConnectorOptions
 
@@ -111,7 +119,7 @@ class OrderManager:
                 raise
             except BinanceError as err:
                 if not err.may_have_executed:
-                    self._ledger.final(coid, "NOT_PLACED", error=repr(err))
+                    self._ledger.final(coid, NOT_PLACED, error=repr(err))
                 raise
             order = Order.from_api(data)
             self._ledger.acked(coid, order.order_id, order.status)
@@ -150,7 +158,13 @@ class OrderManager:
         ).data
 
     async def _find(self, coid: str, symbol: str, *, reason: BinanceError) -> Order | None:
-        """The order with this client order id, or None once it provably was never placed."""
+        """The order with this client order id, or None once it provably was never placed.
+
+        Raises OrderArchivedError when Binance answers -2026: the order existed and is final
+        (journalled ARCHIVED, never sent again). Raises at once, without asking again, an error
+        no repetition can fix (`needs_a_fix`: bad credentials or signature, a bad request): the
+        entry stays pending for a later recover(). Past `reconcile_deadline` without an answer:
+        ExecutionUnknownError, the entry pending too."""
         opts, loop = self._options, self._loop
         loop.stats.reconciliations += 1
         loop.emit("reconcile_start", client_order_id=coid, reason=type(reason).__name__)
@@ -163,11 +177,18 @@ class OrderManager:
                 order = await self.query(symbol, client_order_id=coid)
             except OrderNotFoundError:
                 if loop.time.now_ms() >= settled_at:
-                    self._ledger.final(coid, "NOT_PLACED")
+                    self._ledger.final(coid, NOT_PLACED)
                     loop.stats.reconciled_absent += 1
                     loop.emit("reconcile_result", client_order_id=coid, found=False)
                     return None
+            except OrderArchivedError as err:
+                self._archived(coid, err)
+                raise
             except BinanceError as err:
+                if needs_a_fix(err):
+                    # Bad credentials or a bad request: asking again cannot help.
+                    loop.emit("reconcile_result", client_order_id=coid, found=None, code=err.code)
+                    raise
                 if time.monotonic() >= give_up:
                     raise ExecutionUnknownError(
                         f"order {coid}: outcome still unknown after reconciling; "
@@ -181,6 +202,12 @@ class OrderManager:
                 return order
             await asyncio.sleep(opts.reconcile_poll)
 
+    def _archived(self, coid: str, err: OrderArchivedError) -> None:
+        """-2026 while reconciling: the order existed (found), is final, and is never re-sent."""
+        self._ledger.archived(coid, error=repr(err))
+        self._loop.stats.reconciled_found += 1
+        self._loop.emit("reconcile_result", client_order_id=coid, found=True, status=ARCHIVED)
+
     # -- queries and cancels ----------------------------------------------------------------------
     async def query(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
@@ -193,7 +220,9 @@ class OrderManager:
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> Order:
         """Cancel an order. A lost answer or 'Unknown order sent.' is resolved by a query: the
-        order may have filled meanwhile, which is returned as it is."""
+        order may have filled meanwhile, which is returned as it is. An order Binance answers
+        -2026 ORDER_ARCHIVED for is already final (canceled or expired, nothing executed): it is
+        settled (journal status ARCHIVED) and OrderArchivedError raised; nothing is sent again."""
         params: dict[str, object] = {"symbol": symbol}
         if order_id is not None:
             params["orderId"] = order_id
@@ -204,20 +233,35 @@ class OrderManager:
             try:
                 return settled(Order.from_api(await self._send(BY_NAME["cancel"], params)))
             except OutcomeUnknown:
-                current = await self.query(
-                    symbol, order_id=order_id, client_order_id=client_order_id
-                )
+                current = await self._current(symbol, order_id, client_order_id)
                 if not current.is_open:
                     return settled(current)
                 continue  # still open: the cancel did not happen; cancelling again is safe
             except CancelRejectedError:
-                current = await self.query(
-                    symbol, order_id=order_id, client_order_id=client_order_id
-                )
+                current = await self._current(symbol, order_id, client_order_id)
                 if current.is_open:
                     raise
                 return settled(current)
+            except OrderArchivedError as err:
+                self._settle_archived(symbol, order_id, client_order_id, err)
+                raise
         raise ExecutionUnknownError(f"cancel of {order_id or client_order_id} did not settle")
+
+    async def _current(self, symbol: str, order_id: int | None, coid: str | None) -> Order:
+        """A cancel's follow-up query; an archived order is settled and its error raised."""
+        try:
+            return await self.query(symbol, order_id=order_id, client_order_id=coid)
+        except OrderArchivedError as err:
+            self._settle_archived(symbol, order_id, coid, err)
+            raise
+
+    def _settle_archived(
+        self, symbol: str, order_id: int | None, coid: str | None, err: OrderArchivedError
+    ) -> None:
+        if coid is not None:
+            self._ledger.archived(coid, error=repr(err))
+        elif order_id is not None:
+            self._ledger.archived_order(symbol, order_id, error=repr(err))
 
     async def cancel_all(self, symbol: str) -> list[Order]:
         try:
@@ -231,19 +275,27 @@ class OrderManager:
     # -- recovery ---------------------------------------------------------------------------------
     async def recover(self) -> list[Order | None]:
         """Settle every journal entry whose outcome is unknown: found orders are recorded, the
-        rest are marked NOT_PLACED once provably absent. Never re-sends (the market moved)."""
+        rest are marked NOT_PLACED once provably absent. Never re-sends (the market moved).
+
+        One result per entry: the order, or None when there is none to give — never placed
+        (journal status NOT_PLACED) or archived by Binance (-2026: it existed and is final,
+        journal status ARCHIVED; the next entries are still recovered). An error no repetition
+        can fix (bad credentials or signature) is raised at once, after one request: the entries
+        not yet settled stay pending for a later recover()."""
         results: list[Order | None] = []
         for entry in self._ledger.pending():
             if entry.stage is Stage.INTENT:
                 # Journalled but never sent: the crash came before the bytes left.
-                self._ledger.final(entry.client_order_id, "NOT_PLACED")
+                self._ledger.final(entry.client_order_id, NOT_PLACED)
                 results.append(None)
                 continue
-            results.append(
-                await self._find(
+            try:
+                found = await self._find(
                     entry.client_order_id,
                     entry.symbol,
                     reason=ExecutionUnknownError("recovering after restart"),
                 )
-            )
+            except OrderArchivedError:
+                found = None  # settled by _find: FINAL, ARCHIVED
+            results.append(found)
         return results

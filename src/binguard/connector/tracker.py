@@ -100,6 +100,24 @@ class OrderTracker:
             self._by_client[order.client_order_id] = key
         return True
 
+    def forget(
+        self,
+        *,
+        client_order_id: str | None = None,
+        order_id: int | None = None,
+        symbol: str | None = None,
+    ) -> bool:
+        """Stop tracking an order the exchange no longer has (-2026 ORDER_ARCHIVED): it is
+        final, so it is polled and caught up no more. Its fills stay. True if it was tracked."""
+        key = self._by_client.get(client_order_id) if client_order_id is not None else None
+        if key is None and order_id is not None and symbol is not None:
+            key = (symbol, order_id)
+        if key is None or key not in self.orders:
+            return False
+        order = self.orders.pop(key)
+        self._by_client.pop(order.client_order_id, None)
+        return True
+
     def add_fill(self, fill: TrackedFill) -> bool:
         key = (fill.symbol, fill.trade_id)
         if key in self.fills:

@@ -46,12 +46,15 @@ from collections.abc import Hashable, Iterable
 
 from binguard._aio import reap
 from binguard.errors import (
+    AuthError,
     BinanceError,
     ClockSkewError,
     InvalidRequestError,
+    OrderArchivedError,
     OrderNotFoundError,
 )
 from binguard.policy.backoff import Backoff
+from binguard.policy.retry import needs_a_fix
 from binguard.transport.ws import Frame, WsLink, WsSupervisor
 from binguard.transport.ws_api import WsApiClient
 
@@ -112,8 +115,10 @@ class UserDataStream:
             on_open=self._on_open,
             on_down=self._on_down,
             on_up=self._on_up,
+            on_refused=self._refused,
             key=_event_key,
         )
+        self.failure: BinanceError | None = None  # what stopped this stream for good, if any
         self.subscribed = False
         self.subscription_id: int | None = None
         self.catch_ups = 0
@@ -142,6 +147,9 @@ class UserDataStream:
         return self.subscribed and self.sup.connected
 
     async def start(self, within: float | None = 30.0) -> None:
+        """Connect and subscribe within `within` seconds (TimeoutError). A refusal of the
+        credentials or the request (-1002, -1022, -2014, -2015, ...) is raised after that one
+        request: reconnecting would only send it again."""
         self._started_ms = self._loop.time.now_ms()
         self.sup.start()
         self._poller = asyncio.create_task(self._fallback(), name="user-data-fallback")
@@ -225,11 +233,25 @@ class UserDataStream:
         try:
             await self._subscribe(link)
         except BinanceError as err:
+            if needs_a_fix(err):
+                # A new socket would send the same refused subscription: stop for good.
+                self._refused(err)
+                await self._api.close()
+                return
             log.info("user data: resubscribing failed (%s); replacing the socket", err)
             self.sup.drop("resubscribe failed")
             return
         self.subscribed = True
         self._start_catch_up("terminated")
+
+    def _refused(self, err: BinanceError) -> None:
+        """A refusal no repetition cures (bad credentials, a bad request): this stream stops
+        asking (`failure`, event `user_data_failed`); start it again once fixed."""
+        if self.failure is None:
+            self.failure = err
+            log.warning("user data stopped: %s (code %s)", type(err).__name__, err.code)
+            self._loop.emit("user_data_failed", error=type(err).__name__, code=err.code)
+        self.subscribed = False
 
     # -- catching up ----------------------------------------------------------------------
     def _start_catch_up(self, reason: str) -> None:
@@ -271,7 +293,12 @@ class UserDataStream:
         still_open = {o.order_id for o in listed}
         for order in tracker.open_orders(symbol):
             if order.order_id not in still_open:
-                ledger.seen(await account.query_order(loop, symbol, order_id=order.order_id))
+                try:
+                    current = await account.query_order(loop, symbol, order_id=order.order_id)
+                except OrderArchivedError as err:  # final, nothing executed: no longer tracked
+                    ledger.archived_order(symbol, order.order_id, error=repr(err))
+                    continue
+                ledger.seen(current)
         return new_fills
 
     async def _catch_up(self, reason: str) -> None:
@@ -281,6 +308,12 @@ class UserDataStream:
                 await self.catch_up(reason)
                 return
             except BinanceError as err:
+                if isinstance(err, AuthError):
+                    self._refused(err)  # every request would be refused again
+                    return
+                if needs_a_fix(err):  # this catch-up would be refused again; the next may not
+                    log.warning("user data catch-up refused (%s); not retried", err)
+                    return
                 log.info("user data catch-up failed (%s); retrying", err)
                 await asyncio.sleep(err.retry_after or CATCH_UP_BACKOFF.delay(attempt))
                 attempt += 1
@@ -288,7 +321,7 @@ class UserDataStream:
     async def _fallback(self) -> None:
         """While the stream is down: poll tracked open orders over REST, a few per round."""
         opts = self._loop.options
-        while True:
+        while self.failure is None:
             await asyncio.sleep(opts.fallback_poll)
             if self.healthy or self._down_since is None:
                 continue
@@ -297,7 +330,9 @@ class UserDataStream:
     async def _poll_round(self, limit: int) -> list[OrderKey]:
         """Query up to `limit` tracked open orders, going on from the last round's turn; the
         orders polled. A failure about one order (unknown to the exchange, refused) passes its
-        turn; any other (transport, rate limit) ends the round, and the next starts there."""
+        turn; an archived one (-2026: final, nothing executed) is no longer tracked; bad
+        credentials stop the polling for good (`failure`); any other failure (transport, rate
+        limit) ends the round, and the next starts there."""
         tracked = {(o.symbol, o.order_id): o for o in self.tracker.open_orders()}
         polled: list[OrderKey] = []
         for key in next_round(tracked, self._poll_after, limit):
@@ -306,10 +341,17 @@ class UserDataStream:
                 current = await account.query_order(
                     self._loop, order.symbol, order_id=order.order_id
                 )
+            except OrderArchivedError as err:
+                self._ledger.archived_order(order.symbol, order.order_id, error=repr(err))
+                self._poll_after = key
+                continue
             except (OrderNotFoundError, InvalidRequestError) as err:
                 log.info("user data fallback: order %s %s not polled: %s", *key, err)
                 self._poll_after = key
                 continue
+            except AuthError as err:
+                self._refused(err)
+                break
             except BinanceError as err:
                 log.info("user data fallback poll failed: %s", err)
                 break

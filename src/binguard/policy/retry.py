@@ -33,6 +33,7 @@ from binguard.errors import (
     ExecutionUnknownError,
     Family,
     IpBannedError,
+    Recovery,
     ServerBusyError,
     TransportError,
 )
@@ -149,6 +150,17 @@ def local(err: BinanceError, _: Attempt) -> bool:
 def server_error(err: BinanceError, _: Attempt) -> bool:
     return err.http_status is not None and 500 <= err.http_status <= 599
 
+
+def needs_a_fix(err: BinanceError) -> bool:
+    """The request or the credentials must change before it can succeed (errors.md: -1002,
+    -1022, -2014, -2015 and the -11xx request errors; catalog recovery FIX_CREDENTIALS /
+    FIX_REQUEST). Every loop that repeats a request outside this policy — reconciling,
+    recovering, catching up, polling, (re)subscribing — raises it at once instead: sending the
+    same request again only earns more refusals (and, for bad signatures, looks like an attack)."""
+    return err.recovery in _FIX
+
+
+_FIX = frozenset({Recovery.FIX_CREDENTIALS, Recovery.FIX_REQUEST})
 
 banned = any_of(is_a(IpBannedError), status(418))
 must_fix = family(

@@ -116,10 +116,13 @@ class WsSupervisor:
         session: aiohttp.ClientSession | None = None,
         local_addr: str | None = None,
         request_only: bool | None = None,
+        fatal: Callable[[BinanceError], bool] | None = None,
     ) -> None:
         """`request_only`: the socket carries answers to requests, never unsolicited data, so
         a rotation switches once the new socket answers (default: True when no `on_message`
-        is given)."""
+        is given). `fatal`: a failure to connect or open that no reconnection can cure (the
+        WebSocket API refusing the credentials): supervision ends, `failure` holds it and
+        `wait_connected` raises it (default: none; reconnect forever)."""
         self._url = url if callable(url) else (lambda: url)
         self.request_only = on_message is nothing if request_only is None else request_only
         self.name = name
@@ -133,6 +136,8 @@ class WsSupervisor:
         self._limiter = limiter or ConnectLimiter()
         self._gate = gate
         self._on_error = on_error
+        self._fatal = fatal
+        self.failure: BinanceError | None = None  # what ended supervision (`fatal`), if any
         self._session = session
         self._own_session = session is None
         self._local_addr = local_addr
@@ -239,6 +244,8 @@ class WsSupervisor:
             self._session = None
 
     def _raise_if_failed(self) -> None:
+        if self.failure is not None:
+            raise self.failure
         main = self._main
         if main is not None and main.done() and not main.cancelled():
             exc = main.exception()
@@ -302,6 +309,9 @@ class WsSupervisor:
             try:
                 link = await self._connect(buffering=False)
             except BinanceError as err:
+                if self._fatal is not None and self._fatal(err):
+                    self._give_up(err)
+                    return
                 await self._connect_failed(err, attempt)
                 attempt += 1
                 continue
@@ -361,6 +371,11 @@ class WsSupervisor:
         """A rotation without overlap: the layer above hears of it as of a reconnect."""
         self._on_down("rotation without overlap")
         self._on_up(True)
+
+    def _give_up(self, err: BinanceError) -> None:
+        """A fatal failure: no more attempts; told once (`ws_failed`), kept in `failure`."""
+        self.failure = err
+        self._emit("ws_failed", name=self.name, error=type(err).__name__, code=err.code)
 
     async def _connect_failed(self, err: BinanceError, attempt: int) -> None:
         """A failed connection attempt: counted, told, and waited out (backoff, or the

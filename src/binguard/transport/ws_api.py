@@ -43,6 +43,7 @@ from binguard.errors import (
 from binguard.policy.budget import ws_rate_headers
 from binguard.policy.endpoints import ws_api_cost, ws_endpoint
 from binguard.policy.gate import RateGate, admit
+from binguard.policy.retry import needs_a_fix
 
 from .signing import Signer, ws_payload
 from .ws import Emit, Frame, WsLink, WsOptions, WsSupervisor, raw_key
@@ -99,6 +100,8 @@ class WsApiClient:
         self.logon_mode = logon and self._signer.key_type == "ED25519"
         self.sup: WsSupervisor | None = None
         self._on_open_part: Callable[[WsLink], Awaitable[None]] | None = None
+        self._on_refused: Callable[[BinanceError], None] = _nothing
+        self._refused: BinanceError | None = None  # a refusal no reconnection cures
         self._fresh: WsLink | None = None  # the newest socket, ready (logged on, subscribed)
         self._opened = asyncio.Event()  # set whenever a new socket is ready
         self.requests = 0  # requests that left on a socket
@@ -115,10 +118,16 @@ class WsApiClient:
         on_message: Callable[[Frame], None] | None = None,
         on_down: Callable[[str], None] = _nothing,
         on_up: Callable[[bool], None] = _nothing,
+        on_refused: Callable[[BinanceError], None] = _nothing,
         key: Callable[[str, Frame], Hashable] = raw_key,
     ) -> WsSupervisor:
-        """Create the supervisor (once); `on_open` runs on every new socket after the logon."""
+        """Create the supervisor (once); `on_open` runs on every new socket after the logon.
+
+        A refusal while opening that no reconnection cures (`needs_a_fix`: -1002, -1022,
+        -2014, -2015, a bad request) ends the supervisor after that one request: `on_refused`
+        hears of it, `failure` keeps it, and requests and `wait_connected` raise it."""
         self._on_open_part = on_open
+        self._on_refused = on_refused
         extra: dict[str, Any] = {} if on_message is None else {"on_message": on_message}
         self.sup = WsSupervisor(
             self._url,
@@ -133,9 +142,18 @@ class WsApiClient:
             gate=self._gate,
             on_error=self._gate.on_error if self._gate is not None else None,
             local_addr=self._local_addr,
+            fatal=self._is_refusal,
             **extra,
         )
         return self.sup
+
+    def _is_refusal(self, err: BinanceError) -> bool:
+        return err is self._refused
+
+    @property
+    def failure(self) -> BinanceError | None:
+        """The refusal that ended this client's socket for good (bad credentials), if any."""
+        return self._refused
 
     @property
     def supervisor(self) -> WsSupervisor:
@@ -147,10 +165,18 @@ class WsApiClient:
     async def _on_open(self, link: WsLink) -> None:
         """Log on (Ed25519), then the part's own opening; the socket then takes requests,
         even before a rotation switches to it."""
-        if self.logon_mode:
-            await self.logon(link)
-        if self._on_open_part is not None:
-            await self._on_open_part(link)
+        try:
+            if self.logon_mode:
+                await self.logon(link)
+            if self._on_open_part is not None:
+                await self._on_open_part(link)
+        except BinanceError as err:
+            if needs_a_fix(err):
+                # Reconnecting would send the same refused request again, forever.
+                self._refused = err
+                self._on_refused(err)
+                self._opened.set()  # requests waiting for a socket: none will come
+            raise
         self._fresh = link
         self._opened.set()
 
@@ -204,6 +230,8 @@ class WsApiClient:
             link = self._usable()
             if link is not None:
                 return link
+            if self._refused is not None:
+                raise self._refused  # no socket will come: the credentials were refused
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ConnectFailedError(f"WebSocket API ({self.name}) is down; nothing was sent")
