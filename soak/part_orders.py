@@ -246,6 +246,10 @@ def _judge(
             "sim RSS": f"{min(rss_sim, default=0):.0f}→{max(rss_sim, default=0):.0f} MB",
         }
     )
+    if bn.ws_orders is not None:  # how the WebSocket API part's order requests went
+        result.figures["order requests on the socket"] = f"{bn.ws_orders.requests:,}"
+        result.figures["over REST (socket down)"] = f"{bn.ws_orders.rest_fallbacks:,}"
+        result.figures["socket connects"] = f"{bn.ws_orders.sup.stats.connects:,}"
     result.check("orders placed", n.done, n.done >= spec.orders * 0.9, f">= 90 % of {spec.orders}")
     result.zero("lost", lost)
     result.zero("duplicated", duplicated)

@@ -205,8 +205,10 @@ async def test_ws_cancel_with_lost_answer_resolves_by_query(
     assert entry is not None and entry.stage is Stage.FINAL and entry.status == "CANCELED"
     executed = fault.get("executed", False)
     # Executed: the query shows it canceled, no second cancel. Not executed: the query shows it
-    # open, and cancelling again is safe.
-    assert await sent_over(wsim, "order.cancel") == (1 if executed else 2, 0)
+    # open, and cancelling again is safe — over REST if the socket is not back yet (issue 12).
+    ws_sent, rest_sent = await sent_over(wsim, "order.cancel")
+    assert bn.ws_orders is not None and rest_sent == bn.ws_orders.rest_fallbacks
+    assert (ws_sent + rest_sent, ws_sent >= 1) == (1 if executed else 2, True)
 
 
 async def test_ws_order_waits_for_the_budget(wsim: Simulator, wconnect: MakeConnector) -> None:
@@ -335,8 +337,10 @@ async def test_orders_keep_flowing_across_socket_replacement(
     assert stats.connects + stats.rotations >= 2, stats
     ws_sent, rest_sent = await sent_over(wsim, "order.place")
     # Each intent was sent once, plus once per proven-absent re-send (a request lost unprocessed
-    # on a dying socket may never show in the server's log).
-    assert rest_sent == 0 and len(placed) <= ws_sent <= len(placed) + bn.stats.resends
+    # on a dying socket may never show in the server's log); over REST only while no socket was
+    # up (issue 12: re-routed rather than failed).
+    assert rest_sent == bn.ws_orders.rest_fallbacks
+    assert len(placed) <= ws_sent + rest_sent <= len(placed) + bn.stats.resends
     assert bn.stats.resends == bn.stats.reconciled_absent
     if rule["action"] == "ws_shutdown":
         # Announced: requests moved to the new socket as soon as it was open, none was lost.
@@ -357,3 +361,24 @@ async def test_secrets_never_reach_events_or_errors(
     assert entry is not None and entry.last_error and "-1006" in entry.last_error
     texts = [*seen, entry.last_error, repr(bn.ws_orders), repr(bn.ws_orders and bn.ws_orders.sup)]
     assert seen and not any(secret in text or "signature=" in text for text in texts)
+
+
+@pytest.mark.parametrize("key_index", [HMAC, ED25519], ids=["hmac", "ed25519"])
+async def test_a_placement_while_the_socket_is_down_goes_over_rest(
+    wsim: Simulator, wconnect: MakeConnector, key_index: int
+) -> None:
+    """Issue 12 item 7: the order socket is down and cannot come back (every WebSocket API
+    connection is reset as it opens). A placement is re-routed over REST at once instead of
+    waiting out its deadline for "nothing was sent" (ConnectFailedError); exactly one order."""
+    bn = await wconnect(key_index, orders_via="ws", request_deadline=3.0)
+    assert bn.ws_orders is not None
+    load_faults(wsim, {"action": "ws_reset", "path": "/ws-api/v3"})
+    bn.ws_orders.sup.drop("test: network lost")
+    order = await place(bn)
+    assert order.status == "NEW"
+    await assert_exactly_once(wsim, bn, order.client_order_id)
+    assert await sent_over(wsim, "order.place") == (0, 1)
+    assert bn.ws_orders.rest_fallbacks == 1 and bn.stats.reconciliations == 0
+    canceled = await bn.cancel_order("BTCUSDT", client_order_id=order.client_order_id)
+    assert canceled.status == "CANCELED"
+    assert await sent_over(wsim, "order.cancel") == (0, 1)

@@ -108,7 +108,9 @@ class SpotConnector:
         if opts.orders_via == "ws":
             if api_key is None or signer is None:
                 raise ValueError("orders_via='ws' needs an API key and a secret or private key")
-            self.ws_orders = WsOrderSession(self._ws_api("ws-orders", logon=True), self._loop)
+            self.ws_orders = WsOrderSession(
+                self._ws_api("ws-orders", logon=True), self._loop, rest=self._transport.send
+            )
         self.orders = OrderManager(self._loop, self._ledger, opts, ws=self.ws_orders)
 
     def _own_budget(
@@ -196,7 +198,9 @@ class SpotConnector:
             # count them (and any other program on this IP), so the first window starts right.
             await self.budget.observe(response.rate, sent_ms=self.time.now_ms())
         if self.ws_orders is not None:
-            self.ws_orders.start()  # connects (and logs on) in the background
+            # Connects (and logs on); orders go over REST until the socket is up.
+            self.ws_orders.start()
+            await self.ws_orders.wait_ready(self.options.ws.open_timeout)
 
     async def close(self) -> None:
         if self.ws_orders is not None:

@@ -12,8 +12,12 @@ socket that just failed) and re-sends with the same id only once the server cloc
 attempt's timestamp + recvWindow + margin.
 
 One thing is clearer than over REST: a request whose socket is not up, or ended before the bytes
-could leave, provably reached nobody (`ConnectFailedError`), so it is simply sent again once a
-socket is back (retry rule `nothing_sent`).
+could leave, provably reached nobody (`ConnectFailedError`). Such a request is not left waiting
+for the socket: it goes over REST at once (`rest`, the same endpoint's REST form from the endpoint
+table, signed by the REST transport), so orders keep flowing while the socket reconnects — and
+when faults keep killing it, REST carries them until it is back (`rest_fallbacks` counts them).
+Nothing is sent twice by this: the WebSocket attempt provably never left. Without `rest` the
+request is sent again once a socket is back (retry rule `nothing_sent`).
 
 Signing, logon (Ed25519), the budget and classification are the WebSocket API client's
 (transport/ws_api.py `WsApiClient`, shared with user data): this module keeps only what is
@@ -23,15 +27,32 @@ socket is a `WsSupervisor`: reconnects forever, logs on again on every new socke
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
+from binguard.errors import ConnectFailedError
 from binguard.policy.endpoints import ws_endpoint
+from binguard.transport.rest import RestResponse
 from binguard.transport.ws import WsSupervisor
 from binguard.transport.ws_api import WsApiClient
 
 from .calls import Requests
+
+
+class RestSend(Protocol):
+    """One REST attempt, no retries (`RestTransport.send`)."""
+
+    async def __call__(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        signed: bool = False,
+        deadline: float | None = None,
+    ) -> RestResponse: ...
 
 
 class WsOrderSession:
@@ -40,10 +61,15 @@ class WsOrderSession:
     `ws_api`: the WebSocket API client (not yet served: this session serves it); `loop`: the
     request loop whose retry policy every order request goes through."""
 
-    def __init__(self, ws_api: WsApiClient, loop: Requests) -> None:
+    def __init__(
+        self, ws_api: WsApiClient, loop: Requests, *, rest: RestSend | None = None
+    ) -> None:
+        """`rest`: one REST attempt (`RestTransport.send`), used while no socket is up."""
         self._api = ws_api
         self._loop = loop
+        self._rest = rest
         self.sup: WsSupervisor = ws_api.serve()
+        self.rest_fallbacks = 0  # requests sent over REST because no socket was up
 
     def __repr__(self) -> str:
         return f"WsOrderSession(connected={self.sup.connected}, logon={self.logon})"
@@ -76,9 +102,34 @@ class WsOrderSession:
         """Stop the socket for good."""
         await self._api.close()
 
+    async def wait_ready(self, within: float) -> None:
+        """Wait up to `within` seconds for the first socket (then REST carries the requests);
+        a refused logon (bad credentials) is raised."""
+        with contextlib.suppress(TimeoutError):  # not up yet: REST carries requests until it is
+            await self.sup.wait_connected(within)
+
     async def send(self, method: str, params: Mapping[str, object], *, deadline: float) -> Any:
-        """Send one request through the budget; its `result`, or a typed BinanceError."""
-        return await self._api.request(method, params, signed=True, deadline=deadline)
+        """One attempt through the budget: on the socket when one is up, else over REST (see
+        the module docstring); its `result`, or a typed BinanceError."""
+        row = ws_endpoint(method)
+        rest = row.rest if row is not None and self._rest is not None else None
+        if rest is None:
+            return await self._api.request(method, params, signed=True, deadline=deadline)
+        if self._api.ready:
+            try:
+                return await self._api.request(method, params, signed=True, deadline=deadline)
+            except ConnectFailedError:
+                pass  # the socket ended before the request left: nothing was sent
+        return await self._over_rest(rest, params, deadline)
+
+    async def _over_rest(
+        self, rest: tuple[str, str], params: Mapping[str, object], deadline: float
+    ) -> Any:
+        assert self._rest is not None
+        self.rest_fallbacks += 1
+        http_method, path = rest
+        response = await self._rest(http_method, path, params, signed=True, deadline=deadline)
+        return response.data
 
     async def call(
         self,

@@ -223,6 +223,11 @@ class WsApiClient:
                 return link
         return None
 
+    @property
+    def ready(self) -> bool:
+        """A socket is open and takes requests now (no waiting for one)."""
+        return self._usable() is not None
+
     async def live_link(self, deadline: float) -> WsLink:
         """The socket to send on, waiting for one until `deadline`; ConnectFailedError if none
         came: then nothing was sent."""
