@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
-from binguard.backends import BudgetStore, Limit
+from binguard.backends import BudgetStore, Limit, SharesLimits
 from binguard.errors import BinanceError
 from binguard.policy.budget import RateBudget
 from binguard.policy.clock import Clock, SystemClock
@@ -79,6 +79,7 @@ class SpotConnector:
         self._events = EventBus(self.stats)
         self._bans = BanNotices(self._events.emit)
         self.budget: RateBudget | None = None
+        self._store = store
         if gate is None:
             gate = self.budget = self._own_budget(clock, store, sleep)
         self._gate = gate  # what admits every request: REST, WebSocket API orders, user data
@@ -187,16 +188,29 @@ class SpotConnector:
         await self.close()
 
     async def open(self) -> None:
-        """Open the session, measure the server clock and read the rate limits."""
+        """Open the session, measure the server clock and read the rate limits.
+
+        A fleet member on a store that shares limits (`SharesLimits`, the Redis store) takes the
+        limits an earlier member saved before its first request, so its start-up requests
+        (`/api/v3/time`, `exchangeInfo`) wait for the fleet's windows like any other instead of
+        earning a 429; it saves the limits exchangeInfo gives (as given: `set_limits` applies
+        `budget_share`) for the members after it."""
         await self._transport.open()
+        shared = self._store if isinstance(self._store, SharesLimits) else None
+        if self.budget is not None and shared is not None:
+            known = await shared.load_limits()
+            if known:
+                self.budget.set_limits(known)
         await self._loop.ensure_time()
         if self.budget is not None:
             response = await call_endpoint(self._loop, "exchange_info")
-            limits = response.data.get("rateLimits", ())
-            self.budget.set_limits(Limit.from_exchange_info(x) for x in limits)
-            # The start-up requests went out before any limit was known; this answer's headers
-            # count them (and any other program on this IP), so the first window starts right.
+            limits = [Limit.from_exchange_info(x) for x in response.data.get("rateLimits", ())]
+            self.budget.set_limits(limits)
+            # The start-up requests may have gone out before any limit was known; this answer's
+            # headers count them (and any other program on this IP), so the window starts right.
             await self.budget.observe(response.rate, sent_ms=self.time.now_ms())
+            if shared is not None and limits:
+                await shared.save_limits(limits)
         if self.ws_orders is not None:
             # Connects (and logs on); orders go over REST until the socket is up.
             self.ws_orders.start()
