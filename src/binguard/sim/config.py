@@ -145,6 +145,33 @@ class WsConfig:
     max_pending: int = 100_000
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """How long terminal orders stay queryable (engine/retention.py): an order that ended is
+    evicted once it ended over `horizon_s` ago AND its account has over `max_orders` newer
+    terminal orders; an evicted order answers -2026 ORDER_ARCHIVED.
+
+    Defaults: 300 s, five times binguard's connector's reconcile deadline (60 s) and ten times its
+    request deadline (30 s), so an order whose answer was lost is always found while it is being
+    reconciled, at any order rate; and the last 10,000 terminal orders of each account, so a bot
+    that restarts after any pause still finds what it had in flight (`recover()` looks only for
+    the orders whose outcome was unknown at the crash, the last few it sent).
+    """
+
+    horizon_s: float = 300.0
+    max_orders: int = 10_000
+
+    def __post_init__(self) -> None:
+        if isinstance(self.horizon_s, bool) or not isinstance(self.horizon_s, int | float):
+            raise ValueError(f"retention.horizon_s must be a number, not {self.horizon_s!r}")
+        if not 0 <= self.horizon_s < float("inf"):
+            raise ValueError(f"retention.horizon_s must be >= 0, not {self.horizon_s!r}")
+        if isinstance(self.max_orders, bool) or not isinstance(self.max_orders, int):
+            raise ValueError(f"retention.max_orders must be an integer, not {self.max_orders!r}")
+        if self.max_orders < 0:
+            raise ValueError(f"retention.max_orders must be >= 0, not {self.max_orders}")
+
+
 def _hex(label: str, seed: int) -> str:
     return hashlib.sha256(f"binguard-sim:{label}:{seed}".encode()).hexdigest()
 
@@ -215,6 +242,7 @@ class SimConfig:
     latency_ms: float = 0.0
     stall_s: float = 30.0
     log_size: int = 10000
+    retention: RetentionConfig = RetentionConfig()
 
     @property
     def demo(self) -> AccountSpec:
@@ -249,6 +277,8 @@ class SimConfig:
             kw["flow"] = _build(FlowConfig, data.pop("flow"))
         if "ws" in data:
             kw["ws"] = _build(WsConfig, data.pop("ws"))
+        if "retention" in data:
+            kw["retention"] = _build(RetentionConfig, data.pop("retention"))
         data.pop("seed", None)
         for key, value in data.items():
             if key not in {f.name for f in dataclasses.fields(cls)}:
