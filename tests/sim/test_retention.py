@@ -168,10 +168,10 @@ def test_defaults_outlast_the_connectors_reconcile_window() -> None:
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        ({"horizon_s": -1}, "horizon_s must be >= 0"),
-        ({"horizon_s": "1h"}, "horizon_s must be a number"),
-        ({"max_orders": 1.5}, "max_orders must be an integer"),
-        ({"max_orders": -3}, "max_orders must be >= 0"),
+        ({"horizon_s": -1}, "horizon_s must be a finite number >= 0, not -1"),
+        ({"horizon_s": "1h"}, "horizon_s must be float, not '1h'"),
+        ({"max_orders": 1.5}, "max_orders must be int, not 1.5"),
+        ({"max_orders": -3}, "max_orders must be a finite number >= 0, not -3"),
         ({"max_order": 3}, "unknown RetentionConfig keys"),
     ],
 )
