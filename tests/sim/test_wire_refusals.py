@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import struct
 
 import aiohttp
@@ -235,3 +236,44 @@ async def test_masked_frames_split_byte_by_byte_still_work(wsim: Simulator) -> N
         assert [(a["id"], a["status"]) for a in answers] == [(1, 200), (2, 200)]
     finally:
         writer.close()
+
+
+# ----- a seeded fuzz of request lines and headers: every answer is Binance JSON ----------------
+def _mutant(rng: random.Random) -> bytes:
+    method = rng.choice([b"GET", b"POST", b"DELETE", b"PUT", b"FOO", b"G@T", b"get", b"\x16\x03"])
+    path = rng.choice([b"/api/v3/time", b"/api/v3/order", b"/api/v3/depth", b"/nope", b"*"])
+    alphabet = rng.choice([b"abc=&", b"abc=&%?#/\\\x00\x7f\xff "])
+    query = bytes(rng.choice(alphabet) for _ in range(rng.choice([0, 10, 9000])))
+    version = rng.choice([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/9.9", b"HTTX/1.1"])
+    headers = [b"Host: x", b"Connection: close"]  # a request served whole ends the connection too
+    for _ in range(rng.choice([0, 3, 130])):
+        name = rng.choice([b"X-A", b"Bad Name", b"X-MBX-APIKEY", b"\xff"])
+        headers.append(name + b": " + b"v" * rng.choice([1, 100, 9000]))
+    return (
+        method
+        + b" "
+        + path
+        + b"?"
+        + query
+        + b" "
+        + version
+        + b"\r\n"
+        + b"\r\n".join(headers)
+        + b"\r\n\r\n"
+    )
+
+
+async def test_fuzzed_requests_all_get_binance_json(sim: Simulator) -> None:
+    """300 seeded mutants of the request line and headers: no plain text, no 500, no bug."""
+    rng = random.Random(12)
+    statuses: set[int] = set()
+    for _ in range(300):
+        status, head, body = await exchange(sim, _mutant(rng))
+        assert b"content-type: application/json" in head.lower(), head
+        reply = json.loads(body)
+        assert status < 500, reply
+        if status >= 400:
+            assert isinstance(reply["code"], int) and isinstance(reply["msg"], str), reply
+        statuses.add(status)
+    assert {400, 414, 431} <= statuses
+    assert sim.bugs == []

@@ -21,13 +21,19 @@ Bytes the parser cannot read are -1100 ILLEGAL_CHARS, the request-side code for 
 field may not hold. All are 4XX: rest-api.md §HTTP Return Codes, "malformed requests; the issue
 is on the sender's side", so no client reads them as an unknown execution status.
 
+After a refusal the connection ends with a lingering close, as web servers do: the reply, a FIN,
+then whatever the client still sends is read and dropped (for at most `LINGER_S`) before the
+socket closes. Closing at once with the rest of a 1 MB header still unread would send a TCP RST,
+and the client would see "connection reset" instead of the error.
+
 The same handler puts `ws_framing.MaskCheck` in front of every upgraded WebSocket's frame reader.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import BadHttpMethod, LineTooLong
@@ -37,6 +43,7 @@ from .bugs import BugLog, describe, log
 from .errors import SimError
 from .ws_framing import FrameReader, MaskCheck
 
+LINGER_S = 2.0
 MAX_LINE = 8190  # aiohttp's limits, stated here because the docs above promise them
 MAX_HEADERS = 128
 
@@ -83,6 +90,8 @@ class SimRequestHandler(RequestHandler):
             )
         response = err.response()
         response.force_close()
+        if self.transport is not None and not isinstance(self.transport, _Lingering):
+            self.transport = cast(asyncio.Transport, _Lingering(self.transport))
         return response
 
     def data_received(self, data: bytes) -> None:
@@ -118,6 +127,27 @@ class SimRequestHandler(RequestHandler):
         peer = self.transport.get_extra_info("peername") if self.transport else None
         guarded: FrameReader = MaskCheck(parser, str(peer[0]) if peer else "?")
         super().set_parser(guarded, data_received_cb)  # type: ignore[arg-type]
+
+
+class _Lingering:
+    """A transport whose close() is a lingering close: FIN after the reply, reads dropped until
+    the client closes too or LINGER_S passes. Everything else goes to the real transport."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        transport = self._transport
+        if transport.is_closing():
+            return
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()  # sent once the reply is flushed
+        asyncio.get_running_loop().call_later(LINGER_S, transport.close)
 
 
 class SimServer(web.Server):
