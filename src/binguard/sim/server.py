@@ -135,17 +135,20 @@ class _Lingering:
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
+        self._lingering = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
     def close(self) -> None:
+        """The first call lingers; a second one (the server shutting down) closes at once."""
         transport = self._transport
-        if transport.is_closing():
-            return
-        if not transport.can_write_eof():
+        if self._lingering or not transport.can_write_eof():
             transport.close()
             return
+        if transport.is_closing():
+            return
+        self._lingering = True
         transport.write_eof()  # sent once the reply is flushed
         asyncio.get_running_loop().call_later(LINGER_S, transport.close)
 
