@@ -90,6 +90,7 @@ class SimRequestHandler(RequestHandler):
             )
         response = err.response()
         response.force_close()
+        self._close = True  # what the client still sends is dropped, never parsed again
         if self.transport is not None and not isinstance(self.transport, _Lingering):
             self.transport = cast(asyncio.Transport, _Lingering(self.transport))
         return response
@@ -149,6 +150,8 @@ class _Lingering:
         if transport.is_closing():
             return
         self._lingering = True
+        if not transport.is_reading():  # paused by aiohttp's full message queue
+            transport.resume_reading()
         transport.write_eof()  # sent once the reply is flushed
         asyncio.get_running_loop().call_later(LINGER_S, transport.close)
 
