@@ -83,7 +83,10 @@ async def _crowd_loop(state: SimState) -> None:
     interval = state.config.flow.interval_ms / 1000.0
     while True:
         await asyncio.sleep(interval)
-        state.crowd.step()
+        try:
+            state.crowd.step()
+        except Exception as e:  # noqa: BLE001 - a bug: one counted line, and the crowd goes on
+            state.bugs.record("crowd step", e)
 
 
 def build_app(state: SimState, extensions: Iterable[Extension] = ()) -> web.Application:
