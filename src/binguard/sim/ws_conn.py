@@ -24,6 +24,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from . import transport
+from .bugs import BugLog
 from .config import WsConfig
 
 log = logging.getLogger("binguard.sim.ws")
@@ -255,7 +256,7 @@ class WsConn:
 async def receive_loop(
     conn: WsConn,
     on_text: Callable[[str], Awaitable[None] | None],
-    bugs: list[str],
+    bugs: BugLog,
     rate_limited: bool = False,
 ) -> None:
     """Read frames until the connection ends: pings are answered, pongs noted, text handled.
@@ -265,7 +266,7 @@ async def receive_loop(
     `rate_limited` (streams), every frame counts toward the incoming limit and going over it
     disconnects (web-socket-streams.md §WebSocket Limits: pings, pongs and JSON messages count).
 
-    An unexpected exception in `on_text` is a simulator bug: logged, recorded in `bugs`, and
+    An unexpected exception in `on_text` is a simulator bug: one log line, kept in `bugs`, and
     the connection closes with 1011 (the HTTP guard cannot answer on an upgraded socket).
     """
     ws = conn.ws
@@ -290,7 +291,6 @@ async def receive_loop(
                 pending = on_text(text)
                 if pending is not None:
                     await pending
-            except Exception as e:  # recorded and logged, not hidden; CancelledError passes
-                log.exception("simulator bug on %s", conn.path)
-                bugs.append(f"WS {conn.path}: {e!r}")
+            except Exception as e:  # noqa: BLE001 - recorded, one log line; CancelledError passes
+                bugs.record(f"WS {conn.path}", e)
                 conn.close(INTERNAL_ERROR, "internal error")
