@@ -34,6 +34,7 @@ NORMAL = 1000
 GOING_AWAY = 1001
 POLICY = 1008
 INTERNAL_ERROR = 1011
+STALL_S = 0.1  # the ping loop waking this much late means the event loop itself stalled
 
 _TEXT, _PING, _PONG, _CLOSE, _SLEEP = range(5)
 _ENDED = frozenset({WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR})
@@ -222,8 +223,15 @@ class WsConn:
         interval = self.config.ping_interval_s
         timeout = self.config.pong_timeout_s
         next_ping = self._loop.time() + interval
+        woke_for: float | None = None
         while not self.closing:
             now = self._loop.time()
+            if woke_for is not None and now - woke_for > STALL_S:
+                # This loop itself ran late (a stalled event loop, e.g. a loaded test machine
+                # where client and server share it): a pong that arrived meanwhile has not been
+                # read yet. The time the server was not running is not the client's delay.
+                shift = now - woke_for + STALL_S  # and a moment to read what is waiting
+                self._pings = deque((payload, at + shift) for payload, at in self._pings)
             deadline = self._pings[0][1] + timeout if self._pings else None
             if deadline is not None and now >= deadline and not self.silenced():
                 self.close(POLICY, "pong timeout", urgent=True)
@@ -234,7 +242,8 @@ class WsConn:
                     self._push((_PING, str(self._ping_seq).encode()))
                 next_ping = now + interval
             wake = next_ping if deadline is None else min(next_ping, deadline)
-            await asyncio.sleep(max(0.001, wake - self._loop.time()))
+            woke_for = max(wake, self._loop.time() + 0.001)
+            await asyncio.sleep(woke_for - self._loop.time())
 
     # ----- ground truth -----------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
