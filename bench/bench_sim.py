@@ -5,6 +5,13 @@ pre-signed `POST /api/v3/order` requests from the same client loop in this proce
 same concurrency. The hello-world server answers a fixed small JSON body; the simulator checks
 the HMAC signature, timestamp, weights and order count, validates filters and matches the order.
 Goal: the simulator at >= 0.4x the hello-world rate.
+
+Memory: RSS growth per 100,000 terminal orders once the retention rule (engine/retention.py)
+holds the simulator at its plateau, with the default rule (300 s, 10,000 orders per account) and
+orders arriving at 212 orders/s of server time (the rate measured in the fault soak; the server
+clock is advanced per order, so the run takes seconds, not minutes). Its peer in the same run:
+the same orders with retention off (every order kept, as before the rule). Each runs in a fresh
+child process. Goal: <= 10 MB per 100,000 terminal orders.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import multiprocessing
+import queue
 import time
 from multiprocessing.queues import Queue
 from typing import Any
@@ -138,7 +146,87 @@ def _measure(kind: str) -> float:
         proc.join(10)
 
 
+RSS_ORDERS = 100_000  # terminal orders per measured stretch (and as many before, to warm up)
+RSS_RATE = 212.0  # orders per second of server time
+RSS_GOAL_MB = 10.0
+
+
+def _rss_bytes() -> int:
+    import gc
+    import os
+
+    gc.collect()
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _terminal_orders(engine: Any, n: int, clock_ms: list[float]) -> None:
+    """`n` terminal orders in a fixed mix: expired IOC, canceled GTC, and filled pairs."""
+    step_ms = 1000.0 / RSS_RATE
+    below, above, qty = 2 * 10**12, 4 * 10**12, 100_000  # 20,000 / 40,000 USDT, 0.001 BTC
+    for i in range(n // 4):
+        clock_ms[0] += 4 * step_ms
+        engine.place("bench", "BTCUSDT", "BUY", "LIMIT", "IOC", qty, None, below)
+        resting = engine.place(
+            "bench", "BTCUSDT", "BUY", "LIMIT", "GTC", qty, None, below + (i % 97) * 10**6
+        )
+        engine.cancel("bench", "BTCUSDT", resting.order_id, None)
+        engine.place("bench", "BTCUSDT", "SELL", "LIMIT", "GTC", qty, None, above)
+        engine.place("bench", "BTCUSDT", "BUY", "LIMIT", "IOC", qty, None, above)
+
+
+def _rss_child(retain: bool, out: Queue[tuple[float, int]]) -> None:
+    """In a fresh process: warm up to the plateau, then measure RSS over RSS_ORDERS more."""
+    from binguard.sim import Simulator
+    from binguard.sim.config import RetentionConfig
+
+    config = _sim_config()
+    if not retain:
+        config = config.with_(retention=RetentionConfig(horizon_s=1e12, max_orders=2**62))
+    engine = Simulator(config).state.engine
+    clock_ms = [float(engine.clock.now_ms())]
+    engine.clock.now_ms = lambda: int(clock_ms[0])  # type: ignore[method-assign]
+    _terminal_orders(engine, RSS_ORDERS, clock_ms)
+    before = _rss_bytes()
+    _terminal_orders(engine, RSS_ORDERS, clock_ms)
+    out.put(((_rss_bytes() - before) / 1e6, engine.retention.retained))
+
+
+def _rss_growth(retain: bool) -> tuple[float, int]:
+    ctx = multiprocessing.get_context("spawn")
+    out: Queue[tuple[float, int]] = ctx.Queue()
+    proc = ctx.Process(target=_rss_child, args=(retain, out), daemon=True)
+    proc.start()
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                return out.get(timeout=1)
+            except queue.Empty:
+                if not proc.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the memory benchmark's child failed") from None
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.terminate()
+
+
+def run_memory() -> None:
+    growth, retained = _rss_growth(retain=True)
+    peer, peer_retained = _rss_growth(retain=False)
+    verdict = "PASS" if growth <= RSS_GOAL_MB else "FAIL"
+    print(
+        f"   RSS growth, retention off  : {peer:8.1f} MB per {RSS_ORDERS:,} terminal orders"
+        f"  ({peer_retained:,} kept)"
+    )
+    print(
+        f"   RSS growth, default rule   : {growth:8.1f} MB per {RSS_ORDERS:,} terminal orders"
+        f"  ({retained:,} kept; goal <= {RSS_GOAL_MB:.0f} MB)  {verdict}"
+    )
+
+
 def run() -> None:
+    run_memory()
     hello = _measure("hello")
     sim = _measure("sim")
     ratio = sim / hello

@@ -7,9 +7,10 @@ market: each is final (EXPIRED) at once, so the simulator's open-order book stay
 memory is what it retains of terminal orders. Many tasks place concurrently through one
 connector; while some wait out a reconciliation (Binance's recvWindow proof), others go on.
 
-Ground truth: the simulator's `/_sim/orders`, polled every few seconds while the part runs (the
-simulator may evict terminal orders after its retention horizon) and once at the end; the
-connector's journal (a SQLite file) after a final `recover()`.
+Ground truth: the simulator's `/_sim/orders`, polled every 3 s while the part runs (terminal orders
+are evicted 30 s after they end, once 5,000 newer ones exist: the soak's retention, so the
+simulator's memory reaches its plateau within the run) and once at the end; the connector's
+journal (a SQLite file) after a final `recover()`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bench._common import SimProcess
 
 from binguard.connector import ConnectorOptions, SpotConnector
 from binguard.errors import BinanceError
-from binguard.sim import FlowConfig, LimitsConfig, RateLimitSpec, SimConfig
+from binguard.sim import FlowConfig, LimitsConfig, RateLimitSpec, RetentionConfig, SimConfig
 
 from ._common import SELF, Clock, PartResult, SecretWatch, growth_mb, rss_mb
 
@@ -83,6 +84,9 @@ def sim_config(seed: int) -> SimConfig:
         ),
         flow=FlowConfig(interval_ms=0),
         log_size=20_000,
+        # Shorter than the default (300 s) so the soak reaches the plateau within minutes; still
+        # longer than the connector's reconcile deadline below, as the rule requires.
+        retention=RetentionConfig(horizon_s=30.0, max_orders=5_000),
     )
 
 
@@ -93,6 +97,7 @@ def options(sim: SimProcess, spec: OrdersSpec, journal: Path) -> ConnectorOption
         recv_window_ms=500,
         reconcile_margin_ms=200,
         reconcile_poll=0.05,
+        reconcile_deadline=20.0,
         request_deadline=30.0,
         journal_path=journal,
         orders_via=spec.via,

@@ -55,7 +55,7 @@ async def orders(request: web.Request) -> web.Response:
     for (acct, sym), history in engine.history.items():
         if acct == INTERNAL_ACCOUNT or (account and acct != account) or (symbol and sym != symbol):
             continue
-        out.extend({"account": acct, **reports.order_details(o)} for o in history)
+        out.extend({"account": acct, **reports.order_details(o)} for o in history.values())
     return _json(out)
 
 

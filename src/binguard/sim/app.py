@@ -19,21 +19,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from binguard._aio import reap
 
 from .admin import STATE_KEY, add_admin_routes
+from .bugs import BugLog
 from .call import Endpoint
 from .config import SimConfig
 from .errors import SimError
 from .faults import FaultPlan
-from .pipeline import JSON, serve
+from .pipeline import serve
 from .rest_history import ENDPOINTS as HISTORY_ENDPOINTS
 from .rest_market import ENDPOINTS as MARKET_ENDPOINTS
 from .rest_tickers import ENDPOINTS as TICKER_ENDPOINTS
 from .rest_trade import ENDPOINTS as TRADE_ENDPOINTS
 from .sapi import ENDPOINTS as START_UP_ENDPOINTS
 from .sapi import add_unknown_log, note_unknown
+from .server import SimRunner
 from .state import SimState
 from .ws_routes import add_ws_routes
 
@@ -42,7 +45,7 @@ Extension = Callable[[web.Application, SimState], None]
 ENDPOINTS: tuple[Endpoint, ...] = (
     MARKET_ENDPOINTS + HISTORY_ENDPOINTS + TICKER_ENDPOINTS + TRADE_ENDPOINTS + START_UP_ENDPOINTS
 )
-BUGS_KEY = web.AppKey("binguard_sim_bugs", list[str])
+BUGS_KEY = web.AppKey("binguard_sim_bugs", BugLog)
 
 
 def _route(
@@ -54,40 +57,42 @@ def _route(
     return handle
 
 
-def _error(err: SimError, status: int | None = None) -> web.Response:
-    return web.Response(body=err.body(), status=status or err.status, content_type=JSON)
-
-
 @web.middleware
 async def guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Every reply is Binance-shaped: unknown routes, bad methods and bugs included.
 
-    An unexpected exception is a simulator bug: it is logged with its traceback, recorded for
-    tests (`state.bugs`), and answered as -1000 like Binance's own internal errors.
+    A body aiohttp cannot read (a broken chunk after the headers) is -1100, like the requests
+    aiohttp refuses before routing (server.py). An unexpected exception is a simulator bug: one
+    log line with a running count, recorded for tests (`state.bugs`, bugs.py), and answered as
+    -1000 like Binance's own internal errors.
     """
     try:
         return await handler(request)
     except web.HTTPException as e:
         if e.status in (404, 405):
-            return _error(SimError.of(-1020), e.status)
+            return SimError.of(-1020, status=e.status).response()
         if e.status == 413:
-            return _error(SimError.of(-1101, 0), 413)
+            return SimError.of(-1101, 0, status=413).response()
         if e.status < 400:
             raise
-        return _error(SimError.of(-1000), e.status)
-    except Exception as e:
-        log.exception("simulator bug on %s %s", request.method, request.path)
-        request.app[BUGS_KEY].append(f"{request.method} {request.path}: {e!r}")
-        return _error(SimError.of(-1000), 500)
+        return SimError.of(-1000, status=e.status).response()
+    except RequestPayloadError:
+        return SimError.of(-1100, status=400).response()
+    except Exception as e:  # noqa: BLE001 - a bug: counted and logged in one line by record()
+        request.app[BUGS_KEY].record(f"{request.method} {request.path}", e)
+        return SimError.of(-1000, status=500).response()
 
 
 async def _crowd_loop(state: SimState) -> None:
     interval = state.config.flow.interval_ms / 1000.0
     while True:
         await asyncio.sleep(interval)
-        state.crowd.step()
+        try:
+            state.crowd.step()
+        except Exception as e:  # noqa: BLE001 - a bug: one counted line, and the crowd goes on
+            state.bugs.record("crowd step", e)
 
 
 def build_app(state: SimState, extensions: Iterable[Extension] = ()) -> web.Application:
@@ -144,14 +149,18 @@ class Simulator:
         return f"ws://{self.host}:{self.port}"
 
     @property
-    def bugs(self) -> list[str]:
-        """Unexpected exceptions caught by the guard (tests assert this stays empty)."""
-        return [] if self.app is None else self.app[BUGS_KEY]
+    def bugs(self) -> BugLog:
+        """Unexpected exceptions caught by the guards (tests assert this stays empty)."""
+        return self.state.bugs
 
     async def start(self) -> None:
         self.app = build_app(self.state, self.extensions)
-        runner = web.AppRunner(
-            self.app, access_log=None, shutdown_timeout=0.5, handler_cancellation=True
+        runner = SimRunner(
+            self.app,
+            self.state.bugs,
+            access_log=None,
+            shutdown_timeout=0.5,
+            handler_cancellation=True,
         )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import yaml
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +23,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 KeyKind = Literal["HMAC", "ED25519", "RSA"]
 T = TypeVar("T")
+
+
+_SYMBOL_TEXT = frozenset({"symbol", "base", "quote", "status"})
+
+
+def _is_amount(value: object) -> bool:
+    """A decimal string like Binance's "0.01000000": finite and not negative."""
+    try:
+        amount = Decimal(value) if isinstance(value, str) else None
+    except ArithmeticError:
+        return False
+    return amount is not None and amount.is_finite() and amount >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +59,17 @@ class SymbolSpec:
     status: str = "TRADING"
     base_precision: int = 8
     quote_precision: int = 8
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if str(f.type) == "str" and f.name not in _SYMBOL_TEXT and not _is_amount(value):
+                raise ValueError(
+                    f"symbol {self.symbol}: {f.name} must be a decimal number >= 0, not {value!r}"
+                )
+        for name in ("tick_size", "step_size", "initial_price"):
+            if Decimal(getattr(self, name)) == 0:
+                raise ValueError(f"symbol {self.symbol}: {name} must be above 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +185,33 @@ class MarketConfig:
     stream_ms: int = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """How long terminal orders stay queryable (engine/retention.py): an order that ended is
+    evicted once it ended over `horizon_s` ago AND its account has over `max_orders` newer
+    terminal orders; an evicted order answers -2026 ORDER_ARCHIVED.
+
+    Defaults: 300 s, five times binguard's connector's reconcile deadline (60 s) and ten times its
+    request deadline (30 s), so an order whose answer was lost is always found while it is being
+    reconciled, at any order rate; and the last 10,000 terminal orders of each account, so a bot
+    that restarts after any pause still finds what it had in flight (`recover()` looks only for
+    the orders whose outcome was unknown at the crash, the last few it sent).
+    """
+
+    horizon_s: float = 300.0
+    max_orders: int = 10_000
+
+    def __post_init__(self) -> None:
+        if isinstance(self.horizon_s, bool) or not isinstance(self.horizon_s, int | float):
+            raise ValueError(f"retention.horizon_s must be a number, not {self.horizon_s!r}")
+        if not 0 <= self.horizon_s < float("inf"):
+            raise ValueError(f"retention.horizon_s must be >= 0, not {self.horizon_s!r}")
+        if isinstance(self.max_orders, bool) or not isinstance(self.max_orders, int):
+            raise ValueError(f"retention.max_orders must be an integer, not {self.max_orders!r}")
+        if self.max_orders < 0:
+            raise ValueError(f"retention.max_orders must be >= 0, not {self.max_orders}")
+
+
 def _hex(label: str, seed: int) -> str:
     return hashlib.sha256(f"binguard-sim:{label}:{seed}".encode()).hexdigest()
 
@@ -231,6 +283,7 @@ class SimConfig:
     latency_ms: float = 0.0
     stall_s: float = 30.0
     log_size: int = 10000
+    retention: RetentionConfig = RetentionConfig()
 
     @property
     def demo(self) -> AccountSpec:
@@ -244,7 +297,8 @@ class SimConfig:
     def from_mapping(cls, data: Mapping[str, Any]) -> SimConfig:
         """Build from plain data (parsed YAML/JSON). Missing parts take the defaults."""
         data = dict(data)
-        seed = int(data.get("seed", 0))
+        _check_scalars(cls, data)
+        seed = data.get("seed", 0)
         kw: dict[str, Any] = {"seed": seed}
         if "symbols" in data:
             kw["symbols"] = tuple(_build(SymbolSpec, s) for s in data.pop("symbols"))
@@ -267,6 +321,8 @@ class SimConfig:
             kw["ws"] = _build(WsConfig, data.pop("ws"))
         if "market" in data:
             kw["market"] = _build(MarketConfig, data.pop("market"))
+        if "retention" in data:
+            kw["retention"] = _build(RetentionConfig, data.pop("retention"))
         data.pop("seed", None)
         for key, value in data.items():
             if key not in {f.name for f in dataclasses.fields(cls)}:
@@ -276,20 +332,60 @@ class SimConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> SimConfig:
-        """Read a YAML or JSON file (JSON is YAML, so one parser reads both)."""
+        """Read a YAML or JSON file (JSON is YAML, so one parser reads both).
+
+        Every mistake is a ValueError with a one-line message: unreadable YAML/JSON, unknown
+        keys, values of the wrong type or sign (OSError if the file cannot be read)."""
         text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        try:
+            data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as e:
+            raise ValueError(f"{path}: invalid YAML/JSON: {' '.join(str(e).split())}") from None
         if not isinstance(data, Mapping):
             raise ValueError(f"{path}: expected a mapping at the top level")
-        return cls.from_mapping(data)
+        try:
+            return cls.from_mapping(data)
+        except (TypeError, ValueError, ArithmeticError) as e:  # e.g. a list for a mapping
+            raise ValueError(f"{path}: {e}") from None
 
 
 def _build(kind: type[T], data: Mapping[str, Any]) -> T:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"a {kind.__name__} must be a mapping, not {data!r}")
     names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
     unknown = set(data) - names
     if unknown:
-        raise ValueError(f"unknown {kind.__name__} keys: {sorted(unknown)}")
+        raise ValueError(f"unknown {kind.__name__} keys: {sorted(map(str, unknown))}")
+    _check_scalars(kind, data)
     return kind(**data)
+
+
+_SIGNED = frozenset({"seed", "clock_offset_ms", "clock_drift_ms_per_s"})
+_KINDS: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "float": (int, float)}
+
+
+def _check_scalars(kind: type, data: Mapping[str, Any]) -> None:
+    """Values of plain str / int / float / bool fields have that type; numbers are finite and,
+    but for offsets and the seed, not negative. (Structured fields are checked as they are built.)"""
+    for f in dataclasses.fields(kind):
+        if f.name not in data:
+            continue
+        value: Any = data[f.name]
+        annotation = str(f.type)
+        if annotation == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{kind.__name__}.{f.name} must be true or false, not {value!r}")
+            continue
+        accepted = _KINDS.get(annotation)
+        if accepted is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise ValueError(f"{kind.__name__}.{f.name} must be {annotation}, not {value!r}")
+        number = 0.0 if annotation == "str" else float(cast(float, value))
+        if not (math.isfinite(number) and (number >= 0 or f.name in _SIGNED)):
+            raise ValueError(
+                f"{kind.__name__}.{f.name} must be a finite number >= 0, not {value!r}"
+            )
 
 
 def _account(data: Mapping[str, Any], index: int) -> AccountSpec:

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 
+from aiohttp import web
+
 from binguard.errors import catalog
+
+JSON = "application/json"
 
 _PLACEHOLDER = re.compile(r"%s|%d|\{param\}")
 
@@ -71,6 +76,11 @@ class SimError(Exception):
 
     def body(self) -> bytes:
         return json.dumps({"code": self.code, "msg": self.msg}, separators=(",", ":")).encode()
+
+    def response(self, headers: Mapping[str, str] | None = None) -> web.Response:
+        """This error as an HTTP reply: its status and body, `headers` then its own headers."""
+        merged = {**headers, **self.headers} if headers else self.headers
+        return web.Response(body=self.body(), status=self.status, headers=merged, content_type=JSON)
 
 
 # Shorthands for the texts the simulator uses most; each is a catalog message, rendered.

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import random
 import time
 from collections import deque
@@ -86,10 +87,18 @@ class FaultRule:
     name: str = ""
 
     def __post_init__(self) -> None:
-        if self.action not in ACTIONS:
-            raise ValueError(f"unknown fault action {self.action!r}; known: {sorted(ACTIONS)}")
+        if not isinstance(self.action, str) or self.action not in ACTIONS:
+            raise ValueError(
+                f"unknown fault action {self.action!r}; known: {', '.join(sorted(ACTIONS))}"
+            )
+        for f in fields(self):
+            _check_field(f.name, str(f.type), getattr(self, f.name))
         if not 0.0 <= self.probability <= 1.0:
-            raise ValueError("probability must be within [0, 1]")
+            raise ValueError(f"fault {self.action}: probability must be within [0, 1]")
+        if self.end_s is not None and self.end_s < self.start_s:
+            raise ValueError(f"fault {self.action}: end_s must not be before start_s")
+        if self.status and not 100 <= self.status <= 599:
+            raise ValueError(f"fault {self.action}: status must be an HTTP status (100-599)")
 
     @property
     def label(self) -> str:
@@ -101,12 +110,43 @@ class FaultRule:
 
 
 _RULE_FIELDS = {f.name: f.type for f in fields(FaultRule)}
+_SIGNED = frozenset({"code", "jump_ms"})  # the only numbers that may be negative
+
+
+def _check_field(name: str, kind: str, value: Any) -> None:
+    """One rule value against its annotation ("int", "float | None", ...): type, sign, finite."""
+    if value is None and kind.endswith("| None"):
+        return
+    base = kind.removesuffix(" | None")
+    if base == "str":
+        ok = isinstance(value, str)
+    elif base == "bool":
+        ok = isinstance(value, bool)
+    elif base == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:  # float: an int is a float too
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value)
+    if not ok:
+        raise ValueError(f"fault option {name} must be {_KIND_TEXT[base]}, not {value!r}")
+    if base in ("int", "float") and name not in _SIGNED and value < 0:
+        raise ValueError(f"fault option {name} must not be negative, not {value!r}")
+
+
+_KIND_TEXT = {
+    "str": "a string",
+    "bool": "true or false",
+    "int": "an integer",
+    "float": "a finite number",
+}
 
 
 def rule_from_mapping(data: dict[str, Any]) -> FaultRule:
     unknown = set(data) - set(_RULE_FIELDS)
     if unknown:
-        raise ValueError(f"unknown fault rule keys: {sorted(unknown)}")
+        raise ValueError(f"unknown fault rule keys: {sorted(map(str, unknown))}")
+    if "action" not in data:
+        raise ValueError("a fault rule needs an action")
     return FaultRule(**data)
 
 
@@ -118,8 +158,17 @@ def rule_from_flag(text: str) -> FaultRule:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"fault option {item!r} must be key=value")
-        data[key.strip()] = yaml.safe_load(value)
+        key = key.strip()
+        # a string option takes the text as written (name=123 is the name "123")
+        data[key] = value.strip() if _RULE_FIELDS.get(key) == "str" else _scalar(value)
     return rule_from_mapping(data)
+
+
+def _scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text  # not a YAML scalar: the type check names the option and the value
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,17 +185,28 @@ class FaultPlan:
             raise ValueError("a fault plan is a mapping with 'rules' or a list of rules")
         unknown = set(data) - {"seed", "rules"}
         if unknown:
-            raise ValueError(f"unknown fault plan keys: {sorted(unknown)}")
-        rules = tuple(rule_from_mapping(dict(r)) for r in data.get("rules") or ())
-        return cls(rules, int(data.get("seed", 0)))
+            raise ValueError(f"unknown fault plan keys: {sorted(map(str, unknown))}")
+        raw_rules = data.get("rules") or []
+        if not isinstance(raw_rules, list):
+            raise ValueError("a fault plan's 'rules' must be a list")
+        for i, r in enumerate(raw_rules):
+            if not isinstance(r, dict):
+                raise ValueError(f"fault rule #{i + 1} must be a mapping, not {r!r}")
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"a fault plan's seed must be an integer, not {seed!r}")
+        return cls(tuple(rule_from_mapping(dict(r)) for r in raw_rules), seed)
 
     @classmethod
     def from_text(cls, text: str) -> FaultPlan:
-        """YAML or JSON text (JSON is parsed by the YAML parser too)."""
+        """YAML or JSON text (JSON is parsed by the YAML parser too); ValueError if invalid."""
         try:
             data = json.loads(text)
         except ValueError:
-            data = yaml.safe_load(text)
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise ValueError(f"invalid YAML: {' '.join(str(e).split())}") from None
         return cls.from_mapping(data)
 
     @classmethod

@@ -18,12 +18,11 @@ from aiohttp import web
 from . import transport
 from .auth import authenticate
 from .call import Call, Endpoint, RawJson
+from .errors import JSON as JSON  # re-exported: the WebSocket faces import it from here
 from .errors import SimError
 from .faults import FaultRule
 from .params import Params
 from .state import SimState
-
-JSON = "application/json"
 
 
 def dumps(body: Any) -> bytes:
@@ -144,8 +143,7 @@ def _before_fault(
     else:  # "error"
         err = SimError.of(rule.code or -1000, 0, status=rule.status or None)
     entry["status"] = err.status
-    headers = {**state.limits.weight_headers(ip, now_ms), **err.headers}
-    return web.Response(body=err.body(), status=err.status, headers=headers, content_type=JSON)
+    return err.response(state.limits.weight_headers(ip, now_ms))
 
 
 async def _after_fault(
@@ -171,4 +169,4 @@ async def _after_fault(
         transport.close(request)
         return web.Response()
     err = SimError.of(rule.code or -1006, 0, status=rule.status or None)  # error, executed
-    return web.Response(body=err.body(), status=err.status, headers=headers, content_type=JSON)
+    return err.response(headers)

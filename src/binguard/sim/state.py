@@ -6,6 +6,7 @@ from collections import deque
 from typing import Any
 
 from .auth import KeyRing
+from .bugs import BugLog
 from .clock import ServerClock
 from .config import SimConfig
 from .engine import Engine, Listener
@@ -27,7 +28,7 @@ class SimState:
         self.latency_ms = config.latency_ms
         self.listeners: list[Listener] = []
         # Unexpected exceptions caught by the HTTP and WebSocket guards (tests assert none).
-        self.bugs: list[str] = []
+        self.bugs = BugLog()
         self.reset()
 
     def subscribe(self, listener: Listener) -> None:

@@ -28,7 +28,6 @@ from .auth import Principal, Timing
 from .call import Call, Handler, Weight
 from .errors import SimError, mandatory
 from .faults import FaultRule
-from .pipeline import JSON
 from .state import SimState
 from .ws_auth import authenticate, loads, to_params
 from .ws_conn import POLICY, dumps, receive_loop
@@ -291,19 +290,15 @@ async def handle(request: web.Request, hub: WsHub) -> web.StreamResponse:
     wait = hub.attempt("api", ip)
     if wait is not None:
         hub.log(None, "CONNECT", 429, ip=ip, path=path, kind="api")
-        err = SimError.of(-1003, 0, status=429)
-        return web.Response(
-            body=err.body(), status=429, headers={"Retry-After": str(wait)}, content_type=JSON
-        )
+        return SimError.of(-1003, 0, status=429).response({"Retry-After": str(wait)})
     verdict = state.limits.charge(ip, CONNECT_WEIGHT, state.clock.now_ms())
     if verdict.error is not None:
         err = verdict.error
         hub.log(None, "CONNECT", err.status, ip=ip, path=path, kind="api")
-        headers = {**verdict.headers, **err.headers}
-        return web.Response(body=err.body(), status=err.status, headers=headers, content_type=JSON)
+        return err.response(verdict.headers)
     ws = web.WebSocketResponse(autoping=False, timeout=hub.config.close_timeout_s)
     if not ws.can_prepare(request).ok:
-        return web.Response(body=SimError.of(-1020).body(), status=400, content_type=JSON)
+        return SimError.of(-1020, status=400).response()
     await ws.prepare(request)
     return_limits = request.query.get("returnRateLimits", "true").lower() != "false"
     conn = ApiConn(

@@ -62,9 +62,9 @@ def inject(state: SimState, conn: WsConn, rule: FaultRule, method: str) -> None:
     elif action == "ws_shutdown":
         event = {"e": "serverShutdown", "E": state.clock.now_ms()}
         conn.send_json({"event": event} if conn.kind == "api" else event)
-        if rule.grace_s > 0:
-            conn.pause(rule.grace_s)
-        conn.close(GOING_AWAY, "server shutdown")
+        # The grace is service as usual (answers, events), then the close: a pause in the send
+        # queue followed by close() would drop every answer produced during the grace.
+        conn.later(rule.grace_s, lambda: conn.close(GOING_AWAY, "server shutdown"))
     elif action == "ws_expire":
         conn.close(NORMAL, "connection lifetime")
 

@@ -186,10 +186,7 @@ class WsHub:
 
     def _book_ticker(self, symbol: str, stream: str) -> None:
         book = self.state.engine.books[symbol]
-        bid, ask = book.bids.best(), book.asks.best()
-        bid_qty = book.bids.totals[bid] if bid is not None else 0
-        ask_qty = book.asks.totals[ask] if ask is not None else 0
-        top = (bid or 0, bid_qty, ask or 0, ask_qty)
+        top = book.top()
         if self._tops.get(symbol) == top:
             return
         self._tops[symbol] = top

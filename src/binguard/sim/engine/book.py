@@ -79,3 +79,11 @@ class Book:
         self.bids = BookSide(is_bid=True)
         self.asks = BookSide(is_bid=False)
         self.update_id = 1
+
+    def top(self) -> tuple[int, int, int, int]:
+        """Best bid price and quantity, best ask price and quantity (0 for an empty side), as
+        bookTicker shows them."""
+        bid, ask = self.bids.best(), self.asks.best()
+        bid_qty = self.bids.totals[bid] if bid is not None else 0
+        ask_qty = self.asks.totals[ask] if ask is not None else 0
+        return bid or 0, bid_qty, ask or 0, ask_qty

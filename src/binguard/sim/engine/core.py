@@ -3,7 +3,7 @@
 Every public method is synchronous and runs to completion, so within the event loop each request
 is atomic, as one message through Binance's matching engine. Validation follows Binance's split:
 filter failures are -1013 (rejected before the engine), engine rejections are -2010 / -2011 with
-the catalog's messages, unknown orders on query are -2013.
+the catalog's messages, unknown orders on query are -2013, evicted ones -2026 (retention.py).
 
 Funds: a resting BUY locks price x remaining quote, a resting SELL locks the remaining base; the
 taker part of an order pays from free balance. Commission is charged on the received asset at the
@@ -28,6 +28,7 @@ from .accounts import Account
 from .book import Book, BookSide
 from .events import Event, EventKind, Listener
 from .orders import Fill, Order, Trade
+from .retention import Retention
 
 INTERNAL_ACCOUNT = "__crowd__"
 _ID_CHARS = string.ascii_letters + string.digits
@@ -54,9 +55,11 @@ class Engine:
             s.symbol: deque(maxlen=PUBLIC_TRADES_KEPT) for s in config.symbols
         }
         self.open: dict[tuple[str, str], dict[int, Order]] = {}
-        self.history: dict[tuple[str, str], list[Order]] = {}
+        # every queryable order by (account, symbol) then id; terminal ones leave by `retention`
+        self.history: dict[tuple[str, str], dict[int, Order]] = {}
         self.by_client_id: dict[tuple[str, str, str], Order] = {}
-        self.account_trades: dict[str, list[tuple[Trade, bool]]] = {}
+        self.account_trades: dict[str, deque[tuple[Trade, bool]]] = {}
+        self.retention = Retention(config.retention, INTERNAL_ACCOUNT)
         self.listeners: list[Listener] = []
         self.first_fill_hooks: list[Callable[[str], None]] = []
         # called with every trade, listeners or not (candles, tickers, aggregate trades)
@@ -91,29 +94,46 @@ class Engine:
         return sorted(out, key=lambda o: (o.time, o.symbol, o.order_id))
 
     def all_orders(self, account: str, symbol: str) -> list[Order]:
-        return self.history.get((account, symbol), [])
+        return list(self.history.get((account, symbol), {}).values())
 
     def find(self, account: str, symbol: str, order_id: int | None, client_id: str | None) -> Order:
-        """The order by id (then checked against client id) or by client id; -2013 if none."""
+        """The order by id (then checked against client id) or by client id; -2013 if none,
+        -2026 if it was evicted (retention.py)."""
+        self._forget(self.retention.prune(self.clock.now_ms()))
+        archive = self.retention.archive
         if order_id is not None:
-            for o in self._find_by_id(account, symbol, order_id):
-                if client_id is not None and o.client_order_id != client_id:
-                    raise SimError.of(-2039)
-                return o
-            raise SimError.of(-2013)
+            o = self.history.get((account, symbol), {}).get(order_id)
+            if o is None:
+                archived = archive.has_id(account, symbol, order_id)
+                raise SimError.of(-2026 if archived else -2013)
+            if client_id is not None and o.client_order_id != client_id:
+                raise SimError.of(-2039)
+            return o
         assert client_id is not None
         found = self.by_client_id.get((account, symbol, client_id))
         if found is None:
-            raise SimError.of(-2013)
+            archived = archive.has_client_id(account, symbol, client_id)
+            raise SimError.of(-2026 if archived else -2013)
         return found
 
-    def _find_by_id(self, account: str, symbol: str, order_id: int) -> Iterable[Order]:
-        opened = self.open.get((account, symbol), {}).get(order_id)
-        if opened is not None:
-            return (opened,)
-        history = self.history.get((account, symbol), [])
-        # order ids grow with time: search the history from the newest end
-        return (o for o in reversed(history) if o.order_id == order_id)
+    def _retire(self, order: Order, now: int) -> None:
+        """`order` just ended: evict what the retention rule lets go (possibly not this one)."""
+        self._forget(self.retention.retire(order, now))
+        trades = self.account_trades.get(order.account)
+        if trades is not None:
+            limit, oldest = self.retention.config.max_orders, now - self.retention.horizon_ms
+            while len(trades) > limit and trades[0][0].time < oldest:
+                trades.popleft()
+
+    def _forget(self, orders: Iterable[Order]) -> None:
+        for o in orders:
+            key = (o.account, o.symbol)
+            kept = self.history.get(key)
+            if kept is not None and kept.pop(o.order_id, None) is not None and not kept:
+                del self.history[key]
+            cid_key = (o.account, o.symbol, o.client_order_id)
+            if self.by_client_id.get(cid_key) is o:
+                del self.by_client_id[cid_key]
 
     def new_client_order_id(self) -> str:
         return "".join(self._ids.choices(_ID_CHARS, k=22))
@@ -206,7 +226,7 @@ class Engine:
             internal=acct.unlimited,
         )
         self.next_order_id[symbol] += 1
-        self.history.setdefault(key, []).append(order)
+        self.history.setdefault(key, {})[order.order_id] = order
         self.by_client_id[(account, symbol, cid)] = order
         reporting = bool(self.listeners) and not order.internal
         if reporting:
@@ -226,6 +246,8 @@ class Engine:
                     self._finish(order, "EXPIRED", now)
                 else:
                     self._rest(book, order, acct, base, quote)
+        if not order.is_open:
+            self._retire(order, now)
         self._flush(now)
         return order
 
@@ -372,7 +394,7 @@ class Engine:
             o.update_time = now
             o.fills.append(Fill(price, qty, fee, asset, trade.trade_id))
             if not o.internal:
-                self.account_trades.setdefault(o.account, []).append((trade, is_buyer))
+                self.account_trades.setdefault(o.account, deque()).append((trade, is_buyer))
                 self._moved.setdefault(o.account, set()).update((base, quote))
                 if first:
                     for hook in self.first_fill_hooks:
@@ -432,6 +454,7 @@ class Engine:
             order.locked = 0
             if not order.internal:
                 self._moved.setdefault(order.account, set()).add(asset)
+        self._retire(order, now)
 
     # ----- canceling -------------------------------------------------------------------------
     def cancel(

@@ -37,8 +37,8 @@ class Crowd:
 
     def _mid(self, symbol: str) -> int:
         book = self.engine.books[symbol]
-        bid, ask = book.bids.best(), book.asks.best()
-        if bid is not None and ask is not None:
+        bid, _, ask, _ = book.top()
+        if bid and ask:
             return (bid + ask) // 2
         return self.engine.last_price[symbol]
 
