@@ -7,7 +7,9 @@ OrderArchivedError; a cancel's follow-up query settles it the same way; the user
 stops tracking it instead of retrying it every round.
 
 The simulator answers -2026 for the lookups here through a fault rule on GET /api/v3/order
-(`{"action": "error", "status": 400, "code": -2026}`), as an exchange that archived them would.
+(`{"action": "error", "status": 400, "code": -2026}`), as an exchange that archived them would,
+and, in the last test, by itself: it evicts terminal orders past its retention and answers -2026
+for them (engine/retention.py).
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from binguard.connector.journal import Stage
 from binguard.connector.ledger import ARCHIVED
 from binguard.errors import OrderArchivedError
 from binguard.sim import Simulator
+from binguard.sim.config import RetentionConfig
 
-from .conftest import MakeConnector, admin, load_faults, until
+from .conftest import FAST, QUIET, MakeConnector, admin, credentials, load_faults, running, until
 
 QUERY = {"path": "/api/v3/order", "method": "GET"}
 ARCHIVED_ANSWER = {**QUERY, "action": "error", "status": 400, "code": -2026}
@@ -138,3 +141,26 @@ async def test_the_user_data_fallback_drops_archived_orders(
     # Nothing is left to poll, so this count is final: one lookup per order.
     assert await count(wsim, "GET", "/api/v3/order") - before == 2
     assert ud.failure is None
+
+
+async def test_an_order_the_simulator_evicted_is_archived_not_resent() -> None:
+    """The simulator's own -2026 (engine/retention.py), no fault on the lookup: with a zero
+    retention every terminal order is evicted as soon as it ends. An IOC order below the market
+    executes (EXPIRED at once) and its answer is lost; the lookup answers -2026 ORDER_ARCHIVED."""
+    config = QUIET.with_(retention=RetentionConfig(horizon_s=0.0, max_orders=0))
+    async with (
+        running(config) as sim,
+        SpotConnector(base_url=sim.url, options=FAST, **credentials(sim)) as bn,
+    ):
+        load_faults(
+            sim, {"path": "/api/v3/order", "method": "POST", "action": "reset_after", "times": 1}
+        )
+        with pytest.raises(OrderArchivedError) as caught:
+            await bn.place_order(
+                "BTCUSDT", "BUY", "LIMIT", quantity="0.001", price="20000.00",
+                time_in_force="IOC", client_order_id="bg-evicted",
+            )  # fmt: skip
+        assert caught.value.code == -2026
+        assert await count(sim, "POST", "/api/v3/order") == 1
+        assert await count(sim, "GET", "/api/v3/order") == 1
+        assert_archived(bn, "bg-evicted")

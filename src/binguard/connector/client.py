@@ -105,13 +105,7 @@ class SpotConnector:
         self._books: dict[str, OrderBook] = {}
         self.user_data: UserDataStream | None = None
         # Orders over the WebSocket API (ws_orders.py) when asked; else over REST.
-        self.ws_orders: WsOrderSession | None = None
-        if opts.orders_via == "ws":
-            if api_key is None or signer is None:
-                raise ValueError("orders_via='ws' needs an API key and a secret or private key")
-            self.ws_orders = WsOrderSession(
-                self._ws_api("ws-orders", logon=True), self._loop, rest=self._transport.send
-            )
+        self.ws_orders = self._ws_order_session() if opts.orders_via == "ws" else None
         self.orders = OrderManager(self._loop, self._ledger, opts, ws=self.ws_orders)
 
     def _own_budget(
@@ -149,6 +143,13 @@ class SpotConnector:
             ),
             local_addr=opts.local_addr,
         )
+
+    def _ws_order_session(self) -> WsOrderSession:
+        """Orders over the WebSocket API, over REST while its socket is down (ws_orders.py)."""
+        if self._api_key is None or self._signer is None:
+            raise ValueError("orders_via='ws' needs an API key and a secret or private key")
+        api = self._ws_api("ws-orders", logon=True)
+        return WsOrderSession(api, self._loop, rest=self._transport.send)
 
     def _ws_api(self, name: str, *, logon: bool) -> WsApiClient:
         """A WebSocket API client on this connector's credentials, clock, gate and limiter."""
