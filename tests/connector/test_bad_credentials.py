@@ -133,7 +133,8 @@ async def test_start_user_data_with_bad_credentials_fails_at_once(
     assert await requests(wsim, "CONNECT") == 1
 
 
-REJECTED_KEY = {"action": "error", "status": 401, "code": -2015}  # errors.md -2015
+_KEY = {"status": 401, "code": -2015}  # errors.md -2015 REJECTED_MBX_KEY
+REJECTED_KEY = {"action": "error", **_KEY}
 
 
 async def test_the_user_data_fallback_stops_at_a_rejected_key(
@@ -179,3 +180,41 @@ async def test_a_catch_up_refused_is_not_retried(wsim: Simulator, wconnect: Make
     await asyncio.wait_for(catching, 10.0)  # before the fix: retried with backoff, forever
     assert await requests(wsim, "GET", "/api/v3/myTrades") - before == 1
     assert isinstance(ud.failure, AuthError) and ud.failure.code == -2015
+
+
+async def test_a_refused_resubscription_stops_instead_of_reconnecting(
+    wsim: Simulator, wconnect: MakeConnector
+) -> None:
+    """The subscription ends (eventStreamTerminated) and renewing it is refused (-2015: the key
+    was revoked meanwhile): one subscription request, then the stream stops for good — no
+    replaced socket sending the same refused request again."""
+    bn = await wconnect()
+    ud = await bn.start_user_data(["BTCUSDT"])
+    await until(lambda: ud.healthy, what="user data healthy")
+    method = "userDataStream.subscribe.signature"
+    load_faults(wsim, {"path": "/ws-api/v3", "method": method, "action": "ws_error", **_KEY})
+    before = (await requests(wsim, method), await requests(wsim, "CONNECT"))
+    reply = await ud.sup.request({"method": "userDataStream.unsubscribe", "params": {}})
+    assert reply["status"] == 200
+    await until(lambda: ud.failure is not None, what="resubscription refused")
+    assert isinstance(ud.failure, AuthError) and ud.failure.code == -2015
+    await until(lambda: not ud.sup.connected, what="socket closed")
+    after = (await requests(wsim, method), await requests(wsim, "CONNECT"))
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 0)
+
+
+async def test_ws_orders_with_a_refused_logon_fail_at_open(wsim: Simulator) -> None:
+    """`orders_via="ws"` with an Ed25519 key the exchange refuses: `session.logon` is refused
+    once and open() raises the AuthError (it used to log on again forever in the background,
+    and every order waited out its deadline)."""
+    options = OPTIONS.with_(
+        stream_url=wsim.ws_url, ws_api_url=f"{wsim.ws_url}/ws-api/v3", orders_via="ws"
+    )
+    bn = SpotConnector(base_url=wsim.url, options=options, **unknown_ed25519(wsim))
+    try:
+        with pytest.raises(AuthError) as caught:
+            await bn.open()
+        assert caught.value.code == -1022
+    finally:
+        await bn.close()
+    assert await requests(wsim, "session.logon") == 1
