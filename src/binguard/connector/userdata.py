@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import json
 import logging
 import time
@@ -282,7 +283,8 @@ class UserDataStream:
             t.order_id for t in trades if tracker.get(order_id=t.order_id, symbol=symbol) is None
         }
         for order_id in sorted(unknown):  # filled while we were away: its final state
-            ledger.seen(await account.query_order(loop, symbol, order_id=order_id))
+            with contextlib.suppress(OrderArchivedError):  # gone already: its fills still count
+                ledger.seen(await account.query_order(loop, symbol, order_id=order_id))
         # Fills after their orders: an application never sees a fill of an unknown order.
         new_fills = 0
         for trade in trades:
