@@ -29,9 +29,13 @@ a round holds every one is still polled within ceil(open / fallback_max_orders) 
 WebSocket API weight (`ws_api_cost`: 2 each, web-socket-api.md), settled with the answer's
 `rateLimits`, classified. This module keeps only what is subscription-specific.
 
-A -1021 while logging on or subscribing resyncs the clock and is retried once; other refusals are
-typed errors (classify) and the socket is replaced with backoff. A failed REST catch-up is
-retried after the error's Retry-After, else a capped full-jitter backoff (policy/backoff.py).
+A -1021 while logging on or subscribing resyncs the clock and is retried once. A refusal that no
+repetition cures (`policy.retry.needs_a_fix`: -1002, -1022, -2014, -2015, a bad request) is never
+sent again: at start it is raised by `start()` after that one request; later (a resubscription,
+a catch-up or a fallback poll refused for the credentials) the stream stops asking and keeps it
+in `failure` (event `user_data_failed`). An archived order (-2026) is final and no longer
+tracked. Other failures replace the socket with backoff; a failed REST catch-up is retried
+after the error's Retry-After, else a capped full-jitter backoff (policy/backoff.py).
 Signatures and secrets never reach an event or a log: only method names and error codes do.
 """
 

@@ -22,7 +22,9 @@ request is sent again once a socket is back (retry rule `nothing_sent`).
 Signing, logon (Ed25519), the budget and classification are the WebSocket API client's
 (transport/ws_api.py `WsApiClient`, shared with user data): this module keeps only what is
 order-specific, the retry loop around `order.place` / `order.cancel` (calls.py `retrying`). The
-socket is a `WsSupervisor`: reconnects forever, logs on again on every new socket.
+socket is a `WsSupervisor`: reconnects forever and logs on again on every new socket, unless a
+logon is refused for the credentials (-1022, -2015...): then it stops, `open()` (or the next
+request) raises that AuthError, and nothing is sent again.
 """
 
 from __future__ import annotations

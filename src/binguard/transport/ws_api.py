@@ -21,6 +21,12 @@ only method names and codes.
 A request with no `link` goes to the newest socket that is open and not announced to end, and
 waits for one until its deadline: if none comes, or the socket died while the budget was
 waited for, nothing was sent (`ConnectFailedError`), so even an order may be sent again.
+`ready` says whether a socket takes requests right now (ws_orders.py goes over REST otherwise).
+
+A refusal while opening a socket that no reconnection cures (`policy.retry.needs_a_fix`: the
+logon or the part's subscription refused for the credentials or the request) ends the
+supervisor after that one request (`WsSupervisor(fatal=...)`): `failure` keeps it, and
+`wait_connected` and every later request raise it instead of reconnecting forever.
 """
 
 from __future__ import annotations
