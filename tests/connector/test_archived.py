@@ -152,8 +152,12 @@ async def test_an_order_the_simulator_evicted_is_archived_not_resent() -> None:
         running(config) as sim,
         SpotConnector(base_url=sim.url, options=FAST, **credentials(sim)) as bn,
     ):
+        # An order is evicted once it ended strictly before now: the lookup is served 5 ms
+        # late (simulated latency), so it never lands in the millisecond the order ended.
         load_faults(
-            sim, {"path": "/api/v3/order", "method": "POST", "action": "reset_after", "times": 1}
+            sim,
+            {"path": "/api/v3/order", "method": "POST", "action": "reset_after", "times": 1},
+            {**QUERY, "action": "latency", "latency_ms": 5},
         )
         with pytest.raises(OrderArchivedError) as caught:
             await bn.place_order(
