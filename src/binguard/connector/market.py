@@ -23,7 +23,15 @@ from datetime import datetime
 from typing import Any
 
 from .calls import Requests, call_endpoint
-from .market_models import INTERVALS, AggTrade, AvgPrice, Candle, PublicTrade, Ticker
+from .market_models import (
+    INTERVALS,
+    AggTrade,
+    AvgPrice,
+    Candle,
+    PublicTrade,
+    Ticker,
+    kline_decoder,
+)
 from .models import BookTicker, ResponseFormatError
 
 Symbols = str | Sequence[str] | None
@@ -215,7 +223,7 @@ def decoder_for(stream: str) -> Decoder | None:
         return _tickers if stream.startswith(("!miniTicker@", "!ticker_")) else None
     kind = stream.partition("@")[2]
     if kind.startswith("kline_"):
-        return Candle.from_stream
+        return kline_decoder()  # one per stream: its memo serves that stream's updates
     if kind.startswith("ticker_"):
         return Ticker.from_stream
     return _BY_KIND.get(kind)

@@ -12,12 +12,16 @@ same candle over REST compare equal.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from .models import ResponseFormatError, _dec, _req
+
+_D = Decimal
+_KLINE_FIELDS = itemgetter("s", "i", "t", "o", "h", "l", "c", "v", "T", "q", "n", "V", "Q", "x")
 
 # rest-api.md §Kline/Candlestick data: "Supported kline intervals (case-sensitive)".
 INTERVALS = (
@@ -40,10 +44,13 @@ def _opt_int(d: Mapping[str, Any], key: str) -> int | None:
     return None if value is None else _int(value, key)
 
 
-@dataclass(frozen=True, slots=True)
-class Candle:
+class Candle(NamedTuple):
     """One kline (rest-api.md §Kline/Candlestick data; web-socket-streams.md §Kline/Candlestick
-    Streams). Klines are identified by `open_time`; `close_time` is the last millisecond."""
+    Streams). Klines are identified by `open_time`; `close_time` is the last millisecond.
+
+    A NamedTuple, not a frozen dataclass like the other models: a candle stream builds one per
+    update, and a frozen dataclass's __init__ (one object.__setattr__ per field) cost as much as
+    decoding the frame (bench/bench_candles.py). Immutable and typed all the same."""
 
     symbol: str
     interval: str
@@ -86,27 +93,19 @@ class Candle:
     @classmethod
     def from_stream(cls, data: Mapping[str, Any]) -> Candle:
         """A `<symbol>@kline_<interval>` payload (`{"e": "kline", "k": {...}}`)."""
-        k = _req(data, "k")
         try:
-            return cls(
-                k["s"],
-                k["i"],
-                k["t"],
-                Decimal(k["o"]),
-                Decimal(k["h"]),
-                Decimal(k["l"]),
-                Decimal(k["c"]),
-                Decimal(k["v"]),
-                k["T"],
-                Decimal(k["q"]),
-                k["n"],
-                Decimal(k["V"]),
-                Decimal(k["Q"]),
-                k["x"] is True,
-            )
+            s, i, t, o, h, lo, c, v, close_time, q, n, tb, tq, x = _KLINE_FIELDS(data["k"])
+            if not type(t) is type(close_time) is type(n) is int:
+                raise TypeError
+            # (tuple.__new__ directly: the hot path of every candle stream)
+            return tuple.__new__(
+                cls,
+                (s, i, t, _D(o), _D(h), _D(lo), _D(c), _D(v), close_time, _D(q), n, _D(tb),
+                 _D(tq), x is True),
+            )  # fmt: skip
         except (KeyError, TypeError, ArithmeticError, ValueError):
             pass  # the fast path above assumes Binance's types; say exactly what is wrong
-        return cls._checked(k)
+        return cls._checked(_req(data, "k"))
 
     @classmethod
     def _checked(cls, k: Any) -> Candle:
@@ -128,6 +127,42 @@ class Candle:
             _dec(_req(k, "Q"), "Q"),
             _req(k, "x") is True,
         )
+
+
+def kline_decoder() -> Callable[[Mapping[str, Any]], Candle]:
+    """`Candle.from_stream` for one kline stream, faster on its updates: every update of a
+    candle repeats its open (and mostly its high and low), so those are parsed once and their
+    Decimals shared (a small memo, cleared past `_MEMO` prices). The close and the volumes
+    change with most updates and are parsed each time (a memo for them cost more than it saved,
+    bench/bench_candles.py)."""
+    memo: dict[str, Decimal] = {}
+    get = memo.get
+
+    def parse(text: str) -> Decimal:
+        if len(memo) >= _MEMO:
+            memo.clear()
+        value = memo[text] = _D(text)
+        return value
+
+    def decode(data: Mapping[str, Any]) -> Candle:
+        try:
+            s, i, t, o, h, lo, c, v, close_time, q, n, tb, tq, x = _KLINE_FIELDS(data["k"])
+            if not type(t) is type(close_time) is type(n) is int:
+                raise TypeError
+            # (`get(...) or parse(...)`: a zero is falsy, and merely parsed again)
+            return tuple.__new__(
+                Candle,
+                (s, i, t, get(o) or parse(o), get(h) or parse(h), get(lo) or parse(lo),
+                 _D(c), _D(v), close_time, _D(q), n, _D(tb), _D(tq), x is True),
+            )  # fmt: skip
+        except (KeyError, TypeError, ArithmeticError, ValueError):
+            pass  # as in Candle.from_stream: say exactly what is wrong
+        return Candle._checked(_req(data, "k"))
+
+    return decode
+
+
+_MEMO = 256
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,19 +31,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 
 from binguard._aio import reap
-from binguard.connector.market import Decoder, decoder_for
-from binguard.connector.models import ResponseFormatError
 from binguard.errors import BinanceError
 from binguard.transport.ws import Emit, Frame, WsLink, WsOptions, WsSupervisor
 from binguard.transport.ws_limits import ConnectLimiter
+
+from .dropqueue import DropOldest
+from .market import Decoder, decoder_for
+from .models import ResponseFormatError
 
 log = logging.getLogger("binguard.connector.streams")
 
@@ -63,14 +64,17 @@ def stream_name(name: str) -> str:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
+class StreamEvent(NamedTuple):
     """One event of one stream: `data` is Binance's payload as it arrived (an object, or a list
-    for the `!…@arr` streams); `value` its typed form, or None for kinds without one (depth)."""
+    for the `!…@arr` streams); `value` its typed form, or None for kinds without one (depth).
+    (A NamedTuple: built once per event on every stream's hot path, bench/bench_candles.py.)"""
 
     stream: str
     data: Any
     value: Any = None
+
+
+_new_event = tuple.__new__
 
 
 class StreamListener(Protocol):
@@ -322,8 +326,10 @@ class Subscription:
 
     def __init__(self, streams: MarketStreams, names: Iterable[str], maxsize: int = 10_000):
         self._streams = streams
-        self._queue: asyncio.Queue[StreamEvent] = asyncio.Queue(maxsize)
-        self.dropped = 0
+        self._queue: DropOldest[StreamEvent] = DropOldest(maxsize)
+        self._put = self._queue.put
+        # The next event if one waits; `asyncio.QueueEmpty` otherwise.
+        self.get_nowait: Callable[[], StreamEvent] = self._queue.get_nowait
         self.malformed = 0
         self.names: list[str] = []
         self._decoders: dict[str, Decoder | None] = {}
@@ -341,19 +347,22 @@ class Subscription:
     # StreamListener
     def on_event(self, stream: str, data: Any) -> None:
         decode = self._decoders.get(stream)
-        value = None
-        if decode is not None:
-            try:
-                value = decode(data)
-            except (ResponseFormatError, AttributeError, TypeError) as err:
-                self.malformed += 1
-                self._streams.emit("stream_malformed", stream=stream, error=str(err)[:200])
-                return
-        queue = self._queue
-        if queue.full():
-            queue.get_nowait()
-            self.dropped += 1
-        queue.put_nowait(StreamEvent(stream, data, value))
+        if decode is None:
+            self._put(_new_event(StreamEvent, (stream, data, None)))
+            return
+        try:
+            value = decode(data)
+        except (ResponseFormatError, AttributeError, TypeError) as err:
+            self.malformed += 1
+            self._streams.emit("stream_malformed", stream=stream, error=str(err)[:200])
+            return
+        # (tuple.__new__ directly, and the queue's bound put: every event of every stream)
+        self._put(_new_event(StreamEvent, (stream, data, value)))
+
+    @property
+    def dropped(self) -> int:
+        """Events lost because the reader fell `maxsize` behind (the oldest go first)."""
+        return self._queue.dropped
 
     def on_down(self, reason: str) -> None:
         return None
