@@ -232,3 +232,18 @@ async def test_a_long_range_is_paged_within_the_budget(
     assert pages >= 5 and len(got) == 10 * pages  # every page sent was a full one, yielded
     assert server_weight(sim) <= 60  # the exchange's count never passed the budget's share
     assert not any(k in ("-1003", "HTTP 429") for k in bn.stats.errors_by_code)
+
+
+async def test_bad_arguments_are_refused_before_anything_is_sent(
+    sim: Simulator, connect: MakeConnector
+) -> None:
+    bn = await connect()
+    sent = len(await admin(sim, "requests"))
+    assert [c async for c in bn.klines_range("BTCUSDT", "1m", 10**12, 10**12 - 1)] == []
+    with pytest.raises(ValueError, match="page"):
+        _ = [c async for c in bn.klines_range("BTCUSDT", "1m", 0, 1, page=1001)]
+    with pytest.raises(ValueError, match="non-empty list"):
+        await bn.ticker_24h([])
+    with pytest.raises(TypeError, match="milliseconds"):
+        await bn.agg_trades("BTCUSDT", start_time="yesterday")  # type: ignore[arg-type]
+    assert len(await admin(sim, "requests")) == sent

@@ -449,7 +449,11 @@ class SpotConnector:
         return self._streams
 
     def stream(self, *names: str, maxsize: int = 10_000) -> Subscription:
-        """`async with bn.stream("btcusdt@trade", ...) as sub: async for event in sub: ...`"""
+        """`async with bn.stream("btcusdt@kline_1m", ...) as sub: async for event in sub: ...`
+
+        Each `StreamEvent` has Binance's payload (`data`) and its typed form (`value`: a Candle
+        with `closed` for `kline_<interval>`, AggTrade, PublicTrade, Ticker for the ticker
+        streams, AvgPrice, BookTicker; None for depth). See streams.py."""
         return Subscription(self.streams, names, maxsize)
 
     async def order_book(

@@ -196,6 +196,8 @@ def _tickers(data: Any) -> tuple[Ticker, ...]:
 
 
 def _book_ticker(d: Mapping[str, Any]) -> BookTicker:
+    if not isinstance(d, Mapping):
+        raise ResponseFormatError(f"a bookTicker payload is an object, not: {d!r:.80}")
     return BookTicker.from_api(
         {
             "symbol": d.get("s"),
