@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
@@ -60,6 +59,7 @@ from binguard.policy.gate import RateGate
 from binguard.policy.reconnect import Ended, after_end
 from binguard.policy.weights import Cost
 
+from .http_backends import loads
 from .ws_limits import ConnectLimiter
 from .ws_link import (
     GOING_AWAY,
@@ -93,6 +93,12 @@ log = logging.getLogger("binguard.ws")
 
 KeyFn = Callable[[str, Frame], Hashable]
 Emit = Callable[..., None]
+
+
+def decode_frame(raw: str) -> Any:
+    """A text frame as `json.loads` reads it (same result, same errors), through orjson when
+    that gives the same answer (`http_backends.loads`: ~3x faster)."""
+    return loads(raw.encode())
 
 
 class WsSupervisor:
@@ -253,7 +259,7 @@ class WsSupervisor:
         """A text frame of `link`: an answer to its request, a shutdown notice, or data
         (delivered, buffered during a rotation, or dropped as a repeat)."""
         try:
-            frame = json.loads(raw)
+            frame = decode_frame(raw)
         except ValueError:
             self.stats.malformed += 1
             return
