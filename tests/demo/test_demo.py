@@ -76,8 +76,11 @@ def test_chaos_at_80_columns_without_a_tty_tells_the_story() -> None:
         r"forced ban at ([\d.]+) s \(until ([\d.]+) s\) handled: 0 requests sent", story
     )
     assert ban is not None, story
-    assert SECONDS * 0.5 - 1 <= float(ban.group(1)) <= SECONDS * 0.5 + 3  # the plan's half-way
-    assert re.search(r"\d+ unknown outcomes? \(first at [\d.]+ s", story), story
+    # half-way through the plan, which starts a moment before trading (sockets, book)
+    assert SECONDS * 0.5 - 3 <= float(ban.group(1)) <= SECONDS * 0.5 + 3
+    # Whether an order's outcome was unknown in 12 s is up to the odds (about 1 in 6 per order)
+    reconciled = r"\d+ unknown outcomes? \(first at [\d.]+ s|no order's outcome was unknown"
+    assert re.search(reconciled, story), story
     assert re.search(r"\d+ resyncs?, 0 x -1021 in all, 0 after the first sync", story), story
     traded = re.search(r"traded ([\d.]+) s of the 12 s asked", story)
     assert traded is not None, story
