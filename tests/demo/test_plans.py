@@ -3,11 +3,13 @@ scenario the demo runs; the demo runs one of them end to end in test_demo.py."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
 from binguard.demo import scenario
+from binguard.sim import cli as sim_cli
 from binguard.sim.faults import FaultPlan
 
 PLANS = Path(__file__).resolve().parents[2] / "examples" / "faults"
@@ -62,3 +64,13 @@ def test_titles_follow_the_plan() -> None:
     assert scenario("calm", 1, 10).title.endswith("faults calm")
     assert scenario("calm", 1, 10).plan.rules == ()
     assert scenario("chaos", 1, 10).forced_ban and not scenario("calm", 1, 10).forced_ban
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_binguard_sim_takes_each_plan(name: str) -> None:
+    """`binguard sim --faults examples/faults/NAME.yaml` (under your own bot) reads the same plan."""
+    parser = argparse.ArgumentParser()
+    sim_cli.add_arguments(parser)
+    path = PLANS / f"{name}.yaml"
+    _, plan = sim_cli.build(parser.parse_args(["--faults", str(path)]))
+    assert plan.rules == FaultPlan.load(path).rules
