@@ -1,4 +1,4 @@
-"""The demo's final output: the last dashboard, the story of the run, the verdict table.
+"""The demo's final output (after the dashboard): the story of the run, the verdict table.
 
 Everything fits 80 columns (the console is made at most 80 wide): story lines wrap under their
 bullet, the verdict table is two narrow columns.
@@ -20,6 +20,8 @@ from .verdict import Verdict
 
 @dataclass
 class Report:
+    """What one demo run found: the verdict, the story's lines, the timing, the error groups."""
+
     verdict: Verdict
     story: list[str]
     timing: Timing
