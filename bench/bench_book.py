@@ -31,6 +31,7 @@ from binguard.connector.book import OrderBook
 ROUNDS = 7
 EVENTS = 4000
 ROWS = 10  # levels per side in each event
+FIRST_ID = 71_000_000_000  # update ids and event times as large as Binance's (same digit counts)
 
 
 def _quiet_emit(kind: str, **data: Any) -> None:
@@ -45,14 +46,15 @@ async def _no_snapshot(symbol: str, limit: int) -> dict[str, Any]:
 def snapshot(levels: int) -> dict[str, Any]:
     """A book of `levels` per side around 30000, Binance's rendering."""
     return {
-        "lastUpdateId": 1000,
+        "lastUpdateId": FIRST_ID,
         "bids": [[f"{30000 - i * 0.01:.8f}", "1.00000000"] for i in range(levels)],
         "asks": [[f"{30000.01 + i * 0.01:.8f}", "1.00000000"] for i in range(levels)],
     }
 
 
 def events(n: int, levels: int, seed: int = 7) -> list[dict[str, Any]]:
-    """`n` contiguous diff depth events (the `data` of combined-stream frames)."""
+    """`n` contiguous diff depth events (the `data` of combined-stream frames) for a book of
+    `levels` per side."""
     rng = random.Random(seed)
 
     def rows(base: float, step: float) -> list[list[str]]:
@@ -63,13 +65,13 @@ def events(n: int, levels: int, seed: int = 7) -> list[dict[str, Any]]:
             out.append([f"{base + step * ticks:.8f}", f"{qty:.8f}"])
         return out
 
-    out, u = [], 1000
-    for _ in range(n):
+    out, u = [], FIRST_ID
+    for i in range(n):
         first, u = u + 1, u + rng.randint(1, 5)
         out.append(
             {
                 "e": "depthUpdate",
-                "E": 1,
+                "E": 1_733_400_000_000 + i * 100,
                 "s": "BTCUSDT",
                 "U": first,
                 "u": u,

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from binguard.connector._levels import Side
+from binguard.connector._levels import _KEEP_REMOVED, Side
 from binguard.connector.book import OrderBook
 from binguard.connector.models import Level
 
@@ -186,3 +186,19 @@ def test_a_price_that_is_no_number_fails_reads_until_it_goes() -> None:
     side.apply([["abc", "0"]])
     assert side.best() == (Decimal("1.5"), Decimal("1"))
     assert side.top() == [(Decimal("1.5"), Decimal("1"))]
+
+
+def test_removals_at_the_top_are_stepped_over_then_dropped() -> None:
+    """A few removed levels at the top are stepped over (a re-quote is then a plain update);
+    past `_KEEP_REMOVED` of them they are dropped, so best() stays O(1) in a falling market."""
+    side = Side(bids=True)
+    side.apply([[f"{i}.00000000", "1.00000000"] for i in range(1, 101)])
+    assert side.best() == (Decimal("100"), Decimal("1"))
+    for top in range(100, 90, -1):  # the bid falls one level at a time
+        side.apply([[f"{top}.00000000", "0.00000000"]])
+        assert side.best() == (Decimal(top - 1), Decimal("1"))
+    assert len(side.order) <= 90 + _KEEP_REMOVED
+    side.apply([["99.00000000", "2.00000000"], ["95", "3"]])  # re-quoted, one in another rendering
+    assert _exact(side.top(3)) == [("99", "2.00000000"), ("95", "3"), ("90", "1.00000000")]
+    assert side.best() == (Decimal("99"), Decimal("2"))
+    assert _exact(side.top(-90)) == [("99", "2.00000000"), ("95", "3")]

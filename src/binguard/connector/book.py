@@ -23,9 +23,10 @@ so reads stop at that price (`bound`) instead of serving a book with holes.
 
 Prices are kept as Binance's text with trailing zeros stripped (one key per price whatever the
 rendering) and quantities as text; reads convert to Decimal. Each side is a `_levels.Side`: an
-update costs a few dict operations, `best()` O(1) amortized and the top N O(N + log n), from a
-list of exact integer price keys kept sorted (never a Decimal sort). Counters: `stats.gaps`,
-`stats.resyncs` (snapshots taken), `stats.continued` (reconnects that needed none).
+update is one `dict.update` of the event's rows, `best()` is O(1) amortized and the top N
+O(N + log n), from a list of exact integer price keys kept sorted (never a Decimal sort).
+Counters: `stats.gaps`, `stats.resyncs` (snapshots taken), `stats.continued` (reconnects that
+needed none).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class BookState(Enum):
     SYNCING = "syncing"  # buffering, snapshot on its way: not served
     LIVE = "live"  # consistent with the exchange as of `last_update_id`
     CLOSED = "closed"
+
+
+# An Enum member read through its class costs more than a dict lookup (3.11): the hot paths use this.
+_LIVE = BookState.LIVE
 
 
 class BookNotReadyError(RuntimeError):
@@ -155,7 +160,7 @@ class OrderBook:
 
     @property
     def ready(self) -> bool:
-        return self._state is BookState.LIVE
+        return self._state is _LIVE
 
     @property
     def last_update_id(self) -> int:
@@ -166,7 +171,7 @@ class OrderBook:
         await asyncio.wait_for(self._live.wait(), within)
 
     def _check(self) -> None:
-        if self._state is not BookState.LIVE:
+        if self._state is not _LIVE:
             raise BookNotReadyError(self.symbol, self._state, self._reason)
 
     def bids(self, depth: int | None = None) -> list[Level]:
@@ -180,7 +185,8 @@ class OrderBook:
 
     def best(self) -> tuple[Level | None, Level | None]:
         """(best bid, best ask); raises BookNotReadyError while not consistent."""
-        self._check()
+        if self._state is not _LIVE:
+            raise BookNotReadyError(self.symbol, self._state, self._reason)
         return self._bids.best(), self._asks.best()
 
     def view(self, depth: int | None = None) -> BookView:
@@ -191,7 +197,7 @@ class OrderBook:
     def on_event(self, stream: str, data: dict[str, Any]) -> None:
         self.stats.events += 1
         first, last = data["U"], data["u"]
-        if self._state is BookState.LIVE:
+        if self._state is _LIVE:
             nxt = self._last_u + 1
             if first <= nxt <= last:
                 self._bids.apply(data["b"])
