@@ -28,7 +28,7 @@ from typing import Any
 
 from .models import Level
 
-_CACHE_MAX = 1 << 16  # price texts remembered (as received -> house text); then forgotten
+_CACHE_MAX = 1 << 14  # prices each cache remembers (several times a deep book); then forgets
 _ZERO = "0.00000000"  # Binance's rendering of a removed level's quantity
 _COMPACT_SLACK = 1024
 _KEEP_REMOVED = 4  # removed levels best() steps over at the top before dropping them
