@@ -6,7 +6,7 @@ Frame shape: a combined-stream kline frame as Binance (and the simulator) sends 
 Streams): 20,000 successive updates of 1m candles (30 per candle, as pushed every 2 s; see
 `frames`), the same list for both sides.
 
-Connector side, "decode + typed event": the transport's frame decoder (`decode_frame`: json's
+Connector side, "decode + typed event": the transport's frame decoder (`decode_text`: json's
 answer exactly, through orjson when that gives the same), `MarketStreams` dispatch (what the
 supervisor calls for a data frame), `Subscription.on_event` (a Candle: 8 Decimals, 4 ints,
 `closed`; a `StreamEvent`; the bounded queue) and the reader taking the event off the queue.
@@ -26,7 +26,7 @@ import orjson
 
 from binguard.connector.market_models import Candle
 from binguard.connector.streams import MarketStreams, Subscription
-from binguard.transport.ws import decode_frame
+from binguard.transport.ws import decode_text
 from binguard.transport.ws_link import WsLink
 
 from ._goals import goal
@@ -97,7 +97,7 @@ async def _rates(raw: list[str]) -> tuple[float, float, float, int]:
                 best[0] = min(best[0], _peer_round(chunk))
                 start = time.perf_counter()
                 for text in chunk:
-                    dispatch(decode_frame(text))
+                    dispatch(decode_text(text))
                     closed += take().value.closed
                 best[1] = min(best[1], time.perf_counter() - start)
                 start = time.perf_counter()
