@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 SOAK_STAMP := $(VENV)/.stamp-soak
+DEMO_STAMP := $(VENV)/.stamp-demo
 
 .PHONY: install test lint typecheck check bench soak demo clean
 
@@ -40,7 +41,17 @@ $(SOAK_STAMP): $(STAMP)
 soak: $(SOAK_STAMP)
 	$(BIN)/python -m soak
 
-demo: $(STAMP)
+# The demo needs binguard and its runtime dependencies only (no test tools): a first run takes
+# about a minute, and says what it is doing at each step.
+$(DEMO_STAMP): pyproject.toml
+	@echo "make demo: installing binguard and its runtime dependencies into $(VENV) (first run, or pyproject.toml changed)"
+	@test -x $(BIN)/python || { echo "==> $(PY) -m venv $(VENV)"; $(PY) -m venv $(VENV); }
+	@echo "==> pip install -e . (aiohttp, orjson, rich, cryptography, PyYAML, hyperscan)"
+	$(BIN)/python -m pip install --progress-bar on -e .
+	@touch $@
+
+demo: $(DEMO_STAMP)
+	@echo "==> binguard demo (60 s of trading, then the verdict)"
 	$(BIN)/binguard demo
 
 clean:

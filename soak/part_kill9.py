@@ -1,10 +1,10 @@
 """A bot killed with SIGKILL at random moments, N times: after `recover()` nothing is lost or
 duplicated.
 
-The child (`soak._child`) places GTC orders through the connector with a file journal; the order
-endpoint is slowed by 30 ms, so most kills land while an order is in flight. After each kill a
-fresh connector on the same journal runs `recover()`; then the journal is held against the
-simulator's ground truth.
+The child (`tests.connector._child`, the kill -9 test's bot) places GTC orders through the
+connector with a file journal; the order endpoint is slowed by 30 ms, so most kills land while an
+order is in flight. After each kill a fresh connector on the same journal runs `recover()`; then
+the journal is held against the simulator's ground truth.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ async def _run_child_until_killed(
     url: str, api_key: str, secret: str, journal: Path, rng: random.Random
 ) -> bool:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "soak._child", url, api_key, secret, str(journal),
+        sys.executable, "-m", "tests.connector._child", url, api_key, secret, str(journal),
         cwd=ROOT, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None

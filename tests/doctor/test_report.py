@@ -138,7 +138,8 @@ def test_excerpts_and_values_are_clean(tmp_path: Path) -> None:
 
 def test_long_lines_are_cut_at_a_word_boundary() -> None:
     source = (DATA / "python_binance.log").read_text(encoding="utf-8")
-    out = _cli("--no-progress", str(DATA / "python_binance.log"))
+    # A relative path, so the location lines stay short whatever the checkout's path is.
+    out = _cli("--no-progress", "python_binance.log", cwd=DATA)
     quoted = [line.strip("│ “") for line in out.stdout.splitlines() if "…" in line]
     assert quoted
     for line in quoted:
@@ -169,7 +170,7 @@ def test_1020_under_the_simulator_is_an_endpoint_not_served(tmp_path: Path) -> N
     assert "not served" not in finding(plain, -1020, Family.INVALID_REQUEST).fix
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "FORCE_COLOR")}
     env["COLUMNS"] = "80"
     return subprocess.run(
@@ -179,6 +180,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
         env=env,
+        cwd=cwd,
     )
 
 

@@ -3,13 +3,18 @@ clock sync, safe retries, WebSocket streams first. See `SpotConnector`."""
 
 from .client import SpotConnector
 from .journal import JournalEntry, JournalError, OrderJournal, Stage
+from .market_models import AggTrade, AvgPrice, Candle, PublicTrade, Ticker
 from .models import Account, Balance, BookTicker, Depth, Fill, Order, ResponseFormatError, Trade
 from .options import ConnectorOptions
+from .streams import StreamEvent, Subscription
 
 __all__ = [
     "Account",
+    "AggTrade",
+    "AvgPrice",
     "Balance",
     "BookTicker",
+    "Candle",
     "ConnectorOptions",
     "Depth",
     "Fill",
@@ -17,8 +22,12 @@ __all__ = [
     "JournalError",
     "Order",
     "OrderJournal",
+    "PublicTrade",
     "ResponseFormatError",
     "SpotConnector",
     "Stage",
+    "StreamEvent",
+    "Subscription",
+    "Ticker",
     "Trade",
 ]

@@ -22,8 +22,11 @@ holds at most `limit` levels per side: levels beyond its worst price are unknown
 so reads stop at that price (`bound`) instead of serving a book with holes.
 
 Prices are kept as Binance's text with trailing zeros stripped (one key per price whatever the
-rendering) and quantities as text; reads convert to Decimal. Counters: `stats.gaps`,
-`stats.resyncs` (snapshots taken), `stats.continued` (reconnects that needed none).
+rendering) and quantities as text; reads convert to Decimal. Each side is a `_levels.Side`: an
+update is one `dict.update` of the event's rows, `best()` is O(1) amortized and the top N
+O(N + log n), from a list of exact integer price keys kept sorted (never a Decimal sort).
+Counters: `stats.gaps`, `stats.resyncs` (snapshots taken), `stats.continued` (reconnects that
+needed none).
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,7 @@ from binguard._aio import reap
 from binguard.errors import BinanceError
 from binguard.policy.backoff import Backoff
 
+from ._levels import Side
 from .models import Level
 
 if TYPE_CHECKING:
@@ -58,6 +61,10 @@ class BookState(Enum):
     SYNCING = "syncing"  # buffering, snapshot on its way: not served
     LIVE = "live"  # consistent with the exchange as of `last_update_id`
     CLOSED = "closed"
+
+
+# An Enum member read through its class costs more than a dict lookup (3.11): the hot paths use this.
+_LIVE = BookState.LIVE
 
 
 class BookNotReadyError(RuntimeError):
@@ -91,28 +98,6 @@ class BookView:
     asks: tuple[Level, ...]
 
 
-def _canon(price: str) -> str:
-    """One key per price: '30000.01000000' and '30000.01' are the same level."""
-    if "." in price:
-        price = price.rstrip("0")
-        if price[-1] == ".":
-            price = price[:-1]
-    return price
-
-
-def _apply(side: dict[str, str], rows: list[list[str]]) -> None:
-    for row in rows:
-        price, qty = row[0], row[1]
-        if "." in price:
-            price = price.rstrip("0")
-            if price[-1] == ".":
-                price = price[:-1]
-        if qty.strip("0."):
-            side[price] = qty
-        else:
-            side.pop(price, None)
-
-
 class OrderBook:
     """One symbol's local book; see the module docstring."""
 
@@ -140,10 +125,8 @@ class OrderBook:
         # after a lost socket, how long to wait for an event continuing the old sequence
         self._continuity_wait = continuity_wait or (0.3 if speed == "100ms" else 1.5)
         self._backoff = backoff or Backoff(base=0.2, cap=10.0)
-        self._bids: dict[str, str] = {}
-        self._asks: dict[str, str] = {}
-        self._bid_bound: Decimal | None = None  # worst price the snapshot covered (None: all)
-        self._ask_bound: Decimal | None = None
+        self._bids = Side(bids=True)
+        self._asks = Side(bids=False)
         self._last_u = 0
         self._state = BookState.SYNCING
         self._reason = "starting"
@@ -153,8 +136,6 @@ class OrderBook:
         self._continuity = False  # a lost socket came back: the next event may continue
         self._gap_seen = asyncio.Event()
         self._epoch = 0  # bumped when the socket is lost
-        self._sorted: tuple[int, list[str], list[str]] | None = None
-        self._version = 0
         self._task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -179,7 +160,7 @@ class OrderBook:
 
     @property
     def ready(self) -> bool:
-        return self._state is BookState.LIVE
+        return self._state is _LIVE
 
     @property
     def last_update_id(self) -> int:
@@ -190,37 +171,23 @@ class OrderBook:
         await asyncio.wait_for(self._live.wait(), within)
 
     def _check(self) -> None:
-        if self._state is not BookState.LIVE:
+        if self._state is not _LIVE:
             raise BookNotReadyError(self.symbol, self._state, self._reason)
-
-    def _ordered(self) -> tuple[list[str], list[str]]:
-        cached = self._sorted
-        if cached is not None and cached[0] == self._version:
-            return cached[1], cached[2]
-        bids = sorted(self._bids, key=Decimal, reverse=True)
-        asks = sorted(self._asks, key=Decimal)
-        if self._bid_bound is not None:
-            bids = [p for p in bids if Decimal(p) >= self._bid_bound]
-        if self._ask_bound is not None:
-            asks = [p for p in asks if Decimal(p) <= self._ask_bound]
-        self._sorted = (self._version, bids, asks)
-        return bids, asks
 
     def bids(self, depth: int | None = None) -> list[Level]:
         """Best bids first (within what the snapshot covered); raises BookNotReadyError."""
         self._check()
-        prices = self._ordered()[0][:depth]
-        return [(Decimal(p), Decimal(self._bids[p])) for p in prices]
+        return self._bids.top(depth)
 
     def asks(self, depth: int | None = None) -> list[Level]:
         self._check()
-        prices = self._ordered()[1][:depth]
-        return [(Decimal(p), Decimal(self._asks[p])) for p in prices]
+        return self._asks.top(depth)
 
     def best(self) -> tuple[Level | None, Level | None]:
         """(best bid, best ask); raises BookNotReadyError while not consistent."""
-        bids, asks = self.bids(1), self.asks(1)
-        return (bids[0] if bids else None, asks[0] if asks else None)
+        if self._state is not _LIVE:
+            raise BookNotReadyError(self.symbol, self._state, self._reason)
+        return self._bids.best(), self._asks.best()
 
     def view(self, depth: int | None = None) -> BookView:
         """A consistent copy (raises BookNotReadyError while not consistent)."""
@@ -230,13 +197,12 @@ class OrderBook:
     def on_event(self, stream: str, data: dict[str, Any]) -> None:
         self.stats.events += 1
         first, last = data["U"], data["u"]
-        if self._state is BookState.LIVE:
+        if self._state is _LIVE:
             nxt = self._last_u + 1
             if first <= nxt <= last:
-                _apply(self._bids, data["b"])
-                _apply(self._asks, data["a"])
+                self._bids.apply(data["b"])
+                self._asks.apply(data["a"])
                 self._last_u = last
-                self._version += 1
                 return
             if last < nxt:
                 self.stats.stale += 1
@@ -252,10 +218,9 @@ class OrderBook:
             self._continuity = False
             if first <= nxt:
                 # The new socket continues exactly where the lost one stopped.
-                _apply(self._bids, data["b"])
-                _apply(self._asks, data["a"])
+                self._bids.apply(data["b"])
+                self._asks.apply(data["a"])
                 self._last_u = last
-                self._version += 1
                 self._buffer.clear()
                 self.stats.continued += 1
                 self._set_state(BookState.LIVE, "continued after reconnect")
@@ -362,12 +327,12 @@ class OrderBook:
             return False  # the snapshot is older than the events: take another
         if not buffer and not trusted:
             return False
-        bids: dict[str, str] = {}
-        asks: dict[str, str] = {}
-        _apply(bids, snap["bids"])
-        _apply(asks, snap["asks"])
-        self._bid_bound = min(map(Decimal, bids)) if len(snap["bids"]) >= self.limit else None
-        self._ask_bound = max(map(Decimal, asks)) if len(snap["asks"]) >= self.limit else None
+        bids, asks = Side(bids=True), Side(bids=False)
+        bids.apply(snap["bids"])
+        asks.apply(snap["asks"])
+        # levels beyond the snapshot's worst price are unknown until they change: reads stop there
+        bids.set_bound(len(snap["bids"]) >= self.limit)
+        asks.set_bound(len(snap["asks"]) >= self.limit)
         self._bids, self._asks = bids, asks
         last = lid
         while buffer:
@@ -376,10 +341,9 @@ class OrderBook:
                 self.stats.gaps += 1
                 buffer.appendleft(event)
                 return False
-            _apply(bids, event["b"])
-            _apply(asks, event["a"])
+            bids.apply(event["b"])
+            asks.apply(event["a"])
             last = event["u"]
         self._last_u = last
-        self._version += 1
         self._set_state(BookState.LIVE, "synced")
         return True

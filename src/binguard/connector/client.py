@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
 
 from binguard.backends import BudgetStore, Limit, SharesLimits
 from binguard.errors import BinanceError
@@ -33,12 +33,14 @@ from binguard.transport.signing import Signer, load_signer
 from binguard.transport.ws_api import WsApiClient
 from binguard.transport.ws_limits import ConnectLimiter
 
-from . import account
+from . import account, market
 from .book import OrderBook
 from .calls import BanNotices, RequestLoop, call_endpoint
 from .events import Event, EventBus, Hook, Stats
 from .journal import OrderJournal
 from .ledger import OrderLedger
+from .market import TimeArg
+from .market_models import AggTrade, AvgPrice, Candle, PublicTrade, Ticker
 from .models import Account, BookTicker, Depth, Order, Trade
 from .options import BINANCE_REST, ConnectorOptions
 from .orders import OrderManager
@@ -292,6 +294,165 @@ class SpotConnector:
         data = (await call_endpoint(self._loop, "book_ticker", {"symbol": symbol})).data
         return BookTicker.from_api(data)
 
+    # -- market data: candles, trades, tickers (market.py; rest-api.md §Market Data endpoints) ---
+    async def klines(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        start_time: TimeArg | None = None,
+        end_time: TimeArg | None = None,
+        limit: int | None = None,
+        time_zone: str | None = None,
+        ui: bool = False,
+    ) -> list[Candle]:
+        """Candles, oldest first (rest-api.md §Kline/Candlestick data; `ui=True`: §UIKlines).
+
+        `interval`: 1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M. Times are ms or aware
+        datetimes, always UTC and matched on open time; `time_zone` ("+08:00", "-1") shifts
+        the interval boundaries only. Without times: the latest candles, the open one last
+        (`closed` False). `limit`: default 500, at most 1000. Weight 2."""
+        return await market.klines(
+            self._loop, symbol, interval, start_time=start_time, end_time=end_time,
+            limit=limit, time_zone=time_zone, ui=ui,
+        )  # fmt: skip
+
+    def klines_range(
+        self,
+        symbol: str,
+        interval: str,
+        start: TimeArg,
+        end: TimeArg,
+        *,
+        page: int = market.KLINES_MAX,
+        time_zone: str | None = None,
+        ui: bool = False,
+    ) -> AsyncIterator[Candle]:
+        """`async for candle in bn.klines_range("BTCUSDT", "1m", start, end)`: every candle
+        opening in [start, end], oldest first, fetched `page` at a time; each page is one klines
+        request (weight 2) admitted by the budget, so a long range waits for budget rather than
+        earning a 429. No candle is missed or repeated at page edges."""
+        return market.klines_range(
+            self._loop, symbol, interval, start, end, page=page, time_zone=time_zone, ui=ui
+        )
+
+    async def agg_trades(
+        self,
+        symbol: str,
+        *,
+        from_id: int | None = None,
+        start_time: TimeArg | None = None,
+        end_time: TimeArg | None = None,
+        limit: int | None = None,
+    ) -> list[AggTrade]:
+        """Aggregate trades, oldest first (rest-api.md §Compressed/Aggregate trades list):
+        from `from_id` (inclusive), or within [start_time, end_time] (inclusive), else the
+        latest. `from_id` with a time is refused by Binance (-1128). `limit` ≤ 1000. Weight 4."""
+        return await market.agg_trades(
+            self._loop, symbol, from_id=from_id, start_time=start_time, end_time=end_time,
+            limit=limit,
+        )  # fmt: skip
+
+    async def historical_trades(
+        self, symbol: str, *, from_id: int | None = None, limit: int | None = None
+    ) -> list[PublicTrade]:
+        """Older market trades from trade id `from_id` (default: the latest) (rest-api.md
+        §Old trade lookup). `limit` ≤ 1000. Weight 25."""
+        return await market.historical_trades(self._loop, symbol, from_id=from_id, limit=limit)
+
+    async def avg_price(self, symbol: str) -> AvgPrice:
+        """The average price of the last 5 minutes (rest-api.md §Current average price).
+        Weight 2."""
+        return await market.avg_price(self._loop, symbol)
+
+    @overload
+    async def ticker_24h(
+        self, symbols: str, *, type: Literal["FULL", "MINI"] = ..., symbol_status: str | None = ...
+    ) -> Ticker: ...
+    @overload
+    async def ticker_24h(
+        self,
+        symbols: list[str] | tuple[str, ...] | None = ...,
+        *,
+        type: Literal["FULL", "MINI"] = ...,
+        symbol_status: str | None = ...,
+    ) -> list[Ticker]: ...
+    async def ticker_24h(
+        self,
+        symbols: str | list[str] | tuple[str, ...] | None = None,
+        *,
+        type: Literal["FULL", "MINI"] = "FULL",  # Binance's parameter name
+        symbol_status: str | None = None,
+    ) -> Ticker | list[Ticker]:
+        """24-hour rolling statistics (rest-api.md §24hr ticker price change statistics): one
+        Ticker for a symbol name, a list for a list of names or for all (None). Weight: 2 for
+        one symbol or up to 20, 40 for 21-100, 80 for more or all symbols — poll with care."""
+        params = {"type": type, "symbolStatus": symbol_status}
+        return await market.tickers(self._loop, "ticker_24hr", "24h", symbols, params)
+
+    @overload
+    async def ticker(
+        self,
+        symbols: str,
+        *,
+        window_size: str = ...,
+        type: Literal["FULL", "MINI"] = ...,
+        symbol_status: str | None = ...,
+    ) -> Ticker: ...
+    @overload
+    async def ticker(
+        self,
+        symbols: list[str] | tuple[str, ...],
+        *,
+        window_size: str = ...,
+        type: Literal["FULL", "MINI"] = ...,
+        symbol_status: str | None = ...,
+    ) -> list[Ticker]: ...
+    async def ticker(
+        self,
+        symbols: str | list[str] | tuple[str, ...],
+        *,
+        window_size: str = "1d",
+        type: Literal["FULL", "MINI"] = "FULL",
+        symbol_status: str | None = None,
+    ) -> Ticker | list[Ticker]:
+        """Rolling window statistics (rest-api.md §Rolling window price change statistics):
+        `window_size` 1m-59m, 1h-23h, 1d-7d; the window opens on a minute, so it may be up to
+        59999 ms wider. At most 100 symbols. Weight 4 per symbol, 200 above 50 symbols."""
+        params = {"windowSize": window_size, "type": type, "symbolStatus": symbol_status}
+        return await market.tickers(self._loop, "ticker", window_size, symbols, params)
+
+    @overload
+    async def trading_day_ticker(
+        self,
+        symbols: str,
+        *,
+        time_zone: str | None = ...,
+        type: Literal["FULL", "MINI"] = ...,
+        symbol_status: str | None = ...,
+    ) -> Ticker: ...
+    @overload
+    async def trading_day_ticker(
+        self,
+        symbols: list[str] | tuple[str, ...],
+        *,
+        time_zone: str | None = ...,
+        type: Literal["FULL", "MINI"] = ...,
+        symbol_status: str | None = ...,
+    ) -> list[Ticker]: ...
+    async def trading_day_ticker(
+        self,
+        symbols: str | list[str] | tuple[str, ...],
+        *,
+        time_zone: str | None = None,
+        type: Literal["FULL", "MINI"] = "FULL",
+        symbol_status: str | None = None,
+    ) -> Ticker | list[Ticker]:
+        """Statistics of the current trading day in `time_zone` (default UTC) (rest-api.md
+        §Trading Day Ticker). At most 100 symbols. Weight 4 per symbol, 200 above 50."""
+        params = {"timeZone": time_zone, "type": type, "symbolStatus": symbol_status}
+        return await market.tickers(self._loop, "ticker_trading_day", "tradingDay", symbols, params)
+
     # -- market data over WebSockets (streams.py, book.py) ----------------------------------------
     @property
     def streams(self) -> MarketStreams:
@@ -307,7 +468,11 @@ class SpotConnector:
         return self._streams
 
     def stream(self, *names: str, maxsize: int = 10_000) -> Subscription:
-        """`async with bn.stream("btcusdt@trade", ...) as sub: async for event in sub: ...`"""
+        """`async with bn.stream("btcusdt@kline_1m", ...) as sub: async for event in sub: ...`
+
+        Each `StreamEvent` has Binance's payload (`data`) and its typed form (`value`: a Candle
+        with `closed` for `kline_<interval>`, AggTrade, PublicTrade, Ticker for the ticker
+        streams, AvgPrice, BookTicker; None for depth). See streams.py."""
         return Subscription(self.streams, names, maxsize)
 
     async def order_book(

@@ -1,7 +1,7 @@
-"""Market data streams: one API for trade, bookTicker and diff depth streams, sharded over sockets.
+"""Market data streams: one API for every stream of web-socket-streams.md, sharded over sockets.
 
-    async with bn.stream("btcusdt@trade", "btcusdt@bookTicker") as sub:
-        async for event in sub:          # StreamEvent(stream="btcusdt@trade", data={...})
+    async with bn.stream("btcusdt@kline_1m", "btcusdt@aggTrade") as sub:
+        async for event in sub:          # StreamEvent(stream=..., data={...}, value=Candle(...))
             ...
         await sub.add("ethusdt@trade")   # dynamic, on the same sockets
         await sub.remove("btcusdt@bookTicker")
@@ -14,6 +14,13 @@ another socket. The streams a socket should carry are the truth: a new socket ge
 that sends `SUBSCRIBE` / `UNSUBSCRIBE` under the 5 messages per second rule. Several readers of one
 stream share it; the stream is unsubscribed when the last one leaves.
 
+Each event carries Binance's payload (`data`) and, for the kinds that have one, its typed form
+(`value`, market.py `decoder_for`: `kline_<i>` → Candle with `closed`, `aggTrade` → AggTrade,
+`trade` → PublicTrade, `miniTicker` / `ticker` / `ticker_<w>` → Ticker, `!…@arr` → a tuple of
+Tickers, `avgPrice` → AvgPrice, `bookTicker` → BookTicker; depth: None). A payload that does
+not have its documented shape is not delivered: it is counted (`Subscription.malformed`) and
+told as a `stream_malformed` event.
+
 Readers get events through a bounded queue; a reader that falls behind loses its oldest events
 (counted in `Subscription.dropped`), never the socket. Internal consumers (the order book) register
 a `StreamListener` and are called in the socket's task, with `on_down` / `on_up` around gaps.
@@ -24,10 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 
@@ -36,28 +42,39 @@ from binguard.errors import BinanceError
 from binguard.transport.ws import Emit, Frame, WsLink, WsOptions, WsSupervisor
 from binguard.transport.ws_limits import ConnectLimiter
 
+from .dropqueue import DropOldest
+from .market import Decoder, decoder_for
+from .models import ResponseFormatError
+
 log = logging.getLogger("binguard.connector.streams")
 
-_NAME = re.compile(r"[a-z0-9]{2,40}@[A-Za-z0-9_@.]{1,60}\Z")
+# `<symbol>@<kind>` (kinds like `kline_1m@+08:00`, `depth@100ms`) or an all-market `!<kind>@arr`
+_NAME = re.compile(r"(?:[a-z0-9]{2,40}@[A-Za-z0-9_@.:+]{1,60}|![A-Za-z0-9_]{1,40}@arr)\Z")
 MAX_URL_STREAMS_CHARS = 2000  # longer stream lists go by SUBSCRIBE (URL length limits)
 SUBSCRIBE_BATCH = 200  # streams per SUBSCRIBE message
 
 
 def stream_name(name: str) -> str:
-    """`BTCUSDT@trade` → `btcusdt@trade` (symbols are lowercase; kinds keep their case)."""
+    """`BTCUSDT@trade` → `btcusdt@trade` (symbols are lowercase; kinds keep their case, and so
+    do all-market names such as `!miniTicker@arr`)."""
     symbol, sep, kind = name.strip().partition("@")
-    out = f"{symbol.lower()}{sep}{kind}"
+    out = f"{symbol if symbol.startswith('!') else symbol.lower()}{sep}{kind}"
     if _NAME.match(out) is None:
         raise ValueError(f"not a Binance stream name: {name!r} (e.g. btcusdt@trade)")
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One event of one stream: `data` is Binance's payload as it arrived."""
+class StreamEvent(NamedTuple):
+    """One event of one stream: `data` is Binance's payload as it arrived (an object, or a list
+    for the `!…@arr` streams); `value` its typed form, or None for kinds without one (depth).
+    (A NamedTuple: built once per event on every stream's hot path, bench/bench_candles.py.)"""
 
     stream: str
-    data: dict[str, Any]
+    data: Any
+    value: Any = None
+
+
+_new_event = tuple.__new__
 
 
 class StreamListener(Protocol):
@@ -109,7 +126,9 @@ class _Shard:
             chosen.append(name)
         self.url_streams = tuple(chosen)
         base = f"{self.owner.base_url}/stream"
-        return f"{base}?streams={'/'.join(chosen)}" if chosen else base
+        # `+` (kline_1m@+08:00) would read as a space in a query string: sent as %2B
+        query = "/".join(chosen).replace("+", "%2B")
+        return f"{base}?streams={query}" if chosen else base
 
     async def _on_open(self, link: WsLink) -> None:
         link.context["streams"] = set(self.url_streams)
@@ -307,22 +326,43 @@ class Subscription:
 
     def __init__(self, streams: MarketStreams, names: Iterable[str], maxsize: int = 10_000):
         self._streams = streams
-        self._queue: asyncio.Queue[StreamEvent] = asyncio.Queue(maxsize)
-        self.dropped = 0
+        self._queue: DropOldest[StreamEvent] = DropOldest(maxsize)
+        self._put = self._queue.put
+        # The next event if one waits; `asyncio.QueueEmpty` otherwise.
+        self.get_nowait: Callable[[], StreamEvent] = self._queue.get_nowait
+        self.malformed = 0
         self.names: list[str] = []
+        self._decoders: dict[str, Decoder | None] = {}
         self._closed = False
-        self.names = streams.add(names, self)
+        self.names = self._with_decoders(streams.add(names, self))
+
+    def _with_decoders(self, names: list[str]) -> list[str]:
+        for name in names:
+            self._decoders[name] = decoder_for(name)
+        return names
 
     def __repr__(self) -> str:
         return f"Subscription({self.names!r})"
 
     # StreamListener
-    def on_event(self, stream: str, data: dict[str, Any]) -> None:
-        queue = self._queue
-        if queue.full():
-            queue.get_nowait()
-            self.dropped += 1
-        queue.put_nowait(StreamEvent(stream, data))
+    def on_event(self, stream: str, data: Any) -> None:
+        decode = self._decoders.get(stream)
+        if decode is None:
+            self._put(_new_event(StreamEvent, (stream, data, None)))
+            return
+        try:
+            value = decode(data)
+        except (ResponseFormatError, AttributeError, TypeError) as err:
+            self.malformed += 1
+            self._streams.emit("stream_malformed", stream=stream, error=str(err)[:200])
+            return
+        # (tuple.__new__ directly, and the queue's bound put: every event of every stream)
+        self._put(_new_event(StreamEvent, (stream, data, value)))
+
+    @property
+    def dropped(self) -> int:
+        """Events lost because the reader fell `maxsize` behind (the oldest go first)."""
+        return self._queue.dropped
 
     def on_down(self, reason: str) -> None:
         return None
@@ -332,7 +372,7 @@ class Subscription:
 
     async def add(self, *names: str, within: float | None = 10.0) -> None:
         """Add streams and wait until they are subscribed on a live socket."""
-        added = self._streams.add(names, self)
+        added = self._with_decoders(self._streams.add(names, self))
         self.names.extend(added)
         await self._streams.wait_synced(added, within)
 

@@ -3,11 +3,15 @@
 `chaos` (the default): resets before and after execution, stalls past the client's timeout after
 execution, 5XX answers with the order executed and not, HTML 502s, a server clock 3 s ahead and
 drifting, a weight limit low enough that the bot reaches it, and one forced IP ban half-way.
-`calm`: no faults, for comparison.
+`calm`: no faults, for comparison. A plan file (YAML/JSON, examples/faults/): its rules on a
+server clock that starts true (a plan moves it with `clock_jump` rules); the weight limit is the
+demo's in every case.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from binguard.sim import FlowConfig, SimConfig
@@ -41,6 +45,15 @@ def chaos_plan(seed: int, seconds: float) -> FaultPlan:
     order = {"path": "/api/v3/order", "method": "POST"}
     cancel = {"path": "/api/v3/order", "method": "DELETE"}
     rules: list[dict[str, Any]] = [
+        # First: when several rules fire on one request, the simulator applies the first one
+        # that answers before the engine (and counts the others as fired).
+        {
+            "action": "http_418",
+            "start_s": seconds * 0.5,
+            "times": 1,
+            "ban_s": min(5.0, seconds * 0.1),
+            "name": "forced ban",
+        },
         {**order, "action": "reset", "probability": 0.04, "name": "reset before engine"},
         {**order, "action": "reset_after", "probability": 0.04, "name": "reset after execution"},
         {
@@ -120,12 +133,35 @@ def chaos_plan(seed: int, seconds: float) -> FaultPlan:
             "latency_ms": 300,
             "name": "late report",
         },
-        {
-            "action": "http_418",
-            "start_s": seconds * 0.5,
-            "times": 1,
-            "ban_s": min(5.0, seconds * 0.1),
-            "name": "forced ban",
-        },
     ]
     return FaultPlan.from_mapping({"seed": seed, "rules": rules})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the demo runs: the simulator's config, the fault plan, and how to name it."""
+
+    name: str  # "chaos", "calm", or the plan file's name
+    config: SimConfig
+    plan: FaultPlan
+
+    @property
+    def forced_ban(self) -> bool:
+        return any(r.action == "http_418" for r in self.plan.rules)
+
+    @property
+    def title(self) -> str:
+        name = self.name if len(self.name) <= 40 else self.name[:39] + "…"
+        return f"binguard demo: a market maker, faults {name}"
+
+
+def scenario(faults: str, seed: int, seconds: float) -> Scenario:
+    """`chaos`, `calm`, or a plan file; raises OSError/ValueError for a file it cannot use."""
+    if faults == "chaos":
+        return Scenario("chaos", demo_config(seed, chaos=True), chaos_plan(seed, seconds))
+    if faults == "calm":
+        return Scenario("calm", demo_config(seed, chaos=False), FaultPlan(seed=seed))
+    plan = FaultPlan.load(Path(faults))
+    # The plan's own `seed:` fixes its faults; without one, --seed draws them.
+    plan = FaultPlan(plan.rules, plan.seed or seed)
+    return Scenario(Path(faults).name, demo_config(seed, chaos=False), plan)

@@ -3,6 +3,11 @@
 It is the application on top of the connector, so it decides what to do with typed errors: wait
 out a ban (the connector fails fast with its end), skip a tick on a rejected order, and count
 anything that is not a BinanceError as unhandled — the demo's verdict requires none.
+
+It stops when its time is up: a call still running then (an order being reconciled while the
+weight budget is spent can take most of a minute) gets a short grace and is cancelled; its order
+stays in the connector's journal, and `recover()` settles it. `adopt()` takes back the orders
+recover() found open, so `flatten()` cancels them too.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,6 +45,7 @@ class StrategyState:
     banned_until: datetime | None = None
     book_reads: int = 0  # ticks quoted from the local book
     book_waits: int = 0  # ticks the book was resyncing (quoted from REST instead)
+    cut_short: int = 0  # steps still running when time was up, cancelled after the grace
 
 
 class MarketMaker:
@@ -56,12 +63,23 @@ class MarketMaker:
         self.max_per_side = max_per_side
         self.stale_after = stale_after
         self._tick = 0
+        self._end = float("inf")
 
-    async def run(self, seconds: float, interval: float = 0.2) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            await self.step()
-            await asyncio.sleep(interval)
+    def _left(self) -> float:
+        return max(0.0, self._end - time.monotonic())
+
+    async def run(self, seconds: float, interval: float = 0.2, grace: float = 1.0) -> None:
+        """Trade for `seconds`; a step still running then gets `grace` seconds, then is cut."""
+        self._end = time.monotonic() + seconds
+        while self._left() > 0:
+            step = asyncio.ensure_future(self.step())
+            done, _ = await asyncio.wait({step}, timeout=self._left() + grace)
+            if not done:
+                step.cancel()
+                await asyncio.wait({step})  # (its CancelledError stays in the task)
+                self.state.cut_short += 1
+                return
+            await asyncio.sleep(min(interval, self._left()))
 
     async def step(self) -> None:
         self._tick += 1
@@ -72,7 +90,7 @@ class MarketMaker:
         except RateLimitedError as limited:
             # The budget refused: the window has no room before our deadline. Wait as told.
             self.state.budget_waits += 1
-            await asyncio.sleep(min(limited.retry_after or 1.0, 5.0))
+            await asyncio.sleep(min(limited.retry_after or 1.0, 5.0, self._left()))
         except BinanceError as err:
             self.state.rejected += 1
             log.info("tick %d: %s", self._tick, err)
@@ -86,7 +104,7 @@ class MarketMaker:
         until = ban.banned_until
         self.state.banned_until = until
         delay = (until - datetime.now(tz=UTC)).total_seconds() if until else 1.0
-        await asyncio.sleep(max(0.0, delay) + 0.05)
+        await asyncio.sleep(min(max(0.0, delay) + 0.05, self._left()))
         self.state.banned_until = None
 
     async def _quote(self) -> None:
@@ -140,6 +158,12 @@ class MarketMaker:
             if coid not in live:
                 self.state.open.pop(coid)
                 self.state.filled += 1
+
+    def adopt(self, orders: Iterable[Order | None]) -> None:
+        """Track the open ones among `orders` (recover()'s answer), so flatten() cancels them."""
+        for order in orders:
+            if order is not None and order.is_open:
+                self.state.open[order.client_order_id] = (order, time.monotonic())
 
     async def flatten(self) -> None:
         """Cancel what is still open at the end."""

@@ -22,6 +22,7 @@ little budget, under-reserving earns a 429 and then a ban.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,6 +49,10 @@ class Rule:
     `when_param`: the first parameter present (and not 'false') sets the weight.
     `by_limit`: (highest `limit`, weight) pairs in ascending order, for depth-like endpoints;
     a missing or unreadable `limit` counts as `default_limit`, a larger one as the last tier.
+    `by_symbols`: (highest symbol count, weight) pairs in ascending order, for endpoints weighed
+    by how many symbols `symbol` (1) or `symbols` (a JSON array, or a list on the WebSocket API)
+    name; with neither, all symbols: `weight`. `per_symbol`: `per_symbol` weight for each symbol
+    named (1 with neither), at most `symbols_cap`.
     """
 
     weight: int
@@ -56,6 +61,9 @@ class Rule:
     when_param: tuple[tuple[str, int], ...] = ()
     by_limit: tuple[tuple[int, int], ...] = ()
     default_limit: int = 100
+    by_symbols: tuple[tuple[int, int], ...] = ()
+    per_symbol: int = 0
+    symbols_cap: int = 0
 
     def cost(self, params: Params = None) -> Cost:
         given = _as_dict(params)
@@ -67,6 +75,11 @@ class Rule:
                 break
         if self.by_limit:
             weight = _tier(self.by_limit, _int(given.get("limit"), self.default_limit))
+        if self.by_symbols:
+            count = _symbol_count(given)
+            weight = self.weight if count is None else _tier(self.by_symbols, count)
+        elif self.per_symbol:
+            weight = min(self.per_symbol * (_symbol_count(given) or 1), self.symbols_cap)
         return Cost(weight, self.orders, weight if self.free_if_ok else 0)
 
 
@@ -81,6 +94,22 @@ def _int(value: object, default: int) -> int:
         return int(str(value)) if value is not None else default
     except ValueError:
         return default
+
+
+def _symbol_count(given: Mapping[str, object]) -> int | None:
+    """How many symbols a request names: `symbol` 1, `symbols` its length (an unreadable one
+    counts 1: the server refuses it), neither None (all symbols)."""
+    if given.get("symbol") is not None:
+        return 1
+    names = given.get("symbols")
+    if names is None:
+        return None
+    if isinstance(names, str | bytes):
+        try:
+            names = json.loads(names)
+        except (ValueError, RecursionError):
+            return 1
+    return len(names) if isinstance(names, list | tuple) and names else 1
 
 
 def _tier(tiers: tuple[tuple[int, int], ...], n: int) -> int:
@@ -109,11 +138,17 @@ ORDER_RATE_LIMIT: Final = Rule(40)  # GET /api/v3/rateLimit/order
 # Order lists place 2 (OCO, OTO) or 3 (OTOCO) orders; same 0-if-successful rule (CL 2026-03-27).
 OCO: Final = Rule(1, orders=2, free_if_ok=True)
 OTOCO: Final = Rule(1, orders=3, free_if_ok=True)
-# Market data beyond §6, from rest-api.md; where versions differ the higher figure is kept.
-TRADES: Final = Rule(25)  # /trades, /historicalTrades
-AGG_TRADES: Final = Rule(4)
-KLINES: Final = Rule(2)  # /klines, /uiKlines, /avgPrice
-TICKER_24HR: Final = Rule(80, when_param=(("symbol", 2),))  # 80 for all symbols
+# Market data beyond §6, from rest-api.md §Market Data endpoints; where versions differ the
+# higher figure is kept.
+TRADES: Final = Rule(25)  # "Recent trades list", "Old trade lookup": 25
+AGG_TRADES: Final = Rule(4)  # "Compressed/Aggregate trades list": 4
+KLINES: Final = Rule(2)  # "Kline/Candlestick data", "UIKlines", "Current average price": 2
+# "24hr ticker price change statistics": `symbol` 2; `symbols` 1-20 → 2, 21-100 → 40,
+# 101 or more → 80; neither (all symbols) 80. web-socket-api.md ticker.24hr: the same table.
+TICKER_24HR: Final = Rule(80, by_symbols=((20, 2), (100, 40), (101, 80)))
+# "Rolling window price change statistics", "Trading Day Ticker": 4 for each requested symbol,
+# capped at 200 once more than 50 symbols are named.
+TICKER_WINDOW: Final = Rule(4, per_symbol=4, symbols_cap=200)
 TICKER_PRICE: Final = Rule(4, when_param=(("symbol", 2),))  # /ticker/price, /ticker/bookTicker
 
 # WebSocket API only: sessions and user data (listenKeys are gone since 2026-02-20).
@@ -190,6 +225,14 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     _row("ui_klines", ("GET", f"{_V3}/uiKlines"), "uiKlines", _N, KLINES),
     _row("avg_price", ("GET", f"{_V3}/avgPrice"), "avgPrice", _N, KLINES),
     _row("ticker_24hr", ("GET", f"{_V3}/ticker/24hr"), "ticker.24hr", _N, TICKER_24HR),
+    _row("ticker", ("GET", f"{_V3}/ticker"), "ticker", _N, TICKER_WINDOW),
+    _row(
+        "ticker_trading_day",
+        ("GET", f"{_V3}/ticker/tradingDay"),
+        "ticker.tradingDay",
+        _N,
+        TICKER_WINDOW,
+    ),
     _row("ticker_price", ("GET", f"{_V3}/ticker/price"), "ticker.price", _N, TICKER_PRICE),
     _row("book_ticker", ("GET", f"{_V3}/ticker/bookTicker"), "ticker.book", _N, TICKER_PRICE),
     # -- trading (rest-api.md §Trading endpoints) ----------------------------------------------

@@ -47,6 +47,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import aiohttp
+import orjson
 
 from binguard._aio import reap
 from binguard.errors import (
@@ -60,6 +61,7 @@ from binguard.policy.gate import RateGate
 from binguard.policy.reconnect import Ended, after_end
 from binguard.policy.weights import Cost
 
+from .http_backends import orjson_exact
 from .ws_limits import ConnectLimiter
 from .ws_link import (
     GOING_AWAY,
@@ -86,6 +88,7 @@ __all__ = [
     "WsOptions",
     "WsStats",
     "WsSupervisor",
+    "decode_text",
     "raw_key",
 ]
 
@@ -93,6 +96,25 @@ log = logging.getLogger("binguard.ws")
 
 KeyFn = Callable[[str, Frame], Hashable]
 Emit = Callable[..., None]
+
+
+def decode_text(raw: str) -> Any:
+    """A text frame decoded as `json.loads(raw)` decodes it: same result, same errors.
+
+    orjson (about twice as fast as json on a depth frame) unless the frame has a run of 19
+    digits (an integer orjson would turn into a float: the test `http_backends.loads` makes for
+    REST answers) or orjson refuses it (NaN, 1e400, a BOM...): then json decides.
+    """
+    try:
+        body = raw.encode()
+    except UnicodeEncodeError:  # a lone surrogate (aiohttp never hands one over)
+        return json.loads(raw)
+    if orjson_exact(body):
+        try:
+            return orjson.loads(body)
+        except ValueError:
+            pass
+    return json.loads(raw)
 
 
 class WsSupervisor:
@@ -260,7 +282,7 @@ class WsSupervisor:
         """A text frame of `link`: an answer to its request, a shutdown notice, or data
         (delivered, buffered during a rotation, or dropped as a repeat)."""
         try:
-            frame = json.loads(raw)
+            frame = decode_text(raw)
         except ValueError:
             self.stats.malformed += 1
             return
