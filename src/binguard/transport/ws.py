@@ -290,6 +290,7 @@ class WsSupervisor:
             self.stats.malformed += 1
             return
         if "id" in frame and ("result" in frame or "error" in frame or "status" in frame):
+            link.messages += 1  # an answered request shows a working socket (reconnect policy)
             future = link.pending.get(frame["id"])
             if future is not None and not future.done():
                 future.set_result(frame)
