@@ -262,3 +262,25 @@ def own_window(sim: Any, api: Api, period_ms: int = 60_000, slack_ms: int = 20) 
     now = sim.state.clock.now_ms()
     sim.state.clock.jump(period_ms - now % period_ms + slack_ms)
     api.clock_offset_ms = sim.state.clock.now_ms() - int(time.time() * 1000)
+
+
+def new_order(side: str, kind: str, qty: str, **kw: Any) -> dict[str, Any]:
+    out = {"symbol": "BTCUSDT", "side": side, "type": kind, "quantity": qty}
+    if kind in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+        out["timeInForce"] = "GTC"
+    out.update(kw)
+    return out
+
+
+async def trade_at(api: Api, price: str, qty: str = "0.001") -> None:
+    """One trade of `api`'s account with itself at `price` (the book must be empty there)."""
+    rest = await api.order(**new_order("BUY", "LIMIT", qty, price=price))
+    assert rest.body["status"] == "NEW", rest.body
+    hit = await api.order(**new_order("SELL", "LIMIT", qty, price=price, timeInForce="IOC"))
+    assert hit.body["status"] == "FILLED", hit.body
+
+
+async def order_status(api: Api, order_id: int) -> dict[str, Any]:
+    reply = await api.get("/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}, signed=True)
+    assert reply.status == 200, reply.body
+    return dict(reply.body)

@@ -17,7 +17,16 @@ from .params import Params
 
 SYMBOLS_LEGAL = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'
 STATUS_FILTER = ("TRADING", "HALT", "BREAK", "CANCEL_ONLY")
-ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET"]
+# every type the engine runs (ccxt reads this list before placing a stop order)
+ORDER_TYPES = [
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+]
 
 
 def symbol_param(call: Call, required: bool) -> str | None:
@@ -147,12 +156,12 @@ async def exchange_info(call: Call) -> Reply:
                 "baseCommissionPrecision": s.base_precision,
                 "quoteCommissionPrecision": s.quote_precision,
                 "orderTypes": ORDER_TYPES,
-                "icebergAllowed": False,
+                "icebergAllowed": True,
                 "ocoAllowed": False,
                 "otoAllowed": False,
                 "opoAllowed": False,
                 "quoteOrderQtyMarketAllowed": True,
-                "allowTrailingStop": False,
+                "allowTrailingStop": True,
                 "cancelReplaceAllowed": False,
                 "amendAllowed": False,
                 "pegInstructionsAllowed": False,
@@ -161,8 +170,8 @@ async def exchange_info(call: Call) -> Reply:
                 "filters": r.exchange_filters(),
                 "permissions": [],
                 "permissionSets": [["SPOT"]],
-                "defaultSelfTradePreventionMode": "NONE",
-                "allowedSelfTradePreventionModes": ["NONE"],
+                "defaultSelfTradePreventionMode": s.default_stp_mode,
+                "allowedSelfTradePreventionModes": list(s.allowed_stp_modes),
             }
         )
     return Reply(

@@ -10,38 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import order_params
 from .call import Call, Endpoint, Reply, fixed
 from .engine import reports
-from .errors import (
-    SimError,
-    either_mandatory,
-    invalid_value,
-    mandatory,
-    new_order_rejected,
-    not_required,
-)
+from .engine.orders import Order
+from .errors import SimError, either_mandatory, invalid_value
+from .filters import SymbolRules
 from .numbers import fmt
+from .order_params import NewOrder
+from .order_params import client_id as read_client_id
 from .params import Params
 
-SIDES = ("BUY", "SELL")
-ORDER_TYPES = (
-    "LIMIT",
-    "MARKET",
-    "STOP_LOSS",
-    "STOP_LOSS_LIMIT",
-    "TAKE_PROFIT",
-    "TAKE_PROFIT_LIMIT",
-    "LIMIT_MAKER",
-)
-UNSUPPORTED_TYPES = {
-    "STOP_LOSS": "Stop loss orders are not supported for this symbol.",
-    "STOP_LOSS_LIMIT": "Stop loss limit orders are not supported for this symbol.",
-    "TAKE_PROFIT": "Take profit orders are not supported for this symbol.",
-    "TAKE_PROFIT_LIMIT": "Take profit limit orders are not supported for this symbol.",
-}
-TIME_IN_FORCE = ("GTC", "IOC", "FOK")
-RESP_TYPES = ("ACK", "RESULT", "FULL")
-STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT")
 DAY_MS = 86_400_000
 
 
@@ -51,13 +30,6 @@ def _symbol(call: Call) -> str:
     if symbol not in call.state.engine.rules:
         raise SimError.of(-1121)
     return symbol
-
-
-def _client_id(params: Params, name: str, empty_code: int) -> str | None:
-    if params.values.get(name) == "":
-        params.mark(name)
-        raise SimError.of(empty_code)
-    return params.text(name)
 
 
 def _limit(params: Params) -> int:
@@ -80,94 +52,55 @@ async def test_order(call: Call) -> Reply:
 async def _new_order(call: Call, test: bool) -> Reply:
     p = call.params
     symbol = _symbol(call)
-    side = p.enum("side", SIDES, SimError.of(-1117), required=True)
-    order_type = p.enum("type", ORDER_TYPES, SimError.of(-1116), required=True)
-    tif = p.enum("timeInForce", TIME_IN_FORCE, SimError.of(-1115))
-    qty = p.amount("quantity")
-    quote_qty = p.amount("quoteOrderQty")
-    price = p.amount("price")
-    client_id = _client_id(p, "newClientOrderId", -1118)
-    p.integer("strategyId")
-    strategy_type = p.integer("strategyType")
-    if strategy_type is not None and strategy_type < 1000000:
-        raise SimError.of(-1134)
-    stop_price = p.amount("stopPrice")
-    trailing = p.integer("trailingDelta")
-    iceberg = p.amount("icebergQty")
-    resp_type = p.enum("newOrderRespType", RESP_TYPES)
-    stp = p.enum("selfTradePreventionMode", STP_MODES) or "NONE"
-    pegged = any(p.text(n) is not None for n in ("pegPriceType", "pegOffsetValue", "pegOffsetType"))
+    req = order_params.read(p, symbol)
+    resp_type = p.enum("newOrderRespType", order_params.RESP_TYPES)
     commission_rates = p.boolean("computeCommissionRates") if test else None
     p.finish()
-    assert side is not None
-    assert order_type is not None
-
-    if order_type in UNSUPPORTED_TYPES:
-        raise new_order_rejected(UNSUPPORTED_TYPES[order_type])
-    if iceberg is not None:
-        raise new_order_rejected("Iceberg orders are not supported for this symbol.")
-    if trailing is not None:
-        raise new_order_rejected("Trailing stop orders are not supported for this symbol.")
-    if pegged:
-        raise new_order_rejected("Pegged orders are not supported for this symbol.")
-    if stop_price is not None:
-        raise not_required("stopPrice")
-    if stp != "NONE":
-        raise invalid_value("selfTradePreventionMode")
-    if order_type == "MARKET":
-        if tif is not None:
-            raise not_required("timeInForce")
-        if price is not None:
-            raise not_required("price")
-        if qty is None and quote_qty is None:
-            raise either_mandatory("quantity", "quoteOrderQty")
-        if qty is not None and quote_qty is not None:
-            raise not_required("quoteOrderQty")
-        tif = "GTC"
-    else:
-        if order_type == "LIMIT" and tif is None:
-            raise mandatory("timeInForce")
-        if order_type == "LIMIT_MAKER":
-            if tif is not None:
-                raise not_required("timeInForce")
-            tif = "GTC"
-        if qty is None:
-            raise mandatory("quantity")
-        if price is None:
-            raise mandatory("price")
-        if quote_qty is not None:
-            raise not_required("quoteOrderQty")
-    assert tif is not None
-
-    state = call.state
-    engine = state.engine
-    rules = engine.validate(call.account, symbol, order_type, qty, quote_qty, price)
+    spec = call.state.engine.symbol_rules(symbol).spec
+    order_params.check(req, spec.allowed_stp_modes, spec.default_stp_mode)
+    rules = validate(call, req)
     if test:
         return Reply(_commission_rates(call) if commission_rates else {})
+    order = place(call, req, rules)
+    if resp_type is None:  # "MARKET and LIMIT order types default to FULL, all other ... ACK"
+        resp_type = "FULL" if req.type in ("MARKET", "LIMIT") else "ACK"
+    return Reply(reports.order_response(order, resp_type))
 
+
+def validate(call: Call, req: NewOrder) -> SymbolRules:
+    """The filters (-1013) of one checked order request."""
+    return call.state.engine.validate(
+        call.account, req.symbol, req.type, req.qty, req.quote_qty, req.price, req.side,
+        req.stop_price, req.trailing or 0, req.iceberg,
+    )  # fmt: skip
+
+
+def count_order(call: Call) -> None:
+    """-1015 (with Retry-After), then one more order counted (rest-api.md §Unfilled Order
+    Count), then Binance's second timing check just before the matching engine (-1021, counted)."""
+    state = call.state
     now_ms = state.clock.now_ms()
     state.limits.check_order(call.account, now_ms)
     call.extra_headers.update(state.limits.count_order(call.account, now_ms))
-    # Binance's second timing check, just before the matching engine (counts as an order)
     if call.timing is not None and call.timing.expired(state.clock.now_us()):
         raise SimError.of(-1021, 0)
-    order = engine.place(
-        call.account,
-        symbol,
-        side,
-        order_type,
-        tif,
-        qty,
-        quote_qty,
-        price,
-        client_id,
-        stp,
+
+
+def place(call: Call, req: NewOrder, rules: SymbolRules) -> Order:
+    """Count the order, then run it through the engine (validated by `validate` just before)."""
+    state = call.state
+    count_order(call)
+    assert req.time_in_force is not None
+    assert req.stp is not None
+    order = state.engine.place(
+        call.account, req.symbol, req.side, req.type, req.time_in_force, req.qty,
+        req.quote_qty, req.price, req.client_id, req.stp,
         rules=rules,  # validated above; nothing ran since
-    )
+        stop_price=req.stop_price, trailing=req.trailing or 0, iceberg=req.iceberg,
+        strategy_id=req.strategy_id, strategy_type=req.strategy_type,
+    )  # fmt: skip
     call.extra_headers.update(state.limits.order_headers(call.account, state.clock.now_ms()))
-    if resp_type is None:  # "MARKET and LIMIT order types default to FULL, all other ... ACK"
-        resp_type = "FULL" if order_type in ("MARKET", "LIMIT") else "ACK"
-    return Reply(reports.order_response(order, resp_type))
+    return order
 
 
 def _commission_rates(call: Call) -> dict[str, Any]:
@@ -189,7 +122,7 @@ def _commission_rates(call: Call) -> dict[str, Any]:
 
 def _order_ref(call: Call) -> tuple[int | None, str | None]:
     order_id = call.params.integer("orderId")
-    client_id = _client_id(call.params, "origClientOrderId", -1119)
+    client_id = read_client_id(call.params, "origClientOrderId", -1119)
     if order_id is None and client_id is None:
         raise either_mandatory("origClientOrderId", "orderId")
     return order_id, client_id
@@ -206,7 +139,7 @@ async def query_order(call: Call) -> Reply:
 async def cancel_order(call: Call) -> Reply:
     symbol = _symbol(call)
     order_id, client_id = _order_ref(call)
-    new_id = _client_id(call.params, "newClientOrderId", -1118)
+    new_id = read_client_id(call.params, "newClientOrderId", -1118)
     restriction = call.params.enum(
         "cancelRestrictions", ("ONLY_NEW", "ONLY_PARTIALLY_FILLED"), SimError.of(-1145)
     )

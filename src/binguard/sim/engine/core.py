@@ -1,4 +1,8 @@
-"""The matching engine: price-time priority, LIMIT / LIMIT_MAKER / MARKET with GTC/IOC/FOK.
+"""The matching engine: price-time priority, every Spot order type with GTC/IOC/FOK.
+
+LIMIT / LIMIT_MAKER / MARKET trade at once; STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) wait
+(triggers.py) until the engine's own trades reach their stop price or trailing delta, then run as
+MARKET or LIMIT orders. Self-trade prevention follows the taker's mode (stp.py).
 
 Every public method is synchronous and runs to completion, so within the event loop each request
 is atomic, as one message through Binance's matching engine. Validation follows Binance's split:
@@ -23,11 +27,11 @@ from ..config import SimConfig
 from ..errors import SimError, cancel_rejected, filter_error, new_order_rejected
 from ..filters import SymbolRules
 from ..numbers import SCALE, mul
-from . import reports
+from . import reports, stp, triggers
 from .accounts import Account
 from .book import Book, BookSide
 from .events import Event, EventKind, Listener
-from .orders import Fill, Order, Trade
+from .orders import TRIGGERED_TYPE, Fill, Order, PreventedMatch, Trade
 from .retention import Retention
 
 INTERNAL_ACCOUNT = "__crowd__"
@@ -68,6 +72,14 @@ class Engine:
         self._touched: dict[str, dict[tuple[bool, int], None]] = {}
         self._first_update: dict[str, int] = {}
         self._moved: dict[str, set[str]] = {}
+        # algo orders waiting for their trigger, per symbol; triggered ones wait in `_fired`
+        # until the end of the engine step that triggered them
+        self.stops: dict[str, dict[int, Order]] = {}
+        self._fired: list[Order] = []
+        self.prevented: dict[str, list[PreventedMatch]] = {}
+        self.next_prevented_id = {s.symbol: 1 for s in config.symbols}
+        # the reference/average price PERCENT_PRICE and MARKET notional use (set by SimState)
+        self.average_price: Callable[[str], int] | None = None
 
     # ----- events (SimState shares its `listeners` list, so subscribers survive a reset) ------
     def _emit(
@@ -139,6 +151,15 @@ class Engine:
         return "".join(self._ids.choices(_ID_CHARS, k=22))
 
     # ----- placing ---------------------------------------------------------------------------
+    def average(self, symbol: str) -> int:
+        """The price filters compare against: the symbols have no reference price, so the
+        weighted average of the last `avgPriceMins` minutes (filters.md, CHANGELOG 2026-05-06)."""
+        if self.average_price is not None:
+            price = self.average_price(symbol)
+            if price > 0:
+                return price
+        return self.last_price[symbol]
+
     def validate(
         self,
         account: str,
@@ -147,26 +168,56 @@ class Engine:
         qty: int | None,
         quote_qty: int | None,
         price: int | None,
+        side: str = "BUY",
+        stop_price: int | None = None,
+        trailing: int = 0,
+        iceberg: int | None = None,
     ) -> SymbolRules:
         """The API-side checks (-1013 filter failures) that precede the matching engine."""
         rules = self.symbol_rules(symbol)
-        if order_type == "MARKET":
+        is_buy = side == "BUY"
+        if price is None:  # MARKET, STOP_LOSS, TAKE_PROFIT
             if qty is not None:
                 rules.check_lot(qty)
                 rules.check_market_lot(qty)
                 # NOTIONAL applies to MARKET orders at the average price (applyMinToMarket)
-                if mul(self.last_price[symbol], qty) < rules.min_notional:
+                if mul(self.average(symbol), qty) < rules.min_notional:
                     raise filter_error("NOTIONAL")
             elif quote_qty is not None and quote_qty < rules.min_notional:
                 raise filter_error("NOTIONAL")
         else:
-            assert price is not None
             assert qty is not None
             rules.check_price(price)
+            rules.check_percent_price(price, is_buy, self.average(symbol))
             rules.check_lot(qty)
             rules.check_notional(price, qty)
-        rules.check_num_orders(len(self.open.get((account, symbol), ())))
+        if stop_price is not None:
+            rules.check_price(stop_price)
+        if iceberg is not None and qty is not None:
+            rules.check_iceberg(qty, iceberg)
+        if trailing:
+            rules.check_trailing(trailing, triggers.stop_above(order_type, side))
+        self._check_counts(account, symbol, rules, order_type, iceberg is not None)
+        if is_buy and rules.max_position and qty is not None:
+            rules.check_position(self._position(account, symbol, rules), qty)
         return rules
+
+    def _check_counts(
+        self, account: str, symbol: str, rules: SymbolRules, order_type: str, iceberg: bool
+    ) -> None:
+        opened = self.open.get((account, symbol), {})
+        algo = sum(o.is_algo for o in opened.values()) if order_type in TRIGGERED_TYPE else None
+        icebergs = sum(o.iceberg_qty is not None for o in opened.values()) if iceberg else None
+        rules.check_counts(len(opened), algo, icebergs)
+
+    def _position(self, account: str, symbol: str, rules: SymbolRules) -> int:
+        """MAX_POSITION's position: base free + locked + the open BUY orders' quantity."""
+        acct = self.accounts[account]
+        base = rules.spec.base
+        buys = sum(
+            o.remaining for o in self.open.get((account, symbol), {}).values() if o.side == "BUY"
+        )
+        return acct.free[base] + acct.locked[base] + buys
 
     def place(
         self,
@@ -182,16 +233,57 @@ class Engine:
         self_trade_prevention: str = "NONE",
         *,
         rules: SymbolRules | None = None,
+        stop_price: int | None = None,
+        trailing: int = 0,
+        iceberg: int | None = None,
+        strategy_id: int | None = None,
+        strategy_type: int | None = None,
     ) -> Order:
         """Run one new order through the engine and return it in its final state. `rules`: what
         validate() returned for this very order just before (nothing ran between): not checked
         twice."""
         if rules is None:
-            rules = self.validate(account, symbol, order_type, qty, quote_qty, price)
+            rules = self.validate(
+                account,
+                symbol,
+                order_type,
+                qty,
+                quote_qty,
+                price,
+                side,
+                stop_price,
+                trailing,
+                iceberg,
+            )
+        order = self._new_order(
+            account, symbol, side, order_type, time_in_force, qty, quote_qty, price,
+            client_order_id, self_trade_prevention, rules,
+        )  # fmt: skip
+        order.stop_price = stop_price or 0
+        order.trailing_delta = trailing
+        order.iceberg_qty = iceberg
+        order.strategy_id, order.strategy_type = strategy_id, strategy_type
+        self._admit(order, rules)
+        return order
+
+    def _new_order(
+        self,
+        account: str,
+        symbol: str,
+        side: str,
+        order_type: str,
+        time_in_force: str,
+        qty: int | None,
+        quote_qty: int | None,
+        price: int | None,
+        client_order_id: str | None,
+        self_trade_prevention: str,
+        rules: SymbolRules,
+    ) -> Order:
+        """The engine's own checks (-2010) and the Order, not yet numbered nor in the book."""
         acct = self.accounts[account]
         book = self.books[symbol]
         base, quote = rules.spec.base, rules.spec.quote
-        key = (account, symbol)
         cid = client_order_id or self.new_client_order_id()
         existing = self.by_client_id.get((account, symbol, cid))
         if existing is not None and existing.is_open:
@@ -206,11 +298,10 @@ class Engine:
             # quoteOrderQty: the LOT_SIZE-valid quantity the book gives for that much quote
             qty = rules.round_qty(self._qty_for_quote(opposite, quote_qty or 0))
         self._check_funds(acct, is_buy, order_type, qty, quote_qty, price, opposite, base, quote)
-
         now = self.clock.now_ms()
-        order = Order(
+        return Order(
             symbol=symbol,
-            order_id=self.next_order_id[symbol],
+            order_id=0,
             client_order_id=cid,
             account=account,
             side=side,
@@ -225,31 +316,90 @@ class Engine:
             self_trade_prevention=self_trade_prevention,
             internal=acct.unlimited,
         )
-        self.next_order_id[symbol] += 1
-        self.history.setdefault(key, {})[order.order_id] = order
-        self.by_client_id[(account, symbol, cid)] = order
-        reporting = bool(self.listeners) and not order.internal
-        if reporting:
-            self._emit(
-                "executionReport", symbol, account, reports.execution_report(order, "NEW", now)
-            )
 
-        limit = price if order_type != "MARKET" else None
-        if order.orig_qty == 0 or (
-            time_in_force == "FOK" and opposite.fillable(limit, order.orig_qty) < order.orig_qty
-        ):
-            self._finish(order, "EXPIRED", now)
+    def _admit(self, order: Order, rules: SymbolRules) -> None:
+        """Number the order, report it NEW, then run it (or park it until its trigger)."""
+        if order.is_algo:
+            triggers.check_not_immediate(order, self.last_price[order.symbol])
+        now = order.time
+        symbol, account = order.symbol, order.account
+        order.order_id = self.next_order_id[symbol]
+        self.next_order_id[symbol] += 1
+        self.history.setdefault((account, symbol), {})[order.order_id] = order
+        self.by_client_id[(account, symbol, order.client_order_id)] = order
+        if order.is_algo:
+            self._park(order, rules, now)
+        else:
+            if self.listeners and not order.internal:
+                self._report(order, "NEW", now)
+            self._execute(order, rules, now)
+        self._run_fired(now)
+        self._flush(now)
+
+    def _execute(self, order: Order, rules: SymbolRules, now: int) -> None:
+        """Match a working order and rest or expire what is left (new or just triggered)."""
+        book = self.books[order.symbol]
+        acct = self.accounts[order.account]
+        is_buy = order.side == "BUY"
+        opposite = book.asks if is_buy else book.bids
+        kind = TRIGGERED_TYPE.get(order.type, order.type)
+        limit = order.price if kind != "MARKET" else None
+        tif = order.time_in_force
+        if order.orig_qty == 0:
+            self._finish(order, "EXPIRED", now, "INSUFFICIENT_LIQUIDITY")
+        elif tif == "FOK" and opposite.fillable(limit, order.orig_qty) < order.orig_qty:
+            self._finish(order, "EXPIRED", now, "UNFILLED_FOK_ORDER_EXPIRED")
         else:
             self._match(book, order, acct, rules, limit, now)
-            if order.remaining > 0:
-                if order_type == "MARKET" or time_in_force != "GTC":
-                    self._finish(order, "EXPIRED", now)
+            if order.remaining > 0 and order.is_open:
+                if kind == "MARKET":
+                    self._finish(order, "EXPIRED", now, "INSUFFICIENT_LIQUIDITY")
+                elif tif != "GTC":
+                    self._finish(order, "EXPIRED", now, "UNFILLED_IOC_QUANTITY_EXPIRED")
                 else:
-                    self._rest(book, order, acct, base, quote)
+                    self._rest(book, order, acct, rules.spec.base, rules.spec.quote)
         if not order.is_open:
-            self._retire(order, now)
-        self._flush(now)
-        return order
+            self._close(order, now)
+
+    def _park(self, order: Order, rules: SymbolRules, now: int) -> None:
+        """An algo order: funds locked, not in the book, waiting in `stops` (isWorking false)."""
+        acct = self.accounts[order.account]
+        order.working, order.working_time = False, -1
+        triggers.arm(order, self.last_price[order.symbol], now)
+        asset, amount = triggers.lock_for(order, rules)
+        order.locked = amount
+        acct.lock(asset, amount)
+        if not order.internal:
+            self._moved.setdefault(order.account, set()).add(asset)
+        self.open.setdefault((order.account, order.symbol), {})[order.order_id] = order
+        self.stops.setdefault(order.symbol, {})[order.order_id] = order
+        if self.listeners and not order.internal:
+            self._report(order, "NEW", now)
+
+    def _run_fired(self, now: int) -> None:
+        """Run the algo orders triggered during this step, in trigger order (their trades may
+        trigger more)."""
+        while self._fired:
+            order = self._fired.pop(0)
+            if not order.is_open:
+                continue
+            rules = self.rules[order.symbol]
+            if order.locked:  # the triggered order pays like a new one
+                asset = rules.spec.quote if order.side == "BUY" else rules.spec.base
+                self.accounts[order.account].unlock(asset, order.locked)
+                order.locked = 0
+            order.working, order.working_time = True, now
+            if self.listeners and not order.internal:
+                self._report(order, "NEW", now)
+            self._execute(order, rules, now)
+
+    def _report(self, order: Order, exec_type: str, now: int, **kw: Any) -> None:
+        self._emit(
+            "executionReport",
+            order.symbol,
+            order.account,
+            reports.execution_report(order, exec_type, now, **kw),
+        )
 
     def _check_funds(
         self,
@@ -319,6 +469,13 @@ class Engine:
             level = side.levels[p]
             while level and taker.remaining > 0:
                 maker = level[0]
+                if (
+                    taker.self_trade_prevention != "NONE"
+                    and maker.account == taker.account
+                    and not taker.internal
+                ):
+                    stp.prevent(self, side, p, taker, maker, now)
+                    continue
                 qty = min(taker.remaining, maker.remaining)
                 self._trade(book, taker, maker, acct, rules, p, qty, now)
                 side.totals[p] -= qty
@@ -328,6 +485,8 @@ class Engine:
             self._touch(book, not is_buy, p)
             if not level:
                 side.drop(p)
+            if not taker.is_open:  # expired by self-trade prevention
+                break
 
     def _trade(
         self,
@@ -382,6 +541,9 @@ class Engine:
         self.next_trade_id[book.symbol] += 1
         self.trades[book.symbol].append(trade)
         self.last_price[book.symbol] = price
+        waiting = self.stops.get(book.symbol)
+        if waiting:
+            self._fired.extend(triggers.fired(waiting, price, now))
         for trade_hook in self.trade_hooks:
             trade_hook(trade)
         for o, is_buyer, fee, asset in (
@@ -428,16 +590,12 @@ class Engine:
         self.open.setdefault((order.account, order.symbol), {})[order.order_id] = order
         self._touch(book, order.side == "BUY", order.price)
 
-    def _finish(self, order: Order, status: str, now: int) -> None:
+    def _finish(self, order: Order, status: str, now: int, reason: str = "") -> None:
         order.status = status
         order.update_time = now
+        order.expiry_reason = reason
         if self.listeners and not order.internal:
-            self._emit(
-                "executionReport",
-                order.symbol,
-                order.account,
-                reports.execution_report(order, "EXPIRED" if status == "EXPIRED" else "TRADE", now),
-            )
+            self._report(order, "EXPIRED" if status == "EXPIRED" else "TRADE", now)
 
     def _close(self, order: Order, now: int) -> None:
         """Take a no-longer-open order out of the open set and release its remaining lock."""
@@ -496,10 +654,13 @@ class Engine:
         return orders
 
     def _cancel(self, order: Order, now: int) -> None:
-        book = self.books[order.symbol]
-        side = book.bids if order.side == "BUY" else book.asks
-        side.remove(order)
-        self._touch(book, order.side == "BUY", order.price)
+        if order.working:
+            book = self.books[order.symbol]
+            side = book.bids if order.side == "BUY" else book.asks
+            side.remove(order)
+            self._touch(book, order.side == "BUY", order.price)
+        else:
+            self._unpark(order)
         order.status = "CANCELED"
         self._close(order, now)
         if self.listeners and not order.internal:
@@ -511,6 +672,13 @@ class Engine:
                     order, "CANCELED", now, orig_client_order_id=order.client_order_id
                 ),
             )
+
+    def _unpark(self, order: Order) -> None:
+        waiting = self.stops.get(order.symbol)
+        if waiting is not None:
+            waiting.pop(order.order_id, None)
+            if not waiting:
+                del self.stops[order.symbol]
 
     # ----- events ----------------------------------------------------------------------------
     def _touch(self, book: Book, is_bid: bool, price: int) -> None:
