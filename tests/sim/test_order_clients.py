@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from binguard.sim import Simulator
-from binguard.sim.peers import point_ccxt
+from binguard.sim.peers import point_ccxt, point_python_binance
 
 ccxt = pytest.importorskip("ccxt.async_support")
 
@@ -43,3 +43,41 @@ async def test_ccxt_stop_loss_limit(sim: Simulator, exchange: Any) -> None:
         29000 * 10**8,
         False,
     )
+
+
+@pytest.fixture
+async def pb_client(sim: Simulator) -> AsyncIterator[Any]:
+    binance = pytest.importorskip("binance")
+    key = sim.config.demo.keys[0]
+    client = point_python_binance(binance.AsyncClient(key.api_key, key.secret), sim.url)
+    try:
+        yield client
+    finally:
+        await client.close_connection()
+
+
+OCO = {
+    "symbol": "BTCUSDT",
+    "quantity": "0.01",
+    "aboveType": "LIMIT_MAKER",
+    "abovePrice": "31000",
+    "belowType": "STOP_LOSS_LIMIT",
+    "belowStopPrice": "29000",
+    "belowPrice": "28900",
+    "belowTimeInForce": "GTC",
+}
+
+
+async def test_python_binance_create_oco_order(sim: Simulator, pb_client: Any) -> None:
+    placed = await pb_client.create_oco_order(side="SELL", **OCO)
+    assert placed["contingencyType"] == "OCO"
+    assert placed["listClientOrderId"].startswith("x-")  # python-binance's own id
+    sold = await pb_client.order_oco_sell(**OCO)
+    assert sold["listStatusType"] == "EXEC_STARTED"
+    lists = sim.state.engine.order_lists
+    assert [lst.client_id for lst in lists.values()] == [
+        placed["listClientOrderId"],
+        sold["listClientOrderId"],
+    ]
+    assert all(len(lst.orders) == 2 for lst in lists.values())
+    assert {r["path"] for r in sim.state.requests} >= {"/api/v3/orderList/oco"}

@@ -32,6 +32,7 @@ from .faults import FaultPlan
 from .pipeline import serve
 from .rest_account import ENDPOINTS as ACCOUNT_ENDPOINTS
 from .rest_history import ENDPOINTS as HISTORY_ENDPOINTS
+from .rest_lists import ENDPOINTS as LIST_ENDPOINTS
 from .rest_market import ENDPOINTS as MARKET_ENDPOINTS
 from .rest_tickers import ENDPOINTS as TICKER_ENDPOINTS
 from .rest_trade import ENDPOINTS as TRADE_ENDPOINTS
@@ -48,6 +49,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + HISTORY_ENDPOINTS
     + TICKER_ENDPOINTS
     + TRADE_ENDPOINTS
+    + LIST_ENDPOINTS
     + ACCOUNT_ENDPOINTS
     + START_UP_ENDPOINTS
 )

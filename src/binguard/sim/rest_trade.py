@@ -24,7 +24,7 @@ from .params import Params
 DAY_MS = 86_400_000
 
 
-def _symbol(call: Call) -> str:
+def symbol_of(call: Call) -> str:
     symbol = call.params.text("symbol", required=True)
     assert symbol is not None
     if symbol not in call.state.engine.rules:
@@ -51,7 +51,7 @@ async def test_order(call: Call) -> Reply:
 
 async def _new_order(call: Call, test: bool) -> Reply:
     p = call.params
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     req = order_params.read(p, symbol)
     resp_type = p.enum("newOrderRespType", order_params.RESP_TYPES)
     commission_rates = p.boolean("computeCommissionRates") if test else None
@@ -129,7 +129,7 @@ def _order_ref(call: Call) -> tuple[int | None, str | None]:
 
 
 async def query_order(call: Call) -> Reply:
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     order_id, client_id = _order_ref(call)
     call.params.finish()
     order = call.state.engine.find(call.account, symbol, order_id, client_id)
@@ -137,7 +137,7 @@ async def query_order(call: Call) -> Reply:
 
 
 async def cancel_order(call: Call) -> Reply:
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     order_id, client_id = _order_ref(call)
     new_id = read_client_id(call.params, "newClientOrderId", -1118)
     restriction = call.params.enum(
@@ -151,7 +151,7 @@ async def cancel_order(call: Call) -> Reply:
 
 
 async def cancel_open_orders(call: Call) -> Reply:
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     call.params.finish()
     engine = call.state.engine
     orders = engine.cancel_all(call.account, symbol)
@@ -169,7 +169,7 @@ async def open_orders(call: Call) -> Reply:
     return Reply([reports.order_details(o) for o in orders])
 
 
-def _time_range(params: Params) -> tuple[int | None, int | None]:
+def time_range(params: Params) -> tuple[int | None, int | None]:
     start = params.integer("startTime")
     end = params.integer("endTime")
     if start is not None and end is not None and end < start:
@@ -178,9 +178,9 @@ def _time_range(params: Params) -> tuple[int | None, int | None]:
 
 
 async def all_orders(call: Call) -> Reply:
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     order_id = call.params.integer("orderId")
-    start, end = _time_range(call.params)
+    start, end = time_range(call.params)
     limit = _limit(call.params)
     call.params.finish()
     orders = call.state.engine.all_orders(call.account, symbol)
@@ -234,9 +234,9 @@ async def account(call: Call) -> Reply:
 
 async def my_trades(call: Call) -> Reply:
     p = call.params
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     order_id = p.integer("orderId")
-    start, end = _time_range(p)
+    start, end = time_range(p)
     from_id = p.integer("fromId")
     limit = _limit(p)
     p.finish()

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import rest_trade, ws_faults, ws_market_api, ws_userdata
+from . import rest_account, rest_lists, rest_trade, ws_faults, ws_market_api, ws_userdata
 from .auth import Principal, Timing
 from .call import Call, Handler, Weight
 from .errors import SimError, mandatory
@@ -112,6 +112,36 @@ METHODS: dict[str, Spec] = {
     "userDataStream.ping": Spec(_gone, 2),
     "userDataStream.stop": Spec(_gone, 2),
 }
+_ORDERS = {  # methods that place orders: success costs 0, the answer carries ORDERS
+    "order.test": (rest_trade.test_order, 1),
+    "orderList.place": (rest_lists.oco_deprecated, 1),
+    "orderList.place.oco": (rest_lists.oco, 1),
+    "orderList.place.oto": (rest_lists.oto, 1),
+    "orderList.place.otoco": (rest_lists.otoco, 1),
+}
+METHODS.update(
+    (name, Spec(_signed(h), w, zero_on_success=name != "order.test", orders=True))
+    for name, (h, w) in _ORDERS.items()
+)
+METHODS["orderList.cancel"] = Spec(_signed(rest_lists.cancel_list), 1, zero_on_success=True)
+METHODS["openOrders.cancelAll"] = Spec(
+    _signed(rest_trade.cancel_open_orders), 1, zero_on_success=True
+)
+_QUERIES: dict[str, tuple[Handler, int]] = {
+    "orderList.status": (rest_lists.query_list, 4),
+    "openOrderLists.status": (rest_lists.open_lists, 6),
+    "allOrderLists": (rest_lists.all_lists, 20),
+    "openOrders.status": (rest_trade.open_orders, 6),
+    "allOrders": (rest_trade.all_orders, 20),
+    "myTrades": (rest_trade.my_trades, 20),
+    "account.status": (rest_trade.account, 20),
+    "account.rateLimits.orders": (rest_trade.order_count, 40),
+    "account.commission": (rest_account.commission, 20),
+    "myPreventedMatches": (rest_account.prevented_matches, 2),
+    "myAllocations": (rest_account.allocations, 20),
+    "myFilters": (rest_account.my_filters, 40),
+}
+METHODS.update((name, Spec(_signed(h), w)) for name, (h, w) in _QUERIES.items())
 METHODS.update(
     (name, Spec(_public(handler), 0, weigh=weight))
     for name, (handler, weight) in ws_market_api.MARKET_METHODS.items()

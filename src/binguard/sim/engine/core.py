@@ -27,10 +27,11 @@ from ..config import SimConfig
 from ..errors import SimError, cancel_rejected, filter_error, new_order_rejected
 from ..filters import SymbolRules
 from ..numbers import SCALE, mul
-from . import reports, stp, triggers
+from . import lists, reports, stp, triggers
 from .accounts import Account
 from .book import Book, BookSide
 from .events import Event, EventKind, Listener
+from .lists import Leg, OrderList
 from .orders import TRIGGERED_TYPE, Fill, Order, PreventedMatch, Trade
 from .retention import Retention
 
@@ -76,6 +77,14 @@ class Engine:
         # until the end of the engine step that triggered them
         self.stops: dict[str, dict[int, Order]] = {}
         self._fired: list[Order] = []
+        # order lists by id (ids are exchange-wide) and by (account, listClientOrderId); the
+        # pending orders whose working order filled wait in `_to_activate` like `_fired`
+        self.order_lists: dict[int, OrderList] = {}
+        self.list_by_client: dict[tuple[str, str], OrderList] = {}
+        self.next_list_id = 1
+        self.open_lists: dict[tuple[str, str], set[int]] = {}  # MAX_NUM_ORDER_LISTS
+        self._to_activate: list[Order] = []
+        self._quiet_lists = False
         self.prevented: dict[str, list[PreventedMatch]] = {}
         self.next_prevented_id = {s.symbol: 1 for s in config.symbols}
         # the reference/average price PERCENT_PRICE and MARKET notional use (set by SimState)
@@ -279,8 +288,10 @@ class Engine:
         client_order_id: str | None,
         self_trade_prevention: str,
         rules: SymbolRules,
+        pending: bool = False,
     ) -> Order:
-        """The engine's own checks (-2010) and the Order, not yet numbered nor in the book."""
+        """The engine's own checks (-2010) and the Order, not yet numbered nor in the book.
+        A `pending` order (of an OTO) is checked for funds and taking when it goes live."""
         acct = self.accounts[account]
         book = self.books[symbol]
         base, quote = rules.spec.base, rules.spec.quote
@@ -290,14 +301,17 @@ class Engine:
             raise new_order_rejected("Duplicate order sent.")
         is_buy = side == "BUY"
         opposite = book.asks if is_buy else book.bids
-        if order_type == "LIMIT_MAKER":
+        if order_type == "LIMIT_MAKER" and not pending:
             best = opposite.best()
             if best is not None and (price >= best if is_buy else price <= best):  # type: ignore[operator]
                 raise new_order_rejected("Order would immediately match and take.")
         if order_type == "MARKET" and qty is None:
             # quoteOrderQty: the LOT_SIZE-valid quantity the book gives for that much quote
             qty = rules.round_qty(self._qty_for_quote(opposite, quote_qty or 0))
-        self._check_funds(acct, is_buy, order_type, qty, quote_qty, price, opposite, base, quote)
+        if not pending:
+            self._check_funds(
+                acct, is_buy, order_type, qty, quote_qty, price, opposite, base, quote
+            )
         now = self.clock.now_ms()
         return Order(
             symbol=symbol,
@@ -322,11 +336,7 @@ class Engine:
         if order.is_algo:
             triggers.check_not_immediate(order, self.last_price[order.symbol])
         now = order.time
-        symbol, account = order.symbol, order.account
-        order.order_id = self.next_order_id[symbol]
-        self.next_order_id[symbol] += 1
-        self.history.setdefault((account, symbol), {})[order.order_id] = order
-        self.by_client_id[(account, symbol, order.client_order_id)] = order
+        self._number(order)
         if order.is_algo:
             self._park(order, rules, now)
         else:
@@ -335,6 +345,79 @@ class Engine:
             self._execute(order, rules, now)
         self._run_fired(now)
         self._flush(now)
+
+    def place_list(
+        self,
+        account: str,
+        symbol: str,
+        contingency: str,
+        legs: list[Leg],
+        list_client_id: str | None,
+        stp: str,
+        pair: tuple[int, int] | None,
+        snapshot: Callable[[OrderList], None] | None = None,
+    ) -> OrderList:
+        """Place an order list (validated by the caller): `pair` indexes the OCO pair among
+        `legs`; an OTO's working order is `legs[0]`. `snapshot` sees the list as the placement
+        response shows it: after the live orders ran, before any pending order went live."""
+        rules = self.rules[symbol]
+        cid = list_client_id or self.new_client_order_id()
+        old = self.list_by_client.get((account, cid))
+        if old is not None and not old.done:
+            raise new_order_rejected("Duplicate order sent.")
+        orders = [self._leg_order(account, symbol, leg, stp, rules) for leg in legs]
+        now = orders[0].time
+        lst = OrderList(self.next_list_id, contingency, cid, symbol, account, orders, now)
+        self.next_list_id += 1
+        self.order_lists[lst.list_id] = lst
+        self.open_lists.setdefault((account, symbol), set()).add(lst.list_id)
+        self.list_by_client[(account, cid)] = lst
+        if pair is not None:
+            orders[pair[0]].oco_peer, orders[pair[1]].oco_peer = orders[pair[1]], orders[pair[0]]
+        if contingency == "OTO":
+            orders[0].pending = orders[1:]
+        for o in orders:
+            self._number(o, lst.list_id)
+        reporting = bool(self.listeners) and not orders[0].internal
+        if reporting:
+            for o in orders:
+                self._report(o, "NEW", now)
+            self._emit("listStatus", symbol, account, lists.status_event(lst, now))
+        for o in orders:
+            if o.status != "PENDING_NEW":
+                self._park(o, rules, now) if o.is_algo else self._execute(o, rules, now)
+        if snapshot is not None:
+            snapshot(lst)
+        self._run_fired(now)
+        self._flush(now)
+        return lst
+
+    def _leg_order(
+        self, account: str, symbol: str, leg: Leg, stp: str, rules: SymbolRules
+    ) -> Order:
+        order = self._new_order(
+            account, symbol, leg.side, leg.type, leg.time_in_force, leg.qty, None, leg.price,
+            leg.client_id, stp, rules, pending=leg.pending,
+        )  # fmt: skip
+        order.stop_price, order.trailing_delta = leg.stop_price or 0, leg.trailing
+        order.iceberg_qty = leg.iceberg
+        order.strategy_id, order.strategy_type = leg.strategy_id, leg.strategy_type
+        if leg.pending:
+            order.status, order.working, order.working_time = "PENDING_NEW", False, -1
+        elif order.is_algo:
+            triggers.check_not_immediate(order, self.last_price[symbol])
+        return order
+
+    def _number(self, order: Order, list_id: int = -1) -> None:
+        """Give the order its id and make it queryable."""
+        symbol, account = order.symbol, order.account
+        order.order_id = self.next_order_id[symbol]
+        order.order_list_id = list_id
+        self.next_order_id[symbol] += 1
+        self.history.setdefault((account, symbol), {})[order.order_id] = order
+        self.by_client_id[(account, symbol, order.client_order_id)] = order
+        if order.status == "PENDING_NEW":
+            self.open.setdefault((account, symbol), {})[order.order_id] = order
 
     def _execute(self, order: Order, rules: SymbolRules, now: int) -> None:
         """Match a working order and rest or expire what is left (new or just triggered)."""
@@ -367,6 +450,8 @@ class Engine:
         order.working, order.working_time = False, -1
         triggers.arm(order, self.last_price[order.symbol], now)
         asset, amount = triggers.lock_for(order, rules)
+        if order.oco_peer is not None and order.type.startswith("STOP_LOSS"):
+            amount = 0  # the pair's other order holds the funds (an OCO locks once)
         order.locked = amount
         acct.lock(asset, amount)
         if not order.internal:
@@ -379,19 +464,67 @@ class Engine:
     def _run_fired(self, now: int) -> None:
         """Run the algo orders triggered during this step, in trigger order (their trades may
         trigger more)."""
-        while self._fired:
+        while self._fired or self._to_activate:
+            if self._to_activate:
+                self._go_live(self._to_activate.pop(0), now)
+                continue
             order = self._fired.pop(0)
             if not order.is_open:
                 continue
             rules = self.rules[order.symbol]
+            if order.oco_peer is not None and order.oco_peer.is_open:
+                self._expire(order.oco_peer, "OCO_TRIGGER", now)  # frees the pair's funds
             if order.locked:  # the triggered order pays like a new one
                 asset = rules.spec.quote if order.side == "BUY" else rules.spec.base
                 self.accounts[order.account].unlock(asset, order.locked)
                 order.locked = 0
+            if not self._can_pay(order, rules):
+                self._expire(order, "REJECTED", now)
+                continue
             order.working, order.working_time = True, now
             if self.listeners and not order.internal:
                 self._report(order, "NEW", now)
             self._execute(order, rules, now)
+
+    def _can_pay(self, order: Order, rules: SymbolRules) -> bool:
+        book = self.books[order.symbol]
+        is_buy = order.side == "BUY"
+        kind = TRIGGERED_TYPE.get(order.type, order.type)
+        price = order.price if kind != "MARKET" else None
+        try:
+            self._check_funds(
+                self.accounts[order.account], is_buy, kind, order.orig_qty, None, price,
+                book.asks if is_buy else book.bids, rules.spec.base, rules.spec.quote,
+            )  # fmt: skip
+        except SimError:
+            return False
+        return True
+
+    def _go_live(self, order: Order, now: int) -> None:
+        """A pending order of an OTO whose working order filled: placed now (or REJECTED)."""
+        if order.status != "PENDING_NEW":
+            return
+        rules = self.rules[order.symbol]
+        order.status = "NEW"
+        peer = order.oco_peer
+        holds_nothing = peer is not None and order.type.startswith("STOP_LOSS")
+        if not holds_nothing and not self._can_pay(order, rules):
+            self._expire(order, "REJECTED", now)
+            return
+        order.working_time = now
+        if order.is_algo:
+            self._park(order, rules, now)
+            if triggers.reached_now(order, self.last_price[order.symbol]):
+                self._unpark(order)
+                self._fired.append(order)
+        else:
+            order.working = True
+            if self.listeners and not order.internal:
+                self._report(order, "NEW", now)
+            self._execute(order, rules, now)
+        lst = self.list_of(order)
+        if lst is not None:
+            lists.refresh(self, lst, now)
 
     def _report(self, order: Order, exec_type: str, now: int, **kw: Any) -> None:
         self._emit(
@@ -561,6 +694,8 @@ class Engine:
                 if first:
                     for hook in self.first_fill_hooks:
                         hook(o.account)
+            if first and o.oco_peer is not None:
+                lists.on_first_trade(self, o, now)
         taker.status = "FILLED" if taker.remaining == 0 else "PARTIALLY_FILLED"
         maker.status = "FILLED" if maker.remaining == 0 else "PARTIALLY_FILLED"
         if self.listeners:
@@ -613,6 +748,23 @@ class Engine:
             if not order.internal:
                 self._moved.setdefault(order.account, set()).add(asset)
         self._retire(order, now)
+        if order.order_list_id != -1 and not self._quiet_lists:
+            lists.on_terminal(self, order, now)
+
+    def _expire(self, order: Order, reason: str, now: int) -> None:
+        """The exchange expires an open order wherever it is (book, trigger wait, pending)."""
+        if order.working:
+            book = self.books[order.symbol]
+            side = book.bids if order.side == "BUY" else book.asks
+            side.remove(order)
+            self._touch(book, order.side == "BUY", order.price)
+        else:
+            self._unpark(order)
+        self._finish(order, "EXPIRED", now, reason)
+        self._close(order, now)
+
+    def list_of(self, order: Order) -> OrderList | None:
+        return self.order_lists.get(order.order_list_id) if order.order_list_id != -1 else None
 
     # ----- canceling -------------------------------------------------------------------------
     def cancel(
@@ -638,9 +790,25 @@ class Engine:
         ):
             raise cancel_rejected("Order was not canceled due to cancel restrictions.")
         now = self.clock.now_ms()
-        self._cancel(order, now)
+        lst = self.list_of(order)
+        if lst is None:
+            self._cancel(order, now)
+        else:  # canceling one order of a list cancels the whole list
+            self.cancel_list_orders(lst, now)
         self._flush(now)
         return order
+
+    def cancel_list_orders(self, lst: OrderList, now: int) -> None:
+        """Cancel every open order of `lst` (pending ones first, so none expires instead), then
+        one ALL_DONE listStatus."""
+        self._quiet_lists = True
+        try:
+            for o in reversed(lst.orders):
+                if o.is_open:
+                    self._cancel(o, now)
+        finally:
+            self._quiet_lists = False
+        lists.refresh(self, lst, now)
 
     def cancel_all(self, account: str, symbol: str) -> list[Order]:
         self.symbol_rules(symbol)
@@ -649,7 +817,12 @@ class Engine:
             raise cancel_rejected("Unknown order sent.")
         now = self.clock.now_ms()
         for o in orders:
-            self._cancel(o, now)
+            lst = self.list_of(o)
+            if lst is not None:
+                if not lst.done:
+                    self.cancel_list_orders(lst, now)
+            elif o.is_open:
+                self._cancel(o, now)
         self._flush(now)
         return orders
 

@@ -70,6 +70,10 @@ class Order:
     order_list_id: int = -1
     working: bool = True
     amendments: int = 0
+    # order lists (engine/lists.py): the other order of an OCO pair, and the orders that wait
+    # (PENDING_NEW) until this working order is fully filled
+    oco_peer: Order | None = None
+    pending: list[Order] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:

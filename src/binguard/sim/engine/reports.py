@@ -7,6 +7,7 @@ from typing import Any
 from ..numbers import fmt
 from .accounts import Account
 from .book import Book
+from .lists import OrderList
 from .orders import Order, Trade
 
 ZERO = "0.00000000"
@@ -270,3 +271,27 @@ def account_position(account: Account, assets: set[str], now: int) -> dict[str, 
             {"a": a, "f": fmt(account.free[a]), "l": fmt(account.locked[a])} for a in sorted(assets)
         ],
     }
+
+
+def list_status(lst: OrderList) -> dict[str, Any]:
+    """An order list without its order reports (GET orderList, allOrderList, openOrderList)."""
+    return {
+        "orderListId": lst.list_id,
+        "contingencyType": lst.contingency,
+        "listStatusType": lst.status_type,
+        "listOrderStatus": lst.order_status,
+        "listClientOrderId": lst.client_id,
+        "transactionTime": lst.update_time or lst.time,
+        "symbol": lst.symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in lst.orders
+        ],
+    }
+
+
+def list_response(lst: OrderList, resp_type: str) -> dict[str, Any]:
+    """An order list placement answer: `orderReports` in the newOrderRespType shape."""
+    out = list_status(lst)
+    out["orderReports"] = [order_response(o, resp_type) for o in lst.orders]
+    return out

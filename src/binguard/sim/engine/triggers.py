@@ -78,3 +78,8 @@ def fired(waiting: dict[int, Order], price: int, now: int) -> list[Order]:
             del waiting[order.order_id]
             out.append(order)
     return out
+
+
+def reached_now(order: Order, last: int) -> bool:
+    """A stop price the last price already reached (a pending order going live)."""
+    return bool(order.stop_price) and _reached(order, last)
