@@ -145,6 +145,9 @@ class Api:
     async def delete(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Reply:
         return await self.call("DELETE", path, params, **kw)
 
+    async def put(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Reply:
+        return await self.call("PUT", path, params, **kw)
+
     async def order(self, **params: Any) -> Reply:
         return await self.post("/api/v3/order", params, signed=True)
 

@@ -31,6 +31,7 @@ from .errors import SimError
 from .faults import FaultPlan
 from .pipeline import serve
 from .rest_account import ENDPOINTS as ACCOUNT_ENDPOINTS
+from .rest_edit import ENDPOINTS as EDIT_ENDPOINTS
 from .rest_history import ENDPOINTS as HISTORY_ENDPOINTS
 from .rest_lists import ENDPOINTS as LIST_ENDPOINTS
 from .rest_market import ENDPOINTS as MARKET_ENDPOINTS
@@ -50,6 +51,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + TICKER_ENDPOINTS
     + TRADE_ENDPOINTS
     + LIST_ENDPOINTS
+    + EDIT_ENDPOINTS
     + ACCOUNT_ENDPOINTS
     + START_UP_ENDPOINTS
 )

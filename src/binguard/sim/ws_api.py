@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import rest_account, rest_lists, rest_trade, ws_faults, ws_market_api, ws_userdata
+from . import rest_account, rest_edit, rest_lists, rest_trade, ws_faults, ws_market_api, ws_userdata
 from .auth import Principal, Timing
 from .call import Call, Handler, Weight
 from .errors import SimError, mandatory
@@ -123,6 +123,10 @@ METHODS.update(
     (name, Spec(_signed(h), w, zero_on_success=name != "order.test", orders=True))
     for name, (h, w) in _ORDERS.items()
 )
+METHODS["order.cancelReplace"] = Spec(
+    _signed(rest_edit.cancel_replace), 1, zero_on_success=True, orders=True
+)
+METHODS["order.amend.keepPriority"] = Spec(_signed(rest_edit.amend), 4)
 METHODS["orderList.cancel"] = Spec(_signed(rest_lists.cancel_list), 1, zero_on_success=True)
 METHODS["openOrders.cancelAll"] = Spec(
     _signed(rest_trade.cancel_open_orders), 1, zero_on_success=True
@@ -140,6 +144,7 @@ _QUERIES: dict[str, tuple[Handler, int]] = {
     "myPreventedMatches": (rest_account.prevented_matches, 2),
     "myAllocations": (rest_account.allocations, 20),
     "myFilters": (rest_account.my_filters, 40),
+    "order.amendments": (rest_edit.amendments, 4),
 }
 METHODS.update((name, Spec(_signed(h), w)) for name, (h, w) in _QUERIES.items())
 METHODS.update(
@@ -185,8 +190,8 @@ def _retry_after(state: SimState, ip: str, err: SimError, account: str | None) -
 
 
 def _error_body(state: SimState, ip: str, err: SimError, account: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": err.code, "msg": err.msg}
-    if err.status in (418, 429):
+    body: dict[str, Any] = err.payload()
+    if err.status in (418, 429) and "data" not in body:
         retry = _retry_after(state, ip, err, account)
         body["data"] = {"serverTime": state.clock.now_ms(), "retryAfter": retry}
     return body

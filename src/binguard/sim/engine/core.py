@@ -24,7 +24,14 @@ from typing import Any
 
 from ..clock import ServerClock
 from ..config import SimConfig
-from ..errors import SimError, cancel_rejected, filter_error, new_order_rejected
+from ..errors import (
+    SimError,
+    cancel_rejected,
+    filter_error,
+    filter_failure,
+    new_order_rejected,
+    rejection,
+)
 from ..filters import SymbolRules
 from ..numbers import SCALE, mul
 from . import lists, reports, stp, triggers
@@ -32,7 +39,7 @@ from .accounts import Account
 from .book import Book, BookSide
 from .events import Event, EventKind, Listener
 from .lists import Leg, OrderList
-from .orders import TRIGGERED_TYPE, Fill, Order, PreventedMatch, Trade
+from .orders import TRIGGERED_TYPE, Amendment, Fill, Order, PreventedMatch, Trade
 from .retention import Retention
 
 INTERNAL_ACCOUNT = "__crowd__"
@@ -85,6 +92,9 @@ class Engine:
         self.open_lists: dict[tuple[str, str], set[int]] = {}  # MAX_NUM_ORDER_LISTS
         self._to_activate: list[Order] = []
         self._quiet_lists = False
+        # order/amend/keepPriority: each order's amendments, and the exchange's execution ids
+        self.amendments: dict[tuple[str, str, int], list[Amendment]] = {}
+        self.next_execution_id = 1
         self.prevented: dict[str, list[PreventedMatch]] = {}
         self.next_prevented_id = {s.symbol: 1 for s in config.symbols}
         # the reference/average price PERCENT_PRICE and MARKET notional use (set by SimState)
@@ -845,6 +855,77 @@ class Engine:
                     order, "CANCELED", now, orig_client_order_id=order.client_order_id
                 ),
             )
+
+    def amend(
+        self,
+        account: str,
+        symbol: str,
+        order_id: int | None,
+        client_id: str | None,
+        new_client_id: str | None,
+        new_qty: int,
+    ) -> Amendment:
+        """Reduce an open order's quantity keeping its place in the queue (rest-api.md §Order
+        Amend Keep Priority). -2038 with the -2010/-2011 texts; the MAX_NUM_ORDER_AMENDS filter
+        answers -2038 (filters.md) with its errors.md text."""
+        rules = self.symbol_rules(symbol)
+        try:
+            order = self.find(account, symbol, order_id, client_id)
+        except SimError as e:
+            if e.code == -2039:
+                raise
+            raise SimError(-2038, rejection("Unknown order sent.")) from None
+        if not order.is_open:
+            raise SimError(-2038, rejection("Unknown order sent."))
+        if new_qty > order.orig_qty:
+            raise SimError(-2038, rejection("Order amend (quantity increase) is not supported."))
+        if new_qty == order.orig_qty and new_client_id in (None, order.client_order_id):
+            raise SimError(
+                -2038, rejection("The requested action would change no state; rejecting")
+            )
+        if order.amendments >= rules.spec.max_num_order_amends:
+            raise SimError(-2038, filter_failure("MAX_NUM_ORDER_AMENDS"))
+        now = self.clock.now_ms()
+        cut = min(order.remaining, order.orig_qty - new_qty)
+        self._shrink(order, cut)
+        amendment = Amendment(
+            symbol, order.order_id, self.next_execution_id, order.client_order_id,
+            new_client_id or self.new_client_order_id(), order.orig_qty, new_qty, now,
+        )  # fmt: skip
+        self.next_execution_id += 1
+        order.amendments += 1
+        self.amendments.setdefault((account, symbol, order.order_id), []).append(amendment)
+        self.by_client_id.pop((account, symbol, order.client_order_id), None)
+        order.client_order_id = amendment.new_client_id
+        self.by_client_id[(account, symbol, order.client_order_id)] = order
+        # never below what already traded (the book and the lock count what is left)
+        order.orig_qty = max(new_qty, order.executed_qty + order.prevented_qty)
+        order.update_time = now
+        if self.listeners and not order.internal:
+            self._report(order, "REPLACED", now, orig_client_order_id=amendment.orig_client_id)
+        if order.remaining <= 0:  # amended down to what already traded: the order is done
+            self._expire(order, "", now)
+        self._flush(now)
+        return amendment
+
+    def _shrink(self, order: Order, cut: int) -> None:
+        """Take `cut` off an order's remaining quantity where it sits, and off its lock."""
+        if order.working and order.status != "PENDING_NEW":
+            side = (
+                self.books[order.symbol].bids
+                if order.side == "BUY"
+                else self.books[order.symbol].asks
+            )
+            side.totals[order.price] -= cut
+            self._touch(self.books[order.symbol], order.side == "BUY", order.price)
+        if order.locked:
+            rules = self.rules[order.symbol]
+            is_buy = order.side == "BUY"
+            asset = rules.spec.quote if is_buy else rules.spec.base
+            amount = min(order.locked, mul(order.price or order.stop_price, cut) if is_buy else cut)
+            self.accounts[order.account].unlock(asset, amount)
+            order.locked -= amount
+            self._moved.setdefault(order.account, set()).add(asset)
 
     def _unpark(self, order: Order) -> None:
         waiting = self.stops.get(order.symbol)

@@ -121,3 +121,17 @@ class PreventedMatch:
     maker_prevented_qty: int | None
     time: int
     account: str
+
+
+@dataclass(slots=True, frozen=True)
+class Amendment:
+    """One order/amend/keepPriority (GET /api/v3/order/amendments item)."""
+
+    symbol: str
+    order_id: int
+    execution_id: int
+    orig_client_id: str
+    new_client_id: str
+    orig_qty: int
+    new_qty: int
+    time: int
