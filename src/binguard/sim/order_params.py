@@ -65,6 +65,16 @@ def client_id(params: Params, name: str, empty_code: int) -> str | None:
     return params.text(name)
 
 
+def _enum(
+    params: Params, name: str, allowed: tuple[str, ...], code: int, required: bool = False
+) -> str | None:
+    """An enum parameter whose bad value is `code` (the error built only when raised)."""
+    value = params.raw(name, required)
+    if value is not None and value not in allowed:
+        raise SimError.of(code)
+    return value
+
+
 def read(
     params: Params, symbol: str, names: dict[str, str] | None = None, quote: bool = True
 ) -> NewOrder:
@@ -75,9 +85,9 @@ def read(
     def nm(name: str) -> str:
         return n.get(name, name)
 
-    side = params.enum(nm("side"), SIDES, SimError.of(-1117), required=True)
-    order_type = params.enum(nm("type"), ORDER_TYPES, SimError.of(-1116), required=True)
-    tif = params.enum(nm("timeInForce"), TIME_IN_FORCE, SimError.of(-1115))
+    side = _enum(params, nm("side"), SIDES, -1117, required=True)
+    order_type = _enum(params, nm("type"), ORDER_TYPES, -1116, required=True)
+    tif = _enum(params, nm("timeInForce"), TIME_IN_FORCE, -1115)
     qty = params.amount(nm("quantity"))
     quote_qty = params.amount("quoteOrderQty") if quote else None
     price = params.amount(nm("price"))

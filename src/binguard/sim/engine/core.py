@@ -83,6 +83,8 @@ class Engine:
         # algo orders waiting for their trigger, per symbol; triggered ones wait in `_fired`
         # until the end of the engine step that triggered them
         self.stops: dict[str, dict[int, Order]] = {}
+        self.open_algo: dict[tuple[str, str], int] = {}
+        self.open_icebergs: dict[tuple[str, str], int] = {}
         self._fired: list[Order] = []
         # order lists by id (ids are exchange-wide) and by (account, listClientOrderId); the
         # pending orders whose working order filled wait in `_to_activate` like `_fired`
@@ -99,6 +101,7 @@ class Engine:
         self.next_prevented_id = {s.symbol: 1 for s in config.symbols}
         # the reference/average price PERCENT_PRICE and MARKET notional use (set by SimState)
         self.average_price: Callable[[str], int] | None = None
+        self._average_cache: dict[str, tuple[tuple[int, int], int]] = {}
 
     # ----- events (SimState shares its `listeners` list, so subscribers survive a reset) ------
     def _emit(
@@ -174,8 +177,15 @@ class Engine:
         """The price filters compare against: the symbols have no reference price, so the
         weighted average of the last `avgPriceMins` minutes (filters.md, CHANGELOG 2026-05-06)."""
         if self.average_price is not None:
+            # one computation per symbol, second and trade (a 5-minute average moves by less
+            # than any tick within one second without a trade)
+            key = (self.clock.now_ms() // 1000, self.next_trade_id[symbol])
+            cached = self._average_cache.get(symbol)
+            if cached is not None and cached[0] == key:
+                return cached[1]
             price = self.average_price(symbol)
             if price > 0:
+                self._average_cache[symbol] = (key, price)
                 return price
         return self.last_price[symbol]
 
@@ -224,10 +234,24 @@ class Engine:
     def _check_counts(
         self, account: str, symbol: str, rules: SymbolRules, order_type: str, iceberg: bool
     ) -> None:
-        opened = self.open.get((account, symbol), {})
-        algo = sum(o.is_algo for o in opened.values()) if order_type in TRIGGERED_TYPE else None
-        icebergs = sum(o.iceberg_qty is not None for o in opened.values()) if iceberg else None
-        rules.check_counts(len(opened), algo, icebergs)
+        key = (account, symbol)
+        algo = self.open_algo.get(key, 0) if order_type in TRIGGERED_TYPE else None
+        icebergs = self.open_icebergs.get(key, 0) if iceberg else None
+        rules.check_counts(len(self.open.get(key, ())), algo, icebergs)
+
+    def _add_open(self, order: Order) -> None:
+        opened = self.open.setdefault((order.account, order.symbol), {})
+        if order.order_id not in opened:
+            opened[order.order_id] = order
+            self._count_open(order, 1)
+
+    def _count_open(self, order: Order, step: int) -> None:
+        """MAX_NUM_ALGO_ORDERS / MAX_NUM_ICEBERG_ORDERS counts, kept as orders open and end."""
+        key = (order.account, order.symbol)
+        if order.is_algo:
+            self.open_algo[key] = self.open_algo.get(key, 0) + step
+        if order.iceberg_qty is not None:
+            self.open_icebergs[key] = self.open_icebergs.get(key, 0) + step
 
     def _position(self, account: str, symbol: str, rules: SymbolRules) -> int:
         """MAX_POSITION's position: base free + locked + the open BUY orders' quantity."""
@@ -427,7 +451,7 @@ class Engine:
         self.history.setdefault((account, symbol), {})[order.order_id] = order
         self.by_client_id[(account, symbol, order.client_order_id)] = order
         if order.status == "PENDING_NEW":
-            self.open.setdefault((account, symbol), {})[order.order_id] = order
+            self._add_open(order)
 
     def _execute(self, order: Order, rules: SymbolRules, now: int) -> None:
         """Match a working order and rest or expire what is left (new or just triggered)."""
@@ -466,7 +490,7 @@ class Engine:
         acct.lock(asset, amount)
         if not order.internal:
             self._moved.setdefault(order.account, set()).add(asset)
-        self.open.setdefault((order.account, order.symbol), {})[order.order_id] = order
+        self._add_open(order)
         self.stops.setdefault(order.symbol, {})[order.order_id] = order
         if self.listeners and not order.internal:
             self._report(order, "NEW", now)
@@ -732,7 +756,7 @@ class Engine:
             book.asks.add(order)
         if acct.unlimited:
             self._moved.pop(order.account, None)
-        self.open.setdefault((order.account, order.symbol), {})[order.order_id] = order
+        self._add_open(order)
         self._touch(book, order.side == "BUY", order.price)
 
     def _finish(self, order: Order, status: str, now: int, reason: str = "") -> None:
@@ -747,7 +771,8 @@ class Engine:
         order.update_time = now
         opened = self.open.get((order.account, order.symbol))
         if opened is not None:
-            opened.pop(order.order_id, None)
+            if opened.pop(order.order_id, None) is not None:
+                self._count_open(order, -1)
             if not opened:
                 del self.open[(order.account, order.symbol)]
         if order.locked:
