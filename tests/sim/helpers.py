@@ -287,3 +287,20 @@ async def order_status(api: Api, order_id: int) -> dict[str, Any]:
     reply = await api.get("/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}, signed=True)
     assert reply.status == 200, reply.body
     return dict(reply.body)
+
+
+def oco_sell(**kw: Any) -> dict[str, Any]:
+    """A SELL OCO: LIMIT_MAKER above at 31000, STOP_LOSS_LIMIT below (stop 29000, limit 28900)."""
+    out = {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "quantity": "0.01",
+        "aboveType": "LIMIT_MAKER",
+        "abovePrice": "31000",
+        "belowType": "STOP_LOSS_LIMIT",
+        "belowStopPrice": "29000",
+        "belowPrice": "28900",
+        "belowTimeInForce": "GTC",
+    }
+    out.update(kw)
+    return out

@@ -15,24 +15,7 @@ from binguard.sim import Simulator
 from binguard.sim.config import SymbolSpec
 
 from .conftest import EMPTY
-from .helpers import Api, WsApi, new_order, order_status, trade_at
-
-
-def _oco_sell(**kw: Any) -> dict[str, Any]:
-    """A SELL OCO: LIMIT_MAKER above at 31000, STOP_LOSS_LIMIT below (stop 29000, limit 28900)."""
-    out = {
-        "symbol": "BTCUSDT",
-        "side": "SELL",
-        "quantity": "0.01",
-        "aboveType": "LIMIT_MAKER",
-        "abovePrice": "31000",
-        "belowType": "STOP_LOSS_LIMIT",
-        "belowStopPrice": "29000",
-        "belowPrice": "28900",
-        "belowTimeInForce": "GTC",
-    }
-    out.update(kw)
-    return out
+from .helpers import Api, WsApi, new_order, oco_sell, order_status, trade_at
 
 
 async def _list(api: Api, list_id: int) -> dict[str, Any]:
@@ -45,7 +28,7 @@ async def _list(api: Api, list_id: int) -> dict[str, Any]:
 async def test_oco_placed_in_every_response_type(me: Api, resp_type: str) -> None:
     reply = await me.post(
         "/api/v3/orderList/oco",
-        _oco_sell(listClientOrderId="my-oco", newOrderRespType=resp_type),
+        oco_sell(listClientOrderId="my-oco", newOrderRespType=resp_type),
         signed=True,
     )
     assert reply.status == 200, reply.body
@@ -71,7 +54,7 @@ async def test_oco_placed_in_every_response_type(me: Api, resp_type: str) -> Non
 
 
 async def test_oco_limit_leg_fills_and_expires_the_stop(me: Api, them: Api) -> None:
-    placed = (await me.post("/api/v3/orderList/oco", _oco_sell(), signed=True)).body
+    placed = (await me.post("/api/v3/orderList/oco", oco_sell(), signed=True)).body
     stop, limit = placed["orderReports"]
     bought = await them.order(**new_order("BUY", "LIMIT", "0.01", price="31000"))
     assert bought.body["status"] == "FILLED"
@@ -85,7 +68,7 @@ async def test_oco_limit_leg_fills_and_expires_the_stop(me: Api, them: Api) -> N
 
 
 async def test_oco_stop_triggers_and_expires_the_limit(me: Api, them: Api) -> None:
-    placed = (await me.post("/api/v3/orderList/oco", _oco_sell(), signed=True)).body
+    placed = (await me.post("/api/v3/orderList/oco", oco_sell(), signed=True)).body
     stop, limit = placed["orderReports"]
     await trade_at(them, "29000")
     triggered = await order_status(me, stop["orderId"])
@@ -98,7 +81,7 @@ async def test_oco_stop_triggers_and_expires_the_limit(me: Api, them: Api) -> No
 
 async def test_cancel_order_list_and_queries(me: Api) -> None:
     placed = (
-        await me.post("/api/v3/orderList/oco", _oco_sell(listClientOrderId="c1"), signed=True)
+        await me.post("/api/v3/orderList/oco", oco_sell(listClientOrderId="c1"), signed=True)
     ).body
     listed = await me.get("/api/v3/openOrderList", signed=True)
     assert [x["orderListId"] for x in listed.body] == [placed["orderListId"]]
@@ -132,12 +115,12 @@ async def test_cancel_order_list_and_queries(me: Api) -> None:
     (btc,) = [b for b in account.body["balances"] if b["asset"] == "BTC"]
     assert btc["locked"] == "0.00000000"
     # the same listClientOrderId is accepted again once the list is done
-    reused = await me.post("/api/v3/orderList/oco", _oco_sell(listClientOrderId="c1"), signed=True)
+    reused = await me.post("/api/v3/orderList/oco", oco_sell(listClientOrderId="c1"), signed=True)
     assert reused.status == 200, reused.body
 
 
 async def test_canceling_one_order_cancels_the_list(me: Api) -> None:
-    placed = (await me.post("/api/v3/orderList/oco", _oco_sell(), signed=True)).body
+    placed = (await me.post("/api/v3/orderList/oco", oco_sell(), signed=True)).body
     stop, limit = placed["orderReports"]
     gone = await me.delete(
         "/api/v3/order", {"symbol": "BTCUSDT", "orderId": limit["orderId"]}, signed=True
@@ -150,16 +133,16 @@ async def test_canceling_one_order_cancels_the_list(me: Api) -> None:
 @pytest.mark.parametrize(
     ("params", "code", "message"),
     [
-        (_oco_sell(abovePrice="29500"), -2010, "The relationship of the prices for the orders is not correct."),
-        (_oco_sell(belowStopPrice="30500", belowPrice="30400"), -2010, "The relationship of the prices for the orders is not correct."),
-        (_oco_sell(aboveType="LIMIT"), -1158, "Order type not supported in OCO."),
+        (oco_sell(abovePrice="29500"), -2010, "The relationship of the prices for the orders is not correct."),
+        (oco_sell(belowStopPrice="30500", belowPrice="30400"), -2010, "The relationship of the prices for the orders is not correct."),
+        (oco_sell(aboveType="LIMIT"), -1158, "Order type not supported in OCO."),
         (
-            _oco_sell(aboveType="STOP_LOSS", aboveStopPrice="31000", abovePrice=None),
+            oco_sell(aboveType="STOP_LOSS", aboveStopPrice="31000", abovePrice=None),
             -1158,
             "Order type not supported in OCO.",
         ),
         (
-            _oco_sell(
+            oco_sell(
                 aboveType="STOP_LOSS", aboveStopPrice="28000", abovePrice=None,
                 belowType="TAKE_PROFIT", belowStopPrice="32000", belowPrice=None,
                 belowTimeInForce=None,
@@ -167,9 +150,9 @@ async def test_canceling_one_order_cancels_the_list(me: Api) -> None:
             -1197,
             "A stop loss order in a sell OCO must be below.",
         ),
-        (_oco_sell(quantity="0.000001"), -1013, "Filter failure: LOT_SIZE"),
-        (_oco_sell(abovePrice="200000"), -1013, "Filter failure: PERCENT_PRICE_BY_SIDE"),
-        (_oco_sell(quantity="50"), -2010, "Account has insufficient balance for requested action."),
+        (oco_sell(quantity="0.000001"), -1013, "Filter failure: LOT_SIZE"),
+        (oco_sell(abovePrice="200000"), -1013, "Filter failure: PERCENT_PRICE_BY_SIDE"),
+        (oco_sell(quantity="50"), -2010, "Account has insufficient balance for requested action."),
     ],
 )  # fmt: skip
 async def test_oco_refusals(me: Api, params: dict[str, Any], code: int, message: str) -> None:
@@ -185,10 +168,10 @@ async def test_max_num_order_lists(session: aiohttp.ClientSession) -> None:
         key = sim.config.demo.keys[0]
         api = Api(session, sim.url, key.api_key, key.secret)
         for i in range(2):
-            oco = _oco_sell(quantity="0.001", abovePrice=str(31000 + i))
+            oco = oco_sell(quantity="0.001", abovePrice=str(31000 + i))
             ok = await api.post("/api/v3/orderList/oco", oco, signed=True)
             assert ok.status == 200, ok.body
-        over = await api.post("/api/v3/orderList/oco", _oco_sell(quantity="0.001"), signed=True)
+        over = await api.post("/api/v3/orderList/oco", oco_sell(quantity="0.001"), signed=True)
         assert (over.code, over.msg) == (-1013, "Filter failure: MAX_NUM_ORDER_LISTS")
         assert sim.bugs == []
 
@@ -308,7 +291,7 @@ async def test_list_status_events(empty: Simulator, session: aiohttp.ClientSessi
     async with ws:
         await client.call("userDataStream.subscribe.signature", {}, signed=True)
         api = Api(session, empty.url, key.api_key, key.secret)
-        placed = await api.post("/api/v3/orderList/oco", _oco_sell(), signed=True)
+        placed = await api.post("/api/v3/orderList/oco", oco_sell(), signed=True)
         await api.delete(
             "/api/v3/orderList",
             {"symbol": "BTCUSDT", "orderListId": placed.body["orderListId"]},
@@ -336,7 +319,7 @@ async def test_websocket_api_order_list_methods(
     ws = await session.ws_connect(empty.ws_url + "/ws-api/v3")
     client = WsApi(ws, key.api_key, key.secret)
     async with ws:
-        placed = await client.call("orderList.place.oco", _oco_sell(), signed=True)
+        placed = await client.call("orderList.place.oco", oco_sell(), signed=True)
         assert placed["status"] == 200, placed
         list_id = placed["result"]["orderListId"]
         assert any(r["rateLimitType"] == "ORDERS" for r in placed["rateLimits"])

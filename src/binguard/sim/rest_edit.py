@@ -90,6 +90,8 @@ async def cancel_replace(call: Call) -> Reply:
         raise _error(-2021, status, _outcome(cancel_body, _failure(over), True, "FAILURE"))
     if not cancel_ok and mode == "STOP_ON_FAILURE":
         raise _error(-2022, 400, _outcome(cancel_body, None, False, "NOT_ATTEMPTED"))
+    if call.stage == "cancel":  # a fault stops the request here (its reply replaces this one)
+        return Reply(_outcome(cancel_body, None, cancel_ok, "NOT_ATTEMPTED"))
     new_ok, new_body = _place(call, req, rules, resp_type)
     outcome = _outcome(cancel_body, new_body, cancel_ok, "SUCCESS" if new_ok else "FAILURE")
     if cancel_ok and new_ok:

@@ -58,7 +58,8 @@ def _signed(handler: Handler) -> Method:
         req.account = principal.account
         if state.latency_ms:
             await asyncio.sleep(state.latency_ms / 1000.0)
-        reply = await handler(Call(state, req.params, req.conn.ip, principal.account, timing))
+        call = Call(state, req.params, req.conn.ip, principal.account, timing, stage=req.stage)
+        reply = await handler(call)
         return reply.body
 
     return run
@@ -281,6 +282,7 @@ class Dispatcher:
                 conn.close(POLICY, "IP banned")
             return
         req = WsRequest(conn, method, raw, params)
+        req.stage = next((r.stage for r in faults if r.executed and r.stage), "")
         try:
             body, status = await spec.handler(req), 200
         except SimError as e:

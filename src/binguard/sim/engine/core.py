@@ -409,7 +409,7 @@ class Engine:
         if pair is not None:
             orders[pair[0]].oco_peer, orders[pair[1]].oco_peer = orders[pair[1]], orders[pair[0]]
         if contingency == "OTO":
-            orders[0].pending = orders[1:]
+            orders[0].pending = tuple(orders[1:])
         for o in orders:
             self._number(o, lst.list_id)
         reporting = bool(self.listeners) and not orders[0].internal

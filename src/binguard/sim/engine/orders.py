@@ -73,7 +73,7 @@ class Order:
     # order lists (engine/lists.py): the other order of an OCO pair, and the orders that wait
     # (PENDING_NEW) until this working order is fully filled
     oco_peer: Order | None = None
-    pending: list[Order] = field(default_factory=list)
+    pending: tuple[Order, ...] = ()
 
     @property
     def is_open(self) -> bool:
