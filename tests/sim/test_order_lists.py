@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from binguard.sim import Simulator
-from binguard.sim.config import SymbolSpec
+from binguard.sim.config import RetentionConfig, SymbolSpec
 
 from .conftest import EMPTY
 from .helpers import Api, WsApi, new_order, oco_sell, order_status, trade_at
@@ -362,3 +362,27 @@ async def test_websocket_api_order_list_methods(
         assert cancel_all["status"] == 200, cancel_all
         left = await client.call("openOrders.status", {"symbol": "BTCUSDT"}, signed=True)
         assert left["result"] == []
+
+
+async def test_a_done_list_leaves_with_its_orders(session: aiohttp.ClientSession) -> None:
+    """Retention (engine/retention.py) evicts terminal orders; a done list goes with the last of
+    its orders, so an old list id answers -2013 like an unknown one and memory stays bounded."""
+    config = EMPTY.with_(retention=RetentionConfig(horizon_s=0, max_orders=1))
+    async with Simulator(config) as sim:
+        key = sim.config.demo.keys[0]
+        api = Api(session, sim.url, key.api_key, key.secret)
+        ids = []
+        for i in range(3):
+            placed = await api.post(
+                "/api/v3/orderList/oco", oco_sell(listClientOrderId=f"l{i}"), signed=True
+            )
+            ids.append(placed.body["orderListId"])
+            await api.delete(
+                "/api/v3/orderList", {"symbol": "BTCUSDT", "orderListId": ids[-1]}, signed=True
+            )
+        first = await api.get("/api/v3/orderList", {"orderListId": ids[0]}, signed=True)
+        assert first.code == -2013
+        last = await api.get("/api/v3/orderList", {"orderListId": ids[-1]}, signed=True)
+        assert last.status == 200
+        assert ids[0] not in sim.state.engine.order_lists
+        assert sim.bugs == []

@@ -97,7 +97,8 @@ class Engine:
         # order/amend/keepPriority: each order's amendments, and the exchange's execution ids
         self.amendments: dict[tuple[str, str, int], list[Amendment]] = {}
         self.next_execution_id = 1
-        self.prevented: dict[str, list[PreventedMatch]] = {}
+        # the last prevented matches per account (as many as the retention rule keeps orders)
+        self.prevented: dict[str, deque[PreventedMatch]] = {}
         self.next_prevented_id = {s.symbol: 1 for s in config.symbols}
         # the reference/average price PERCENT_PRICE and MARKET notional use (set by SimState)
         self.average_price: Callable[[str], int] | None = None
@@ -168,6 +169,16 @@ class Engine:
             cid_key = (o.account, o.symbol, o.client_order_id)
             if self.by_client_id.get(cid_key) is o:
                 del self.by_client_id[cid_key]
+            self.amendments.pop((o.account, o.symbol, o.order_id), None)
+            lst = self.list_of(o)
+            if lst is not None and lst.done and not any(self._kept(x) for x in lst.orders):
+                # a done list leaves with the last of its orders (retention.py)
+                del self.order_lists[lst.list_id]
+                if self.list_by_client.get((lst.account, lst.client_id)) is lst:
+                    del self.list_by_client[(lst.account, lst.client_id)]
+
+    def _kept(self, order: Order) -> bool:
+        return self.history.get((order.account, order.symbol), {}).get(order.order_id) is order
 
     def new_client_order_id(self) -> str:
         return "".join(self._ids.choices(_ID_CHARS, k=22))

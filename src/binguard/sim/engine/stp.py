@@ -11,6 +11,7 @@ queryable with GET /api/v3/myPreventedMatches.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING
 
 from .book import BookSide
@@ -38,7 +39,12 @@ def prevent(
     symbol = taker.symbol
     match_id = engine.next_prevented_id[symbol]
     engine.next_prevented_id[symbol] += 1
-    engine.prevented.setdefault(taker.account, []).append(
+    kept = engine.prevented.get(taker.account)
+    if kept is None:
+        kept = engine.prevented[taker.account] = deque(
+            maxlen=max(1, engine.retention.config.max_orders)
+        )
+    kept.append(
         PreventedMatch(
             symbol, match_id, taker.order_id, maker.order_id, mode, price, taker_q, maker_q,
             now, taker.account,
