@@ -386,3 +386,35 @@ async def test_a_done_list_leaves_with_its_orders(session: aiohttp.ClientSession
         assert last.status == 200
         assert ids[0] not in sim.state.engine.order_lists
         assert sim.bugs == []
+
+
+async def test_cancel_open_orders_answers_lists_as_lists(me: Api) -> None:
+    """DELETE /api/v3/openOrders: single orders as cancel reports, an order list as one list
+    object with its orders' reports (rest-api.md §Cancel All Open Orders on a Symbol)."""
+    single = (await me.order(**new_order("BUY", "LIMIT", "0.01", price="29000"))).body
+    placed = (await me.post("/api/v3/orderList/oco", oco_sell(), signed=True)).body
+    reply = await me.delete("/api/v3/openOrders", {"symbol": "BTCUSDT"}, signed=True)
+    assert reply.status == 200, reply.body
+    first, second = reply.body
+    assert (first["orderId"], first["status"]) == (single["orderId"], "CANCELED")
+    assert (second["orderListId"], second["listOrderStatus"]) == (placed["orderListId"], "ALL_DONE")
+    assert [r["status"] for r in second["orderReports"]] == ["CANCELED", "CANCELED"]
+
+
+async def test_oto_pending_limit_maker_that_would_take_is_rejected(me: Api, them: Api) -> None:
+    """A pending LIMIT_MAKER that would trade when its working order fills expires REJECTED
+    (user-data-stream.md §Order Expiry Reason) instead of taking."""
+    reply = await me.post(
+        "/api/v3/orderList/oto", _oto(workingPrice="29500", pendingPrice="29100"), signed=True
+    )
+    # a bid below the working price (the fill below does not reach it) above the pending price
+    await them.order(**new_order("BUY", "LIMIT", "0.01", price="29200"))
+    assert reply.status == 200, reply.body
+    working, pending = reply.body["orderReports"]
+    await them.order(**new_order("SELL", "LIMIT", "0.01", price="29500"))
+    got = await order_status(me, pending["orderId"])
+    assert (got["status"], got["expiryReason"], got["executedQty"]) == (
+        "EXPIRED",
+        "REJECTED",
+        "0.00000000",
+    )

@@ -155,9 +155,21 @@ async def cancel_open_orders(call: Call) -> Reply:
     call.params.finish()
     engine = call.state.engine
     orders = engine.cancel_all(call.account, symbol)
-    return Reply(
-        [reports.cancel_response(o, engine.new_client_order_id(), o.update_time) for o in orders]
-    )
+    out: list[dict[str, Any]] = []
+    lists: dict[int, dict[str, Any]] = {}
+    for o in orders:  # an order list's orders are one list object (rest-api.md's example)
+        report = reports.cancel_response(o, engine.new_client_order_id(), o.update_time)
+        lst = engine.list_of(o)
+        if lst is None:
+            out.append(report)
+            continue
+        entry = lists.get(lst.list_id)
+        if entry is None:
+            entry = lists[lst.list_id] = reports.list_status(lst)
+            entry["orderReports"] = []
+            out.append(entry)
+        entry["orderReports"].append(report)
+    return Reply(out)
 
 
 async def open_orders(call: Call) -> Reply:

@@ -545,6 +545,16 @@ class Engine:
             return False
         return True
 
+    def _would_take(self, order: Order) -> bool:
+        """A LIMIT_MAKER that would trade at once (a pending one is rejected when it goes live)."""
+        if order.type != "LIMIT_MAKER":
+            return False
+        book = self.books[order.symbol]
+        best = (book.asks if order.side == "BUY" else book.bids).best()
+        return best is not None and (
+            order.price >= best if order.side == "BUY" else order.price <= best
+        )
+
     def _go_live(self, order: Order, now: int) -> None:
         """A pending order of an OTO whose working order filled: placed now (or REJECTED)."""
         if order.status != "PENDING_NEW":
@@ -553,7 +563,7 @@ class Engine:
         order.status = "NEW"
         peer = order.oco_peer
         holds_nothing = peer is not None and order.type.startswith("STOP_LOSS")
-        if not holds_nothing and not self._can_pay(order, rules):
+        if (not holds_nothing and not self._can_pay(order, rules)) or self._would_take(order):
             self._expire(order, "REJECTED", now)
             return
         order.working_time = now
@@ -864,9 +874,8 @@ class Engine:
         now = self.clock.now_ms()
         for o in orders:
             lst = self.list_of(o)
-            if lst is not None:
-                if not lst.done:
-                    self.cancel_list_orders(lst, now)
+            if lst is not None and not lst.done:
+                self.cancel_list_orders(lst, now)
             elif o.is_open:
                 self._cancel(o, now)
         self._flush(now)
