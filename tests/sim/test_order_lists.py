@@ -410,7 +410,7 @@ async def test_oto_pending_limit_maker_that_would_take_is_rejected(me: Api, them
     # a bid below the working price (the fill below does not reach it) above the pending price
     await them.order(**new_order("BUY", "LIMIT", "0.01", price="29200"))
     assert reply.status == 200, reply.body
-    working, pending = reply.body["orderReports"]
+    _working, pending = reply.body["orderReports"]
     await them.order(**new_order("SELL", "LIMIT", "0.01", price="29500"))
     got = await order_status(me, pending["orderId"])
     assert (got["status"], got["expiryReason"], got["executedQty"]) == (
