@@ -297,11 +297,20 @@ async def test_list_status_events(empty: Simulator, session: aiohttp.ClientSessi
             {"symbol": "BTCUSDT", "orderListId": placed.body["orderListId"]},
             signed=True,
         )
-        statuses = []
+        statuses, executions = [], []
         while len(statuses) < 2:
             event = (await client.event())["event"]
             if event["e"] == "listStatus":
                 statuses.append(event)
+            elif event["e"] == "executionReport":
+                executions.append((event["x"], event["g"]))
+        list_id = placed.body["orderListId"]
+        assert executions == [
+            ("NEW", list_id),
+            ("NEW", list_id),
+            ("CANCELED", list_id),
+            ("CANCELED", list_id),
+        ]
         assert [(e["l"], e["L"], e["c"]) for e in statuses] == [
             ("EXEC_STARTED", "EXECUTING", "OCO"),
             ("ALL_DONE", "ALL_DONE", "OCO"),

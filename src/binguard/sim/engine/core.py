@@ -430,7 +430,10 @@ class Engine:
             self._emit("listStatus", symbol, account, lists.status_event(lst, now))
         for o in orders:
             if o.status != "PENDING_NEW":
-                self._park(o, rules, now) if o.is_algo else self._execute(o, rules, now)
+                if o.is_algo:
+                    self._park(o, rules, now, report=False)  # reported NEW above
+                else:
+                    self._execute(o, rules, now)
         if snapshot is not None:
             snapshot(lst)
         self._run_fired(now)
@@ -489,7 +492,7 @@ class Engine:
         if not order.is_open:
             self._close(order, now)
 
-    def _park(self, order: Order, rules: SymbolRules, now: int) -> None:
+    def _park(self, order: Order, rules: SymbolRules, now: int, report: bool = True) -> None:
         """An algo order: funds locked, not in the book, waiting in `stops` (isWorking false)."""
         acct = self.accounts[order.account]
         order.working, order.working_time = False, -1
@@ -503,7 +506,7 @@ class Engine:
             self._moved.setdefault(order.account, set()).add(asset)
         self._add_open(order)
         self.stops.setdefault(order.symbol, {})[order.order_id] = order
-        if self.listeners and not order.internal:
+        if report and self.listeners and not order.internal:
             self._report(order, "NEW", now)
 
     def _run_fired(self, now: int) -> None:
