@@ -55,9 +55,7 @@ class SimState:
         self.faults.log.clear()
 
     def _average_price(self, symbol: str) -> int:
-        from .tickers import avg_price  # tickers reads SimState: imported when first needed
-
-        return avg_price(self, symbol, self.clock.now_ms())[0]
+        return self.market.avg_price(symbol, self.clock.now_ms())[0]
 
     def _on_first_fill(self, account: str) -> None:
         self.limits.order_filled(account, self.clock.now_ms())

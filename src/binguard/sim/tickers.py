@@ -132,8 +132,4 @@ def full_24h(state: SimState, s: Stats) -> dict[str, Any]:
 
 def avg_price(state: SimState, symbol: str, now: int) -> tuple[int, int]:
     """(price, closeTime) of `avgPrice`: the volume-weighted price of the last 5 minutes."""
-    tape = state.market.tapes[symbol]
-    c = tape.window((now - 5 * MINUTE) // MINUTE * MINUTE, now)
-    price = c[Q] * SCALE // c[V] if c[V] else c[C]
-    last = tape.last_trade
-    return price, last.time if last is not None else now
+    return state.market.avg_price(symbol, now)

@@ -28,26 +28,27 @@ from ..errors import (
     SimError,
     cancel_rejected,
     filter_error,
-    filter_failure,
     new_order_rejected,
-    rejection,
 )
 from ..filters import SymbolRules
 from ..numbers import SCALE, mul
-from . import lists, reports, stp, triggers
+from . import reports, triggers
 from .accounts import Account
 from .book import Book, BookSide
+from .edits import Edits
 from .events import Event, EventKind, Listener
-from .lists import Leg, OrderList
+from .listing import Listing
+from .lists import OrderList
 from .orders import TRIGGERED_TYPE, Amendment, Fill, Order, PreventedMatch, Trade
 from .retention import Retention
+from .stp import SelfTradePrevention
 
 INTERNAL_ACCOUNT = "__crowd__"
 _ID_CHARS = string.ascii_letters + string.digits
 PUBLIC_TRADES_KEPT = 10000
 
 
-class Engine:
+class Engine(Listing, Edits, SelfTradePrevention):
     """Books, accounts and orders of the whole exchange."""
 
     def __init__(self, config: SimConfig, clock: ServerClock) -> None:
@@ -391,71 +392,6 @@ class Engine:
         self._run_fired(now)
         self._flush(now)
 
-    def place_list(
-        self,
-        account: str,
-        symbol: str,
-        contingency: str,
-        legs: list[Leg],
-        list_client_id: str | None,
-        stp: str,
-        pair: tuple[int, int] | None,
-        snapshot: Callable[[OrderList], None] | None = None,
-    ) -> OrderList:
-        """Place an order list (validated by the caller): `pair` indexes the OCO pair among
-        `legs`; an OTO's working order is `legs[0]`. `snapshot` sees the list as the placement
-        response shows it: after the live orders ran, before any pending order went live."""
-        rules = self.rules[symbol]
-        cid = list_client_id or self.new_client_order_id()
-        old = self.list_by_client.get((account, cid))
-        if old is not None and not old.done:
-            raise new_order_rejected("Duplicate order sent.")
-        orders = [self._leg_order(account, symbol, leg, stp, rules) for leg in legs]
-        now = orders[0].time
-        lst = OrderList(self.next_list_id, contingency, cid, symbol, account, orders, now)
-        self.next_list_id += 1
-        self.order_lists[lst.list_id] = lst
-        self.open_lists.setdefault((account, symbol), set()).add(lst.list_id)
-        self.list_by_client[(account, cid)] = lst
-        if pair is not None:
-            orders[pair[0]].oco_peer, orders[pair[1]].oco_peer = orders[pair[1]], orders[pair[0]]
-        if contingency == "OTO":
-            orders[0].pending = tuple(orders[1:])
-        for o in orders:
-            self._number(o, lst.list_id)
-        reporting = bool(self.listeners) and not orders[0].internal
-        if reporting:
-            for o in orders:
-                self._report(o, "NEW", now)
-            self._emit("listStatus", symbol, account, lists.status_event(lst, now))
-        for o in orders:
-            if o.status != "PENDING_NEW":
-                if o.is_algo:
-                    self._park(o, rules, now, report=False)  # reported NEW above
-                else:
-                    self._execute(o, rules, now)
-        if snapshot is not None:
-            snapshot(lst)
-        self._run_fired(now)
-        self._flush(now)
-        return lst
-
-    def _leg_order(
-        self, account: str, symbol: str, leg: Leg, stp: str, rules: SymbolRules
-    ) -> Order:
-        order = self._new_order(
-            account, symbol, leg.side, leg.type, leg.time_in_force, leg.qty, None, leg.price,
-            leg.client_id, stp, rules, pending=leg.pending,
-        )  # fmt: skip
-        order.stop_price, order.trailing_delta = leg.stop_price or 0, leg.trailing
-        order.iceberg_qty = leg.iceberg
-        order.strategy_id, order.strategy_type = leg.strategy_id, leg.strategy_type
-        if leg.pending:
-            order.status, order.working, order.working_time = "PENDING_NEW", False, -1
-        elif order.is_algo:
-            triggers.check_not_immediate(order, self.last_price[symbol])
-        return order
-
     def _number(self, order: Order, list_id: int = -1) -> None:
         """Give the order its id and make it queryable."""
         symbol, account = order.symbol, order.account
@@ -548,42 +484,6 @@ class Engine:
             return False
         return True
 
-    def _would_take(self, order: Order) -> bool:
-        """A LIMIT_MAKER that would trade at once (a pending one is rejected when it goes live)."""
-        if order.type != "LIMIT_MAKER":
-            return False
-        book = self.books[order.symbol]
-        best = (book.asks if order.side == "BUY" else book.bids).best()
-        return best is not None and (
-            order.price >= best if order.side == "BUY" else order.price <= best
-        )
-
-    def _go_live(self, order: Order, now: int) -> None:
-        """A pending order of an OTO whose working order filled: placed now (or REJECTED)."""
-        if order.status != "PENDING_NEW":
-            return
-        rules = self.rules[order.symbol]
-        order.status = "NEW"
-        peer = order.oco_peer
-        holds_nothing = peer is not None and order.type.startswith("STOP_LOSS")
-        if (not holds_nothing and not self._can_pay(order, rules)) or self._would_take(order):
-            self._expire(order, "REJECTED", now)
-            return
-        order.working_time = now
-        if order.is_algo:
-            self._park(order, rules, now)
-            if triggers.reached_now(order, self.last_price[order.symbol]):
-                self._unpark(order)
-                self._fired.append(order)
-        else:
-            order.working = True
-            if self.listeners and not order.internal:
-                self._report(order, "NEW", now)
-            self._execute(order, rules, now)
-        lst = self.list_of(order)
-        if lst is not None:
-            lists.refresh(self, lst, now)
-
     def _report(self, order: Order, exec_type: str, now: int, **kw: Any) -> None:
         self._emit(
             "executionReport",
@@ -665,7 +565,7 @@ class Engine:
                     and maker.account == taker.account
                     and not taker.internal
                 ):
-                    stp.prevent(self, side, p, taker, maker, now)
+                    self._prevent(side, p, taker, maker, now)
                     continue
                 qty = min(taker.remaining, maker.remaining)
                 self._trade(book, taker, maker, acct, rules, p, qty, now)
@@ -753,7 +653,7 @@ class Engine:
                     for hook in self.first_fill_hooks:
                         hook(o.account)
             if first and o.oco_peer is not None:
-                lists.on_first_trade(self, o, now)
+                self._list_first_trade(o, now)
         taker.status = "FILLED" if taker.remaining == 0 else "PARTIALLY_FILLED"
         maker.status = "FILLED" if maker.remaining == 0 else "PARTIALLY_FILLED"
         if self.listeners:
@@ -808,7 +708,7 @@ class Engine:
                 self._moved.setdefault(order.account, set()).add(asset)
         self._retire(order, now)
         if order.order_list_id != -1 and not self._quiet_lists:
-            lists.on_terminal(self, order, now)
+            self._list_terminal(order, now)
 
     def _expire(self, order: Order, reason: str, now: int) -> None:
         """The exchange expires an open order wherever it is (book, trigger wait, pending)."""
@@ -821,9 +721,6 @@ class Engine:
             self._unpark(order)
         self._finish(order, "EXPIRED", now, reason)
         self._close(order, now)
-
-    def list_of(self, order: Order) -> OrderList | None:
-        return self.order_lists.get(order.order_list_id) if order.order_list_id != -1 else None
 
     # ----- canceling -------------------------------------------------------------------------
     def cancel(
@@ -856,18 +753,6 @@ class Engine:
             self.cancel_list_orders(lst, now)
         self._flush(now)
         return order
-
-    def cancel_list_orders(self, lst: OrderList, now: int) -> None:
-        """Cancel every open order of `lst` (pending ones first, so none expires instead), then
-        one ALL_DONE listStatus."""
-        self._quiet_lists = True
-        try:
-            for o in reversed(lst.orders):
-                if o.is_open:
-                    self._cancel(o, now)
-        finally:
-            self._quiet_lists = False
-        lists.refresh(self, lst, now)
 
     def cancel_all(self, account: str, symbol: str) -> list[Order]:
         self.symbol_rules(symbol)
@@ -903,77 +788,6 @@ class Engine:
                     order, "CANCELED", now, orig_client_order_id=order.client_order_id
                 ),
             )
-
-    def amend(
-        self,
-        account: str,
-        symbol: str,
-        order_id: int | None,
-        client_id: str | None,
-        new_client_id: str | None,
-        new_qty: int,
-    ) -> Amendment:
-        """Reduce an open order's quantity keeping its place in the queue (rest-api.md §Order
-        Amend Keep Priority). -2038 with the -2010/-2011 texts; the MAX_NUM_ORDER_AMENDS filter
-        answers -2038 (filters.md) with its errors.md text."""
-        rules = self.symbol_rules(symbol)
-        try:
-            order = self.find(account, symbol, order_id, client_id)
-        except SimError as e:
-            if e.code == -2039:
-                raise
-            raise SimError(-2038, rejection("Unknown order sent.")) from None
-        if not order.is_open:
-            raise SimError(-2038, rejection("Unknown order sent."))
-        if new_qty > order.orig_qty:
-            raise SimError(-2038, rejection("Order amend (quantity increase) is not supported."))
-        if new_qty == order.orig_qty and new_client_id in (None, order.client_order_id):
-            raise SimError(
-                -2038, rejection("The requested action would change no state; rejecting")
-            )
-        if order.amendments >= rules.spec.max_num_order_amends:
-            raise SimError(-2038, filter_failure("MAX_NUM_ORDER_AMENDS"))
-        now = self.clock.now_ms()
-        cut = min(order.remaining, order.orig_qty - new_qty)
-        self._shrink(order, cut)
-        amendment = Amendment(
-            symbol, order.order_id, self.next_execution_id, order.client_order_id,
-            new_client_id or self.new_client_order_id(), order.orig_qty, new_qty, now,
-        )  # fmt: skip
-        self.next_execution_id += 1
-        order.amendments += 1
-        self.amendments.setdefault((account, symbol, order.order_id), []).append(amendment)
-        self.by_client_id.pop((account, symbol, order.client_order_id), None)
-        order.client_order_id = amendment.new_client_id
-        self.by_client_id[(account, symbol, order.client_order_id)] = order
-        # never below what already traded (the book and the lock count what is left)
-        order.orig_qty = max(new_qty, order.executed_qty + order.prevented_qty)
-        order.update_time = now
-        if self.listeners and not order.internal:
-            self._report(order, "REPLACED", now, orig_client_order_id=amendment.orig_client_id)
-        if order.remaining <= 0:  # amended down to what already traded: the order is done
-            self._expire(order, "", now)
-        self._flush(now)
-        return amendment
-
-    def _shrink(self, order: Order, cut: int) -> None:
-        """Take `cut` off an order's remaining quantity where it sits, and off its lock."""
-        if order.working and order.status != "PENDING_NEW":
-            side = (
-                self.books[order.symbol].bids
-                if order.side == "BUY"
-                else self.books[order.symbol].asks
-            )
-            side.totals[order.price] -= cut
-            self._touch(self.books[order.symbol], order.side == "BUY", order.price)
-        if order.locked:
-            rules = self.rules[order.symbol]
-            is_buy = order.side == "BUY"
-            asset = rules.spec.quote if is_buy else rules.spec.base
-            amount = min(order.locked, mul(order.price or order.stop_price, cut) if is_buy else cut)
-            self.accounts[order.account].unlock(asset, amount)
-            order.locked -= amount
-            self._moved.setdefault(order.account, set()).add(asset)
 
     def _unpark(self, order: Order) -> None:
         waiting = self.stops.get(order.symbol)

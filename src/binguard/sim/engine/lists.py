@@ -1,23 +1,13 @@
-"""Order lists (rest-api.md §Order lists): OCO, OTO and OTOCO, with their listStatus events.
-
-An OCO pair's orders are both live; the first one to trade or trigger expires the other
-(`expiryReason` OCO_TRIGGER), and only the non-stop-loss order holds the funds (a SELL pair
-locks its quantity once). An OTO's pending order(s) (PENDING_NEW) go live when the working order
-is fully filled, and expire (OTO_PHASE_ONE_EXPIRED) when it ends otherwise; an OTOCO's pending
-orders are an OCO pair. Canceling any order of a list cancels the whole list. A list is
-EXEC_STARTED / EXECUTING until its contingency is resolved (no pending order left, no OCO pair
-with both orders open), then ALL_DONE; each change is a `listStatus` user-data event.
+"""Order lists as data (rest-api.md §Order lists): the list, one requested order, the
+`listStatus` event. The engine's list operations are in listing.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .orders import Order
-
-if TYPE_CHECKING:
-    from .core import Engine
 
 
 @dataclass(slots=True)
@@ -81,37 +71,3 @@ def status_event(lst: OrderList, now: int) -> dict[str, Any]:
         "T": lst.update_time or lst.time,
         "O": [{"s": o.symbol, "i": o.order_id, "c": o.client_order_id} for o in lst.orders],
     }
-
-
-def refresh(engine: Engine, lst: OrderList, now: int) -> None:
-    """ALL_DONE (and its listStatus event) once the list's contingency is resolved."""
-    if lst.done or not resolved(lst):
-        return
-    lst.status_type = lst.order_status = "ALL_DONE"
-    lst.update_time = now
-    opened = engine.open_lists.get((lst.account, lst.symbol))
-    if opened is not None:
-        opened.discard(lst.list_id)
-    if engine.listeners:
-        engine._emit("listStatus", lst.symbol, lst.account, status_event(lst, now))
-
-
-def on_first_trade(engine: Engine, order: Order, now: int) -> None:
-    """An OCO order trades: the other order expires (OCO_TRIGGER)."""
-    peer = order.oco_peer
-    if peer is not None and peer.is_open:
-        engine._expire(peer, "OCO_TRIGGER", now)
-
-
-def on_terminal(engine: Engine, order: Order, now: int) -> None:
-    """An order of a list ended: start or expire what waited for it, update the list."""
-    if order.pending:
-        waiting = [o for o in order.pending if o.status == "PENDING_NEW"]
-        if order.status == "FILLED":
-            engine._to_activate.extend(waiting)
-        else:
-            for o in waiting:
-                engine._expire(o, "OTO_PHASE_ONE_EXPIRED", now)
-    lst = engine.list_of(order)
-    if lst is not None:
-        refresh(engine, lst, now)
