@@ -270,3 +270,30 @@ async def test_expiry_reason_and_strategy_fields(me: Api, them: Api) -> None:
     assert queried["strategyId"] == 37
     resting = await me.order(**new_order("BUY", "LIMIT", "0.001", price="29000"))
     assert "expiryReason" not in resting.body and "strategyId" not in resting.body
+
+
+async def test_iceberg_shows_its_slice_and_refills_at_the_back(me: Api, them: Api) -> None:
+    """filters.md / rest-api.md: an iceberg shows `icebergQty`; a used-up slice is replaced by
+    the next one, behind the orders already at that price; the hidden rest still trades."""
+    ice = await me.order(**new_order("SELL", "LIMIT", "0.01", price="31000", icebergQty="0.002"))
+    assert ice.status == 200, ice.body
+
+    async def shown() -> list[list[str]]:
+        return list((await me.get("/api/v3/depth", {"symbol": "BTCUSDT"})).body["asks"])
+
+    assert await shown() == [["31000.00000000", "0.00200000"]]
+    ticker = await me.get("/api/v3/ticker/bookTicker", {"symbol": "BTCUSDT"})
+    assert ticker.body["askQty"] == "0.00200000"
+    plain = await them.order(**new_order("SELL", "LIMIT", "0.003", price="31000"))
+    assert await shown() == [["31000.00000000", "0.00500000"]]
+    await them.order(**new_order("BUY", "LIMIT", "0.004", price="31000"))
+    # the iceberg's first slice (0.002) traded first, then the plain order (0.002 of 0.003):
+    # the refilled slice waited behind it
+    assert (await order_status(me, ice.body["orderId"]))["executedQty"] == "0.00200000"
+    assert (await order_status(them, plain.body["orderId"]))["executedQty"] == "0.00200000"
+    assert await shown() == [["31000.00000000", "0.00300000"]]
+    # FOK counts the hidden quantity: 0.001 plain + 0.008 iceberg
+    fok = await them.order(**new_order("BUY", "LIMIT", "0.009", price="31000", timeInForce="FOK"))
+    assert fok.body["status"] == "FILLED", fok.body
+    assert (await order_status(me, ice.body["orderId"]))["status"] == "FILLED"
+    assert await shown() == []

@@ -242,9 +242,9 @@ async def book_ticker(call: Call) -> Reply:
             {
                 "symbol": n,
                 "bidPrice": fmt(bid or 0),
-                "bidQty": fmt(book.bids.totals[bid] if bid is not None else 0),
+                "bidQty": fmt(book.bids.shown(bid) if bid is not None else 0),
                 "askPrice": fmt(ask or 0),
-                "askQty": fmt(book.asks.totals[ask] if ask is not None else 0),
+                "askQty": fmt(book.asks.shown(ask) if ask is not None else 0),
             }
         )
     return Reply(one_or_list(call, items))

@@ -119,9 +119,9 @@ def full_24h(state: SimState, s: Stats) -> dict[str, Any]:
         "lastPrice": body["lastPrice"],
         "lastQty": fmt(last.qty if last is not None else 0),
         "bidPrice": fmt(bid or 0),
-        "bidQty": fmt(book.bids.totals[bid] if bid is not None else 0),
+        "bidQty": fmt(book.bids.shown(bid) if bid is not None else 0),
         "askPrice": fmt(ask or 0),
-        "askQty": fmt(book.asks.totals[ask] if ask is not None else 0),
+        "askQty": fmt(book.asks.shown(ask) if ask is not None else 0),
     }
     order = ("symbol", "priceChange", "priceChangePercent", "weightedAvgPrice")
     out = {k: body[k] for k in order}

@@ -568,8 +568,10 @@ class Engine(Listing, Edits, SelfTradePrevention):
                     self._prevent(side, p, taker, maker, now)
                     continue
                 qty = min(taker.remaining, maker.remaining)
+                if maker.iceberg_qty is not None:
+                    qty = min(qty, maker.shown)  # an iceberg trades its visible slice
                 self._trade(book, taker, maker, acct, rules, p, qty, now)
-                side.totals[p] -= qty
+                side.cut(maker, qty, traded=True)
                 if maker.remaining == 0:
                     level.popleft()
                     self._close(maker, now)

@@ -42,7 +42,6 @@ class Edits(EngineBase):
             raise SimError(-2038, filter_failure("MAX_NUM_ORDER_AMENDS"))
         now = self.clock.now_ms()
         cut = min(order.remaining, order.orig_qty - new_qty)
-        self._shrink(order, cut)
         amendment = Amendment(
             symbol, order.order_id, self.next_execution_id, order.client_order_id,
             new_client_id or self.new_client_order_id(), order.orig_qty, new_qty, now,
@@ -56,6 +55,7 @@ class Edits(EngineBase):
         # never below what already traded (the book and the lock count what is left)
         order.orig_qty = max(new_qty, order.executed_qty + order.prevented_qty)
         order.update_time = now
+        self._shrink(order, cut)
         if self.listeners and not order.internal:
             self._report(order, "REPLACED", now, orig_client_order_id=amendment.orig_client_id)
         if order.remaining <= 0:  # amended down to what already traded: the order is done
@@ -64,14 +64,16 @@ class Edits(EngineBase):
         return amendment
 
     def _shrink(self, order: Order, cut: int) -> None:
-        """Take `cut` off an order's remaining quantity where it sits, and off its lock."""
+        """`cut` came off the order's remaining quantity: take it off where the order sits (an
+        amended iceberg keeps its place; its slice shrinks only if it is now bigger than what
+        is left) and off its lock."""
         if order.working and order.status != "PENDING_NEW":
             side = (
                 self.books[order.symbol].bids
                 if order.side == "BUY"
                 else self.books[order.symbol].asks
             )
-            side.totals[order.price] -= cut
+            side.cut(order, cut, traded=False)
             self._touch(self.books[order.symbol], order.side == "BUY", order.price)
         if order.locked:
             rules = self.rules[order.symbol]

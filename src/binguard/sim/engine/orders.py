@@ -62,6 +62,7 @@ class Order:
     # trailing stops: the best price seen since the trailing became active
     trail_extreme: int = 0
     iceberg_qty: int | None = None
+    shown: int = 0  # an iceberg in the book: what is left of its visible slice
     strategy_id: int | None = None
     strategy_type: int | None = None
     expiry_reason: str = ""

@@ -177,8 +177,8 @@ def trade_event(t: Trade, now: int) -> dict[str, Any]:
 def depth_event(
     book: Book, first_id: int, touched: dict[tuple[bool, int], None], now: int
 ) -> dict[str, Any]:
-    bids = [[fmt(p), fmt(book.bids.totals.get(p, 0))] for is_bid, p in touched if is_bid]
-    asks = [[fmt(p), fmt(book.asks.totals.get(p, 0))] for is_bid, p in touched if not is_bid]
+    bids = [[fmt(p), fmt(book.bids.shown(p))] for is_bid, p in touched if is_bid]
+    asks = [[fmt(p), fmt(book.asks.shown(p))] for is_bid, p in touched if not is_bid]
     return {
         "e": "depthUpdate",
         "E": now,

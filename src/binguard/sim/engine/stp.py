@@ -51,8 +51,8 @@ class SelfTradePrevention(EngineBase):
             )
         )  # fmt: skip
         if maker_q:
-            side.totals[price] -= maker_q
             self._take_prevented(maker, maker_q, match_id, now)
+            side.cut(maker, maker_q, traded=False)
             if not maker.is_open:
                 side.levels[price].popleft()
                 self._close(maker, now)
