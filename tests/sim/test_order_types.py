@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from binguard.sim import Simulator
+from binguard.sim import SimConfig, Simulator
 from binguard.sim.config import SymbolSpec
 
 from .conftest import EMPTY
@@ -297,3 +297,23 @@ async def test_iceberg_shows_its_slice_and_refills_at_the_back(me: Api, them: Ap
     assert fok.body["status"] == "FILLED", fok.body
     assert (await order_status(me, ice.body["orderId"]))["status"] == "FILLED"
     assert await shown() == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"allowed_stp_modes": ["FOO"]}, "allowed_stp_modes must list modes of"),
+        ({"allowed_stp_modes": "NONE"}, "allowed_stp_modes must list modes of"),
+        (
+            {"allowed_stp_modes": ["NONE"], "default_stp_mode": "EXPIRE_BOTH"},
+            "default_stp_mode must be an allowed mode",
+        ),
+        ({"max_position": "-1"}, "max_position must be a decimal number >= 0"),
+        ({"iceberg_parts": "x"}, "SymbolSpec.iceberg_parts must be int"),
+        ({"percent_price_by_side": "yes"}, "percent_price_by_side must be true or false"),
+    ],
+)
+def test_symbol_config_refuses_bad_filter_values(extra: dict[str, Any], message: str) -> None:
+    base = {"symbol": "X", "base": "A", "quote": "B", "initial_price": "1"}
+    with pytest.raises(ValueError, match=message):
+        SimConfig.from_mapping({"symbols": [{**base, **extra}]})
