@@ -15,7 +15,7 @@ from binguard.sim import Simulator
 from binguard.sim.config import RetentionConfig, SymbolSpec
 
 from .conftest import EMPTY
-from .helpers import Api, WsApi, new_order, oco_sell, order_status, trade_at
+from .helpers import Api, WsApi, msg, new_order, oco_sell, order_status, trade_at
 
 
 async def _list(api: Api, list_id: int) -> dict[str, Any]:
@@ -338,6 +338,9 @@ async def test_websocket_api_order_list_methods(
         assert [x["orderListId"] for x in opened["result"]] == [list_id]
         oto = await client.call("orderList.place.oto", _oto(workingPrice="29000"), signed=True)
         assert oto["result"]["contingencyType"] == "OTO", oto
+        no_qty = {k: v for k, v in _oto(workingPrice="28900").items() if k != "pendingQuantity"}
+        opo = await client.call("orderList.place.opo", no_qty, signed=True)
+        assert opo["status"] == 200, opo
         old = await client.call(
             "orderList.place",
             {
@@ -355,7 +358,7 @@ async def test_websocket_api_order_list_methods(
         )
         assert canceled["result"]["listOrderStatus"] == "ALL_DONE"
         every = await client.call("allOrderLists", {}, signed=True)
-        assert len(every["result"]) == 3
+        assert len(every["result"]) == 4
         rates = await client.call("account.commission", {"symbol": "BTCUSDT"}, signed=True)
         assert rates["result"]["symbol"] == "BTCUSDT"
         tested = await client.call(
@@ -427,3 +430,49 @@ async def test_oto_pending_limit_maker_that_would_take_is_rejected(me: Api, them
         "REJECTED",
         "0.00000000",
     )
+
+
+async def test_opo_pending_order_takes_what_the_working_order_received(me: Api, them: Api) -> None:
+    """rest-api.md §New Order List - OPO and Binance's OPO FAQ: no pending quantity; the
+    pending order gets the working order's received quantity, commission deducted."""
+    params = {k: v for k, v in _oto().items() if k != "pendingQuantity"}
+    reply = await me.post("/api/v3/orderList/opo", params, signed=True)
+    assert reply.status == 200, reply.body
+    assert reply.body["contingencyType"] == "OTO"
+    _working, pending = reply.body["orderReports"]
+    assert pending["status"] == "PENDING_NEW" and "origQty" not in pending
+    await them.order(**new_order("SELL", "LIMIT", "0.01", price="29500"))
+    live = await order_status(me, pending["orderId"])
+    # 0.01 BTC bought, 0.1 % commission in BTC: 0.00999 to sell
+    assert (live["status"], live["origQty"]) == ("NEW", "0.00999000")
+    sent_qty = await me.post("/api/v3/orderList/opo", _oto(), signed=True)
+    assert (sent_qty.code, sent_qty.msg) == (-1106, msg(-1106, 1, "pendingQuantity"))
+
+
+async def test_opoco(me: Api, them: Api) -> None:
+    reply = await me.post(
+        "/api/v3/orderList/opoco",
+        {
+            "symbol": "BTCUSDT",
+            "workingType": "LIMIT",
+            "workingSide": "BUY",
+            "workingPrice": "29500",
+            "workingQuantity": "0.01",
+            "workingTimeInForce": "GTC",
+            "pendingSide": "SELL",
+            "pendingAboveType": "LIMIT_MAKER",
+            "pendingAbovePrice": "31000",
+            "pendingBelowType": "STOP_LOSS",
+            "pendingBelowStopPrice": "29000",
+        },
+        signed=True,
+    )
+    assert reply.status == 200, reply.body
+    _working, stop, limit = reply.body["orderReports"]
+    await them.order(**new_order("SELL", "LIMIT", "0.01", price="29500"))
+    for placed in (stop, limit):
+        got = await order_status(me, placed["orderId"])
+        assert (got["status"], got["origQty"]) == ("NEW", "0.00999000")
+    account = await me.get("/api/v3/account", signed=True)
+    (btc,) = [b for b in account.body["balances"] if b["asset"] == "BTC"]
+    assert btc["locked"] == "0.00999000"

@@ -5,7 +5,7 @@ Validation: each order's parameters as for a single order (order_params), the OC
 -1158, positions -1165/-1166/-1196..-1199, prices against the last trade -2010 "The relationship
 of the prices for the orders is not correct."), then every order's filters, MAX_NUM_ORDERS for
 all the list's orders and MAX_NUM_ORDER_LISTS, then the unfilled order count (one per order).
-OPO / OPOCO are not served (exchangeInfo says `opoAllowed: false`).
+OPO / OPOCO: OTO / OTOCO whose pending orders take their quantity from the working order.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from .call import Call, Endpoint, Reply, fixed
 from .config import STP_MODES
 from .engine import reports
 from .engine.lists import Leg, OrderList
-from .errors import SimError, either_mandatory, filter_error, invalid_value, new_order_rejected
+from .errors import (
+    SimError,
+    either_mandatory,
+    filter_error,
+    invalid_value,
+    new_order_rejected,
+    not_required,
+)
 from .order_params import NewOrder
 from .params import Params
 
@@ -42,12 +49,12 @@ def _leg(call: Call, symbol: str, prefix: str, side: str, quantity: str) -> NewO
     return order_params.read(call.params, symbol, names(prefix, side, quantity), quote=False)
 
 
-def _to_leg(o: NewOrder, pending: bool = False) -> Leg:
+def _to_leg(o: NewOrder, pending: bool = False, opo: bool = False) -> Leg:
     assert o.time_in_force is not None
     assert o.qty is not None
     return Leg(
-        o.side, o.type, o.time_in_force, o.qty, o.price, o.client_id, o.stop_price,
-        o.trailing or 0, o.iceberg, o.strategy_id, o.strategy_type, pending,
+        o.side, o.type, o.time_in_force, 0 if opo else o.qty, o.price, o.client_id,
+        o.stop_price, o.trailing or 0, o.iceberg, o.strategy_id, o.strategy_type, pending, opo,
     )  # fmt: skip
 
 
@@ -93,15 +100,21 @@ def check_oco(side: str, above: NewOrder, below: NewOrder, last: int) -> None:
         raise new_order_rejected(BAD_PRICES)
 
 
-def _check_all(call: Call, legs: list[NewOrder]) -> None:
-    """Each order's parameter rules and filters, then the list-wide counts."""
+def _check_all(call: Call, legs: list[NewOrder], deferred: list[NewOrder]) -> None:
+    """Each order's parameter rules and filters, then the list-wide counts; `deferred` orders
+    (OPO pending orders, no quantity yet) pass only PRICE_FILTER now."""
     engine = call.state.engine
     symbol = legs[0].symbol
     rules = engine.symbol_rules(symbol)
     for leg in legs:
         order_params.check(leg, rules.spec.allowed_stp_modes, rules.spec.default_stp_mode)
     for leg in legs:
-        rest_trade.validate(call, leg)
+        if any(leg is d for d in deferred):
+            for price in (leg.price, leg.stop_price):
+                if price is not None:
+                    rules.check_price(price)
+        else:
+            rest_trade.validate(call, leg)
     opened = engine.open.get((call.account, symbol), {})
     if len(opened) + len(legs) > rules.max_num_orders:
         raise filter_error("MAX_NUM_ORDERS")
@@ -150,7 +163,7 @@ async def oco(call: Call) -> Reply:
     below = _leg(call, symbol, "below", "side", "quantity")
     call.params.finish()
     check_oco(above.side, above, below, call.state.engine.last_price[symbol])
-    _check_all(call, [above, below])
+    _check_all(call, [above, below], [])
     legs = [below, above] if above.side == "SELL" else [above, below]
     assert above.stp is not None
     return _place(call, symbol, "OCO", [_to_leg(o) for o in legs], above.stp, (0, 1), resp)
@@ -183,36 +196,53 @@ async def oco_deprecated(call: Call) -> Reply:
             raise SimError.of(-1134)
     above, below = (limit, stop) if side == "SELL" else (stop, limit)
     check_oco(limit.side, above, below, call.state.engine.last_price[symbol])
-    _check_all(call, [above, below])
+    _check_all(call, [above, below], [])
     assert limit.stp is not None
     return _place(call, symbol, "OCO", [_to_leg(stop), _to_leg(limit)], limit.stp, (0, 1), resp)
 
 
 async def oto(call: Call) -> Reply:
-    symbol, resp = _common(call)
-    working = _leg(call, symbol, "working", "workingSide", "workingQuantity")
-    pending = _leg(call, symbol, "pending", "pendingSide", "pendingQuantity")
-    call.params.finish()
-    _check_working(working)
-    _check_all(call, [working, pending])
-    assert working.stp is not None
-    legs = [_to_leg(working), _to_leg(pending, pending=True)]
-    return _place(call, symbol, "OTO", legs, working.stp, None, resp)
+    return await _one_triggers(call, pair=False, opo=False)
 
 
 async def otoco(call: Call) -> Reply:
+    return await _one_triggers(call, pair=True, opo=False)
+
+
+async def opo(call: Call) -> Reply:
+    return await _one_triggers(call, pair=False, opo=True)
+
+
+async def opoco(call: Call) -> Reply:
+    return await _one_triggers(call, pair=True, opo=True)
+
+
+async def _one_triggers(call: Call, pair: bool, opo: bool) -> Reply:
+    """OTO / OTOCO, and OPO / OPOCO (Binance's OPO FAQ: "almost identical to OTO", but the
+    pending orders have no quantity: they get what the working order received, and their
+    filters are evaluated when it has fully filled). contingencyType is OTO for all four."""
     symbol, resp = _common(call)
     working = _leg(call, symbol, "working", "workingSide", "workingQuantity")
-    above = _leg(call, symbol, "pendingAbove", "pendingSide", "pendingQuantity")
-    below = _leg(call, symbol, "pendingBelow", "pendingSide", "pendingQuantity")
+    if pair:
+        above = _leg(call, symbol, "pendingAbove", "pendingSide", "pendingQuantity")
+        below = _leg(call, symbol, "pendingBelow", "pendingSide", "pendingQuantity")
+        pendings = [below, above] if above.side == "SELL" else [above, below]  # stop first
+    else:
+        pendings = [_leg(call, symbol, "pending", "pendingSide", "pendingQuantity")]
     call.params.finish()
+    if opo:
+        rules = call.state.engine.symbol_rules(symbol)
+        for leg in pendings:
+            if leg.qty is not None:
+                raise not_required("pendingQuantity")
+            leg.qty = rules.min_qty  # a stand-in for the parameter rules; set when it fills
     _check_working(working)
-    check_oco(above.side, above, below, call.state.engine.last_price[symbol])
-    _check_all(call, [working, above, below])
-    stop, other = (below, above) if above.side == "SELL" else (above, below)
+    if pair:
+        check_oco(above.side, above, below, call.state.engine.last_price[symbol])
+    _check_all(call, [working, *pendings], deferred=pendings if opo else [])
     assert working.stp is not None
-    legs = [_to_leg(working), _to_leg(stop, pending=True), _to_leg(other, pending=True)]
-    return _place(call, symbol, "OTO", legs, working.stp, (1, 2), resp)
+    legs = [_to_leg(working), *(_to_leg(o, pending=True, opo=opo) for o in pendings)]
+    return _place(call, symbol, "OTO", legs, working.stp, (1, 2) if pair else None, resp)
 
 
 def _check_working(working: NewOrder) -> None:
@@ -317,6 +347,8 @@ ENDPOINTS = (
     _signed("POST", "/api/v3/order/oco", oco_deprecated, 1, zero=True),
     _signed("POST", "/api/v3/orderList/oto", oto, 1, zero=True),
     _signed("POST", "/api/v3/orderList/otoco", otoco, 1, zero=True),
+    _signed("POST", "/api/v3/orderList/opo", opo, 1, zero=True),
+    _signed("POST", "/api/v3/orderList/opoco", opoco, 1, zero=True),
     _signed("DELETE", "/api/v3/orderList", cancel_list, 1, zero=True),
     _signed("GET", "/api/v3/orderList", query_list, 4),
     _signed("GET", "/api/v3/allOrderList", all_lists, 20),

@@ -159,7 +159,7 @@ async def exchange_info(call: Call) -> Reply:
                 "icebergAllowed": True,
                 "ocoAllowed": True,
                 "otoAllowed": True,
-                "opoAllowed": False,
+                "opoAllowed": True,
                 "quoteOrderQtyMarketAllowed": True,
                 "allowTrailingStop": True,
                 "cancelReplaceAllowed": True,

@@ -119,6 +119,8 @@ _ORDERS = {  # methods that place orders: success costs 0, the answer carries OR
     "orderList.place.oco": (rest_lists.oco, 1),
     "orderList.place.oto": (rest_lists.oto, 1),
     "orderList.place.otoco": (rest_lists.otoco, 1),
+    "orderList.place.opo": (rest_lists.opo, 1),
+    "orderList.place.opoco": (rest_lists.opoco, 1),
 }
 METHODS.update(
     (name, Spec(_signed(h), w, zero_on_success=name != "order.test", orders=True))

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..errors import new_order_rejected
+from ..errors import SimError, new_order_rejected
 from ..filters import SymbolRules
+from ..numbers import SCALE
 from . import triggers
 from .base import EngineBase
 from .lists import Leg, OrderList, resolved, status_event
@@ -81,7 +82,7 @@ class Listing(EngineBase):
             leg.client_id, stp, rules, pending=leg.pending,
         )  # fmt: skip
         order.stop_price, order.trailing_delta = leg.stop_price or 0, leg.trailing
-        order.iceberg_qty = leg.iceberg
+        order.iceberg_qty, order.opo = leg.iceberg, leg.opo
         order.strategy_id, order.strategy_type = leg.strategy_id, leg.strategy_type
         if leg.pending:
             order.status, order.working, order.working_time = "PENDING_NEW", False, -1
@@ -140,6 +141,28 @@ class Listing(EngineBase):
             self._quiet_lists = False
         self._list_refresh(lst, now)
 
+    def _opo_quantity(self, working: Order, pending: Order) -> bool:
+        """An OPO pending order's quantity: what the working order received, commission
+        deducted, as base quantity (quote received buys at the pending order's price), rounded
+        down to LOT_SIZE; False when that breaks the filters (the order is then REJECTED)."""
+        rules = self.rules[working.symbol]
+        base = rules.spec.base
+        received = sum(
+            f.qty - (f.commission if f.commission_asset == base else 0) for f in working.fills
+        )
+        if working.side == "SELL":
+            quote = working.cum_quote - sum(f.commission for f in working.fills)
+            price = pending.price or pending.stop_price or self.last_price[working.symbol]
+            received = quote * SCALE // price
+        pending.orig_qty = rules.round_qty(received)
+        try:
+            rules.check_lot(pending.orig_qty)
+            if pending.price:
+                rules.check_notional(pending.price, pending.orig_qty)
+        except SimError:
+            return False
+        return True
+
     def _list_refresh(self, lst: OrderList, now: int) -> None:
         """ALL_DONE (and its listStatus event) once the list's contingency is resolved."""
         if lst.done or not resolved(lst):
@@ -163,7 +186,10 @@ class Listing(EngineBase):
         if order.pending:
             waiting = [o for o in order.pending if o.status == "PENDING_NEW"]
             if order.status == "FILLED":
-                self._to_activate.extend(waiting)
+                for o in waiting:
+                    if o.opo and not self._opo_quantity(order, o):
+                        self._expire(o, "REJECTED", now)
+                self._to_activate.extend(o for o in waiting if o.status == "PENDING_NEW")
             else:
                 for o in waiting:
                     self._expire(o, "OTO_PHASE_ONE_EXPIRED", now)

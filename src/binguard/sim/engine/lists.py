@@ -27,6 +27,7 @@ class Leg:
     strategy_id: int | None = None
     strategy_type: int | None = None
     pending: bool = False
+    opo: bool = False
 
 
 @dataclass(slots=True, eq=False)

@@ -75,6 +75,7 @@ class Order:
     # (PENDING_NEW) until this working order is fully filled
     oco_peer: Order | None = None
     pending: tuple[Order, ...] = ()
+    opo: bool = False  # an OPO pending order: its quantity is what the working order received
 
     @property
     def is_open(self) -> bool:

@@ -78,7 +78,7 @@ def order_response(o: Order, resp_type: str) -> dict[str, Any]:
         return out
     out.update(
         price=fmt(o.price),
-        origQty=fmt(o.orig_qty),
+        origQty=fmt(o.orig_qty),  # not for a pending OPO order (rest-api.md's OPO example)
         executedQty=fmt(o.executed_qty),
         origQuoteOrderQty=fmt(o.orig_quote_qty),
         cummulativeQuoteQty=fmt(o.cum_quote),
@@ -89,6 +89,8 @@ def order_response(o: Order, resp_type: str) -> dict[str, Any]:
         workingTime=o.working_time,
         selfTradePreventionMode=o.self_trade_prevention,
     )
+    if o.opo and o.status == "PENDING_NEW":
+        del out["origQty"]
     _conditional(o, out)
     if resp_type == "FULL":
         out["fills"] = [
