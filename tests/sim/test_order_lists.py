@@ -476,3 +476,18 @@ async def test_opoco(me: Api, them: Api) -> None:
     account = await me.get("/api/v3/account", signed=True)
     (btc,) = [b for b in account.body["balances"] if b["asset"] == "BTC"]
     assert btc["locked"] == "0.00999000"
+
+
+async def test_oco_with_a_pegged_limit_maker(me: Api, them: Api) -> None:
+    await them.order(**new_order("SELL", "LIMIT", "0.01", price="31000"))
+    params = {k: v for k, v in oco_sell().items() if k != "abovePrice"}
+    reply = await me.post(
+        "/api/v3/orderList/oco", {**params, "abovePegPriceType": "PRIMARY_PEG"}, signed=True
+    )
+    assert reply.status == 200, reply.body
+    _stop, limit = reply.body["orderReports"]
+    assert (limit["price"], limit["peggedPrice"], limit["status"]) == (
+        "0.00000000",
+        "31000.00000000",
+        "NEW",
+    )

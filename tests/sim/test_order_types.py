@@ -136,9 +136,32 @@ async def test_take_profit_trailing_activates_at_its_stop_price(me: Api, them: A
             msg(-1130, 1, "selfTradePreventionMode"),
         ),
         (
-            new_order("SELL", "LIMIT", "0.01", price="31000", pegPriceType="PRIMARY_PEG"),
+            new_order("SELL", "MARKET", "0.01", pegPriceType="PRIMARY_PEG"),
             -2010,
-            "Pegged orders are not supported for this symbol.",
+            "This order type may not use pegged price.",
+        ),
+        (
+            {**new_order("SELL", "LIMIT_MAKER", "0.01"), "pegPriceType": "MARKET_PEG"},
+            -2010,
+            "This price peg cannot be used with this order type.",
+        ),
+        (new_order("SELL", "LIMIT", "0.01", pegPriceType="BEST"), -1210, "Invalid pegPriceType."),
+        (
+            new_order(
+                "SELL",
+                "LIMIT",
+                "0.01",
+                pegPriceType="PRIMARY_PEG",
+                pegOffsetType="TICKS",
+                pegOffsetValue="1",
+            ),
+            -1211,
+            "Invalid pegOffsetType.",
+        ),
+        (
+            new_order("SELL", "LIMIT", "0.01", pegPriceType="PRIMARY_PEG"),
+            -2010,
+            "Order book liquidity is too low for this pegged order.",
         ),
     ],
 )
@@ -211,7 +234,7 @@ async def test_percent_price_filter_and_exchange_info(me: Api) -> None:
         "TRANSFER",
     ]
     assert sym["icebergAllowed"] is True and sym["allowTrailingStop"] is True
-    assert sym["pegInstructionsAllowed"] is False
+    assert sym["pegInstructionsAllowed"] is True
     low = await me.order(**new_order("BUY", "LIMIT", "0.1", price="90"))  # 99.7 % below
     assert (low.code, low.msg) == (-1013, "Filter failure: PERCENT_PRICE_BY_SIDE")
     # the bound is the 5-minute average price (no reference price) x askMultiplierUp 5
@@ -317,3 +340,58 @@ def test_symbol_config_refuses_bad_filter_values(extra: dict[str, Any], message:
     base = {"symbol": "X", "base": "A", "quote": "B", "initial_price": "1"}
     with pytest.raises(ValueError, match=message):
         SimConfig.from_mapping({"symbols": [{**base, **extra}]})
+
+
+async def test_pegged_orders_take_their_price_from_the_book(me: Api, them: Api) -> None:
+    """rest-api.md §Pegged Orders Info and the pegged orders FAQ: PRIMARY_PEG is the best price
+    of the order's side, MARKET_PEG the other side's, pegOffsetValue levels deeper; `price`
+    stays as sent (0), `peggedPrice` is the price chosen."""
+    for price in ("29000", "29100"):
+        await them.order(**new_order("BUY", "LIMIT", "0.01", price=price))
+    await them.order(**new_order("SELL", "LIMIT", "0.01", price="31000"))
+    primary = await me.order(
+        **new_order("BUY", "LIMIT", "0.01"),
+        pegPriceType="PRIMARY_PEG",
+        pegOffsetType="PRICE_LEVEL",
+        pegOffsetValue="1",
+        newOrderRespType="RESULT",
+    )
+    assert primary.status == 200, primary.body
+    body = primary.body
+    assert (body["price"], body["peggedPrice"], body["status"]) == (
+        "0.00000000",
+        "29000.00000000",
+        "NEW",
+    )
+    assert (body["pegPriceType"], body["pegOffsetType"], body["pegOffsetValue"]) == (
+        "PRIMARY_PEG",
+        "PRICE_LEVEL",
+        1,
+    )
+    taker = await me.order(
+        **new_order("BUY", "LIMIT", "0.01", timeInForce="IOC"),
+        pegPriceType="MARKET_PEG",
+        newOrderRespType="FULL",
+    )
+    assert taker.body["status"] == "FILLED", taker.body
+    assert [f["price"] for f in taker.body["fills"]] == ["31000.00000000"]
+    queried = await order_status(me, body["orderId"])
+    assert queried["peggedPrice"] == "29000.00000000" and "pegOffsetValue" in queried
+    depth = await me.get("/api/v3/depth", {"symbol": "BTCUSDT"})
+    assert ["29000.00000000", "0.02000000"] in depth.body["bids"]
+    info = await me.get("/api/v3/exchangeInfo", {"symbol": "BTCUSDT"})
+    assert info.body["symbols"][0]["pegInstructionsAllowed"] is True
+
+
+async def test_pegged_stop_limit_pegs_when_it_triggers(me: Api, them: Api) -> None:
+    stop = await me.order(
+        **new_order("SELL", "STOP_LOSS_LIMIT", "0.01", stopPrice="29000"),
+        pegPriceType="PRIMARY_PEG",
+        newOrderRespType="RESULT",
+    )
+    assert stop.status == 200, stop.body
+    assert "peggedPrice" not in stop.body
+    await them.order(**new_order("SELL", "LIMIT", "0.01", price="29500"))  # an ask to peg to
+    await trade_at(them, "28990")  # the stop triggers; the ask side's best is 29500
+    got = await order_status(me, stop.body["orderId"])
+    assert (got["status"], got["isWorking"], got["peggedPrice"]) == ("NEW", True, "29500.00000000")

@@ -43,13 +43,15 @@ NAMES = [
     "origClientOrderId", "newQty", "orderListId", "listClientOrderId", "limit",
     "preventedMatchId", "fromPreventedMatchId", "fromExecutionId", "stopLimitPrice",
     "stopLimitTimeInForce", "cancelRestrictions", "strategyType", "computeCommissionRates",
+    "pegPriceType", "pegOffsetType", "pegOffsetValue", "abovePegPriceType",
+    "workingPegPriceType", "pendingPegPriceType",
 ]  # fmt: skip
 VALUES = [
     "BTCUSDT", "NOPE", "BUY", "SELL", "LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS",
     "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT", "GTC", "IOC", "FOK", "EXPIRE_BOTH",
     "DECREMENT", "TRANSFER", "STOP_ON_FAILURE", "ALLOW_FAILURE", "CANCEL_ONLY", "0", "1", "-1",
     "0.01", "0.000001", "29000", "31000", "30000.001", "1e5", "999999999999999999999", "",
-    "true", "x" * 40, "٣", "NaN", "2000",
+    "true", "x" * 40, "٣", "NaN", "2000", "PRIMARY_PEG", "MARKET_PEG", "PRICE_LEVEL", "101",
 ]  # fmt: skip
 
 

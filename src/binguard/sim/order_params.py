@@ -8,6 +8,7 @@ unsupported combinations (-2010), the STP mode the symbol allows (-1013, the STP
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import STP_MODES
@@ -15,6 +16,7 @@ from .engine.orders import ALGO_TYPES
 from .errors import (
     SimError,
     either_mandatory,
+    invalid_value,
     mandatory,
     new_order_rejected,
     not_required,
@@ -34,6 +36,7 @@ ORDER_TYPES = (
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
 RESP_TYPES = ("ACK", "RESULT", "FULL")
 PRICED = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
+PEG_TYPES = ("PRIMARY_PEG", "MARKET_PEG")
 STP_NOT_ALLOWED = "This symbol does not allow the specified self-trade prevention mode."
 
 
@@ -55,7 +58,13 @@ class NewOrder:
     strategy_id: int | None
     strategy_type: int | None
     stp: str | None
-    pegged: bool = False
+    # pegged orders (rest-api.md §Pegged Orders Info): pegPriceType, pegOffsetType, pegOffsetValue
+    peg: tuple[str, str | None, int | None] | None = None
+    requested_price: int = 0  # a pegged order's `price` as sent (its price becomes the peg's)
+
+    def engine_peg(self) -> tuple[str, str | None, int | None, int] | None:
+        """The engine's peg: type, offset type, offset, the requested price."""
+        return None if self.peg is None else (*self.peg, self.requested_price)
 
 
 def client_id(params: Params, name: str, empty_code: int) -> str | None:
@@ -73,6 +82,23 @@ def _enum(
     if value is not None and value not in allowed:
         raise SimError.of(code)
     return value
+
+
+def _peg(params: Params, nm: Callable[[str], str]) -> tuple[str, str | None, int | None] | None:
+    """pegPriceType (-1210), and pegOffsetType (-1211) with pegOffsetValue (max 100), which
+    "must be specified together"."""
+    peg_type = _enum(params, nm("pegPriceType"), PEG_TYPES, -1210)
+    offset_type = _enum(params, nm("pegOffsetType"), ("PRICE_LEVEL",), -1211)
+    offset = params.integer(nm("pegOffsetValue"))
+    if offset is not None and not 0 <= offset <= 100:
+        raise invalid_value(nm("pegOffsetValue"))
+    if (offset_type is None) != (offset is None):
+        raise mandatory(nm("pegOffsetValue") if offset is None else nm("pegOffsetType"))
+    if peg_type is None:
+        if offset_type is not None:
+            raise mandatory(nm("pegPriceType"))
+        return None
+    return peg_type, offset_type, offset
 
 
 def read(
@@ -99,23 +125,24 @@ def read(
     stop_price = params.amount(nm("stopPrice"))
     trailing = params.integer(nm("trailingDelta"))
     iceberg = params.amount(nm("icebergQty"))
-    pegged = any(
-        params.text(nm(x)) is not None for x in ("pegPriceType", "pegOffsetValue", "pegOffsetType")
-    )
+    peg = _peg(params, nm)
     stp = params.enum("selfTradePreventionMode", STP_MODES)
     assert side is not None
     assert order_type is not None
     return NewOrder(
         symbol, side, order_type, tif, qty, quote_qty, price, cid, stop_price, trailing,
-        iceberg, strategy_id, strategy_type, stp, pegged,
+        iceberg, strategy_id, strategy_type, stp, peg,
     )  # fmt: skip
 
 
 def check(o: NewOrder, allowed_stp: tuple[str, ...], default_stp: str) -> None:
     """The per-type parameter rules; fills in the implied timeInForce and STP mode."""
-    if o.pegged:
-        raise new_order_rejected("Pegged orders are not supported for this symbol.")
     kind = o.type
+    if o.peg is not None:
+        if kind not in PRICED:
+            raise new_order_rejected("This order type may not use pegged price.")
+        if kind == "LIMIT_MAKER" and o.peg[0] == "MARKET_PEG":
+            raise new_order_rejected("This price peg cannot be used with this order type.")
     if kind in ("MARKET", "STOP_LOSS", "TAKE_PROFIT"):
         if o.time_in_force is not None:
             raise not_required("timeInForce")
@@ -136,8 +163,8 @@ def check(o: NewOrder, allowed_stp: tuple[str, ...], default_stp: str) -> None:
     else:
         if o.qty is None:
             raise mandatory("quantity")
-        if kind in PRICED and o.price is None:
-            raise mandatory("price")
+        if kind in PRICED and o.price is None and o.peg is None:
+            raise mandatory("price")  # "If pegPriceType is specified, price becomes optional"
         if o.quote_qty is not None:
             raise not_required("quoteOrderQty")
     _check_algo(o)

@@ -60,6 +60,7 @@ async def cancel_replace(call: Call) -> Reply:
         raise either_mandatory("cancelOrderId", "cancelOrigClientOrderId")
     spec = call.state.engine.symbol_rules(symbol).spec
     order_params.check(req, spec.allowed_stp_modes, spec.default_stp_mode)
+    rest_trade.resolve_peg(call, req)
     rules = rest_trade.validate(call, req)
     state = call.state
     over: SimError | None = None
@@ -113,6 +114,7 @@ def _place(
             req.quote_qty, req.price, req.client_id, req.stp,
             rules=rules, stop_price=req.stop_price, trailing=req.trailing or 0,
             iceberg=req.iceberg, strategy_id=req.strategy_id, strategy_type=req.strategy_type,
+            peg=req.engine_peg(),
         )  # fmt: skip
     except SimError as e:
         return False, _failure(e)

@@ -50,11 +50,15 @@ def _leg(call: Call, symbol: str, prefix: str, side: str, quantity: str) -> NewO
 
 
 def _to_leg(o: NewOrder, pending: bool = False, opo: bool = False) -> Leg:
+    """The engine's order of a list; a pegged order takes its price when it runs."""
     assert o.time_in_force is not None
     assert o.qty is not None
+    if o.peg is not None:
+        o.requested_price, o.price = o.price or 0, None
     return Leg(
         o.side, o.type, o.time_in_force, 0 if opo else o.qty, o.price, o.client_id,
         o.stop_price, o.trailing or 0, o.iceberg, o.strategy_id, o.strategy_type, pending, opo,
+        o.engine_peg(),
     )  # fmt: skip
 
 

@@ -164,7 +164,7 @@ async def exchange_info(call: Call) -> Reply:
                 "allowTrailingStop": True,
                 "cancelReplaceAllowed": True,
                 "amendAllowed": True,
-                "pegInstructionsAllowed": False,
+                "pegInstructionsAllowed": True,
                 "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False,
                 "filters": r.exchange_filters(),

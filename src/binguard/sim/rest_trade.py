@@ -58,6 +58,7 @@ async def _new_order(call: Call, test: bool) -> Reply:
     p.finish()
     spec = call.state.engine.symbol_rules(symbol).spec
     order_params.check(req, spec.allowed_stp_modes, spec.default_stp_mode)
+    resolve_peg(call, req)
     rules = validate(call, req)
     if test:
         return Reply(_commission_rates(call) if commission_rates else {})
@@ -65,6 +66,19 @@ async def _new_order(call: Call, test: bool) -> Reply:
     if resp_type is None:  # "MARKET and LIMIT order types default to FULL, all other ... ACK"
         resp_type = "FULL" if req.type in ("MARKET", "LIMIT") else "ACK"
     return Reply(reports.order_response(order, resp_type))
+
+
+def resolve_peg(call: Call, req: NewOrder) -> None:
+    """A pegged LIMIT / LIMIT_MAKER takes its price from the book now (the filters check that
+    price); a pegged STOP_LOSS_LIMIT / TAKE_PROFIT_LIMIT takes it when it triggers."""
+    if req.peg is None:
+        return
+    req.requested_price = req.price or 0
+    if req.type in ("LIMIT", "LIMIT_MAKER"):
+        engine = call.state.engine
+        req.price = engine.peg_price(req.symbol, req.side, req.peg[0], req.peg[2])
+    else:
+        req.price = None
 
 
 def validate(call: Call, req: NewOrder) -> SymbolRules:
@@ -97,7 +111,7 @@ def place(call: Call, req: NewOrder, rules: SymbolRules) -> Order:
         req.quote_qty, req.price, req.client_id, req.stp,
         rules=rules,  # validated above; nothing ran since
         stop_price=req.stop_price, trailing=req.trailing or 0, iceberg=req.iceberg,
-        strategy_id=req.strategy_id, strategy_type=req.strategy_type,
+        strategy_id=req.strategy_id, strategy_type=req.strategy_type, peg=req.engine_peg(),
     )  # fmt: skip
     call.extra_headers.update(state.limits.order_headers(call.account, state.clock.now_ms()))
     return order

@@ -293,10 +293,11 @@ class Engine(Listing, Edits, SelfTradePrevention):
         iceberg: int | None = None,
         strategy_id: int | None = None,
         strategy_type: int | None = None,
+        peg: tuple[str, str | None, int | None, int] | None = None,
     ) -> Order:
         """Run one new order through the engine and return it in its final state. `rules`: what
         validate() returned for this very order just before (nothing ran between): not checked
-        twice."""
+        twice. A pegged LIMIT / LIMIT_MAKER comes with its pegged `price` (peg_price)."""
         if rules is None:
             rules = self.validate(
                 account,
@@ -318,6 +319,7 @@ class Engine(Listing, Edits, SelfTradePrevention):
         order.trailing_delta = trailing
         order.iceberg_qty = iceberg
         order.strategy_id, order.strategy_type = strategy_id, strategy_type
+        order.peg = peg
         self._admit(order, rules)
         return order
 
@@ -403,8 +405,37 @@ class Engine(Listing, Edits, SelfTradePrevention):
         if order.status == "PENDING_NEW":
             self._add_open(order)
 
+    def peg_price(self, symbol: str, side: str, peg_type: str, offset: int | None) -> int:
+        """The price a pegged order takes now: the best price of its own side (PRIMARY_PEG) or of
+        the other side (MARKET_PEG), `offset` levels deeper; -2010 when the book has no such
+        level (errors.md)."""
+        book = self.books[symbol]
+        same = book.bids if side == "BUY" else book.asks
+        side_book = (
+            same if peg_type == "PRIMARY_PEG" else (book.asks if side == "BUY" else book.bids)
+        )
+        for i, price in enumerate(side_book.best_first()):
+            if i == (offset or 0):
+                return price
+        raise new_order_rejected("Order book liquidity is too low for this pegged order.")
+
+    def _resolve_peg(self, order: Order, now: int) -> bool:
+        """Give a pegged order still without a price (a list's order, a triggered stop) its
+        pegged price now; False (and the order REJECTED) when the book cannot."""
+        if order.peg is None or order.price:
+            return True
+        try:
+            order.price = self.peg_price(order.symbol, order.side, order.peg[0], order.peg[2])
+        except SimError:
+            order.working = False  # not in the book: nothing to take out of it
+            self._expire(order, "REJECTED", now)
+            return False
+        return True
+
     def _execute(self, order: Order, rules: SymbolRules, now: int) -> None:
         """Match a working order and rest or expire what is left (new or just triggered)."""
+        if not self._resolve_peg(order, now):
+            return
         book = self.books[order.symbol]
         acct = self.accounts[order.account]
         is_buy = order.side == "BUY"

@@ -82,7 +82,7 @@ class Listing(EngineBase):
             leg.client_id, stp, rules, pending=leg.pending,
         )  # fmt: skip
         order.stop_price, order.trailing_delta = leg.stop_price or 0, leg.trailing
-        order.iceberg_qty, order.opo = leg.iceberg, leg.opo
+        order.iceberg_qty, order.opo, order.peg = leg.iceberg, leg.opo, leg.peg
         order.strategy_id, order.strategy_type = leg.strategy_id, leg.strategy_type
         if leg.pending:
             order.status, order.working, order.working_time = "PENDING_NEW", False, -1
@@ -107,6 +107,8 @@ class Listing(EngineBase):
         rules = self.rules[order.symbol]
         order.status = "NEW"
         peer = order.oco_peer
+        if not self._resolve_peg(order, now):
+            return
         holds_nothing = peer is not None and order.type.startswith("STOP_LOSS")
         if (not holds_nothing and not self._can_pay(order, rules)) or self._would_take(order):
             self._expire(order, "REJECTED", now)

@@ -28,6 +28,7 @@ class Leg:
     strategy_type: int | None = None
     pending: bool = False
     opo: bool = False
+    peg: tuple[str, str | None, int | None, int] | None = None
 
 
 @dataclass(slots=True, eq=False)

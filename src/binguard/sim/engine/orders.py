@@ -76,6 +76,9 @@ class Order:
     oco_peer: Order | None = None
     pending: tuple[Order, ...] = ()
     opo: bool = False  # an OPO pending order: its quantity is what the working order received
+    # a pegged order: (pegPriceType, pegOffsetType, pegOffsetValue, the requested price); its
+    # `price` is the pegged price once determined (0 before)
+    peg: tuple[str, str | None, int | None, int] | None = None
 
     @property
     def is_open(self) -> bool:

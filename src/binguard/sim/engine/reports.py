@@ -13,6 +13,12 @@ from .orders import Order, Trade
 ZERO = "0.00000000"
 
 
+def _price(o: Order) -> int:
+    """`price` as requested: a pegged order's pegged price is `peggedPrice` (the pegged orders
+    FAQ: "price is the original order price (zero if not set)")."""
+    return o.peg[3] if o.peg is not None else o.price
+
+
 def _conditional(o: Order, out: dict[str, Any]) -> dict[str, Any]:
     """rest-api.md §Conditional fields in Order Responses, in the documented order."""
     if o.iceberg_qty is not None:
@@ -29,6 +35,12 @@ def _conditional(o: Order, out: dict[str, Any]) -> dict[str, Any]:
     if o.trailing_delta:
         out["trailingDelta"] = o.trailing_delta
         out["trailingTime"] = o.trailing_time
+    if o.peg is not None:
+        out["pegPriceType"] = o.peg[0]
+        if o.peg[1] is not None:
+            out["pegOffsetType"], out["pegOffsetValue"] = o.peg[1], o.peg[2]
+        if o.price:
+            out["peggedPrice"] = fmt(o.price)
     if o.expiry_reason:
         out["expiryReason"] = o.expiry_reason
     return out
@@ -41,7 +53,7 @@ def order_details(o: Order) -> dict[str, Any]:
         "orderId": o.order_id,
         "orderListId": o.order_list_id,
         "clientOrderId": o.client_order_id,
-        "price": fmt(o.price),
+        "price": fmt(_price(o)),
         "origQty": fmt(o.orig_qty),
         "executedQty": fmt(o.executed_qty),
         "cummulativeQuoteQty": fmt(o.cum_quote),
@@ -77,7 +89,7 @@ def order_response(o: Order, resp_type: str) -> dict[str, Any]:
     if resp_type == "ACK":
         return out
     out.update(
-        price=fmt(o.price),
+        price=fmt(_price(o)),
         origQty=fmt(o.orig_qty),  # not for a pending OPO order (rest-api.md's OPO example)
         executedQty=fmt(o.executed_qty),
         origQuoteOrderQty=fmt(o.orig_quote_qty),
@@ -116,7 +128,7 @@ def cancel_response(o: Order, cancel_client_id: str, transact_time: int) -> dict
         "orderListId": o.order_list_id,
         "clientOrderId": cancel_client_id,
         "transactTime": transact_time,
-        "price": fmt(o.price),
+        "price": fmt(_price(o)),
         "origQty": fmt(o.orig_qty),
         "executedQty": fmt(o.executed_qty),
         "origQuoteOrderQty": fmt(o.orig_quote_qty),
@@ -222,7 +234,7 @@ def execution_report(
         "o": o.type,
         "f": o.time_in_force,
         "q": fmt(o.orig_qty),
-        "p": fmt(o.price),
+        "p": fmt(_price(o)),
         "P": fmt(o.stop_price),
         "F": fmt(o.iceberg_qty or 0),
         "g": o.order_list_id,
@@ -259,6 +271,12 @@ def execution_report(
         out["J"] = o.strategy_type
     if o.prevented_match_id is not None and o.status == "EXPIRED_IN_MATCH":
         out.update(v=o.prevented_match_id, A=fmt(o.prevented_qty), B=fmt(prevented), u=-1)
+    if o.peg is not None:
+        out["gP"] = o.peg[0]
+        if o.peg[1] is not None:
+            out["gOT"], out["gOV"] = o.peg[1], o.peg[2]
+        if o.price:
+            out["gp"] = fmt(o.price)
     if o.expiry_reason:
         out["eR"] = o.expiry_reason
     return out
