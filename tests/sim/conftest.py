@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from binguard.sim import FlowConfig, SimConfig, Simulator
-from binguard.sim.config import WsConfig
+from binguard.sim.config import AccountSpec, KeySpec, WsConfig, demo_account
 
 from .helpers import Api
 
@@ -65,3 +65,31 @@ async def wsim() -> AsyncIterator[Simulator]:
 def wapi(wsim: Simulator, session: aiohttp.ClientSession) -> Api:
     key = wsim.config.demo.keys[0]
     return Api(session, wsim.url, key.api_key, key.secret)
+
+
+# Order-type tests: an empty book (no crowd), last price 30000.00, and a second account.
+OTHER = AccountSpec(
+    "other",
+    100000002,
+    (KeySpec("otherkey", "HMAC", "othersecret"),),
+    {"USDT": "100000", "BTC": "5"},
+)
+EMPTY = SimConfig(flow=FlowConfig(enabled=False), accounts=(demo_account(0), OTHER))
+
+
+@pytest.fixture
+async def empty() -> AsyncIterator[Simulator]:
+    async with Simulator(EMPTY) as s:
+        yield s
+        assert s.bugs == []
+
+
+@pytest.fixture
+def me(empty: Simulator, session: aiohttp.ClientSession) -> Api:
+    key = empty.config.demo.keys[0]
+    return Api(session, empty.url, key.api_key, key.secret)
+
+
+@pytest.fixture
+def them(empty: Simulator, session: aiohttp.ClientSession) -> Api:
+    return Api(session, empty.url, "otherkey", "othersecret")

@@ -145,6 +145,9 @@ class Api:
     async def delete(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Reply:
         return await self.call("DELETE", path, params, **kw)
 
+    async def put(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Reply:
+        return await self.call("PUT", path, params, **kw)
+
     async def order(self, **params: Any) -> Reply:
         return await self.post("/api/v3/order", params, signed=True)
 
@@ -262,3 +265,42 @@ def own_window(sim: Any, api: Api, period_ms: int = 60_000, slack_ms: int = 20) 
     now = sim.state.clock.now_ms()
     sim.state.clock.jump(period_ms - now % period_ms + slack_ms)
     api.clock_offset_ms = sim.state.clock.now_ms() - int(time.time() * 1000)
+
+
+def new_order(side: str, kind: str, qty: str, **kw: Any) -> dict[str, Any]:
+    out = {"symbol": "BTCUSDT", "side": side, "type": kind, "quantity": qty}
+    if kind in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+        out["timeInForce"] = "GTC"
+    out.update(kw)
+    return out
+
+
+async def trade_at(api: Api, price: str, qty: str = "0.001") -> None:
+    """One trade of `api`'s account with itself at `price` (the book must be empty there)."""
+    rest = await api.order(**new_order("BUY", "LIMIT", qty, price=price))
+    assert rest.body["status"] == "NEW", rest.body
+    hit = await api.order(**new_order("SELL", "LIMIT", qty, price=price, timeInForce="IOC"))
+    assert hit.body["status"] == "FILLED", hit.body
+
+
+async def order_status(api: Api, order_id: int) -> dict[str, Any]:
+    reply = await api.get("/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}, signed=True)
+    assert reply.status == 200, reply.body
+    return dict(reply.body)
+
+
+def oco_sell(**kw: Any) -> dict[str, Any]:
+    """A SELL OCO: LIMIT_MAKER above at 31000, STOP_LOSS_LIMIT below (stop 29000, limit 28900)."""
+    out = {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "quantity": "0.01",
+        "aboveType": "LIMIT_MAKER",
+        "abovePrice": "31000",
+        "belowType": "STOP_LOSS_LIMIT",
+        "belowStopPrice": "29000",
+        "belowPrice": "28900",
+        "belowTimeInForce": "GTC",
+    }
+    out.update(kw)
+    return out

@@ -69,6 +69,25 @@ def _price_filters_only(reply: Reply) -> Reply:
             "avgPriceMins",
         },
         "MAX_NUM_ORDERS": {"maxNumOrders"},
+        "PERCENT_PRICE_BY_SIDE": {
+            "bidMultiplierUp",
+            "bidMultiplierDown",
+            "askMultiplierUp",
+            "askMultiplierDown",
+            "avgPriceMins",
+        },
+        "ICEBERG_PARTS": {"limit"},
+        "MAX_NUM_ORDER_LISTS": {"maxNumOrderLists"},
+        "MAX_NUM_ALGO_ORDERS": {"maxNumAlgoOrders"},
+        "MAX_NUM_ICEBERG_ORDERS": {"maxNumIcebergOrders"},
+        "TRAILING_DELTA": {
+            "minTrailingAboveDelta",
+            "maxTrailingAboveDelta",
+            "minTrailingBelowDelta",
+            "maxTrailingBelowDelta",
+        },
+        "MAX_NUM_ORDER_AMENDS": {"maxNumOrderAmends"},
+        "MAX_POSITION": {"maxPosition"},
     }
     body = dict(reply.body)
     symbols = []

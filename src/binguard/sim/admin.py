@@ -1,6 +1,8 @@
 """Ground truth and control under /_sim/ (not part of Binance's surface; never rate limited).
 
 GET  /_sim/orders?account=&symbol=   every order the engine has seen, with its account
+GET  /_sim/order_lists?account=      every order list, with its account and order reports
+GET  /_sim/amendments?account=       every amendment (order/amend/keepPriority), with its account
 GET  /_sim/fills?account=            every fill of the real accounts
 GET  /_sim/balances?account=         free and locked per asset
 GET  /_sim/limits                    per-IP weight and bans, per-account order counts
@@ -26,6 +28,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from . import rest_edit
 from .engine import reports
 from .engine.core import INTERNAL_ACCOUNT
 from .faults import FaultPlan
@@ -45,6 +48,27 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 def _bad(message: str) -> web.Response:
     return _json({"error": message}, status=400)
+
+
+async def order_lists(request: web.Request) -> web.Response:
+    account = request.query.get("account")
+    out = [
+        {"account": lst.account, **reports.list_response(lst, "RESULT")}
+        for lst in _state(request).engine.order_lists.values()
+        if not account or lst.account == account
+    ]
+    return _json(out)
+
+
+async def amendments(request: web.Request) -> web.Response:
+    account = request.query.get("account")
+    out = [
+        {"account": acct, **rest_edit.amendment_row(a)}
+        for (acct, _sym, _id), rows in _state(request).engine.amendments.items()
+        if not account or acct == account
+        for a in rows
+    ]
+    return _json(sorted(out, key=lambda r: r["executionId"]))
 
 
 async def orders(request: web.Request) -> web.Response:
@@ -181,6 +205,8 @@ async def reset(request: web.Request) -> web.Response:
 
 def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/_sim/orders", orders)
+    app.router.add_get("/_sim/order_lists", order_lists)
+    app.router.add_get("/_sim/amendments", amendments)
     app.router.add_get("/_sim/fills", fills)
     app.router.add_get("/_sim/balances", balances)
     app.router.add_get("/_sim/limits", limits)

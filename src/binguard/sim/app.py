@@ -30,7 +30,10 @@ from .config import SimConfig
 from .errors import SimError
 from .faults import FaultPlan
 from .pipeline import serve
+from .rest_account import ENDPOINTS as ACCOUNT_ENDPOINTS
+from .rest_edit import ENDPOINTS as EDIT_ENDPOINTS
 from .rest_history import ENDPOINTS as HISTORY_ENDPOINTS
+from .rest_lists import ENDPOINTS as LIST_ENDPOINTS
 from .rest_market import ENDPOINTS as MARKET_ENDPOINTS
 from .rest_tickers import ENDPOINTS as TICKER_ENDPOINTS
 from .rest_trade import ENDPOINTS as TRADE_ENDPOINTS
@@ -43,7 +46,14 @@ from .ws_routes import add_ws_routes
 log = logging.getLogger("binguard.sim")
 Extension = Callable[[web.Application, SimState], None]
 ENDPOINTS: tuple[Endpoint, ...] = (
-    MARKET_ENDPOINTS + HISTORY_ENDPOINTS + TICKER_ENDPOINTS + TRADE_ENDPOINTS + START_UP_ENDPOINTS
+    MARKET_ENDPOINTS
+    + HISTORY_ENDPOINTS
+    + TICKER_ENDPOINTS
+    + TRADE_ENDPOINTS
+    + LIST_ENDPOINTS
+    + EDIT_ENDPOINTS
+    + ACCOUNT_ENDPOINTS
+    + START_UP_ENDPOINTS
 )
 BUGS_KEY = web.AppKey("binguard_sim_bugs", BugLog)
 

@@ -21,6 +21,8 @@ class Call:
     account: str = ""
     timing: Timing | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # "cancel": an executed fault stops a cancel-replace after its cancel half (faults.py)
+    stage: str = ""
 
 
 @dataclass(frozen=True, slots=True)

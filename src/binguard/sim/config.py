@@ -25,7 +25,9 @@ KeyKind = Literal["HMAC", "ED25519", "RSA"]
 T = TypeVar("T")
 
 
-_SYMBOL_TEXT = frozenset({"symbol", "base", "quote", "status"})
+_SYMBOL_TEXT = frozenset({"symbol", "base", "quote", "status", "default_stp_mode"})
+# enums.md §STP Modes
+STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
 
 
 def _is_amount(value: object) -> bool:
@@ -59,8 +61,36 @@ class SymbolSpec:
     status: str = "TRADING"
     base_precision: int = 8
     quote_precision: int = 8
+    # PERCENT_PRICE_BY_SIDE (or, with percent_price_by_side false, PERCENT_PRICE with the bid
+    # multipliers); Binance's BTCUSDT values. The average is the 5-minute weighted price.
+    percent_price_by_side: bool = True
+    bid_multiplier_up: str = "5"
+    bid_multiplier_down: str = "0.2"
+    ask_multiplier_up: str = "5"
+    ask_multiplier_down: str = "0.2"
+    avg_price_mins: int = 5
+    iceberg_parts: int = 100  # CHANGELOG 2026-02-24
+    max_num_algo_orders: int = 5
+    max_num_iceberg_orders: int = 5
+    max_num_order_lists: int = 20
+    max_num_order_amends: int = 10
+    max_position: str = "0"  # 0: no MAX_POSITION filter on the symbol
+    min_trailing_above_delta: int = 10
+    max_trailing_above_delta: int = 2000
+    min_trailing_below_delta: int = 10
+    max_trailing_below_delta: int = 2000
+    allowed_stp_modes: tuple[str, ...] = STP_MODES
+    default_stp_mode: str = "NONE"
 
     def __post_init__(self) -> None:
+        modes = self.allowed_stp_modes
+        if isinstance(modes, str) or not all(m in STP_MODES for m in modes):
+            raise ValueError(
+                f"symbol {self.symbol}: allowed_stp_modes must list modes of {STP_MODES}"
+            )
+        object.__setattr__(self, "allowed_stp_modes", tuple(modes))
+        if self.default_stp_mode not in self.allowed_stp_modes:
+            raise ValueError(f"symbol {self.symbol}: default_stp_mode must be an allowed mode")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if str(f.type) == "str" and f.name not in _SYMBOL_TEXT and not _is_amount(value):

@@ -54,7 +54,7 @@ def filter_failure(name: str) -> str:
 class SimError(Exception):
     """A Binance error reply: HTTP status, code and msg. Raised by any layer, sent by the pipeline."""
 
-    __slots__ = ("code", "headers", "msg", "status")
+    __slots__ = ("code", "data", "headers", "msg", "status")
 
     def __init__(
         self,
@@ -62,12 +62,20 @@ class SimError(Exception):
         msg: str,
         status: int | None = None,
         headers: dict[str, str] | None = None,
+        data: dict[str, object] | None = None,
     ) -> None:
         super().__init__(f"{code} {msg}")
         self.code = code
         self.msg = msg
         self.status = status if status is not None else catalog()[code].statuses[0]
         self.headers = headers or {}
+        self.data = data  # cancelReplace's -2021 / -2022 carry a `data` object
+
+    def payload(self) -> dict[str, object]:
+        out: dict[str, object] = {"code": self.code, "msg": self.msg}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
 
     @classmethod
     def of(cls, code: int, index: int = 0, *values: object, status: int | None = None) -> SimError:
@@ -75,7 +83,7 @@ class SimError(Exception):
         return cls(code, render(message(code, index), values), status)
 
     def body(self) -> bytes:
-        return json.dumps({"code": self.code, "msg": self.msg}, separators=(",", ":")).encode()
+        return json.dumps(self.payload(), separators=(",", ":")).encode()
 
     def response(self, headers: Mapping[str, str] | None = None) -> web.Response:
         """This error as an HTTP reply: its status and body, `headers` then its own headers."""

@@ -20,6 +20,8 @@ after the engine executed the request (`executed` outcome, unknown to the client
   partial_after              send the headers and part of the body, then RST
   stall_after                send nothing for `stall_s` seconds (past the client timeout), then FIN
   error with executed: true  the request ran; the reply is the 5XX body (-1006 / -1007 ...)
+  `stage: cancel` on any of these for order/cancelReplace (order.cancelReplace): only the cancel
+  half ran (the order is canceled, no new order placed), then the fault instead of the reply
 
 on WebSockets (`path` is the connection path: /ws/<streams>, /ws, /stream, /ws-api/v3):
   per connection, when it opens (`method` "*"), injected `after_s` seconds later; or per WebSocket
@@ -85,6 +87,7 @@ class FaultRule:
     grace_s: float = 0.0
     stream: str = "*"
     name: str = ""
+    stage: str = ""  # "cancel": a cancel-replace stops after its cancel half
 
     def __post_init__(self) -> None:
         if not isinstance(self.action, str) or self.action not in ACTIONS:
@@ -97,6 +100,8 @@ class FaultRule:
             raise ValueError(f"fault {self.action}: probability must be within [0, 1]")
         if self.end_s is not None and self.end_s < self.start_s:
             raise ValueError(f"fault {self.action}: end_s must not be before start_s")
+        if self.stage not in ("", "cancel"):
+            raise ValueError(f"fault {self.action}: stage must be 'cancel' or empty")
         if self.status and not 100 <= self.status <= 599:
             raise ValueError(f"fault {self.action}: status must be an HTTP status (100-599)")
 

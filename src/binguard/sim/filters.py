@@ -1,5 +1,8 @@
-"""Symbol filters (Binance filters.md): PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE, NOTIONAL,
-MAX_NUM_ORDERS. Each failure is -1013 "Filter failure: NAME" with the catalog's text.
+"""Symbol filters (Binance filters.md): PRICE_FILTER, PERCENT_PRICE_BY_SIDE (or PERCENT_PRICE),
+LOT_SIZE, NOTIONAL, ICEBERG_PARTS, MARKET_LOT_SIZE, TRAILING_DELTA, MAX_NUM_ORDERS,
+MAX_NUM_ORDER_LISTS, MAX_NUM_ALGO_ORDERS, MAX_NUM_ICEBERG_ORDERS, MAX_NUM_ORDER_AMENDS,
+MAX_POSITION. Each failure is -1013 "Filter failure: NAME" with the catalog's text
+(PERCENT_PRICE_BY_SIDE has no row in errors.md; its text follows the same pattern).
 
 Rules as documented: price in [minPrice, maxPrice] and (price - minPrice) % tickSize == 0;
 quantity likewise against LOT_SIZE (every order) and MARKET_LOT_SIZE (MARKET orders, stepSize 0
@@ -13,8 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import SymbolSpec
-from .errors import filter_error
-from .numbers import fmt, mul, to_atoms
+from .errors import SimError, filter_error
+from .numbers import SCALE, fmt, mul, to_atoms
+
+BPS = 10_000
+
+
+def _ratio(text: str) -> int:
+    """A multiplier as parts per 10^8 (atoms)."""
+    return to_atoms(text)
+
+
+def _filter_failure(name: str) -> SimError:
+    if name == "PERCENT_PRICE_BY_SIDE":  # no errors.md row (binance-spot-errors.json)
+        return SimError(-1013, "Filter failure: PERCENT_PRICE_BY_SIDE")
+    return filter_error(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +50,11 @@ class SymbolRules:
     min_notional: int
     max_notional: int
     max_num_orders: int
+    bid_up: int
+    bid_down: int
+    ask_up: int
+    ask_down: int
+    max_position: int
 
     @classmethod
     def of(cls, s: SymbolSpec) -> SymbolRules:
@@ -51,7 +72,57 @@ class SymbolRules:
             min_notional=to_atoms(s.min_notional),
             max_notional=to_atoms(s.max_notional),
             max_num_orders=s.max_num_orders,
+            bid_up=_ratio(s.bid_multiplier_up),
+            bid_down=_ratio(s.bid_multiplier_down),
+            ask_up=_ratio(s.ask_multiplier_up if s.percent_price_by_side else s.bid_multiplier_up),
+            ask_down=_ratio(
+                s.ask_multiplier_down if s.percent_price_by_side else s.bid_multiplier_down
+            ),
+            max_position=to_atoms(s.max_position),
         )
+
+    def check_percent_price(self, price: int, is_buy: bool, average: int) -> None:
+        """PERCENT_PRICE(_BY_SIDE): average x multiplierDown <= price <= average x multiplierUp.
+        `average`: the reference price if any, else the weighted average (filters.md)."""
+        up, down = (self.bid_up, self.bid_down) if is_buy else (self.ask_up, self.ask_down)
+        if price * SCALE > average * up or price * SCALE < average * down:
+            name = "PERCENT_PRICE_BY_SIDE" if self.spec.percent_price_by_side else "PERCENT_PRICE"
+            raise _filter_failure(name)
+
+    def check_iceberg(self, qty: int, iceberg: int) -> None:
+        """LOT_SIZE applies to icebergQty too; ICEBERG_PARTS is CEIL(qty / icebergQty)."""
+        self.check_lot(iceberg)
+        if -(-qty // iceberg) > self.spec.iceberg_parts:
+            raise filter_error("ICEBERG_PARTS")
+
+    def check_trailing(self, delta: int, above: bool) -> None:
+        """TRAILING_DELTA: `above` for STOP_LOSS BUY / TAKE_PROFIT SELL (filters.md)."""
+        s = self.spec
+        low, high = (
+            (s.min_trailing_above_delta, s.max_trailing_above_delta)
+            if above
+            else (s.min_trailing_below_delta, s.max_trailing_below_delta)
+        )
+        if not low <= delta <= high:
+            raise filter_error("TRAILING_DELTA")
+
+    def check_counts(self, open_orders: int, algo: int | None, iceberg: int | None) -> None:
+        """MAX_NUM_ORDERS, then MAX_NUM_ALGO_ORDERS / MAX_NUM_ICEBERG_ORDERS when the new order
+        is one (counts of the account's open orders on the symbol before it)."""
+        self.check_num_orders(open_orders)
+        if algo is not None and algo >= self.spec.max_num_algo_orders:
+            raise filter_error("MAX_NUM_ALGO_ORDERS")
+        if iceberg is not None and iceberg >= self.spec.max_num_iceberg_orders:
+            raise filter_error("MAX_NUM_ICEBERG_ORDERS")
+
+    def check_position(self, position: int, qty: int) -> None:
+        """MAX_POSITION (BUY orders): base balance + open BUY quantity + this order."""
+        if self.max_position and position + qty > self.max_position:
+            raise filter_error("MAX_POSITION")
+
+    def check_order_lists(self, open_lists: int) -> None:
+        if open_lists >= self.spec.max_num_order_lists:
+            raise filter_error("MAX_NUM_ORDER_LISTS")
 
     def check_price(self, price: int) -> None:
         if price < self.min_price or price > self.max_price or (price - self.min_price) % self.tick:
@@ -87,13 +158,14 @@ class SymbolRules:
     def exchange_filters(self) -> list[dict[str, Any]]:
         """The `filters` array of exchangeInfo for this symbol."""
         s = self.spec
-        return [
+        out: list[dict[str, Any]] = [
             {
                 "filterType": "PRICE_FILTER",
                 "minPrice": fmt(self.min_price),
                 "maxPrice": fmt(self.max_price),
                 "tickSize": fmt(self.tick),
             },
+            self._percent_filter(),
             {
                 "filterType": "LOT_SIZE",
                 "minQty": fmt(self.min_qty),
@@ -114,5 +186,41 @@ class SymbolRules:
                 "applyMaxToMarket": False,
                 "avgPriceMins": 5,
             },
+            {"filterType": "ICEBERG_PARTS", "limit": s.iceberg_parts},
             {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": self.max_num_orders},
+            {"filterType": "MAX_NUM_ORDER_LISTS", "maxNumOrderLists": s.max_num_order_lists},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": s.max_num_algo_orders},
+            {
+                "filterType": "MAX_NUM_ICEBERG_ORDERS",
+                "maxNumIcebergOrders": s.max_num_iceberg_orders,
+            },
+            {
+                "filterType": "TRAILING_DELTA",
+                "minTrailingAboveDelta": s.min_trailing_above_delta,
+                "maxTrailingAboveDelta": s.max_trailing_above_delta,
+                "minTrailingBelowDelta": s.min_trailing_below_delta,
+                "maxTrailingBelowDelta": s.max_trailing_below_delta,
+            },
+            {"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": s.max_num_order_amends},
         ]
+        if self.max_position:
+            out.append({"filterType": "MAX_POSITION", "maxPosition": fmt(self.max_position)})
+        return out
+
+    def _percent_filter(self) -> dict[str, Any]:
+        s = self.spec
+        if s.percent_price_by_side:
+            return {
+                "filterType": "PERCENT_PRICE_BY_SIDE",
+                "bidMultiplierUp": s.bid_multiplier_up,
+                "bidMultiplierDown": s.bid_multiplier_down,
+                "askMultiplierUp": s.ask_multiplier_up,
+                "askMultiplierDown": s.ask_multiplier_down,
+                "avgPriceMins": s.avg_price_mins,
+            }
+        return {
+            "filterType": "PERCENT_PRICE",
+            "multiplierUp": s.bid_multiplier_up,
+            "multiplierDown": s.bid_multiplier_down,
+            "avgPriceMins": s.avg_price_mins,
+        }

@@ -7,7 +7,8 @@
   to the window's end. Requests that keep coming while over the limit in that window earn a 418
   ban, "IP banned until <ms>", with durations escalating per repeat (2 minutes ... 3 days,
   scaled). Retry-After on a 418 is the seconds until the ban ends.
-- ORDERS over the limit: 429 -1015 without Retry-After (rest-api.md §Order Rate Limits). The first
+- ORDERS over the limit: 429 -1015 with Retry-After, the seconds until the exhausted window ends
+  (rest-api.md §Unfilled Order Count: "a 429 error with the `Retry-After` header"). The first
   fill of an order lowers every ORDERS count by one, never below zero; once the DAY count is over,
   the SECOND counts stop growing (CHANGELOG 2025-04-07).
 """
@@ -183,7 +184,9 @@ class RateLimiter:
         """-1015 when one more order would go over an ORDERS limit."""
         for w in self._orders(account):
             if w.current(now_ms) + 1 > w.spec.limit:
-                raise SimError.of(-1015, 1, w.spec.limit, w.label)
+                err = SimError.of(-1015, 1, w.spec.limit, w.label)
+                err.headers["Retry-After"] = str(max(1, math.ceil(w.ms_to_reset(now_ms) / 1000)))
+                raise err
 
     def count_order(self, account: str, now_ms: int) -> dict[str, str]:
         windows = self._orders(account)

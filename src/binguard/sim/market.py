@@ -43,7 +43,7 @@ from .clock import ServerClock
 from .config import MarketConfig, SymbolSpec
 from .engine import Engine, Order, Trade
 from .history import History, Tier, build
-from .numbers import fmt, to_atoms
+from .numbers import SCALE, fmt, to_atoms
 
 AGG_KEPT = 100_000
 _CACHED_ZONES = (0, 8 * 3_600_000)
@@ -344,3 +344,11 @@ class MarketData:
 
     def _on_trade(self, t: Trade) -> None:
         self.tapes[t.symbol].on_trade(t)
+
+    def avg_price(self, symbol: str, now: int) -> tuple[int, int]:
+        """(price, closeTime) of `avgPrice`: the volume-weighted price of the last 5 minutes."""
+        tape = self.tapes[symbol]
+        c = tape.window((now - 5 * MINUTE) // MINUTE * MINUTE, now)
+        price = c[Q] * SCALE // c[V] if c[V] else c[C]
+        last = tape.last_trade
+        return price, last.time if last is not None else now

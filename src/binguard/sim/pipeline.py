@@ -55,7 +55,8 @@ async def serve(request: web.Request, endpoint: Endpoint, state: SimState) -> we
             else:
                 return _before_fault(request, rule, state, ip, entry)
 
-    status, body, headers = await _process(request, endpoint, state, ip, entry)
+    stage = after.stage if after is not None else ""
+    status, body, headers = await _process(request, endpoint, state, ip, entry, stage)
     entry["status"] = status
     if after is not None:
         return await _after_fault(request, after, state, status, body, headers)
@@ -63,7 +64,12 @@ async def serve(request: web.Request, endpoint: Endpoint, state: SimState) -> we
 
 
 async def _process(
-    request: web.Request, endpoint: Endpoint, state: SimState, ip: str, entry: dict[str, Any]
+    request: web.Request,
+    endpoint: Endpoint,
+    state: SimState,
+    ip: str,
+    entry: dict[str, Any],
+    stage: str = "",
 ) -> tuple[int, bytes, dict[str, str]]:
     query = request.raw_path.partition("?")[2]
     parse_error: SimError | None = None
@@ -82,7 +88,7 @@ async def _process(
     if verdict.error is not None:
         headers.update(verdict.error.headers)
         return verdict.error.status, verdict.error.body(), headers
-    call = Call(state, params, ip)
+    call = Call(state, params, ip, stage=stage)
     try:
         if parse_error is not None:
             raise parse_error

@@ -17,7 +17,16 @@ from .params import Params
 
 SYMBOLS_LEGAL = '^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$'
 STATUS_FILTER = ("TRADING", "HALT", "BREAK", "CANCEL_ONLY")
-ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET"]
+# every type the engine runs (ccxt reads this list before placing a stop order)
+ORDER_TYPES = [
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+]
 
 
 def symbol_param(call: Call, required: bool) -> str | None:
@@ -147,22 +156,22 @@ async def exchange_info(call: Call) -> Reply:
                 "baseCommissionPrecision": s.base_precision,
                 "quoteCommissionPrecision": s.quote_precision,
                 "orderTypes": ORDER_TYPES,
-                "icebergAllowed": False,
-                "ocoAllowed": False,
-                "otoAllowed": False,
-                "opoAllowed": False,
+                "icebergAllowed": True,
+                "ocoAllowed": True,
+                "otoAllowed": True,
+                "opoAllowed": True,
                 "quoteOrderQtyMarketAllowed": True,
-                "allowTrailingStop": False,
-                "cancelReplaceAllowed": False,
-                "amendAllowed": False,
-                "pegInstructionsAllowed": False,
+                "allowTrailingStop": True,
+                "cancelReplaceAllowed": True,
+                "amendAllowed": True,
+                "pegInstructionsAllowed": True,
                 "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False,
                 "filters": r.exchange_filters(),
                 "permissions": [],
                 "permissionSets": [["SPOT"]],
-                "defaultSelfTradePreventionMode": "NONE",
-                "allowedSelfTradePreventionModes": ["NONE"],
+                "defaultSelfTradePreventionMode": s.default_stp_mode,
+                "allowedSelfTradePreventionModes": list(s.allowed_stp_modes),
             }
         )
     return Reply(
@@ -233,9 +242,9 @@ async def book_ticker(call: Call) -> Reply:
             {
                 "symbol": n,
                 "bidPrice": fmt(bid or 0),
-                "bidQty": fmt(book.bids.totals[bid] if bid is not None else 0),
+                "bidQty": fmt(book.bids.shown(bid) if bid is not None else 0),
                 "askPrice": fmt(ask or 0),
-                "askQty": fmt(book.asks.totals[ask] if ask is not None else 0),
+                "askQty": fmt(book.asks.shown(ask) if ask is not None else 0),
             }
         )
     return Reply(one_or_list(call, items))

@@ -10,54 +10,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import order_params
 from .call import Call, Endpoint, Reply, fixed
 from .engine import reports
-from .errors import (
-    SimError,
-    either_mandatory,
-    invalid_value,
-    mandatory,
-    new_order_rejected,
-    not_required,
-)
+from .engine.orders import Order
+from .errors import SimError, either_mandatory, invalid_value
+from .filters import SymbolRules
 from .numbers import fmt
+from .order_params import NewOrder
+from .order_params import client_id as read_client_id
 from .params import Params
 
-SIDES = ("BUY", "SELL")
-ORDER_TYPES = (
-    "LIMIT",
-    "MARKET",
-    "STOP_LOSS",
-    "STOP_LOSS_LIMIT",
-    "TAKE_PROFIT",
-    "TAKE_PROFIT_LIMIT",
-    "LIMIT_MAKER",
-)
-UNSUPPORTED_TYPES = {
-    "STOP_LOSS": "Stop loss orders are not supported for this symbol.",
-    "STOP_LOSS_LIMIT": "Stop loss limit orders are not supported for this symbol.",
-    "TAKE_PROFIT": "Take profit orders are not supported for this symbol.",
-    "TAKE_PROFIT_LIMIT": "Take profit limit orders are not supported for this symbol.",
-}
-TIME_IN_FORCE = ("GTC", "IOC", "FOK")
-RESP_TYPES = ("ACK", "RESULT", "FULL")
-STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT")
 DAY_MS = 86_400_000
 
 
-def _symbol(call: Call) -> str:
+def symbol_of(call: Call) -> str:
     symbol = call.params.text("symbol", required=True)
     assert symbol is not None
     if symbol not in call.state.engine.rules:
         raise SimError.of(-1121)
     return symbol
-
-
-def _client_id(params: Params, name: str, empty_code: int) -> str | None:
-    if params.values.get(name) == "":
-        params.mark(name)
-        raise SimError.of(empty_code)
-    return params.text(name)
 
 
 def _limit(params: Params) -> int:
@@ -79,95 +51,70 @@ async def test_order(call: Call) -> Reply:
 
 async def _new_order(call: Call, test: bool) -> Reply:
     p = call.params
-    symbol = _symbol(call)
-    side = p.enum("side", SIDES, SimError.of(-1117), required=True)
-    order_type = p.enum("type", ORDER_TYPES, SimError.of(-1116), required=True)
-    tif = p.enum("timeInForce", TIME_IN_FORCE, SimError.of(-1115))
-    qty = p.amount("quantity")
-    quote_qty = p.amount("quoteOrderQty")
-    price = p.amount("price")
-    client_id = _client_id(p, "newClientOrderId", -1118)
-    p.integer("strategyId")
-    strategy_type = p.integer("strategyType")
-    if strategy_type is not None and strategy_type < 1000000:
-        raise SimError.of(-1134)
-    stop_price = p.amount("stopPrice")
-    trailing = p.integer("trailingDelta")
-    iceberg = p.amount("icebergQty")
-    resp_type = p.enum("newOrderRespType", RESP_TYPES)
-    stp = p.enum("selfTradePreventionMode", STP_MODES) or "NONE"
-    pegged = any(p.text(n) is not None for n in ("pegPriceType", "pegOffsetValue", "pegOffsetType"))
+    symbol = symbol_of(call)
+    req = order_params.read(p, symbol)
+    resp_type = p.enum("newOrderRespType", order_params.RESP_TYPES)
     commission_rates = p.boolean("computeCommissionRates") if test else None
     p.finish()
-    assert side is not None
-    assert order_type is not None
-
-    if order_type in UNSUPPORTED_TYPES:
-        raise new_order_rejected(UNSUPPORTED_TYPES[order_type])
-    if iceberg is not None:
-        raise new_order_rejected("Iceberg orders are not supported for this symbol.")
-    if trailing is not None:
-        raise new_order_rejected("Trailing stop orders are not supported for this symbol.")
-    if pegged:
-        raise new_order_rejected("Pegged orders are not supported for this symbol.")
-    if stop_price is not None:
-        raise not_required("stopPrice")
-    if stp != "NONE":
-        raise invalid_value("selfTradePreventionMode")
-    if order_type == "MARKET":
-        if tif is not None:
-            raise not_required("timeInForce")
-        if price is not None:
-            raise not_required("price")
-        if qty is None and quote_qty is None:
-            raise either_mandatory("quantity", "quoteOrderQty")
-        if qty is not None and quote_qty is not None:
-            raise not_required("quoteOrderQty")
-        tif = "GTC"
-    else:
-        if order_type == "LIMIT" and tif is None:
-            raise mandatory("timeInForce")
-        if order_type == "LIMIT_MAKER":
-            if tif is not None:
-                raise not_required("timeInForce")
-            tif = "GTC"
-        if qty is None:
-            raise mandatory("quantity")
-        if price is None:
-            raise mandatory("price")
-        if quote_qty is not None:
-            raise not_required("quoteOrderQty")
-    assert tif is not None
-
-    state = call.state
-    engine = state.engine
-    rules = engine.validate(call.account, symbol, order_type, qty, quote_qty, price)
+    spec = call.state.engine.symbol_rules(symbol).spec
+    order_params.check(req, spec.allowed_stp_modes, spec.default_stp_mode)
+    resolve_peg(call, req)
+    rules = validate(call, req)
     if test:
         return Reply(_commission_rates(call) if commission_rates else {})
+    order = place(call, req, rules)
+    if resp_type is None:  # "MARKET and LIMIT order types default to FULL, all other ... ACK"
+        resp_type = "FULL" if req.type in ("MARKET", "LIMIT") else "ACK"
+    return Reply(reports.order_response(order, resp_type))
 
+
+def resolve_peg(call: Call, req: NewOrder) -> None:
+    """A pegged LIMIT / LIMIT_MAKER takes its price from the book now (the filters check that
+    price); a pegged STOP_LOSS_LIMIT / TAKE_PROFIT_LIMIT takes it when it triggers."""
+    if req.peg is None:
+        return
+    req.requested_price = req.price or 0
+    if req.type in ("LIMIT", "LIMIT_MAKER"):
+        engine = call.state.engine
+        req.price = engine.peg_price(req.symbol, req.side, req.peg[0], req.peg[2])
+    else:
+        req.price = None
+
+
+def validate(call: Call, req: NewOrder) -> SymbolRules:
+    """The filters (-1013) of one checked order request."""
+    return call.state.engine.validate(
+        call.account, req.symbol, req.type, req.qty, req.quote_qty, req.price, req.side,
+        req.stop_price, req.trailing or 0, req.iceberg,
+    )  # fmt: skip
+
+
+def count_order(call: Call) -> None:
+    """-1015 (with Retry-After), then one more order counted (rest-api.md §Unfilled Order
+    Count), then Binance's second timing check just before the matching engine (-1021, counted)."""
+    state = call.state
     now_ms = state.clock.now_ms()
     state.limits.check_order(call.account, now_ms)
     call.extra_headers.update(state.limits.count_order(call.account, now_ms))
-    # Binance's second timing check, just before the matching engine (counts as an order)
     if call.timing is not None and call.timing.expired(state.clock.now_us()):
         raise SimError.of(-1021, 0)
-    order = engine.place(
-        call.account,
-        symbol,
-        side,
-        order_type,
-        tif,
-        qty,
-        quote_qty,
-        price,
-        client_id,
-        stp,
+
+
+def place(call: Call, req: NewOrder, rules: SymbolRules) -> Order:
+    """Count the order, then run it through the engine (validated by `validate` just before)."""
+    state = call.state
+    count_order(call)
+    assert req.time_in_force is not None
+    assert req.stp is not None
+    order = state.engine.place(
+        call.account, req.symbol, req.side, req.type, req.time_in_force, req.qty,
+        req.quote_qty, req.price, req.client_id, req.stp,
         rules=rules,  # validated above; nothing ran since
-    )
+        stop_price=req.stop_price, trailing=req.trailing or 0, iceberg=req.iceberg,
+        strategy_id=req.strategy_id, strategy_type=req.strategy_type, peg=req.engine_peg(),
+    )  # fmt: skip
     call.extra_headers.update(state.limits.order_headers(call.account, state.clock.now_ms()))
-    if resp_type is None:  # "MARKET and LIMIT order types default to FULL, all other ... ACK"
-        resp_type = "FULL" if order_type in ("MARKET", "LIMIT") else "ACK"
-    return Reply(reports.order_response(order, resp_type))
+    return order
 
 
 def _commission_rates(call: Call) -> dict[str, Any]:
@@ -189,14 +136,14 @@ def _commission_rates(call: Call) -> dict[str, Any]:
 
 def _order_ref(call: Call) -> tuple[int | None, str | None]:
     order_id = call.params.integer("orderId")
-    client_id = _client_id(call.params, "origClientOrderId", -1119)
+    client_id = read_client_id(call.params, "origClientOrderId", -1119)
     if order_id is None and client_id is None:
         raise either_mandatory("origClientOrderId", "orderId")
     return order_id, client_id
 
 
 async def query_order(call: Call) -> Reply:
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     order_id, client_id = _order_ref(call)
     call.params.finish()
     order = call.state.engine.find(call.account, symbol, order_id, client_id)
@@ -204,9 +151,9 @@ async def query_order(call: Call) -> Reply:
 
 
 async def cancel_order(call: Call) -> Reply:
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     order_id, client_id = _order_ref(call)
-    new_id = _client_id(call.params, "newClientOrderId", -1118)
+    new_id = read_client_id(call.params, "newClientOrderId", -1118)
     restriction = call.params.enum(
         "cancelRestrictions", ("ONLY_NEW", "ONLY_PARTIALLY_FILLED"), SimError.of(-1145)
     )
@@ -218,13 +165,25 @@ async def cancel_order(call: Call) -> Reply:
 
 
 async def cancel_open_orders(call: Call) -> Reply:
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     call.params.finish()
     engine = call.state.engine
     orders = engine.cancel_all(call.account, symbol)
-    return Reply(
-        [reports.cancel_response(o, engine.new_client_order_id(), o.update_time) for o in orders]
-    )
+    out: list[dict[str, Any]] = []
+    lists: dict[int, dict[str, Any]] = {}
+    for o in orders:  # an order list's orders are one list object (rest-api.md's example)
+        report = reports.cancel_response(o, engine.new_client_order_id(), o.update_time)
+        lst = engine.list_of(o)
+        if lst is None:
+            out.append(report)
+            continue
+        entry = lists.get(lst.list_id)
+        if entry is None:
+            entry = lists[lst.list_id] = reports.list_status(lst)
+            entry["orderReports"] = []
+            out.append(entry)
+        entry["orderReports"].append(report)
+    return Reply(out)
 
 
 async def open_orders(call: Call) -> Reply:
@@ -236,7 +195,7 @@ async def open_orders(call: Call) -> Reply:
     return Reply([reports.order_details(o) for o in orders])
 
 
-def _time_range(params: Params) -> tuple[int | None, int | None]:
+def time_range(params: Params) -> tuple[int | None, int | None]:
     start = params.integer("startTime")
     end = params.integer("endTime")
     if start is not None and end is not None and end < start:
@@ -245,9 +204,9 @@ def _time_range(params: Params) -> tuple[int | None, int | None]:
 
 
 async def all_orders(call: Call) -> Reply:
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     order_id = call.params.integer("orderId")
-    start, end = _time_range(call.params)
+    start, end = time_range(call.params)
     limit = _limit(call.params)
     call.params.finish()
     orders = call.state.engine.all_orders(call.account, symbol)
@@ -301,9 +260,9 @@ async def account(call: Call) -> Reply:
 
 async def my_trades(call: Call) -> Reply:
     p = call.params
-    symbol = _symbol(call)
+    symbol = symbol_of(call)
     order_id = p.integer("orderId")
-    start, end = _time_range(p)
+    start, end = time_range(p)
     from_id = p.integer("fromId")
     limit = _limit(p)
     p.finish()

@@ -47,11 +47,15 @@ class SimState:
         self.engine.first_fill_hooks.append(self._on_first_fill)
         c = self.config
         self.market = MarketData(c.market, c.symbols, c.seed, self.clock, self.engine)
+        self.engine.average_price = self._average_price
         self.crowd = Crowd(self.engine, self.config.flow, self.config.seed)
         if self.config.flow.enabled:
             self.crowd.seed_books()
         self.requests.clear()
         self.faults.log.clear()
+
+    def _average_price(self, symbol: str) -> int:
+        return self.market.avg_price(symbol, self.clock.now_ms())[0]
 
     def _on_first_fill(self, account: str) -> None:
         self.limits.order_filled(account, self.clock.now_ms())

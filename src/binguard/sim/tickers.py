@@ -119,9 +119,9 @@ def full_24h(state: SimState, s: Stats) -> dict[str, Any]:
         "lastPrice": body["lastPrice"],
         "lastQty": fmt(last.qty if last is not None else 0),
         "bidPrice": fmt(bid or 0),
-        "bidQty": fmt(book.bids.totals[bid] if bid is not None else 0),
+        "bidQty": fmt(book.bids.shown(bid) if bid is not None else 0),
         "askPrice": fmt(ask or 0),
-        "askQty": fmt(book.asks.totals[ask] if ask is not None else 0),
+        "askQty": fmt(book.asks.shown(ask) if ask is not None else 0),
     }
     order = ("symbol", "priceChange", "priceChangePercent", "weightedAvgPrice")
     out = {k: body[k] for k in order}
@@ -132,8 +132,4 @@ def full_24h(state: SimState, s: Stats) -> dict[str, Any]:
 
 def avg_price(state: SimState, symbol: str, now: int) -> tuple[int, int]:
     """(price, closeTime) of `avgPrice`: the volume-weighted price of the last 5 minutes."""
-    tape = state.market.tapes[symbol]
-    c = tape.window((now - 5 * MINUTE) // MINUTE * MINUTE, now)
-    price = c[Q] * SCALE // c[V] if c[V] else c[C]
-    last = tape.last_trade
-    return price, last.time if last is not None else now
+    return state.market.avg_price(symbol, now)

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import rest_trade, ws_faults, ws_market_api, ws_userdata
+from . import rest_account, rest_edit, rest_lists, rest_trade, ws_faults, ws_market_api, ws_userdata
 from .auth import Principal, Timing
 from .call import Call, Handler, Weight
 from .errors import SimError, mandatory
@@ -58,7 +58,8 @@ def _signed(handler: Handler) -> Method:
         req.account = principal.account
         if state.latency_ms:
             await asyncio.sleep(state.latency_ms / 1000.0)
-        reply = await handler(Call(state, req.params, req.conn.ip, principal.account, timing))
+        call = Call(state, req.params, req.conn.ip, principal.account, timing, stage=req.stage)
+        reply = await handler(call)
         return reply.body
 
     return run
@@ -112,6 +113,43 @@ METHODS: dict[str, Spec] = {
     "userDataStream.ping": Spec(_gone, 2),
     "userDataStream.stop": Spec(_gone, 2),
 }
+_ORDERS = {  # methods that place orders: success costs 0, the answer carries ORDERS
+    "order.test": (rest_trade.test_order, 1),
+    "orderList.place": (rest_lists.oco_deprecated, 1),
+    "orderList.place.oco": (rest_lists.oco, 1),
+    "orderList.place.oto": (rest_lists.oto, 1),
+    "orderList.place.otoco": (rest_lists.otoco, 1),
+    "orderList.place.opo": (rest_lists.opo, 1),
+    "orderList.place.opoco": (rest_lists.opoco, 1),
+}
+METHODS.update(
+    (name, Spec(_signed(h), w, zero_on_success=name != "order.test", orders=True))
+    for name, (h, w) in _ORDERS.items()
+)
+METHODS["order.cancelReplace"] = Spec(
+    _signed(rest_edit.cancel_replace), 1, zero_on_success=True, orders=True
+)
+METHODS["order.amend.keepPriority"] = Spec(_signed(rest_edit.amend), 4)
+METHODS["orderList.cancel"] = Spec(_signed(rest_lists.cancel_list), 1, zero_on_success=True)
+METHODS["openOrders.cancelAll"] = Spec(
+    _signed(rest_trade.cancel_open_orders), 1, zero_on_success=True
+)
+_QUERIES: dict[str, tuple[Handler, int]] = {
+    "orderList.status": (rest_lists.query_list, 4),
+    "openOrderLists.status": (rest_lists.open_lists, 6),
+    "allOrderLists": (rest_lists.all_lists, 20),
+    "openOrders.status": (rest_trade.open_orders, 6),
+    "allOrders": (rest_trade.all_orders, 20),
+    "myTrades": (rest_trade.my_trades, 20),
+    "account.status": (rest_trade.account, 20),
+    "account.rateLimits.orders": (rest_trade.order_count, 40),
+    "account.commission": (rest_account.commission, 20),
+    "myPreventedMatches": (rest_account.prevented_matches, 2),
+    "myAllocations": (rest_account.allocations, 20),
+    "myFilters": (rest_account.my_filters, 40),
+    "order.amendments": (rest_edit.amendments, 4),
+}
+METHODS.update((name, Spec(_signed(h), w)) for name, (h, w) in _QUERIES.items())
 METHODS.update(
     (name, Spec(_public(handler), 0, weigh=weight))
     for name, (handler, weight) in ws_market_api.MARKET_METHODS.items()
@@ -155,8 +193,8 @@ def _retry_after(state: SimState, ip: str, err: SimError, account: str | None) -
 
 
 def _error_body(state: SimState, ip: str, err: SimError, account: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"code": err.code, "msg": err.msg}
-    if err.status in (418, 429):
+    body: dict[str, Any] = err.payload()
+    if err.status in (418, 429) and "data" not in body:
         retry = _retry_after(state, ip, err, account)
         body["data"] = {"serverTime": state.clock.now_ms(), "retryAfter": retry}
     return body
@@ -246,6 +284,7 @@ class Dispatcher:
                 conn.close(POLICY, "IP banned")
             return
         req = WsRequest(conn, method, raw, params)
+        req.stage = next((r.stage for r in faults if r.executed and r.stage), "")
         try:
             body, status = await spec.handler(req), 200
         except SimError as e:

@@ -116,6 +116,7 @@ class WsRequest:
     params: Params
     account: str | None = None
     after: list[dict[str, Any]] = field(default_factory=list)
+    stage: str = ""  # an executed fault's `stage` (faults.py): cancel-replace's cancel half only
 
     @property
     def hub(self) -> WsHub:

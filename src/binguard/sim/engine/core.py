@@ -1,4 +1,8 @@
-"""The matching engine: price-time priority, LIMIT / LIMIT_MAKER / MARKET with GTC/IOC/FOK.
+"""The matching engine: price-time priority, every Spot order type with GTC/IOC/FOK.
+
+LIMIT / LIMIT_MAKER / MARKET trade at once; STOP_LOSS(_LIMIT) / TAKE_PROFIT(_LIMIT) wait
+(triggers.py) until the engine's own trades reach their stop price or trailing delta, then run as
+MARKET or LIMIT orders. Self-trade prevention follows the taker's mode (stp.py).
 
 Every public method is synchronous and runs to completion, so within the event loop each request
 is atomic, as one message through Binance's matching engine. Validation follows Binance's split:
@@ -20,22 +24,31 @@ from typing import Any
 
 from ..clock import ServerClock
 from ..config import SimConfig
-from ..errors import SimError, cancel_rejected, filter_error, new_order_rejected
+from ..errors import (
+    SimError,
+    cancel_rejected,
+    filter_error,
+    new_order_rejected,
+)
 from ..filters import SymbolRules
 from ..numbers import SCALE, mul
-from . import reports
+from . import reports, triggers
 from .accounts import Account
 from .book import Book, BookSide
+from .edits import Edits
 from .events import Event, EventKind, Listener
-from .orders import Fill, Order, Trade
+from .listing import Listing
+from .lists import OrderList
+from .orders import TRIGGERED_TYPE, Amendment, Fill, Order, PreventedMatch, Trade
 from .retention import Retention
+from .stp import SelfTradePrevention
 
 INTERNAL_ACCOUNT = "__crowd__"
 _ID_CHARS = string.ascii_letters + string.digits
 PUBLIC_TRADES_KEPT = 10000
 
 
-class Engine:
+class Engine(Listing, Edits, SelfTradePrevention):
     """Books, accounts and orders of the whole exchange."""
 
     def __init__(self, config: SimConfig, clock: ServerClock) -> None:
@@ -68,6 +81,29 @@ class Engine:
         self._touched: dict[str, dict[tuple[bool, int], None]] = {}
         self._first_update: dict[str, int] = {}
         self._moved: dict[str, set[str]] = {}
+        # algo orders waiting for their trigger, per symbol; triggered ones wait in `_fired`
+        # until the end of the engine step that triggered them
+        self.stops: dict[str, dict[int, Order]] = {}
+        self.open_algo: dict[tuple[str, str], int] = {}
+        self.open_icebergs: dict[tuple[str, str], int] = {}
+        self._fired: list[Order] = []
+        # order lists by id (ids are exchange-wide) and by (account, listClientOrderId); the
+        # pending orders whose working order filled wait in `_to_activate` like `_fired`
+        self.order_lists: dict[int, OrderList] = {}
+        self.list_by_client: dict[tuple[str, str], OrderList] = {}
+        self.next_list_id = 1
+        self.open_lists: dict[tuple[str, str], set[int]] = {}  # MAX_NUM_ORDER_LISTS
+        self._to_activate: list[Order] = []
+        self._quiet_lists = False
+        # order/amend/keepPriority: each order's amendments, and the exchange's execution ids
+        self.amendments: dict[tuple[str, str, int], list[Amendment]] = {}
+        self.next_execution_id = 1
+        # the last prevented matches per account (as many as the retention rule keeps orders)
+        self.prevented: dict[str, deque[PreventedMatch]] = {}
+        self.next_prevented_id = {s.symbol: 1 for s in config.symbols}
+        # the reference/average price PERCENT_PRICE and MARKET notional use (set by SimState)
+        self.average_price: Callable[[str], int] | None = None
+        self._average_cache: dict[str, tuple[tuple[int, int], int]] = {}
 
     # ----- events (SimState shares its `listeners` list, so subscribers survive a reset) ------
     def _emit(
@@ -134,11 +170,37 @@ class Engine:
             cid_key = (o.account, o.symbol, o.client_order_id)
             if self.by_client_id.get(cid_key) is o:
                 del self.by_client_id[cid_key]
+            self.amendments.pop((o.account, o.symbol, o.order_id), None)
+            lst = self.list_of(o)
+            if lst is not None and lst.done and not any(self._kept(x) for x in lst.orders):
+                # a done list leaves with the last of its orders (retention.py)
+                del self.order_lists[lst.list_id]
+                if self.list_by_client.get((lst.account, lst.client_id)) is lst:
+                    del self.list_by_client[(lst.account, lst.client_id)]
+
+    def _kept(self, order: Order) -> bool:
+        return self.history.get((order.account, order.symbol), {}).get(order.order_id) is order
 
     def new_client_order_id(self) -> str:
         return "".join(self._ids.choices(_ID_CHARS, k=22))
 
     # ----- placing ---------------------------------------------------------------------------
+    def average(self, symbol: str) -> int:
+        """The price filters compare against: the symbols have no reference price, so the
+        weighted average of the last `avgPriceMins` minutes (filters.md, CHANGELOG 2026-05-06)."""
+        if self.average_price is not None:
+            # one computation per symbol, second and trade (a 5-minute average moves by less
+            # than any tick within one second without a trade)
+            key = (self.clock.now_ms() // 1000, self.next_trade_id[symbol])
+            cached = self._average_cache.get(symbol)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            price = self.average_price(symbol)
+            if price > 0:
+                self._average_cache[symbol] = (key, price)
+                return price
+        return self.last_price[symbol]
+
     def validate(
         self,
         account: str,
@@ -147,26 +209,70 @@ class Engine:
         qty: int | None,
         quote_qty: int | None,
         price: int | None,
+        side: str = "BUY",
+        stop_price: int | None = None,
+        trailing: int = 0,
+        iceberg: int | None = None,
     ) -> SymbolRules:
         """The API-side checks (-1013 filter failures) that precede the matching engine."""
         rules = self.symbol_rules(symbol)
-        if order_type == "MARKET":
+        is_buy = side == "BUY"
+        if price is None:  # MARKET, STOP_LOSS, TAKE_PROFIT
             if qty is not None:
                 rules.check_lot(qty)
                 rules.check_market_lot(qty)
                 # NOTIONAL applies to MARKET orders at the average price (applyMinToMarket)
-                if mul(self.last_price[symbol], qty) < rules.min_notional:
+                if mul(self.average(symbol), qty) < rules.min_notional:
                     raise filter_error("NOTIONAL")
             elif quote_qty is not None and quote_qty < rules.min_notional:
                 raise filter_error("NOTIONAL")
         else:
-            assert price is not None
             assert qty is not None
             rules.check_price(price)
+            rules.check_percent_price(price, is_buy, self.average(symbol))
             rules.check_lot(qty)
             rules.check_notional(price, qty)
-        rules.check_num_orders(len(self.open.get((account, symbol), ())))
+        if stop_price is not None:
+            rules.check_price(stop_price)
+        if iceberg is not None and qty is not None:
+            rules.check_iceberg(qty, iceberg)
+        if trailing:
+            rules.check_trailing(trailing, triggers.stop_above(order_type, side))
+        self._check_counts(account, symbol, rules, order_type, iceberg is not None)
+        if is_buy and rules.max_position and qty is not None:
+            rules.check_position(self._position(account, symbol, rules), qty)
         return rules
+
+    def _check_counts(
+        self, account: str, symbol: str, rules: SymbolRules, order_type: str, iceberg: bool
+    ) -> None:
+        key = (account, symbol)
+        algo = self.open_algo.get(key, 0) if order_type in TRIGGERED_TYPE else None
+        icebergs = self.open_icebergs.get(key, 0) if iceberg else None
+        rules.check_counts(len(self.open.get(key, ())), algo, icebergs)
+
+    def _add_open(self, order: Order) -> None:
+        opened = self.open.setdefault((order.account, order.symbol), {})
+        if order.order_id not in opened:
+            opened[order.order_id] = order
+            self._count_open(order, 1)
+
+    def _count_open(self, order: Order, step: int) -> None:
+        """MAX_NUM_ALGO_ORDERS / MAX_NUM_ICEBERG_ORDERS counts, kept as orders open and end."""
+        key = (order.account, order.symbol)
+        if order.is_algo:
+            self.open_algo[key] = self.open_algo.get(key, 0) + step
+        if order.iceberg_qty is not None:
+            self.open_icebergs[key] = self.open_icebergs.get(key, 0) + step
+
+    def _position(self, account: str, symbol: str, rules: SymbolRules) -> int:
+        """MAX_POSITION's position: base free + locked + the open BUY orders' quantity."""
+        acct = self.accounts[account]
+        base = rules.spec.base
+        buys = sum(
+            o.remaining for o in self.open.get((account, symbol), {}).values() if o.side == "BUY"
+        )
+        return acct.free[base] + acct.locked[base] + buys
 
     def place(
         self,
@@ -182,35 +288,82 @@ class Engine:
         self_trade_prevention: str = "NONE",
         *,
         rules: SymbolRules | None = None,
+        stop_price: int | None = None,
+        trailing: int = 0,
+        iceberg: int | None = None,
+        strategy_id: int | None = None,
+        strategy_type: int | None = None,
+        peg: tuple[str, str | None, int | None, int] | None = None,
     ) -> Order:
         """Run one new order through the engine and return it in its final state. `rules`: what
         validate() returned for this very order just before (nothing ran between): not checked
-        twice."""
+        twice. A pegged LIMIT / LIMIT_MAKER comes with its pegged `price` (peg_price)."""
         if rules is None:
-            rules = self.validate(account, symbol, order_type, qty, quote_qty, price)
+            rules = self.validate(
+                account,
+                symbol,
+                order_type,
+                qty,
+                quote_qty,
+                price,
+                side,
+                stop_price,
+                trailing,
+                iceberg,
+            )
+        order = self._new_order(
+            account, symbol, side, order_type, time_in_force, qty, quote_qty, price,
+            client_order_id, self_trade_prevention, rules,
+        )  # fmt: skip
+        order.stop_price = stop_price or 0
+        order.trailing_delta = trailing
+        order.iceberg_qty = iceberg
+        order.strategy_id, order.strategy_type = strategy_id, strategy_type
+        order.peg = peg
+        self._admit(order, rules)
+        return order
+
+    def _new_order(
+        self,
+        account: str,
+        symbol: str,
+        side: str,
+        order_type: str,
+        time_in_force: str,
+        qty: int | None,
+        quote_qty: int | None,
+        price: int | None,
+        client_order_id: str | None,
+        self_trade_prevention: str,
+        rules: SymbolRules,
+        pending: bool = False,
+    ) -> Order:
+        """The engine's own checks (-2010) and the Order, not yet numbered nor in the book.
+        A `pending` order (of an OTO) is checked for funds and taking when it goes live."""
         acct = self.accounts[account]
         book = self.books[symbol]
         base, quote = rules.spec.base, rules.spec.quote
-        key = (account, symbol)
         cid = client_order_id or self.new_client_order_id()
         existing = self.by_client_id.get((account, symbol, cid))
         if existing is not None and existing.is_open:
             raise new_order_rejected("Duplicate order sent.")
         is_buy = side == "BUY"
         opposite = book.asks if is_buy else book.bids
-        if order_type == "LIMIT_MAKER":
+        if order_type == "LIMIT_MAKER" and not pending:
             best = opposite.best()
             if best is not None and (price >= best if is_buy else price <= best):  # type: ignore[operator]
                 raise new_order_rejected("Order would immediately match and take.")
         if order_type == "MARKET" and qty is None:
             # quoteOrderQty: the LOT_SIZE-valid quantity the book gives for that much quote
             qty = rules.round_qty(self._qty_for_quote(opposite, quote_qty or 0))
-        self._check_funds(acct, is_buy, order_type, qty, quote_qty, price, opposite, base, quote)
-
+        if not pending:
+            self._check_funds(
+                acct, is_buy, order_type, qty, quote_qty, price, opposite, base, quote
+            )
         now = self.clock.now_ms()
-        order = Order(
+        return Order(
             symbol=symbol,
-            order_id=self.next_order_id[symbol],
+            order_id=0,
             client_order_id=cid,
             account=account,
             side=side,
@@ -225,31 +378,150 @@ class Engine:
             self_trade_prevention=self_trade_prevention,
             internal=acct.unlimited,
         )
-        self.next_order_id[symbol] += 1
-        self.history.setdefault(key, {})[order.order_id] = order
-        self.by_client_id[(account, symbol, cid)] = order
-        reporting = bool(self.listeners) and not order.internal
-        if reporting:
-            self._emit(
-                "executionReport", symbol, account, reports.execution_report(order, "NEW", now)
-            )
 
-        limit = price if order_type != "MARKET" else None
-        if order.orig_qty == 0 or (
-            time_in_force == "FOK" and opposite.fillable(limit, order.orig_qty) < order.orig_qty
-        ):
-            self._finish(order, "EXPIRED", now)
+    def _admit(self, order: Order, rules: SymbolRules) -> None:
+        """Number the order, report it NEW, then run it (or park it until its trigger)."""
+        if order.is_algo:
+            triggers.check_not_immediate(order, self.last_price[order.symbol])
+        now = order.time
+        self._number(order)
+        if order.is_algo:
+            self._park(order, rules, now)
+        else:
+            if self.listeners and not order.internal:
+                self._report(order, "NEW", now)
+            self._execute(order, rules, now)
+        self._run_fired(now)
+        self._flush(now)
+
+    def _number(self, order: Order, list_id: int = -1) -> None:
+        """Give the order its id and make it queryable."""
+        symbol, account = order.symbol, order.account
+        order.order_id = self.next_order_id[symbol]
+        order.order_list_id = list_id
+        self.next_order_id[symbol] += 1
+        self.history.setdefault((account, symbol), {})[order.order_id] = order
+        self.by_client_id[(account, symbol, order.client_order_id)] = order
+        if order.status == "PENDING_NEW":
+            self._add_open(order)
+
+    def peg_price(self, symbol: str, side: str, peg_type: str, offset: int | None) -> int:
+        """The price a pegged order takes now: the best price of its own side (PRIMARY_PEG) or of
+        the other side (MARKET_PEG), `offset` levels deeper; -2010 when the book has no such
+        level (errors.md)."""
+        book = self.books[symbol]
+        same = book.bids if side == "BUY" else book.asks
+        side_book = (
+            same if peg_type == "PRIMARY_PEG" else (book.asks if side == "BUY" else book.bids)
+        )
+        for i, price in enumerate(side_book.best_first()):
+            if i == (offset or 0):
+                return price
+        raise new_order_rejected("Order book liquidity is too low for this pegged order.")
+
+    def _resolve_peg(self, order: Order, now: int) -> bool:
+        """Give a pegged order still without a price (a list's order, a triggered stop) its
+        pegged price now; False (and the order REJECTED) when the book cannot."""
+        if order.peg is None or order.price:
+            return True
+        try:
+            order.price = self.peg_price(order.symbol, order.side, order.peg[0], order.peg[2])
+        except SimError:
+            order.working = False  # not in the book: nothing to take out of it
+            self._expire(order, "REJECTED", now)
+            return False
+        return True
+
+    def _execute(self, order: Order, rules: SymbolRules, now: int) -> None:
+        """Match a working order and rest or expire what is left (new or just triggered)."""
+        if not self._resolve_peg(order, now):
+            return
+        book = self.books[order.symbol]
+        acct = self.accounts[order.account]
+        is_buy = order.side == "BUY"
+        opposite = book.asks if is_buy else book.bids
+        kind = TRIGGERED_TYPE.get(order.type, order.type)
+        limit = order.price if kind != "MARKET" else None
+        tif = order.time_in_force
+        if order.orig_qty == 0:
+            self._finish(order, "EXPIRED", now, "INSUFFICIENT_LIQUIDITY")
+        elif tif == "FOK" and opposite.fillable(limit, order.orig_qty) < order.orig_qty:
+            self._finish(order, "EXPIRED", now, "UNFILLED_FOK_ORDER_EXPIRED")
         else:
             self._match(book, order, acct, rules, limit, now)
-            if order.remaining > 0:
-                if order_type == "MARKET" or time_in_force != "GTC":
-                    self._finish(order, "EXPIRED", now)
+            if order.remaining > 0 and order.is_open:
+                if kind == "MARKET":
+                    self._finish(order, "EXPIRED", now, "INSUFFICIENT_LIQUIDITY")
+                elif tif != "GTC":
+                    self._finish(order, "EXPIRED", now, "UNFILLED_IOC_QUANTITY_EXPIRED")
                 else:
-                    self._rest(book, order, acct, base, quote)
+                    self._rest(book, order, acct, rules.spec.base, rules.spec.quote)
         if not order.is_open:
-            self._retire(order, now)
-        self._flush(now)
-        return order
+            self._close(order, now)
+
+    def _park(self, order: Order, rules: SymbolRules, now: int, report: bool = True) -> None:
+        """An algo order: funds locked, not in the book, waiting in `stops` (isWorking false)."""
+        acct = self.accounts[order.account]
+        order.working, order.working_time = False, -1
+        triggers.arm(order, self.last_price[order.symbol], now)
+        asset, amount = triggers.lock_for(order, rules)
+        if order.oco_peer is not None and order.type.startswith("STOP_LOSS"):
+            amount = 0  # the pair's other order holds the funds (an OCO locks once)
+        order.locked = amount
+        acct.lock(asset, amount)
+        if not order.internal:
+            self._moved.setdefault(order.account, set()).add(asset)
+        self._add_open(order)
+        self.stops.setdefault(order.symbol, {})[order.order_id] = order
+        if report and self.listeners and not order.internal:
+            self._report(order, "NEW", now)
+
+    def _run_fired(self, now: int) -> None:
+        """Run the algo orders triggered during this step, in trigger order (their trades may
+        trigger more)."""
+        while self._fired or self._to_activate:
+            if self._to_activate:
+                self._go_live(self._to_activate.pop(0), now)
+                continue
+            order = self._fired.pop(0)
+            if not order.is_open:
+                continue
+            rules = self.rules[order.symbol]
+            if order.oco_peer is not None and order.oco_peer.is_open:
+                self._expire(order.oco_peer, "OCO_TRIGGER", now)  # frees the pair's funds
+            if order.locked:  # the triggered order pays like a new one
+                asset = rules.spec.quote if order.side == "BUY" else rules.spec.base
+                self.accounts[order.account].unlock(asset, order.locked)
+                order.locked = 0
+            if not self._can_pay(order, rules):
+                self._expire(order, "REJECTED", now)
+                continue
+            order.working, order.working_time = True, now
+            if self.listeners and not order.internal:
+                self._report(order, "NEW", now)
+            self._execute(order, rules, now)
+
+    def _can_pay(self, order: Order, rules: SymbolRules) -> bool:
+        book = self.books[order.symbol]
+        is_buy = order.side == "BUY"
+        kind = TRIGGERED_TYPE.get(order.type, order.type)
+        price = order.price if kind != "MARKET" else None
+        try:
+            self._check_funds(
+                self.accounts[order.account], is_buy, kind, order.orig_qty, None, price,
+                book.asks if is_buy else book.bids, rules.spec.base, rules.spec.quote,
+            )  # fmt: skip
+        except SimError:
+            return False
+        return True
+
+    def _report(self, order: Order, exec_type: str, now: int, **kw: Any) -> None:
+        self._emit(
+            "executionReport",
+            order.symbol,
+            order.account,
+            reports.execution_report(order, exec_type, now, **kw),
+        )
 
     def _check_funds(
         self,
@@ -319,15 +591,26 @@ class Engine:
             level = side.levels[p]
             while level and taker.remaining > 0:
                 maker = level[0]
+                if (
+                    taker.self_trade_prevention != "NONE"
+                    and maker.account == taker.account
+                    and not taker.internal
+                ):
+                    self._prevent(side, p, taker, maker, now)
+                    continue
                 qty = min(taker.remaining, maker.remaining)
+                if maker.iceberg_qty is not None:
+                    qty = min(qty, maker.shown)  # an iceberg trades its visible slice
                 self._trade(book, taker, maker, acct, rules, p, qty, now)
-                side.totals[p] -= qty
+                side.cut(maker, qty, traded=True)
                 if maker.remaining == 0:
                     level.popleft()
                     self._close(maker, now)
             self._touch(book, not is_buy, p)
             if not level:
                 side.drop(p)
+            if not taker.is_open:  # expired by self-trade prevention
+                break
 
     def _trade(
         self,
@@ -382,6 +665,9 @@ class Engine:
         self.next_trade_id[book.symbol] += 1
         self.trades[book.symbol].append(trade)
         self.last_price[book.symbol] = price
+        waiting = self.stops.get(book.symbol)
+        if waiting:
+            self._fired.extend(triggers.fired(waiting, price, now))
         for trade_hook in self.trade_hooks:
             trade_hook(trade)
         for o, is_buyer, fee, asset in (
@@ -399,6 +685,8 @@ class Engine:
                 if first:
                     for hook in self.first_fill_hooks:
                         hook(o.account)
+            if first and o.oco_peer is not None:
+                self._list_first_trade(o, now)
         taker.status = "FILLED" if taker.remaining == 0 else "PARTIALLY_FILLED"
         maker.status = "FILLED" if maker.remaining == 0 else "PARTIALLY_FILLED"
         if self.listeners:
@@ -425,26 +713,23 @@ class Engine:
             book.asks.add(order)
         if acct.unlimited:
             self._moved.pop(order.account, None)
-        self.open.setdefault((order.account, order.symbol), {})[order.order_id] = order
+        self._add_open(order)
         self._touch(book, order.side == "BUY", order.price)
 
-    def _finish(self, order: Order, status: str, now: int) -> None:
+    def _finish(self, order: Order, status: str, now: int, reason: str = "") -> None:
         order.status = status
         order.update_time = now
+        order.expiry_reason = reason
         if self.listeners and not order.internal:
-            self._emit(
-                "executionReport",
-                order.symbol,
-                order.account,
-                reports.execution_report(order, "EXPIRED" if status == "EXPIRED" else "TRADE", now),
-            )
+            self._report(order, "EXPIRED" if status == "EXPIRED" else "TRADE", now)
 
     def _close(self, order: Order, now: int) -> None:
         """Take a no-longer-open order out of the open set and release its remaining lock."""
         order.update_time = now
         opened = self.open.get((order.account, order.symbol))
         if opened is not None:
-            opened.pop(order.order_id, None)
+            if opened.pop(order.order_id, None) is not None:
+                self._count_open(order, -1)
             if not opened:
                 del self.open[(order.account, order.symbol)]
         if order.locked:
@@ -455,6 +740,20 @@ class Engine:
             if not order.internal:
                 self._moved.setdefault(order.account, set()).add(asset)
         self._retire(order, now)
+        if order.order_list_id != -1 and not self._quiet_lists:
+            self._list_terminal(order, now)
+
+    def _expire(self, order: Order, reason: str, now: int) -> None:
+        """The exchange expires an open order wherever it is (book, trigger wait, pending)."""
+        if order.working:
+            book = self.books[order.symbol]
+            side = book.bids if order.side == "BUY" else book.asks
+            side.remove(order)
+            self._touch(book, order.side == "BUY", order.price)
+        else:
+            self._unpark(order)
+        self._finish(order, "EXPIRED", now, reason)
+        self._close(order, now)
 
     # ----- canceling -------------------------------------------------------------------------
     def cancel(
@@ -480,7 +779,11 @@ class Engine:
         ):
             raise cancel_rejected("Order was not canceled due to cancel restrictions.")
         now = self.clock.now_ms()
-        self._cancel(order, now)
+        lst = self.list_of(order)
+        if lst is None:
+            self._cancel(order, now)
+        else:  # canceling one order of a list cancels the whole list
+            self.cancel_list_orders(lst, now)
         self._flush(now)
         return order
 
@@ -491,15 +794,22 @@ class Engine:
             raise cancel_rejected("Unknown order sent.")
         now = self.clock.now_ms()
         for o in orders:
-            self._cancel(o, now)
+            lst = self.list_of(o)
+            if lst is not None and not lst.done:
+                self.cancel_list_orders(lst, now)
+            elif o.is_open:
+                self._cancel(o, now)
         self._flush(now)
         return orders
 
     def _cancel(self, order: Order, now: int) -> None:
-        book = self.books[order.symbol]
-        side = book.bids if order.side == "BUY" else book.asks
-        side.remove(order)
-        self._touch(book, order.side == "BUY", order.price)
+        if order.working:
+            book = self.books[order.symbol]
+            side = book.bids if order.side == "BUY" else book.asks
+            side.remove(order)
+            self._touch(book, order.side == "BUY", order.price)
+        else:
+            self._unpark(order)
         order.status = "CANCELED"
         self._close(order, now)
         if self.listeners and not order.internal:
@@ -511,6 +821,13 @@ class Engine:
                     order, "CANCELED", now, orig_client_order_id=order.client_order_id
                 ),
             )
+
+    def _unpark(self, order: Order) -> None:
+        waiting = self.stops.get(order.symbol)
+        if waiting is not None:
+            waiting.pop(order.order_id, None)
+            if not waiting:
+                del self.stops[order.symbol]
 
     # ----- events ----------------------------------------------------------------------------
     def _touch(self, book: Book, is_bid: bool, price: int) -> None:

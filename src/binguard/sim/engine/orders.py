@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED"})
+OPEN_STATUSES = frozenset({"NEW", "PARTIALLY_FILLED", "PENDING_NEW"})
+# "algo" orders of MAX_NUM_ALGO_ORDERS (filters.md): they wait for their trigger
+ALGO_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"})
+# the order type a triggered algo order becomes, and which way its trigger price sits
+TRIGGERED_TYPE = {
+    "STOP_LOSS": "MARKET",
+    "TAKE_PROFIT": "MARKET",
+    "STOP_LOSS_LIMIT": "LIMIT",
+    "TAKE_PROFIT_LIMIT": "LIMIT",
+}
 
 
 @dataclass(slots=True)
@@ -20,7 +29,12 @@ class Fill:
 
 @dataclass(slots=True, eq=False)
 class Order:
-    """An order and its lifecycle state. `locked` is what it still holds of the account's funds."""
+    """An order and its lifecycle state. `locked` is what it still holds of the account's funds.
+
+    Optional request fields (`iceberg_qty`, `strategy_id`, `strategy_type`) are None when not
+    sent, so responses show them only then (rest-api.md §Conditional fields in Order Responses).
+    An algo order waits with `working` False until its trigger; `prevented_qty` is what
+    self-trade prevention took off the order, `expiry_reason` the enums.md ExpiryReason."""
 
     symbol: str
     order_id: int
@@ -42,6 +56,29 @@ class Order:
     locked: int = 0
     internal: bool = False
     fills: list[Fill] = field(default_factory=list)
+    stop_price: int = 0
+    trailing_delta: int = 0
+    trailing_time: int = -1
+    # trailing stops: the best price seen since the trailing became active
+    trail_extreme: int = 0
+    iceberg_qty: int | None = None
+    shown: int = 0  # an iceberg in the book: what is left of its visible slice
+    strategy_id: int | None = None
+    strategy_type: int | None = None
+    expiry_reason: str = ""
+    prevented_match_id: int | None = None
+    prevented_qty: int = 0
+    order_list_id: int = -1
+    working: bool = True
+    amendments: int = 0
+    # order lists (engine/lists.py): the other order of an OCO pair, and the orders that wait
+    # (PENDING_NEW) until this working order is fully filled
+    oco_peer: Order | None = None
+    pending: tuple[Order, ...] = ()
+    opo: bool = False  # an OPO pending order: its quantity is what the working order received
+    # a pegged order: (pegPriceType, pegOffsetType, pegOffsetValue, the requested price); its
+    # `price` is the pegged price once determined (0 before)
+    peg: tuple[str, str | None, int | None, int] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -49,7 +86,11 @@ class Order:
 
     @property
     def remaining(self) -> int:
-        return self.orig_qty - self.executed_qty
+        return self.orig_qty - self.executed_qty - self.prevented_qty
+
+    @property
+    def is_algo(self) -> bool:
+        return self.type in ALGO_TYPES
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,3 +110,33 @@ class Trade:
     buyer_commission_asset: str
     seller_commission: int
     seller_commission_asset: str
+
+
+@dataclass(slots=True, frozen=True)
+class PreventedMatch:
+    """One self-trade prevented (GET /api/v3/myPreventedMatches item)."""
+
+    symbol: str
+    prevented_match_id: int
+    taker_order_id: int
+    maker_order_id: int
+    mode: str
+    price: int
+    taker_prevented_qty: int | None
+    maker_prevented_qty: int | None
+    time: int
+    account: str
+
+
+@dataclass(slots=True, frozen=True)
+class Amendment:
+    """One order/amend/keepPriority (GET /api/v3/order/amendments item)."""
+
+    symbol: str
+    order_id: int
+    execution_id: int
+    orig_client_id: str
+    new_client_id: str
+    orig_qty: int
+    new_qty: int
+    time: int

@@ -7,19 +7,53 @@ from typing import Any
 from ..numbers import fmt
 from .accounts import Account
 from .book import Book
+from .lists import OrderList
 from .orders import Order, Trade
 
 ZERO = "0.00000000"
 
 
+def _price(o: Order) -> int:
+    """`price` as requested: a pegged order's pegged price is `peggedPrice` (the pegged orders
+    FAQ: "price is the original order price (zero if not set)")."""
+    return o.peg[3] if o.peg is not None else o.price
+
+
+def _conditional(o: Order, out: dict[str, Any]) -> dict[str, Any]:
+    """rest-api.md §Conditional fields in Order Responses, in the documented order."""
+    if o.iceberg_qty is not None:
+        out["icebergQty"] = fmt(o.iceberg_qty)
+    if o.prevented_match_id is not None:
+        out["preventedMatchId"] = o.prevented_match_id
+        out["preventedQuantity"] = fmt(o.prevented_qty)
+    if o.is_algo:
+        out["stopPrice"] = fmt(o.stop_price)
+    if o.strategy_id is not None:
+        out["strategyId"] = o.strategy_id
+    if o.strategy_type is not None:
+        out["strategyType"] = o.strategy_type
+    if o.trailing_delta:
+        out["trailingDelta"] = o.trailing_delta
+        out["trailingTime"] = o.trailing_time
+    if o.peg is not None:
+        out["pegPriceType"] = o.peg[0]
+        if o.peg[1] is not None:
+            out["pegOffsetType"], out["pegOffsetValue"] = o.peg[1], o.peg[2]
+        if o.price:
+            out["peggedPrice"] = fmt(o.price)
+    if o.expiry_reason:
+        out["expiryReason"] = o.expiry_reason
+    return out
+
+
 def order_details(o: Order) -> dict[str, Any]:
     """GET /api/v3/order, openOrders and allOrders item."""
-    return {
+    out = {
         "symbol": o.symbol,
         "orderId": o.order_id,
-        "orderListId": -1,
+        "orderListId": o.order_list_id,
         "clientOrderId": o.client_order_id,
-        "price": fmt(o.price),
+        "price": fmt(_price(o)),
         "origQty": fmt(o.orig_qty),
         "executedQty": fmt(o.executed_qty),
         "cummulativeQuoteQty": fmt(o.cum_quote),
@@ -27,15 +61,20 @@ def order_details(o: Order) -> dict[str, Any]:
         "timeInForce": o.time_in_force,
         "type": o.type,
         "side": o.side,
-        "stopPrice": ZERO,
-        "icebergQty": ZERO,
+        "stopPrice": fmt(o.stop_price),
+        "icebergQty": fmt(o.iceberg_qty or 0),
         "time": o.time,
         "updateTime": o.update_time,
-        "isWorking": True,
+        "isWorking": o.working,
         "workingTime": o.working_time,
         "origQuoteOrderQty": fmt(o.orig_quote_qty),
         "selfTradePreventionMode": o.self_trade_prevention,
     }
+    extra = _conditional(o, {})
+    extra.pop("stopPrice", None)
+    extra.pop("icebergQty", None)
+    out.update(extra)
+    return out
 
 
 def order_response(o: Order, resp_type: str) -> dict[str, Any]:
@@ -43,15 +82,15 @@ def order_response(o: Order, resp_type: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "symbol": o.symbol,
         "orderId": o.order_id,
-        "orderListId": -1,
+        "orderListId": o.order_list_id,
         "clientOrderId": o.client_order_id,
         "transactTime": o.time,
     }
     if resp_type == "ACK":
         return out
     out.update(
-        price=fmt(o.price),
-        origQty=fmt(o.orig_qty),
+        price=fmt(_price(o)),
+        origQty=fmt(o.orig_qty),  # not for a pending OPO order (rest-api.md's OPO example)
         executedQty=fmt(o.executed_qty),
         origQuoteOrderQty=fmt(o.orig_quote_qty),
         cummulativeQuoteQty=fmt(o.cum_quote),
@@ -62,6 +101,9 @@ def order_response(o: Order, resp_type: str) -> dict[str, Any]:
         workingTime=o.working_time,
         selfTradePreventionMode=o.self_trade_prevention,
     )
+    if o.opo and o.status == "PENDING_NEW":
+        del out["origQty"]
+    _conditional(o, out)
     if resp_type == "FULL":
         out["fills"] = [
             {
@@ -83,10 +125,10 @@ def cancel_response(o: Order, cancel_client_id: str, transact_time: int) -> dict
         "symbol": o.symbol,
         "origClientOrderId": o.client_order_id,
         "orderId": o.order_id,
-        "orderListId": -1,
+        "orderListId": o.order_list_id,
         "clientOrderId": cancel_client_id,
         "transactTime": transact_time,
-        "price": fmt(o.price),
+        "price": fmt(_price(o)),
         "origQty": fmt(o.orig_qty),
         "executedQty": fmt(o.executed_qty),
         "origQuoteOrderQty": fmt(o.orig_quote_qty),
@@ -96,7 +138,7 @@ def cancel_response(o: Order, cancel_client_id: str, transact_time: int) -> dict
         "type": o.type,
         "side": o.side,
         "selfTradePreventionMode": o.self_trade_prevention,
-    }
+    } | _conditional(o, {})
 
 
 def my_trade(t: Trade, is_buyer: bool) -> dict[str, Any]:
@@ -106,7 +148,7 @@ def my_trade(t: Trade, is_buyer: bool) -> dict[str, Any]:
         "symbol": t.symbol,
         "id": t.trade_id,
         "orderId": order.order_id,
-        "orderListId": -1,
+        "orderListId": order.order_list_id,
         "price": fmt(t.price),
         "qty": fmt(t.qty),
         "quoteQty": fmt(t.quote_qty),
@@ -149,8 +191,8 @@ def trade_event(t: Trade, now: int) -> dict[str, Any]:
 def depth_event(
     book: Book, first_id: int, touched: dict[tuple[bool, int], None], now: int
 ) -> dict[str, Any]:
-    bids = [[fmt(p), fmt(book.bids.totals.get(p, 0))] for is_bid, p in touched if is_bid]
-    asks = [[fmt(p), fmt(book.asks.totals.get(p, 0))] for is_bid, p in touched if not is_bid]
+    bids = [[fmt(p), fmt(book.bids.shown(p))] for is_bid, p in touched if is_bid]
+    asks = [[fmt(p), fmt(book.asks.shown(p))] for is_bid, p in touched if not is_bid]
     return {
         "e": "depthUpdate",
         "E": now,
@@ -170,6 +212,7 @@ def execution_report(
     is_maker: bool = False,
     orig_client_order_id: str = "",
     reject_reason: str = "NONE",
+    prevented: int = 0,
 ) -> dict[str, Any]:
     """The user-data `executionReport` for one state change of an order."""
     last_qty = last_price = last_quote = commission = 0
@@ -182,7 +225,7 @@ def execution_report(
             commission, commission_asset = trade.buyer_commission, trade.buyer_commission_asset
         else:
             commission, commission_asset = trade.seller_commission, trade.seller_commission_asset
-    return {
+    out = {
         "e": "executionReport",
         "E": now,
         "s": o.symbol,
@@ -191,10 +234,10 @@ def execution_report(
         "o": o.type,
         "f": o.time_in_force,
         "q": fmt(o.orig_qty),
-        "p": fmt(o.price),
-        "P": ZERO,
-        "F": ZERO,
-        "g": -1,
+        "p": fmt(_price(o)),
+        "P": fmt(o.stop_price),
+        "F": fmt(o.iceberg_qty or 0),
+        "g": o.order_list_id,
         "C": orig_client_order_id,
         "x": exec_type,
         "X": o.status,
@@ -218,6 +261,25 @@ def execution_report(
         "W": o.working_time,
         "V": o.self_trade_prevention,
     }
+    if not o.working:
+        del out["W"]  # "only visible if the order has been placed on the book"
+    if o.trailing_delta:
+        out["d"], out["D"] = o.trailing_delta, o.trailing_time
+    if o.strategy_id is not None:
+        out["j"] = o.strategy_id
+    if o.strategy_type is not None:
+        out["J"] = o.strategy_type
+    if o.prevented_match_id is not None and o.status == "EXPIRED_IN_MATCH":
+        out.update(v=o.prevented_match_id, A=fmt(o.prevented_qty), B=fmt(prevented), u=-1)
+    if o.peg is not None:
+        out["gP"] = o.peg[0]
+        if o.peg[1] is not None:
+            out["gOT"], out["gOV"] = o.peg[1], o.peg[2]
+        if o.price:
+            out["gp"] = fmt(o.price)
+    if o.expiry_reason:
+        out["eR"] = o.expiry_reason
+    return out
 
 
 def account_position(account: Account, assets: set[str], now: int) -> dict[str, Any]:
@@ -229,3 +291,27 @@ def account_position(account: Account, assets: set[str], now: int) -> dict[str, 
             {"a": a, "f": fmt(account.free[a]), "l": fmt(account.locked[a])} for a in sorted(assets)
         ],
     }
+
+
+def list_status(lst: OrderList) -> dict[str, Any]:
+    """An order list without its order reports (GET orderList, allOrderList, openOrderList)."""
+    return {
+        "orderListId": lst.list_id,
+        "contingencyType": lst.contingency,
+        "listStatusType": lst.status_type,
+        "listOrderStatus": lst.order_status,
+        "listClientOrderId": lst.client_id,
+        "transactionTime": lst.update_time or lst.time,
+        "symbol": lst.symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in lst.orders
+        ],
+    }
+
+
+def list_response(lst: OrderList, resp_type: str) -> dict[str, Any]:
+    """An order list placement answer: `orderReports` in the newOrderRespType shape."""
+    out = list_status(lst)
+    out["orderReports"] = [order_response(o, resp_type) for o in lst.orders]
+    return out
