@@ -67,6 +67,10 @@ class Gateway:
             auto_decompress=False,  # bodies pass through as Binance sent them
             skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
         )
+        # aiohttp re-sends a request by itself when a reused connection turns out closed, for
+        # every "idempotent" method, DELETE included: a cancel would go twice, outside the budget.
+        # Retries are the forwarder's decision alone.
+        self._session._retry_connection = False
         self._forwarder = Forwarder(self.gate, self._session, self.metrics)
         await self.gate.start(self._session)
         limit = self.config.max_header_bytes

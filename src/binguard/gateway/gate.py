@@ -40,6 +40,7 @@ FALLBACK_LIMITS: tuple[Mapping[str, Any], ...] = (
     {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
 )
 LIMITS_REFRESH_S = 3600.0
+RETRY_START_S = 2.0  # exchangeInfo or the time failed at start: asked again this often
 
 
 class Gate:
@@ -78,8 +79,13 @@ class Gate:
     async def _upkeep(self, session: aiohttp.ClientSession) -> None:
         last_limits = time.monotonic()
         while True:
-            await asyncio.sleep(max(1.0, self.sync.resync_due() - time.monotonic()))
-            refresh = time.monotonic() - last_limits >= LIMITS_REFRESH_S
+            if self.limits_from_upstream:
+                await asyncio.sleep(max(1.0, self.sync.resync_due() - time.monotonic()))
+            else:  # still on the fallbacks (upstream down or busy at start): try again soon
+                await asyncio.sleep(RETRY_START_S)
+            refresh = (
+                not self.limits_from_upstream or time.monotonic() - last_limits >= LIMITS_REFRESH_S
+            )
             await self._upkeep_once(session, limits=refresh)
             if refresh:
                 last_limits = time.monotonic()
