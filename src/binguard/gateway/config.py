@@ -134,6 +134,8 @@ class GatewayConfig:
         for name in ("max_wait_s", "upstream_timeout_s", "read_deadline_s", "drain_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError("log_level must be DEBUG, INFO, WARNING or ERROR")
         if not 0 < self.margin <= 1:
             raise ConfigError("margin must be in (0, 1]")
         return self

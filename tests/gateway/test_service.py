@@ -1,0 +1,170 @@
+"""Running as a service: the config file (every flag), presets, SIGTERM drains, and the
+examples (systemd unit verified where systemd-analyze exists; docker build where docker works)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from tests.sim.helpers import Api
+
+from binguard.cli import main
+from binguard.gateway import PRESETS, ConfigError, Gateway, GatewayConfig
+from binguard.gateway.cli import _FLAGS
+from binguard.sim import Simulator
+
+from .conftest import gw_config, load_faults
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_the_example_config_names_every_setting() -> None:
+    config = GatewayConfig.load(EXAMPLES / "gateway.yaml").validate()
+    assert config == GatewayConfig()  # the example shows the defaults
+    text = (EXAMPLES / "gateway.yaml").read_text()
+    fields = set(GatewayConfig.__dataclass_fields__)
+    assert {line.split(":")[0] for line in text.splitlines() if line[:1].isalpha()} == fields
+    flagged = {dest for _, dest, _, _ in _FLAGS} | {"allow_remote", "allow_nets", "allow_hosts"}
+    assert flagged == fields  # every setting is also a flag
+
+
+def test_config_file_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "g.yaml"
+    bad.write_text("max-wait-s: 2\nlisten_adress: 1.2.3.4:1\n")
+    with pytest.raises(ConfigError, match="listen_adress"):
+        GatewayConfig.load(bad)
+    assert main(["gateway", "--config", str(bad)]) == 2
+    assert main(["gateway", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert main(["gateway", "--log-level", "LOUD"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and all(line.startswith("binguard gateway: ") for line in err)
+
+
+def test_flags_win_over_the_file(tmp_path: Path) -> None:
+    import argparse
+
+    from binguard.gateway.cli import add_arguments, config_from_args
+
+    path = tmp_path / "g.yaml"
+    path.write_text("max_wait_s: 7\npreset: testnet\nallow-hosts: [bots]\n")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    config = config_from_args(parser.parse_args(["--config", str(path), "--max-wait", "1.5"]))
+    assert (config.max_wait_s, config.preset, config.allow_hosts) == (1.5, "testnet", ("bots",))
+    assert config.rest_url == "https://testnet.binance.vision"
+
+
+def test_presets() -> None:
+    assert GatewayConfig().rest_url == "https://api.binance.com"
+    assert GatewayConfig(preset="demo").rest_url == PRESETS["demo"][0]
+    assert GatewayConfig(preset="testnet", upstream="http://127.0.0.1:1/").rest_url == (
+        "http://127.0.0.1:1"
+    )
+
+
+async def test_drain_finishes_in_flight_and_refuses_new(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    gw = Gateway(gw_config(sim.url))
+    await gw.start()
+    key = sim.config.demo.keys[0]
+    api = Api(session, gw.url, key.api_key, key.secret)
+    load_faults(sim, {"action": "latency", "latency_ms": 400, "path": "/api/v3/depth"})
+    slow = asyncio.create_task(api.get("/api/v3/depth", {"symbol": "BTCUSDT"}))
+    for _ in range(200):  # bounded poll: until the slow request is at the simulator
+        if any(r["path"] == "/api/v3/depth" for r in sim.state.requests):
+            break
+        await asyncio.sleep(0.005)
+    stopping = asyncio.create_task(gw.stop())
+    await asyncio.sleep(0)  # stop() marks the gateway draining before its first await
+    refused = await api.get("/api/v3/ping")
+    assert refused.status == 503 and refused.code == -1008
+    assert refused.headers["X-Binguard-Gateway"] == "draining"
+    assert (await slow).status == 200
+    await stopping
+
+
+async def test_sigterm_drains_and_exits_zero(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "binguard",
+        "gateway",
+        "--upstream",
+        sim.url,
+        "--listen",
+        "127.0.0.1:0",
+        "--drain",
+        "5",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    url = line.split(" on ")[1].split(" -> ")[0]
+    key = sim.config.demo.keys[0]
+    api = Api(session, url, key.api_key, key.secret)
+    assert (await api.get("/api/v3/ping")).status == 200
+    load_faults(sim, {"action": "latency", "latency_ms": 500, "path": "/api/v3/depth"})
+    slow = asyncio.create_task(api.get("/api/v3/depth", {"symbol": "BTCUSDT"}))
+    for _ in range(400):
+        if any(r["path"] == "/api/v3/depth" for r in sim.state.requests):
+            break
+        await asyncio.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    assert (await slow).status == 200  # the in-flight request finished
+    assert await asyncio.wait_for(proc.wait(), 15) == 0
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is absent")
+def test_the_systemd_unit_verifies() -> None:
+    out = subprocess.run(
+        ["systemd-analyze", "verify", str(EXAMPLES / "binguard-gateway.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def _docker_works() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "info"], capture_output=True, timeout=20, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    not os.environ.get("BINGUARD_DOCKER_TEST") or not _docker_works(),
+    reason="docker build runs only with BINGUARD_DOCKER_TEST=1 and a working docker daemon",
+)
+def test_the_dockerfile_builds() -> None:
+    root = EXAMPLES.parent
+    out = subprocess.run(
+        [
+            "docker",
+            "build",
+            "-f",
+            str(EXAMPLES / "Dockerfile"),
+            "-t",
+            "binguard-gateway-test",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
