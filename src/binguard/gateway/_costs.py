@@ -9,7 +9,7 @@ from __future__ import annotations
 from binguard.policy.budget import BanInForceError, BudgetExhaustedError, RateBudget, Ticket
 from binguard.policy.clock import Clock, SystemClock
 from binguard.policy.servertime import ServerTimeSync
-from binguard.policy.weights import REST, Cost, rest_cost, ws_api_cost
+from binguard.policy.weights import REST, WS_API_CONNECT, Cost, rest_cost, ws_api_cost
 
 FREE = Cost(0, raw=0)
 """What a request outside /api/v3 is charged: nothing, but the ban and the pause still stop it."""
@@ -22,6 +22,7 @@ def known_endpoint(method: str, path: str) -> bool:
 
 __all__ = [
     "FREE",
+    "WS_API_CONNECT",
     "BanInForceError",
     "BudgetExhaustedError",
     "Clock",

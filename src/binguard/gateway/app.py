@@ -27,6 +27,9 @@ from .config import GatewayConfig
 from .forward import Forwarder
 from .gate import Gate
 from .metrics import CONTENT_TYPE, Metrics
+from .streams import StreamHub
+from .streams import serve_bot as serve_stream_bot
+from .ws_api import serve_bot as serve_ws_api_bot
 
 log = logging.getLogger("binguard.gateway")
 PASSED = web.RequestKey("binguard_gateway_passed", Passed)
@@ -48,6 +51,7 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._forwarder: Forwarder | None = None
+        self.streams = StreamHub(config.stream_url, self.metrics)
         self._access = Access(config, self.port)
         self.started_at = time.time()
 
@@ -103,6 +107,7 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.drain()
+        await self.streams.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -158,6 +163,8 @@ class Gateway:
         if self._draining:
             self.metrics.local.labels("draining").inc()
             return answers.draining()
+        if _is_stream(passed.path) or passed.path == "/ws-api/v3":
+            return await self._websocket(request, passed)
         assert self._forwarder is not None
         self._inflight += 1
         self._idle.clear()
@@ -171,6 +178,18 @@ class Gateway:
             self._inflight -= 1
             if not self._inflight:
                 self._idle.set()
+
+    async def _websocket(self, request: web.Request, passed: Passed) -> web.StreamResponse:
+        if not web.WebSocketResponse().can_prepare(request).ok:
+            return answers.local(
+                "forbidden", 400, -1000, "binguard gateway: not a WebSocket upgrade"
+            )
+        if passed.path == "/ws-api/v3":
+            assert self._session is not None
+            return await serve_ws_api_bot(
+                self.gate, self._session, self.config.ws_api_url, request, passed.query
+            )
+        return await serve_stream_bot(self.streams, request, passed.path, passed.query)
 
     async def _status(self) -> web.Response:
         return web.json_response(await self.status(), status=503 if self._draining else 200)
@@ -199,4 +218,12 @@ class Gateway:
             "clock": {"synced": sync.synced, "offset_ms": sync.offset_ms, "rtt_ms": sync.rtt_ms},
             "upstream_health": self._forwarder.health(),
             "in_flight": self._inflight,
+            "streams": {
+                "upstream_connected": self.streams.upstream_connected,
+                "bot_sockets": len(self.streams.bots),
+            },
         }
+
+
+def _is_stream(path: str) -> bool:
+    return path in ("/ws", "/stream") or path.startswith("/ws/")

@@ -20,6 +20,8 @@ HELP = "run a local endpoint that keeps any bot's Binance traffic within limits 
 # flag -> (config field, type, help); every field of GatewayConfig is here
 _FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--upstream", "upstream", str, "upstream REST base URL (default: the preset's)"),
+    ("--stream-upstream", "stream_upstream", str, "market streams base URL (ws/wss)"),
+    ("--ws-api-upstream", "ws_api_upstream", str, "WebSocket API URL (ws/wss)"),
     ("--preset", "preset", str, f"upstream hosts: {', '.join(PRESETS)} (default binance)"),
     ("--listen", "listen", str, "HOST:PORT to listen on (default 127.0.0.1:8090)"),
     ("--store", "store", str, "budget store: memory:// or redis://host:port/db (shared)"),

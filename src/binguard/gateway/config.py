@@ -52,6 +52,8 @@ class GatewayConfig:
 
     upstream: str = ""  # REST base URL; empty: the preset's
     preset: str = "binance"
+    stream_upstream: str = ""  # market streams base (ws/wss); empty: from upstream or preset
+    ws_api_upstream: str = ""  # WebSocket API URL; empty: from upstream or preset
     listen: str = "127.0.0.1:8090"
     store: str = "memory://"  # redis://host:port/db: gateways on one IP share the budget
     ip_name: str = "default"  # the budget's IP scope name in a shared store
@@ -75,6 +77,24 @@ class GatewayConfig:
     @property
     def rest_url(self) -> str:
         return (self.upstream or PRESETS[self.preset][0]).rstrip("/")
+
+    @property
+    def stream_url(self) -> str:
+        """Streams base: explicit, else the upstream's host as ws(s) (the simulator serves all
+        three on one port), else the preset's."""
+        if self.stream_upstream:
+            return self.stream_upstream.rstrip("/")
+        if self.upstream:
+            return _as_ws(self.rest_url)
+        return PRESETS[self.preset][1]
+
+    @property
+    def ws_api_url(self) -> str:
+        if self.ws_api_upstream:
+            return self.ws_api_upstream
+        if self.upstream:
+            return _as_ws(self.rest_url) + "/ws-api/v3"
+        return PRESETS[self.preset][2]
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -112,6 +132,9 @@ class GatewayConfig:
         url = urlsplit(self.rest_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ConfigError("upstream must be an http(s) URL such as https://api.binance.com")
+        for name in ("stream_url", "ws_api_url"):
+            if urlsplit(getattr(self, name)).scheme not in ("ws", "wss"):
+                raise ConfigError(f"{name.replace('_url', '_upstream')} must be a ws(s):// URL")
         host, _ = self.host_port
         for net in self.allow_nets:
             try:
@@ -139,6 +162,10 @@ class GatewayConfig:
         if not 0 < self.margin <= 1:
             raise ConfigError("margin must be in (0, 1]")
         return self
+
+
+def _as_ws(url: str) -> str:
+    return "wss" + url[5:] if url.startswith("https") else "ws" + url[4:]
 
 
 def parse_listen(text: str) -> tuple[str, int]:
