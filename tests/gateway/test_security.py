@@ -139,13 +139,19 @@ async def test_open_proxy_attempts_are_refused(
     assert len(sim.state.requests) == seen
 
 
-async def test_oversized_requests_are_refused(sim: Simulator, gw_api: Api) -> None:
+async def test_oversized_requests_are_refused(
+    sim: Simulator, gw_api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
     seen = len(sim.state.requests)
     big = await gw_api.raw("POST", "/api/v3/order", body="a=" + "x" * 70000)
     assert big.status == 413 and big.headers[GATEWAY_HEADER] == "forbidden"
     long_header = await gw_api.raw("GET", "/api/v3/ping", headers={"X-Long": "y" * 9000})
     assert long_header.status in (400, 431)
+    long_line = await gw_api.raw("GET", "/api/v3/ping", query="signature=" + "z" * 9000)
+    assert long_line.status in (400, 414)
     assert len(sim.state.requests) == seen
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "yyyy" not in logged and "zzzz" not in logged and "signature" not in logged
 
 
 # -- secrets -------------------------------------------------------------------------------------

@@ -32,6 +32,24 @@ from .streams import serve_bot as serve_stream_bot
 from .ws_api import serve_bot as serve_ws_api_bot
 
 log = logging.getLogger("binguard.gateway")
+
+
+class _TypeOnly(logging.Filter):
+    """aiohttp's server logs a malformed request with its traceback, and the exception text
+    quotes the start of the offending line (which may hold a key or a query string): keep the
+    exception's type only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is not None:
+            record.msg = f"{record.getMessage()}: {record.exc_info[0].__name__}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+http_log = logging.getLogger("binguard.gateway.http")
+http_log.addFilter(_TypeOnly())
 PASSED = web.RequestKey("binguard_gateway_passed", Passed)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -81,6 +99,7 @@ class Gateway:
         runner = web.AppRunner(
             self.build_app(),
             access_log=None,
+            logger=http_log,
             max_line_size=limit,
             max_field_size=limit,
             max_headers=64,
