@@ -26,6 +26,7 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--listen", "listen", str, "HOST:PORT to listen on (default 127.0.0.1:8090)"),
     ("--store", "store", str, "budget store: memory:// or redis://host:port/db (shared)"),
     ("--ip-name", "ip_name", str, "the budget's IP scope in a shared store (default 'default')"),
+    ("--account", "account", str, "the ORDERS scope in a shared store (default 'gateway')"),
     ("--token", "token", str, "clients outside loopback use /t/<token>/... as base path"),
     ("--max-wait", "max_wait_s", float, "seconds a request may wait for budget (default 3)"),
     ("--upstream-timeout", "upstream_timeout_s", float, "seconds per upstream try (default 10)"),

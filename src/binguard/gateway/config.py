@@ -57,6 +57,7 @@ class GatewayConfig:
     listen: str = "127.0.0.1:8090"
     store: str = "memory://"  # redis://host:port/db: gateways on one IP share the budget
     ip_name: str = "default"  # the budget's IP scope name in a shared store
+    account: str = "gateway"  # the ORDERS scope: every account behind this gateway counted as one
     allow_remote: bool = False  # needed for a non-loopback listen address
     allow_nets: tuple[str, ...] = ()  # client networks allowed from outside loopback
     token: str = ""  # clients outside loopback and the allow-list send /t/<token>/...

@@ -50,7 +50,11 @@ class Gate:
         self.config = config
         clock = SystemClock()
         self.sync = ServerTimeSync(clock, resync_every=config.resync_s)
-        self.store = store if store is not None else store_from_url(config.store, ip=config.ip_name)
+        self.store = (
+            store
+            if store is not None
+            else store_from_url(config.store, ip=config.ip_name, account=config.account)
+        )
         self.budget = RateBudget.from_exchange_info(
             {"rateLimits": FALLBACK_LIMITS},
             store=self.store,

@@ -1,0 +1,78 @@
+"""Two gateways on one IP sharing one budget in a real redis-server (`--store redis://`): their
+bots together stay within the IP's limits, and a ban one gateway learns stops the other."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+from tests.backends._server import RedisServer
+from tests.sim.helpers import Api
+
+from binguard.gateway import GATEWAY_HEADER, Gateway
+from binguard.sim import RateLimitSpec, Simulator
+
+from .conftest import gw_config, load_faults
+from .test_breaker import SMALL
+
+# 100 weight per second: both gateways' start-ups (21 each) fit in one window
+FLEET = SMALL.with_(
+    limits=dataclasses.replace(
+        SMALL.limits,
+        rate_limits=(
+            RateLimitSpec("REQUEST_WEIGHT", "SECOND", 1, 100),
+            *SMALL.limits.rate_limits[1:],
+        ),
+    )
+)
+
+pytest.importorskip("redis")
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def small_sim() -> AsyncIterator[Simulator]:
+    async with Simulator(FLEET) as s:
+        yield s
+        assert s.bugs == []
+
+
+async def test_two_gateways_share_the_ip_budget(
+    small_sim: Simulator, redis_server: RedisServer, session: aiohttp.ClientSession
+) -> None:
+    scope = f"ip-{uuid.uuid4().hex[:8]}"
+    config = gw_config(small_sim.url, store=redis_server.url, ip_name=scope, max_wait_s=5.0)
+    async with Gateway(config) as a, Gateway(config) as b:
+        apis = [Api(session, gw.url) for gw in (a, b)]
+        replies = await asyncio.gather(*(apis[i % 2].get("/api/v3/ping") for i in range(300)))
+    assert [r.status for r in replies] == [200] * 300  # 3 windows of 100, none over
+    statuses = [r["status"] for r in small_sim.state.requests]
+    assert 429 not in statuses and 418 not in statuses
+
+
+async def test_a_ban_learnt_by_one_gateway_stops_the_other(
+    sim: Simulator, redis_server: RedisServer, session: aiohttp.ClientSession
+) -> None:
+    scope = f"ip-{uuid.uuid4().hex[:8]}"
+    config = gw_config(sim.url, store=redis_server.url, ip_name=scope)
+    async with Gateway(config) as a, Gateway(config) as b:
+        load_faults(sim, {"action": "http_418", "path": "/api/v3/depth", "ban_s": 30, "times": 1})
+        first = await Api(session, a.url).get("/api/v3/depth", {"symbol": "BTCUSDT"})
+        assert first.status == 418
+        seen = len(sim.state.requests)
+        other = await Api(session, b.url).get("/api/v3/ping")
+    assert other.status == 418 and other.headers[GATEWAY_HEADER] == "banned"
+    assert len(sim.state.requests) == seen
