@@ -23,6 +23,7 @@ from aiohttp import web
 
 from . import answers
 from .access import Access, Passed, Refused
+from .cache import Caches
 from .config import GatewayConfig
 from .forward import Forwarder
 from .gate import Gate
@@ -70,6 +71,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._forwarder: Forwarder | None = None
         self.streams = StreamHub(config.stream_url, self.metrics)
+        self.caches = Caches(self.streams, config.cache_ttl_s, config.cache_idle_s)
         self._access = Access(config, self.port)
         self.started_at = time.time()
 
@@ -126,6 +128,7 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.drain()
+        await self.caches.close()
         await self.streams.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -185,6 +188,11 @@ class Gateway:
         if _is_stream(passed.path) or passed.path == "/ws-api/v3":
             return await self._websocket(request, passed)
         assert self._forwarder is not None
+        cached = self.caches.answer(request.method, passed.path, passed.query)
+        if cached is not None:
+            self.metrics.local.labels("cache").inc()
+            cached.headers.update(await self.gate.used_headers())
+            return cached
         self._inflight += 1
         self._idle.clear()
         try:
@@ -192,7 +200,14 @@ class Gateway:
             call = self._forwarder.call(
                 request.method, passed.path, passed.query, body, request.headers
             )
-            return await self._forwarder.forward(call)
+            answer = await self._forwarder.forward(call)
+            if (
+                isinstance(answer, web.Response)
+                and isinstance(answer.body, bytes)
+                and "Content-Encoding" not in answer.headers  # kept bytes must suit any bot
+            ):
+                self.caches.keep(passed.path, passed.query, answer.status, answer.body)
+            return answer
         finally:
             self._inflight -= 1
             if not self._inflight:
@@ -237,6 +252,7 @@ class Gateway:
             "clock": {"synced": sync.synced, "offset_ms": sync.offset_ms, "rtt_ms": sync.rtt_ms},
             "upstream_health": self._forwarder.health(),
             "in_flight": self._inflight,
+            "caches": {"hits": self.caches.hits, "misses": self.caches.misses},
             "streams": {
                 "upstream_connected": self.streams.upstream_connected,
                 "bot_sockets": len(self.streams.bots),

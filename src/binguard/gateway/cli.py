@@ -28,6 +28,8 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--ip-name", "ip_name", str, "the budget's IP scope in a shared store (default 'default')"),
     ("--account", "account", str, "the ORDERS scope in a shared store (default 'gateway')"),
     ("--token", "token", str, "clients outside loopback use /t/<token>/... as base path"),
+    ("--cache-ttl", "cache_ttl_s", float, "exchangeInfo cache seconds; 0: no caches (default 10)"),
+    ("--cache-idle", "cache_idle_s", float, "drop a ticker stream unused this long (default 60)"),
     ("--max-wait", "max_wait_s", float, "seconds a request may wait for budget (default 3)"),
     ("--upstream-timeout", "upstream_timeout_s", float, "seconds per upstream try (default 10)"),
     ("--read-retries", "read_retries", int, "extra tries for a failed read (default 3)"),

@@ -62,6 +62,8 @@ class GatewayConfig:
     allow_nets: tuple[str, ...] = ()  # client networks allowed from outside loopback
     token: str = ""  # clients outside loopback and the allow-list send /t/<token>/...
     allow_hosts: tuple[str, ...] = ()  # extra Host names clients may use (docker service name)
+    cache_ttl_s: float = 10.0  # exchangeInfo kept this long; 0 turns every cache off
+    cache_idle_s: float = 60.0  # a bookTicker stream nobody asked for this long is dropped
     max_wait_s: float = 3.0  # how long a request may wait for budget before a local 429
     upstream_timeout_s: float = 10.0  # Binance answers -1007 itself after 10 s
     read_retries: int = 3  # extra attempts for a read (GET) that failed transiently
@@ -155,7 +157,14 @@ class GatewayConfig:
                     "--allow-remote needs --allow-net CIDR or --token: an open gateway would "
                     "let anyone on the network spend this IP's budget and earn its bans"
                 )
-        for name in ("max_wait_s", "upstream_timeout_s", "read_deadline_s", "drain_s"):
+        for name in (
+            "cache_ttl_s",
+            "cache_idle_s",
+            "max_wait_s",
+            "upstream_timeout_s",
+            "read_deadline_s",
+            "drain_s",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

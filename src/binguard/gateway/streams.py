@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import orjson
@@ -42,6 +43,18 @@ _CONTROL = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "G
 
 def is_diff_depth(stream: str) -> bool:
     return stream.endswith("@depth") or "@depth@" in stream
+
+
+class Subscriber(Protocol):
+    """What the hub delivers to: a bot's socket, or one of the gateway's own caches."""
+
+    combined: bool
+    closed: bool
+    streams: dict[str, None]
+
+    def deliver(self, text: str) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
 
 
 class BotStream:
@@ -96,18 +109,19 @@ class StreamHub:
         self._url = base_url.rstrip("/") + "/stream"
         self._metrics = metrics
         self._options = options or WsOptions()
-        self._wanted: dict[str, set[BotStream]] = {}
+        self._wanted: dict[str, set[Subscriber]] = {}
         self._upstream: set[str] = set()
         self._last_u: dict[str, int] = {}
         self._sup: WsSupervisor | None = None
         self._lock = asyncio.Lock()
         self.bots: set[BotStream] = set()
+        self.down_listeners: list[Callable[[], None]] = []  # told when the upstream socket drops
 
     @property
     def upstream_connected(self) -> bool:
         return self._sup is not None and self._sup.connected
 
-    async def subscribe(self, bot: BotStream, names: list[str]) -> dict[str, Any] | None:
+    async def subscribe(self, bot: Subscriber, names: list[str]) -> dict[str, Any] | None:
         """Add `names` for `bot`; the upstream's error (a dict) if it refused them."""
         async with self._lock:
             fresh = [n for n in dict.fromkeys(names) if n not in self._upstream]
@@ -121,7 +135,7 @@ class StreamHub:
                 bot.streams[n] = None
         return None
 
-    async def unsubscribe(self, bot: BotStream, names: list[str]) -> None:
+    async def unsubscribe(self, bot: Subscriber, names: list[str]) -> None:
         async with self._lock:
             unused = []
             for n in names:
@@ -173,6 +187,8 @@ class StreamHub:
     def _on_down(self, reason: str) -> None:
         """Upstream lost: events were missed, every diff depth bot must resync."""
         log.info("gateway streams: upstream down (%s)", reason)
+        for listener in self.down_listeners:
+            listener()
         for stream in [s for s in self._wanted if is_diff_depth(s)]:
             self._gap(stream)
         self._last_u.clear()
