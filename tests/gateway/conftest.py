@@ -20,7 +20,9 @@ QUIET = SimConfig(flow=FlowConfig(interval_ms=0))
 
 
 def gw_config(upstream: str, **changes: Any) -> GatewayConfig:
-    """A gateway on an ephemeral loopback port, short waits for tests."""
+    """A gateway on an ephemeral loopback port, short waits for tests. Caches are off (the
+    pass-through is what most tests test; a cache would answer some requests itself):
+    test_caches.py turns them on."""
     base = GatewayConfig(
         upstream=upstream,
         listen="127.0.0.1:0",
@@ -31,6 +33,7 @@ def gw_config(upstream: str, **changes: Any) -> GatewayConfig:
         backoff_cap_s=0.05,
         margin=1.0,
         drain_s=2.0,
+        cache_ttl_s=0.0,
     )
     return base.with_(**changes)
 

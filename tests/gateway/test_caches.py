@@ -13,7 +13,7 @@ from tests.sim.helpers import Api, poll
 from binguard.gateway import GATEWAY_HEADER, Gateway
 from binguard.sim import Simulator
 
-from .conftest import gw_config, load_faults
+from .conftest import gw_config, load_faults, upstream_paths
 from .test_streams import WS_QUIET
 
 
@@ -48,7 +48,7 @@ async def test_book_ticker_comes_from_the_stream_once_it_runs(
 ) -> None:
     key = wsim.config.demo.keys[0]
     direct = Api(session, wsim.url, key.api_key, key.secret)
-    async with Gateway(gw_config(wsim.url)) as gw:
+    async with Gateway(gw_config(wsim.url, cache_ttl_s=10)) as gw:
         api = Api(session, gw.url)
         first = await api.get("/api/v3/ticker/bookTicker", {"symbol": "BTCUSDT"})
         assert GATEWAY_HEADER not in first.headers  # not ready: forwarded
@@ -64,10 +64,10 @@ async def test_book_ticker_comes_from_the_stream_once_it_runs(
         assert body == truth.body  # the same answer as Binance's REST
         load_faults(wsim, {"action": "http_418", "path": "/api/v3/depth", "ban_s": 30})
         assert (await api.get("/api/v3/depth", {"symbol": "BTCUSDT"})).status == 418
-        seen = len(wsim.state.requests)
+        seen = len(upstream_paths(wsim))  # REST: market streams are not the banned API
         during = await api.get("/api/v3/ticker/bookTicker", {"symbol": "BTCUSDT"})
         assert during.status == 200 and during.headers[GATEWAY_HEADER] == "cache"
-        assert len(wsim.state.requests) == seen
+        assert len(upstream_paths(wsim)) == seen
 
 
 async def _subscribed(sim: Simulator) -> int:
@@ -82,7 +82,7 @@ async def test_a_lost_stream_drops_the_cached_ticker(
     """Never staler than its stream: after the upstream socket is lost, requests go upstream
     until the new socket brings an event."""
     load_faults(wsim, {"action": "ws_reset", "path": "/stream", "times": 1, "after_s": 0.5})
-    async with Gateway(gw_config(wsim.url)) as gw:
+    async with Gateway(gw_config(wsim.url, cache_ttl_s=10)) as gw:
         api = Api(session, gw.url)
 
         async def source() -> str | None:
@@ -103,3 +103,41 @@ async def _connects(sim: Simulator) -> int:
     return sum(
         1 for r in sim.state.requests if r.get("ws") == "stream" and r["method"] == "CONNECT"
     )
+
+
+async def _depth(api: Api, limit: int = 5) -> tuple[str | None, object]:
+    reply = await api.get("/api/v3/depth", {"symbol": "BTCUSDT", "limit": limit})
+    assert reply.status == 200, reply.body
+    return reply.headers.get(GATEWAY_HEADER), reply.body
+
+
+async def test_depth_comes_from_a_strict_local_book(
+    wsim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """The book's answer is Binance's REST answer for the same lastUpdateId, for any limit it
+    holds; after a gap in the stream it resyncs and is again exactly right."""
+    direct = Api(session, wsim.url)
+    async with Gateway(gw_config(wsim.url, cache_ttl_s=10)) as gw:
+        api = Api(session, gw.url)
+        assert (await _depth(api))[0] is None  # the book starts; this one goes upstream
+        await poll(lambda: _depth(api), lambda d: d[0] == "cache")
+        for limit in (1, 5, 100):
+            source, body = await _depth(api, limit)
+            truth = (await direct.get("/api/v3/depth", {"symbol": "BTCUSDT", "limit": limit})).body
+            assert source == "cache" and body == truth
+        load_faults(
+            wsim, {"action": "ws_gap", "stream": "btcusdt@depth*", "every_nth": 2, "times": 1}
+        )
+        for _ in range(4):
+            wsim.state.crowd.step()
+        truth = (await direct.get("/api/v3/depth", {"symbol": "BTCUSDT", "limit": 10})).body
+
+        async def cached_and_current() -> bool:
+            source, body = await _depth(api, 10)
+            return source == "cache" and body == truth
+
+        await poll(cached_and_current, lambda ok: ok, wait_s=5)
+        assert gw.books is not None
+        book = gw.books._books["BTCUSDT"][0]
+        assert book.stats.gaps >= 1 and book.stats.resyncs >= 2  # the gap was seen and healed
+    assert [e["action"] for e in wsim.state.faults.log] == ["ws_gap"]

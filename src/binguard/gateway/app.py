@@ -23,6 +23,7 @@ from aiohttp import web
 
 from . import answers
 from .access import Access, Passed, Refused
+from .books import Books
 from .cache import Caches
 from .config import GatewayConfig
 from .forward import Forwarder
@@ -72,6 +73,7 @@ class Gateway:
         self._forwarder: Forwarder | None = None
         self.streams = StreamHub(config.stream_url, self.metrics)
         self.caches = Caches(self.streams, config.cache_ttl_s, config.cache_idle_s)
+        self.books: Books | None = None  # needs the forwarder: made in start()
         self._access = Access(config, self.port)
         self.started_at = time.time()
 
@@ -96,6 +98,8 @@ class Gateway:
         # Retries are the forwarder's decision alone.
         self._session._retry_connection = False
         self._forwarder = Forwarder(self.gate, self._session, self.metrics)
+        if self.config.cache_ttl_s > 0:
+            self.books = Books(self.streams, self._forwarder, self.config.cache_idle_s)
         await self.gate.start(self._session)
         limit = self.config.max_header_bytes
         runner = web.AppRunner(
@@ -129,6 +133,8 @@ class Gateway:
     async def stop(self) -> None:
         await self.drain()
         await self.caches.close()
+        if self.books is not None:
+            await self.books.close()
         await self.streams.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -189,6 +195,8 @@ class Gateway:
             return await self._websocket(request, passed)
         assert self._forwarder is not None
         cached = self.caches.answer(request.method, passed.path, passed.query)
+        if cached is None and self.books is not None:
+            cached = self.books.answer(request.method, passed.path, passed.query)
         if cached is not None:
             self.metrics.local.labels("cache").inc()
             cached.headers.update(await self.gate.used_headers())

@@ -121,6 +121,25 @@ class StreamHub:
     def upstream_connected(self) -> bool:
         return self._sup is not None and self._sup.connected
 
+    def live(self, name: str) -> bool:
+        """Subscribed on a live upstream socket (a new socket resubscribes before it is up)."""
+        return name in self._upstream and self.upstream_connected
+
+    async def wait_live(self, names: list[str], within: float | None = None) -> None:
+        """Wait until every name is live (TimeoutError after `within` seconds)."""
+
+        async def all_live() -> None:
+            while not all(self.live(n) for n in names):
+                if self._sup is not None and not self._sup.connected:
+                    await self._sup.wait_connected()
+                else:
+                    async with self._lock:  # a subscription on its way ends first
+                        pass
+                    if not all(n in self._upstream for n in names):
+                        raise ValueError(f"not subscribed: {names}")
+
+        await asyncio.wait_for(all_live(), within)
+
     async def subscribe(self, bot: Subscriber, names: list[str]) -> dict[str, Any] | None:
         """Add `names` for `bot`; the upstream's error (a dict) if it refused them."""
         async with self._lock:
