@@ -102,11 +102,11 @@ def _proxy_app(upstream: str) -> web.Application:
     return app
 
 
-async def _serve(kind: str, upstream: str, ports: Queue[int]) -> None:
+async def _serve(kind: str, upstream: str, ports: Queue[int], options: dict[str, Any]) -> None:
     if kind == "gateway":
         from binguard.gateway import Gateway, GatewayConfig
 
-        gw = Gateway(GatewayConfig(upstream=upstream, listen="127.0.0.1:0"))
+        gw = Gateway(GatewayConfig(upstream=upstream, listen="127.0.0.1:0", **options))
         await gw.start()
         ports.put(gw.port)
         await asyncio.Event().wait()
@@ -119,14 +119,14 @@ async def _serve(kind: str, upstream: str, ports: Queue[int]) -> None:
     await asyncio.Event().wait()
 
 
-def _child(kind: str, upstream: str, ports: Queue[int]) -> None:
-    asyncio.run(_serve(kind, upstream, ports))
+def _child(kind: str, upstream: str, ports: Queue[int], options: dict[str, Any]) -> None:
+    asyncio.run(_serve(kind, upstream, ports, options))
 
 
-def _start(kind: str, upstream: str = "") -> tuple[multiprocessing.Process, str]:
+def _start(kind: str, upstream: str = "", **options: Any) -> tuple[multiprocessing.Process, str]:
     ctx = multiprocessing.get_context("spawn")
     ports: Queue[int] = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(kind, upstream, ports), daemon=True)
+    proc = ctx.Process(target=_child, args=(kind, upstream, ports, options), daemon=True)
     proc.start()
     return proc, f"http://127.0.0.1:{ports.get(timeout=30)}"
 
@@ -161,12 +161,19 @@ def _measure(url: str, pid: int | None) -> tuple[float, float | None]:
 
 
 def run() -> None:
+    _overhead()
+    _fleet()
+
+
+def _overhead() -> None:
+    """(b): caches off, so every request is forwarded (the path under test)."""
+    print("   (b) pass-through overhead")
     procs = []
     try:
         up, up_url = _start("upstream")
         procs.append(up)
         peer, peer_url = _start("proxy", up_url)
-        gw, gw_url = _start("gateway", up_url)
+        gw, gw_url = _start("gateway", up_url, cache_ttl_s=0.0)
         procs += [peer, gw]
         direct, _ = _measure(up_url, None)
         peer_p50, peer_cpu = _measure(peer_url, peer.pid)
@@ -199,3 +206,204 @@ def run() -> None:
             p.join(5)
             if p.is_alive():
                 p.kill()
+
+
+# -- (a) eight polling bots on one IP ------------------------------------------------------------
+BOTS = 8
+FLEET_S = 8.0
+WEIGHT_LIMIT = 100  # REQUEST_WEIGHT per 1 SECOND on the simulated IP
+BOT_RATE = 10.0  # requests per second per bot
+# One cycle of 20 requests, as a freqtrade-like bot polls (fixed, documented): 80 % market data
+# (8 ticker/bookTicker, 8 depth limit=100), 20 % signed (2 openOrders, 1 order, 1 cancel).
+MIX = ("ticker", "depth") * 4 + ("open",) + ("ticker", "depth") * 4 + ("place", "open", "cancel")
+WEIGHTS = {"ticker": 2, "depth": 5, "open": 6, "place": 1, "cancel": 1}  # rest-api.md
+
+
+def _signed(secret: str, params: dict[str, str]) -> str:
+    import hashlib
+    import hmac
+    from urllib.parse import urlencode
+
+    query = urlencode({**params, "timestamp": str(int(time.time() * 1000))})
+    return (
+        query
+        + "&signature="
+        + hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+    )
+
+
+async def _bot(url: str, key: str, secret: str, seconds: float) -> dict[str, Any]:
+    """One polling bot: the MIX at BOT_RATE for `seconds`; what it saw and what it asked for."""
+    statuses: dict[str, int] = {}
+    demand = 0
+    order_id: int | None = None
+    headers = {"X-MBX-APIKEY": key}
+    async with aiohttp.ClientSession() as s:
+        end = time.monotonic() + seconds
+        i = 0
+        while time.monotonic() < end:
+            kind = MIX[i % len(MIX)]
+            i += 1
+            started = time.monotonic()
+            if kind == "ticker":
+                req = s.get(url + "/api/v3/ticker/bookTicker?symbol=BTCUSDT")
+            elif kind == "depth":
+                req = s.get(url + "/api/v3/depth?symbol=BTCUSDT&limit=100")
+            elif kind == "open":
+                req = s.get(
+                    url + "/api/v3/openOrders?" + _signed(secret, {"symbol": "BTCUSDT"}),
+                    headers=headers,
+                )
+            elif kind == "place":
+                params = {
+                    "symbol": "BTCUSDT",
+                    "side": "BUY",
+                    "type": "LIMIT",
+                    "timeInForce": "GTC",
+                    "quantity": "0.001",
+                    "price": "20000",
+                }
+                req = s.post(
+                    url + "/api/v3/order",
+                    data=_signed(secret, params),
+                    headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+                )
+            elif order_id is not None:
+                params = {"symbol": "BTCUSDT", "orderId": str(order_id)}
+                req = s.delete(url + "/api/v3/order?" + _signed(secret, params), headers=headers)
+            else:
+                continue
+            demand += WEIGHTS[kind]
+            async with req as r:
+                body = await r.read()
+                statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+                if kind == "place" and r.status == 200:
+                    order_id = orjson.loads(body)["orderId"]
+                elif kind == "cancel":
+                    order_id = None
+            await asyncio.sleep(max(0.0, 1 / BOT_RATE - (time.monotonic() - started)))
+    return {"statuses": statuses, "demand": demand}
+
+
+def _bot_child(url: str, key: str, secret: str, seconds: float, out: Queue[dict[str, Any]]) -> None:
+    out.put(asyncio.run(_bot(url, key, secret, seconds)))
+
+
+def _fleet_run(urls: list[str]) -> dict[str, Any]:
+    """BOTS bot processes spread over `urls`; their results summed."""
+    from binguard.sim import SimConfig
+
+    key = SimConfig().demo.keys[0]
+    ctx = multiprocessing.get_context("spawn")
+    out: Queue[dict[str, Any]] = ctx.Queue()
+    bots = [
+        ctx.Process(
+            target=_bot_child, args=(urls[i % len(urls)], key.api_key, key.secret, FLEET_S, out)
+        )
+        for i in range(BOTS)
+    ]
+    for b in bots:
+        b.start()
+    results = [out.get(timeout=FLEET_S + 60) for _ in bots]
+    for b in bots:
+        b.join(10)
+    seen: dict[str, int] = {}
+    for r in results:
+        for status, n in r["statuses"].items():
+            seen[status] = seen.get(status, 0) + n
+    return {"seen": seen, "demand": sum(r["demand"] for r in results)}
+
+
+def _upstream(sim: Any, gateways: list[str]) -> dict[str, int]:
+    """What reached the simulator (its request log): 429s, 418s and the weight it charged.
+    The log has no parameters: depth is charged 5 (limit=100, the bots') except for the
+    gateways' own book snapshots (limit=1000, weight 50), counted from their /status."""
+    from bench._common import get_json
+
+    log = [r for r in sim.get("/_sim/requests") if not r.get("ws")]
+    snapshots = 0
+    for url in gateways:
+        books = get_json(url + "/status")["caches"]["books"]
+        snapshots += sum(b["snapshots"] for b in books.values())
+    table = {
+        "/api/v3/ticker/bookTicker": 2,
+        "/api/v3/depth": 5,
+        "/api/v3/openOrders": 6,
+        "/api/v3/order": 1,
+        "/api/v3/time": 1,
+        "/api/v3/exchangeInfo": 20,
+    }
+    weight = sum(table.get(r["path"], 1) for r in log) + snapshots * (50 - 5)
+    return {
+        "429": sum(1 for r in log if r["status"] == 429),
+        "418": sum(1 for r in log if r["status"] == 418),
+        "weight": weight,
+    }
+
+
+def _fleet() -> None:
+    from bench._common import SimProcess, saturation_config
+
+    print(
+        f"   (a) {BOTS} polling bots on one IP, limit {WEIGHT_LIMIT} weight/s, {FLEET_S:.0f} s each"
+    )
+    rows = {}
+    for mode in ("direct", "one gateway", "two gateways + Redis"):
+        with SimProcess(saturation_config(WEIGHT_LIMIT)) as sim:
+            rows[mode] = _fleet_mode(mode, sim)
+    _report_fleet(rows)
+
+
+def _fleet_mode(mode: str, sim: Any) -> dict[str, Any]:
+    from bench._common import RedisProcess
+
+    procs: list[multiprocessing.Process] = []
+    redis = RedisProcess() if mode.startswith("two") else None
+    try:
+        urls = [sim.url]
+        if mode != "direct":
+            options: dict[str, Any] = {}
+            if redis is not None:
+                redis.__enter__()
+                options["store"] = redis.url
+            urls = []
+            for _ in range(2 if redis is not None else 1):
+                proc, url = _start("gateway", sim.url, **options)
+                procs.append(proc)
+                urls.append(url)
+        result = _fleet_run(urls)
+        result.update(_upstream(sim, [] if mode == "direct" else urls))
+        return result
+    finally:
+        for p in procs:
+            p.terminate()
+            p.join(5)
+        if redis is not None:
+            redis.close()
+
+
+def _report_fleet(rows: dict[str, dict[str, Any]]) -> None:
+    for mode, r in rows.items():
+        bad = {k: v for k, v in r["seen"].items() if k != "200"}
+        print(
+            f"   {mode:22s} upstream 429s {r['429']:4d}, 418s {r['418']:4d}, weight {r['weight']:6d}"
+            f" | bots saw {sum(r['seen'].values())} answers, not 200: {bad or 'none'}"
+            f" | demand {r['demand']}"
+        )
+    demand = rows["direct"]["demand"]
+    for mode in ("one gateway", "two gateways + Redis"):
+        r = rows[mode]
+        goal(
+            f"(a) {mode}: 429s and 418s from upstream",
+            f"{r['429']} x 429, {r['418']} x 418",
+            f"direct {rows['direct']['429']} x 429, {rows['direct']['418']} x 418",
+            "0 and 0",
+            r["429"] == 0 and r["418"] == 0,
+        )
+    share = rows["one gateway"]["weight"] / demand if demand else 0.0
+    # Not a goal yet: most of a freqtrade mix's weight is ticker/24hr and klines, whose caches
+    # wait for the simulator's market data; this mix's signed calls alone are ~20 % of demand.
+    print(
+        f"   upstream weight through one gateway: {share:.0%} of the direct run's demand"
+        " (issue goal <= 10 %: needs the ticker/24hr and klines caches; not measured as a goal)"
+    )

@@ -260,7 +260,11 @@ class Gateway:
             "clock": {"synced": sync.synced, "offset_ms": sync.offset_ms, "rtt_ms": sync.rtt_ms},
             "upstream_health": self._forwarder.health(),
             "in_flight": self._inflight,
-            "caches": {"hits": self.caches.hits, "misses": self.caches.misses},
+            "caches": {
+                "hits": self.caches.hits,
+                "misses": self.caches.misses,
+                "books": self.books.summary() if self.books is not None else {},
+            },
             "streams": {
                 "upstream_connected": self.streams.upstream_connected,
                 "bot_sockets": len(self.streams.bots),

@@ -150,6 +150,18 @@ class Books:
             body=body, headers={"X-Binguard-Gateway": "cache", "Content-Type": "application/json"}
         )
 
+    def summary(self) -> dict[str, dict[str, object]]:
+        """For /status: each book's state and how often it took a snapshot or saw a gap."""
+        return {
+            symbol: {
+                "state": book.state.value,
+                "last_update_id": book.last_update_id,
+                "snapshots": book.stats.resyncs,
+                "gaps": book.stats.gaps,
+            }
+            for symbol, (book, _) in self._books.items()
+        }
+
     def _book(self, symbol: str) -> OrderBook:
         kept = self._books.get(symbol)
         if kept is None:
