@@ -1,4 +1,6 @@
-"""binguard gateway: (b) pass-through overhead on loopback.
+"""binguard gateway: (a) eight bots on one IP, (b) pass-through overhead, (c) cached answers.
+
+(a) and (c) are described at their functions (`_fleet`, `_cached_rate`); (b):
 
 Three servers, each in a process of its own, and the load generator in this one:
 - a static upstream (aiohttp) answering `/api/v3/depth`, `/api/v3/time` and `/api/v3/exchangeInfo`
@@ -163,6 +165,7 @@ def _measure(url: str, pid: int | None) -> tuple[float, float | None]:
 def run() -> None:
     _overhead()
     _fleet()
+    _cached_rate()
 
 
 def _overhead() -> None:
@@ -406,4 +409,120 @@ def _report_fleet(rows: dict[str, dict[str, Any]]) -> None:
     print(
         f"   upstream weight through one gateway: {share:.0%} of the direct run's demand"
         " (issue goal <= 10 %: needs the ticker/24hr and klines caches; not measured as a goal)"
+    )
+
+
+# -- (c) cached answers against a hello-world serving the same bytes ------------------------------
+LOAD_S = 4.0
+LOAD_CONNECTIONS = 16
+CACHED = ("/api/v3/depth?symbol=BTCUSDT&limit=100", "/api/v3/ticker/bookTicker?symbol=BTCUSDT")
+
+
+def _hello_app(bodies: dict[str, bytes]) -> web.Application:
+    """The peer: aiohttp answering each path with its pre-built body, nothing else."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=bodies[request.path], content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    return app
+
+
+async def _serve_hello(bodies: dict[str, bytes], ports: Queue[int]) -> None:
+    runner = web.AppRunner(_hello_app(bodies), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    ports.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    await asyncio.Event().wait()
+
+
+def _hello_child(bodies: dict[str, bytes], ports: Queue[int]) -> None:
+    asyncio.run(_serve_hello(bodies, ports))
+
+
+async def _load(url: str, seconds: float) -> int:
+    """Answers received in `seconds` over LOAD_CONNECTIONS keep-alive connections."""
+    done = 0
+    end = time.monotonic() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=LOAD_CONNECTIONS)) as s:
+
+        async def worker(i: int) -> None:
+            nonlocal done
+            path = url + CACHED[i % 2]
+            while time.monotonic() < end:
+                async with s.get(path) as r:
+                    await r.read()
+                    assert r.status == 200, r.status
+                done += 1
+
+        await asyncio.gather(*(worker(i) for i in range(LOAD_CONNECTIONS)))
+    return done
+
+
+def _load_child(url: str, seconds: float, out: Queue[int]) -> None:
+    out.put(asyncio.run(_load(url, seconds)))
+
+
+def _rate(url: str) -> float:
+    ctx = multiprocessing.get_context("spawn")
+    out: Queue[int] = ctx.Queue()
+    proc = ctx.Process(target=_load_child, args=(url, LOAD_S, out), daemon=True)
+    proc.start()
+    n = out.get(timeout=LOAD_S + 60)
+    proc.join(10)
+    return n / LOAD_S
+
+
+def _warm(gw_url: str, sim: Any) -> dict[str, bytes]:
+    """Ask until both answers come from the caches (the market moved once the streams run);
+    their bodies, which the peer serves too."""
+    import urllib.request
+
+    bodies: dict[str, bytes] = {}
+    deadline = time.monotonic() + 30
+    for path in CACHED:
+        while True:
+            with urllib.request.urlopen(gw_url + path, timeout=10) as r:
+                body = r.read()
+                if r.headers.get("X-Binguard-Gateway") == "cache":
+                    bodies[path.split("?")[0]] = body
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{path} never came from the cache")
+            sim.post("/_sim/crowd/step?n=1")  # an event on every stream
+            time.sleep(0.05)
+    return bodies
+
+
+def _cached_rate() -> None:
+    from bench._common import SimProcess, saturation_config
+
+    print(f"   (c) cached depth/bookTicker answers, {LOAD_CONNECTIONS} connections, {LOAD_S:.0f} s")
+    procs: list[multiprocessing.Process] = []
+    with SimProcess(saturation_config(100_000)) as sim:
+        try:
+            gw, gw_url = _start("gateway", sim.url)
+            procs.append(gw)
+            bodies = _warm(gw_url, sim)
+            ctx = multiprocessing.get_context("spawn")
+            ports: Queue[int] = ctx.Queue()
+            hello = ctx.Process(target=_hello_child, args=(bodies, ports), daemon=True)
+            hello.start()
+            procs.append(hello)
+            hello_url = f"http://127.0.0.1:{ports.get(timeout=30)}"
+            peer = _rate(hello_url)
+            ours = _rate(gw_url)
+        finally:
+            for p in procs:
+                p.terminate()
+                p.join(5)
+    print(f"   answers/s: aiohttp hello-world {peer:.0f}, gateway cache {ours:.0f}")
+    goal(
+        "(c) cached depth/ticker answers",
+        f"{ours:.0f}/s ({ours / peer:.2f}x)",
+        f"aiohttp hello-world, same bodies {peer:.0f}/s",
+        ">= 0.5x",
+        ours >= 0.5 * peer,
     )

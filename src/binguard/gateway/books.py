@@ -122,6 +122,7 @@ class Books:
         self._fetch = _Fetch(forwarder)
         self._idle = idle_s
         self._books: dict[str, tuple[OrderBook, list[float]]] = {}
+        self._rendered: dict[tuple[str, int, int], bytes] = {}
 
     def answer(self, method: str, path: str, query: str) -> web.Response | None:
         if method != "GET" or path != DEPTH:
@@ -138,14 +139,20 @@ class Books:
         if not book.ready:
             self._sweep()
             return None
-        view = book.view(limit)
-        body = orjson.dumps(
-            {
-                "lastUpdateId": view.last_update_id,
-                "bids": [[f"{p:.8f}", str(q)] for p, q in view.bids],
-                "asks": [[f"{p:.8f}", str(q)] for p, q in view.asks],
-            }
-        )
+        memo_key = (symbol.upper(), limit, book.last_update_id)
+        body = self._rendered.get(memo_key)
+        if body is None:  # rendered once per book update and limit (polling bots repeat)
+            view = book.view(limit)
+            body = orjson.dumps(
+                {
+                    "lastUpdateId": view.last_update_id,
+                    "bids": [[f"{p:.8f}", str(q)] for p, q in view.bids],
+                    "asks": [[f"{p:.8f}", str(q)] for p, q in view.asks],
+                }
+            )
+            if len(self._rendered) > 64:
+                self._rendered.clear()
+            self._rendered[memo_key] = body
         return web.Response(
             body=body, headers={"X-Binguard-Gateway": "cache", "Content-Type": "application/json"}
         )
