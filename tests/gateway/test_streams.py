@@ -114,7 +114,12 @@ async def test_an_upstream_drop_closes_depth_bots_and_keeps_trade_bots(
         order = {**limit_buy("0.001", book["asks"][0][0]), "timeInForce": "IOC"}
         assert (await api.order(**order)).status == 200
         trade = await recv_json(trades)
+        status = (await Api(session, wgw.url).get("/status")).body["streams"]
+        metrics = (await Api(session, wgw.url).raw("GET", "/metrics")).body
     assert trade["e"] == "trade"  # the trade bot never noticed the upstream drop
+    assert status["reconnects"] == 1 and status["upstream_connected"] is True
+    assert "binguard_gateway_upstream_stream_reconnects 1.0" in metrics
+    assert 'binguard_gateway_bot_sockets{kind="streams"}' in metrics
 
 
 async def test_bad_control_messages_are_answered(

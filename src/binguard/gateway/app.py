@@ -66,6 +66,7 @@ class Gateway:
         self.metrics = Metrics()
         self._draining = False
         self._inflight = 0
+        self._ws_api_bots = 0  # WebSocket API bot sockets open (each with its upstream twin)
         self._idle = asyncio.Event()
         self._idle.set()
         self._session: aiohttp.ClientSession | None = None
@@ -186,6 +187,7 @@ class Gateway:
         if passed.path == "/status":
             return await self._status()
         if passed.path == "/metrics":
+            self._socket_gauges()
             body = self.metrics.render(await self.gate.snapshot())
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
         if self._draining:
@@ -228,10 +230,22 @@ class Gateway:
             )
         if passed.path == "/ws-api/v3":
             assert self._session is not None
-            return await serve_ws_api_bot(
-                self.gate, self._session, self.config.ws_api_url, request, passed.query
-            )
+            self._ws_api_bots += 1
+            try:
+                return await serve_ws_api_bot(
+                    self.gate, self._session, self.config.ws_api_url, request, passed.query
+                )
+            finally:
+                self._ws_api_bots -= 1
         return await serve_stream_bot(self.streams, request, passed.path, passed.query)
+
+    def _socket_gauges(self) -> None:
+        m = self.metrics
+        m.bot_sockets.labels("streams").set(len(self.streams.bots))
+        m.bot_sockets.labels("ws_api").set(self._ws_api_bots)
+        m.upstream_sockets.labels("streams").set(1 if self.streams.upstream_connected else 0)
+        m.upstream_sockets.labels("ws_api").set(self._ws_api_bots)
+        m.reconnects.set(self.streams.reconnects)
 
     async def _status(self) -> web.Response:
         return web.json_response(await self.status(), status=503 if self._draining else 200)
@@ -268,7 +282,9 @@ class Gateway:
             "streams": {
                 "upstream_connected": self.streams.upstream_connected,
                 "bot_sockets": len(self.streams.bots),
+                "reconnects": self.streams.reconnects,
             },
+            "ws_api": {"bot_sockets": self._ws_api_bots},
         }
 
 

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -107,10 +108,12 @@ class Forwarder:
             "last_failure": None if fail is None else {"at": fail[0], "what": fail[1]},
         }
 
-    def call(self, method: str, path: str, query: str, body: bytes, headers: object) -> Call:
+    def call(
+        self, method: str, path: str, query: str, body: bytes, headers: Mapping[str, str]
+    ) -> Call:
         """Build the `Call`: cost from the cost table (/api/v3 only), deadline, headers."""
         fwd: CIMultiDict[str] = CIMultiDict()
-        for k, v in headers.items():  # type: ignore[attr-defined]
+        for k, v in headers.items():
             if k.lower() not in HOP_BY_HOP:
                 fwd.add(k, v)
         params = dict(parse_qsl(query, keep_blank_values=True))

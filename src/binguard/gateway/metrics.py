@@ -41,6 +41,13 @@ class Metrics:
         self.limit = Gauge(p + "limit", "Limit per window (after margin)", ["window"], registry=r)
         self.banned = Gauge(p + "banned", "1 while a ban is known", registry=r)
         self.paused = Gauge(p + "paused", "1 while a 429 pause is in force", registry=r)
+        self.bot_sockets = Gauge(p + "bot_sockets", "Bot WebSockets open", ["kind"], registry=r)
+        self.upstream_sockets = Gauge(
+            p + "upstream_sockets", "Upstream WebSockets open", ["kind"], registry=r
+        )
+        self.reconnects = Gauge(
+            p + "upstream_stream_reconnects", "Reconnects of the shared stream socket", registry=r
+        )
 
     def upstream(self, endpoint: str, status: str, seconds: float) -> None:
         self.requests.labels(endpoint, status).inc()

@@ -118,6 +118,10 @@ class StreamHub:
         self.down_listeners: list[Callable[[], None]] = []  # told when the upstream socket drops
 
     @property
+    def reconnects(self) -> int:
+        return self._sup.stats.reconnects if self._sup is not None else 0
+
+    @property
     def upstream_connected(self) -> bool:
         return self._sup is not None and self._sup.connected
 
