@@ -76,3 +76,39 @@ async def test_a_ban_learnt_by_one_gateway_stops_the_other(
         other = await Api(session, b.url).get("/api/v3/ping")
     assert other.status == 418 and other.headers[GATEWAY_HEADER] == "banned"
     assert len(sim.state.requests) == seen
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+async def test_redis_killed_and_restarted_under_load(
+    small_sim: Simulator, own_redis: RedisServer, session: aiohttp.ClientSession
+) -> None:
+    """Redis away and back: the gateways never send over the IP's limits and every answer is
+    Binance's (200) or the gateway's own 429 in Binance's words, never a 5XX or a traceback.
+
+    (How much they admit meanwhile is the Redis store's policy, backends/redis.py: the window
+    in which Redis is lost counts as spent, for every limit, the 5-minute RAW_REQUESTS window
+    included — so a Redis blip refuses requests until that window ends.)"""
+    config = gw_config(small_sim.url, store=own_redis.url, ip_name="ip-kill", max_wait_s=1.0)
+    async with Gateway(config) as a, Gateway(config) as b:
+        apis = [Api(session, gw.url) for gw in (a, b)]
+        first = await asyncio.gather(*(apis[i % 2].get("/api/v3/ping") for i in range(60)))
+        own_redis.kill()
+        during = await asyncio.gather(*(apis[i % 2].get("/api/v3/ping") for i in range(60)))
+        own_redis.start()
+        after = await asyncio.gather(*(apis[i % 2].get("/api/v3/ping") for i in range(60)))
+    assert [r.status for r in first] == [200] * 60
+    for reply in (*during, *after):
+        assert reply.status == 200 or (
+            reply.status == 429 and reply.headers[GATEWAY_HEADER] == "refused"
+        ), reply.body
+    statuses = [r["status"] for r in small_sim.state.requests]
+    assert 429 not in statuses and 418 not in statuses
