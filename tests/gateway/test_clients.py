@@ -188,3 +188,34 @@ async def test_node_fetch_through_the_gateway(sim: Simulator, gateway: Gateway) 
     key = sim.config.demo.keys[0]
     out = json.loads(await _run("node", "-e", NODE_SCRIPT, gateway.url, key.api_key, key.secret))
     assert out["depth"] == 5 and out["status"] == 200 and out["balances"] >= 3
+
+
+async def test_python_binance_streams_through_the_gateway(
+    sim: Simulator, gateway: Gateway, pb_client: Any
+) -> None:
+    """python-binance's socket manager, its stream URL pointed at the gateway: a depth socket
+    and a combined socket, both fed by the gateway's one upstream socket."""
+    from binance import BinanceSocketManager
+
+    manager = BinanceSocketManager(pb_client)
+    manager.STREAM_URL = "ws" + gateway.url[4:] + "/"  # the base URL is all that changes
+    async with (
+        manager.depth_socket("BTCUSDT") as depth,
+        manager.multiplex_socket(["btcusdt@trade", "btcusdt@depth"]) as combined,
+    ):
+        for _ in range(200):  # bounded: until both bot sockets are subscribed upstream
+            if len(gateway.streams.bots) == 2 and gateway.streams.live("btcusdt@depth"):
+                break
+            await asyncio.sleep(0.01)
+        sim.state.crowd.step()
+        event = await asyncio.wait_for(depth.recv(), 10)
+        frames = [await asyncio.wait_for(combined.recv(), 10)]
+        while frames[-1]["stream"] != "btcusdt@depth" and len(frames) < 50:
+            frames.append(await asyncio.wait_for(combined.recv(), 10))
+    assert event["e"] == "depthUpdate" and event["s"] == "BTCUSDT"
+    assert frames[-1]["data"] == event
+    assert {f["stream"] for f in frames} <= {"btcusdt@depth", "btcusdt@trade"}
+    connects = [
+        r for r in sim.state.requests if r.get("ws") == "stream" and r["method"] == "CONNECT"
+    ]
+    assert len(connects) == 1
