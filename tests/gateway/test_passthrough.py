@@ -63,6 +63,7 @@ async def test_rate_headers_show_the_ip_wide_use(
     await sim_api.get("/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5000})  # 250
     reply = await gw_api.get("/api/v3/ping")
     assert int(reply.headers["X-MBX-USED-WEIGHT-1M"]) >= 251
+    assert reply.headers["X-MBX-USED-WEIGHT"] == reply.headers["X-MBX-USED-WEIGHT-1M"]
     snap = await gateway.gate.snapshot()
     weight = next(u for u in snap.usage if u.limit.key == "REQUEST_WEIGHT:1M")
     assert weight.used >= 251  # corrected from the header
@@ -85,3 +86,19 @@ async def test_own_pages_never_go_upstream(gw_api: Api, sim: Simulator, path: st
 
 def test_msg_helper_matches_catalog() -> None:
     assert msg(-1003, 0) == "Too many requests queued."
+
+
+async def test_rate_headers_include_what_other_bots_have_in_flight(
+    gateway: Gateway, gw_api: Api
+) -> None:
+    """Weight reserved by requests still on their way (other bots behind the gateway) is not
+    in Binance's count yet; the bot is shown the larger, IP-wide figure (legacy header too)."""
+    from binguard.gateway._costs import Cost
+
+    held = await gateway.gate.budget.acquire(Cost(300), deadline=None)  # in flight elsewhere
+    try:
+        reply = await gw_api.get("/api/v3/ping")
+    finally:
+        await gateway.gate.budget.settle(held, ok=False)
+    assert int(reply.headers["X-MBX-USED-WEIGHT-1M"]) >= 300
+    assert reply.headers["X-MBX-USED-WEIGHT"] == reply.headers["X-MBX-USED-WEIGHT-1M"]

@@ -255,7 +255,8 @@ class Forwarder:
             given = headers.get(name)
             if given is not None and given.isdigit() and int(given) < int(used):
                 headers[name] = used
-                headers.popall("X-MBX-USED-WEIGHT", None)
+                if name == "X-MBX-USED-WEIGHT-1M" and "X-MBX-USED-WEIGHT" in headers:
+                    headers["X-MBX-USED-WEIGHT"] = used  # the legacy header some clients read
 
     def _count(self, call: Call, answer: web.Response) -> web.Response:
         reason = answer.headers[answers.GATEWAY_HEADER]
