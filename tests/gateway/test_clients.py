@@ -219,3 +219,41 @@ async def test_python_binance_streams_through_the_gateway(
         r for r in sim.state.requests if r.get("ws") == "stream" and r["method"] == "CONNECT"
     ]
     assert len(connects) == 1
+
+
+async def test_ccxt_pro_streams_through_the_gateway(sim: Simulator, gateway: Gateway) -> None:
+    """ccxt.pro's watch_order_book (REST snapshot + diff stream, SUBSCRIBE on /ws) and
+    watch_trades, its URLs pointed at the gateway."""
+    pro = pytest.importorskip("ccxt.pro")
+    key = sim.config.demo.keys[0]
+    ex = pro.binance(
+        {
+            "apiKey": key.api_key,
+            "secret": key.secret,
+            "enableRateLimit": False,
+            "options": {
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+            },
+        }
+    )
+    point_ccxt(ex, gateway.url)
+    base = "ws" + gateway.url[4:]
+    ex.urls["api"]["ws"] = {"spot": base + "/ws", "ws-api": {"spot": base + "/ws-api/v3"}}
+    ex.has["fetchCurrencies"] = False
+    try:
+        await ex.load_markets()
+        watching = asyncio.create_task(ex.watch_order_book("BTC/USDT"))
+        for _ in range(500):  # bounded: until the gateway has subscribed the book's stream
+            if any(gateway.streams.live(s) for s in ("btcusdt@depth", "btcusdt@depth@100ms")):
+                break
+            await asyncio.sleep(0.01)
+        for _ in range(3):
+            sim.state.crowd.step()
+        book = await asyncio.wait_for(watching, 15)
+        truth = await ex.fetch_order_book("BTC/USDT", 5)
+    finally:
+        await ex.close()
+    assert book["bids"] and book["asks"]
+    assert book["bids"][0][0] <= truth["asks"][0][0] and book["asks"][0][0] >= truth["bids"][0][0]

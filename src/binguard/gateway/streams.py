@@ -258,11 +258,13 @@ class StreamHub:
 
 
 def _names(path: str, query: str) -> list[str]:
+    """The streams a URL names. A segment without '@' names no stream (ccxt.pro connects to
+    `/ws/<n>` and SUBSCRIBEs afterwards, which Binance accepts): it is passed over."""
     if path == "/stream":
         raw = parse_qs(query).get("streams", [""])[0]
     else:
         raw = path[len("/ws/") :] if path.startswith("/ws/") else ""
-    return [n for n in raw.split("/") if n]
+    return [n for n in raw.split("/") if "@" in n]
 
 
 async def serve_bot(
