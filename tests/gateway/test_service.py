@@ -215,3 +215,50 @@ async def test_gateway_restarted_under_load_loses_and_duplicates_nothing(
     posts = sum(1 for r in sim.state.requests if r["method"] == "POST")
     assert posts == len(truth)  # every order that reached the exchange was sent once
     assert outcomes.get("200", 0) == len(placed) and outcomes.get("200", 0) >= 10
+
+
+async def test_upstream_requests_go_through_the_configured_proxy(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """--proxy http://...: the gateway's upstream requests arrive at the proxy in absolute form
+    (a small forwarding proxy here), and the bot's answers are unchanged."""
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def forward(request: web.Request) -> web.Response:
+        seen.append(request.method + " " + request.url.path)
+        async with session.request(
+            request.method, request.url, data=await request.read(), headers=request.headers
+        ) as r:
+            return web.Response(
+                body=await r.read(),
+                status=r.status,
+                headers={
+                    k: v
+                    for k, v in r.headers.items()
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection")
+                },
+            )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with Gateway(gw_config(sim.url, proxy=f"http://127.0.0.1:{port}")) as gw:
+            reply = await Api(session, gw.url).get(
+                "/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5}
+            )
+    finally:
+        await runner.cleanup()
+    assert reply.status == 200 and "lastUpdateId" in reply.body
+    assert seen == ["GET /api/v3/time", "GET /api/v3/exchangeInfo", "GET /api/v3/depth"]
+
+
+def test_only_http_proxies() -> None:
+    with pytest.raises(ConfigError, match="http://"):
+        GatewayConfig(proxy="socks5://127.0.0.1:1080").validate()

@@ -93,7 +93,9 @@ class Gateway:
             connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300),
             auto_decompress=False,  # bodies pass through as Binance sent them
             skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
+            proxy=self.config.proxy or None,
         )
+        self.streams.use_session(self._session)
         # aiohttp re-sends a request by itself when a reused connection turns out closed, for
         # every "idempotent" method, DELETE included: a cancel would go twice, outside the budget.
         # Retries are the forwarder's decision alone.

@@ -54,6 +54,7 @@ class GatewayConfig:
     preset: str = "binance"
     stream_upstream: str = ""  # market streams base (ws/wss); empty: from upstream or preset
     ws_api_upstream: str = ""  # WebSocket API URL; empty: from upstream or preset
+    proxy: str = ""  # an http:// proxy every upstream request and socket goes through
     listen: str = "127.0.0.1:8090"
     store: str = "memory://"  # redis://host:port/db: gateways on one IP share the budget
     ip_name: str = "default"  # the budget's IP scope name in a shared store
@@ -135,6 +136,8 @@ class GatewayConfig:
         url = urlsplit(self.rest_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ConfigError("upstream must be an http(s) URL such as https://api.binance.com")
+        if self.proxy and urlsplit(self.proxy).scheme != "http":
+            raise ConfigError("proxy must be an http:// URL (SOCKS is not supported)")
         for name in ("stream_url", "ws_api_url"):
             if urlsplit(getattr(self, name)).scheme not in ("ws", "wss"):
                 raise ConfigError(f"{name.replace('_url', '_upstream')} must be a ws(s):// URL")

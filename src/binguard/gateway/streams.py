@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
+import aiohttp
 import orjson
 from aiohttp import WSMsgType, web
 
@@ -113,9 +114,14 @@ class StreamHub:
         self._upstream: set[str] = set()
         self._last_u: dict[str, int] = {}
         self._sup: WsSupervisor | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._lock = asyncio.Lock()
         self.bots: set[BotStream] = set()
         self.down_listeners: list[Callable[[], None]] = []  # told when the upstream socket drops
+
+    def use_session(self, session: aiohttp.ClientSession) -> None:
+        """The gateway's upstream session (its proxy applies to the stream socket too)."""
+        self._session = session
 
     @property
     def reconnects(self) -> int:
@@ -197,6 +203,7 @@ class StreamHub:
                 on_open=self._on_open,
                 on_down=self._on_down,
                 options=self._options,
+                session=self._session,
             )
             self._sup.start()
         return self._sup
