@@ -65,6 +65,16 @@ def test_flags_win_over_the_file(tmp_path: Path) -> None:
 
 def test_presets() -> None:
     assert GatewayConfig().rest_url == "https://api.binance.com"
+    testnet = GatewayConfig(preset="testnet", upstream="https://testnet.binance.vision")
+    assert testnet.stream_url == "wss://stream.testnet.binance.vision"
+    assert testnet.ws_api_url == "wss://ws-api.testnet.binance.vision/ws-api/v3"
+    other_host = GatewayConfig(upstream="https://api3.binance.com")
+    assert other_host.stream_url == PRESETS["binance"][1]
+    sim = GatewayConfig(upstream="http://127.0.0.1:9000")
+    assert (sim.stream_url, sim.ws_api_url) == (
+        "ws://127.0.0.1:9000",
+        "ws://127.0.0.1:9000/ws-api/v3",
+    )
     assert GatewayConfig(preset="demo").rest_url == PRESETS["demo"][0]
     assert GatewayConfig(preset="testnet", upstream="http://127.0.0.1:1/").rest_url == (
         "http://127.0.0.1:1"

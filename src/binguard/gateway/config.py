@@ -88,7 +88,7 @@ class GatewayConfig:
         three on one port), else the preset's."""
         if self.stream_upstream:
             return self.stream_upstream.rstrip("/")
-        if self.upstream:
+        if self._derived:
             return _as_ws(self.rest_url)
         return PRESETS[self.preset][1]
 
@@ -96,9 +96,17 @@ class GatewayConfig:
     def ws_api_url(self) -> str:
         if self.ws_api_upstream:
             return self.ws_api_upstream
-        if self.upstream:
+        if self._derived:
             return _as_ws(self.rest_url) + "/ws-api/v3"
         return PRESETS[self.preset][2]
+
+    @property
+    def _derived(self) -> bool:
+        """An upstream that is not one of Binance's hosts (the simulator, a test double) serves
+        its sockets on its own host and port; Binance's own REST hosts (api1.binance.com, ...)
+        use the preset's stream and WebSocket API hosts."""
+        host = urlsplit(self.upstream).hostname or ""
+        return bool(self.upstream) and not host.endswith(("binance.com", "binance.vision"))
 
     @property
     def host_port(self) -> tuple[str, int]:
