@@ -141,3 +141,34 @@ async def test_depth_comes_from_a_strict_local_book(
         book = gw.books._books["BTCUSDT"][0]
         assert book.stats.gaps >= 1 and book.stats.resyncs >= 2  # the gap was seen and healed
     assert [e["action"] for e in wsim.state.faults.log] == ["ws_gap"]
+
+
+async def test_ticker_price_is_seeded_once_live_then_follows_trades(
+    wsim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    key = wsim.config.demo.keys[0]
+    direct = Api(session, wsim.url, key.api_key, key.secret)
+    async with Gateway(gw_config(wsim.url, cache_ttl_s=10)) as gw:
+        api = Api(session, gw.url)
+
+        async def price() -> tuple[str | None, object]:
+            reply = await api.get("/api/v3/ticker/price", {"symbol": "BTCUSDT"})
+            return reply.headers.get(GATEWAY_HEADER), reply.body
+
+        assert (await price())[0] is None  # starts the trade stream; forwarded
+        await poll(lambda: _subscribed(wsim), lambda n: n >= 1)
+        # the next answer sent while the stream is live seeds the cache; then it serves
+        _, body = await poll(price, lambda p: p[0] == "cache")
+        assert body == (await direct.get("/api/v3/ticker/price", {"symbol": "BTCUSDT"})).body
+        book = (await direct.get("/api/v3/depth", {"symbol": "BTCUSDT", "limit": 5})).body
+        taken = await direct.order(
+            symbol="BTCUSDT",
+            side="BUY",
+            type="LIMIT",
+            timeInForce="IOC",
+            quantity="0.001",
+            price=book["asks"][0][0],
+        )
+        assert taken.status == 200
+        truth = (await direct.get("/api/v3/ticker/price", {"symbol": "BTCUSDT"})).body
+        await poll(price, lambda p: p == ("cache", truth))  # the trade came on the stream

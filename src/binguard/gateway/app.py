@@ -212,13 +212,16 @@ class Gateway:
             call = self._forwarder.call(
                 request.method, passed.path, passed.query, body, request.headers
             )
+            seed = self.caches.seed(request.method, passed.path, passed.query)
             answer = await self._forwarder.forward(call)
             if (
-                isinstance(answer, web.Response)
+                seed is not None
+                and isinstance(answer, web.Response)
                 and isinstance(answer.body, bytes)
+                and answers.GATEWAY_HEADER not in answer.headers  # Binance's answers only
                 and "Content-Encoding" not in answer.headers  # kept bytes must suit any bot
             ):
-                self.caches.keep(passed.path, passed.query, answer.status, answer.body)
+                seed(answer.status, answer.body)
             return answer
         finally:
             self._inflight -= 1

@@ -118,6 +118,7 @@ class StreamHub:
         self._lock = asyncio.Lock()
         self.bots: set[BotStream] = set()
         self.down_listeners: list[Callable[[], None]] = []  # told when the upstream socket drops
+        self.up_listeners: list[Callable[[], None]] = []  # and when a new one is up again
 
     def use_session(self, session: aiohttp.ClientSession) -> None:
         """The gateway's upstream session (its proxy applies to the stream socket too)."""
@@ -202,6 +203,7 @@ class StreamHub:
                 on_message=self._on_message,
                 on_open=self._on_open,
                 on_down=self._on_down,
+                on_up=self._on_up,
                 options=self._options,
                 session=self._session,
             )
@@ -213,6 +215,10 @@ class StreamHub:
         wanted = sorted(self._upstream)
         for i in range(0, len(wanted), 200):
             await link.request({"method": "SUBSCRIBE", "params": wanted[i : i + 200]})
+
+    def _on_up(self, reconnected: bool) -> None:
+        for listener in self.up_listeners:
+            listener()
 
     def _on_down(self, reason: str) -> None:
         """Upstream lost: events were missed, every diff depth bot must resync."""
