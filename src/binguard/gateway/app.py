@@ -4,9 +4,14 @@
         gw.url          # "http://127.0.0.1:<port>": the bot's new base URL
         await gw.drain()   # what SIGTERM does: in-flight finish, new requests get 503 -1008
 
-Routes: every path is forwarded to the upstream REST host (forward.py), except the gateway's
-own `/status` (JSON; 200 ready, 503 draining: health and readiness in one) and `/metrics`
-(Prometheus). Access rules (access.py) apply to all of them.
+Routes (access rules, access.py, apply to all; a `/t/<token>` prefix is removed first):
+- `/status` (JSON; 200 ready, 503 draining: health and readiness in one), `/metrics`
+  (Prometheus): the gateway's own pages;
+- `/ws`, `/ws/<streams>`, `/stream?streams=` (WebSocket upgrades): streams fan-out (streams.py);
+  `/ws-api/v3`: the WebSocket API (ws_api.py);
+- `GET` exchangeInfo, ticker/bookTicker, ticker/price, depth: from the caches when they hold the
+  answer (cache.py, books.py);
+- every other path: forwarded to the upstream REST host (forward.py).
 """
 
 from __future__ import annotations
