@@ -38,6 +38,7 @@ TOKEN = "s3cr3t-t0ken-0123456789"
         ({"allow_nets": ("10.0.0.300/8",)}, "not a network"),
         ({"upstream": "ftp://x"}, "http(s) URL"),
         ({"preset": "mainnet"}, "unknown preset"),
+        ({"store": "foo://:secret@x"}, "memory:// or redis://"),
     ],
 )
 def test_unsafe_settings_are_refused(changes: dict[str, Any], words: str) -> None:

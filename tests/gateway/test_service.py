@@ -45,8 +45,27 @@ def test_config_file_errors_are_one_line(
     assert main(["gateway", "--config", str(bad)]) == 2
     assert main(["gateway", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert main(["gateway", "--log-level", "LOUD"]) == 2
+    assert main(["gateway", "--store", "foo://:pw@x"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 3 and all(line.startswith("binguard gateway: ") for line in err)
+    assert len(err) == 4 and all(line.startswith("binguard gateway: ") for line in err)
+    assert "pw" not in "".join(err)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("max_wait_s: soon\n", "max_wait_s must be a number"),
+        ("allow_remote: 'yes'\n", "allow_remote must be true or false"),
+        ("allow_nets: [1, 2]\n", "allow_nets must be a list of strings"),
+        ("listen: [1]\n", "listen must be a str"),
+        ("- a list\n", "must hold a mapping"),
+    ],
+)
+def test_config_values_of_the_wrong_type_are_refused(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=words):
+        GatewayConfig.load(path)
 
 
 def test_flags_win_over_the_file(tmp_path: Path) -> None:

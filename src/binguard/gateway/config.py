@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from binguard.backends.redis_url import REDIS_SCHEMES
+
 # Binance's hosts (rest-api.md §General API Information, web-socket-api.md, web-socket-streams.md).
 # Demo mode's hosts are Binance's published demo-trading endpoints.
 PRESETS: Mapping[str, tuple[str, str, str]] = {
@@ -118,13 +120,13 @@ class GatewayConfig:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> GatewayConfig:
         """From a parsed config file; unknown keys are errors (a typo must not pass silently)."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         kw: dict[str, Any] = {}
         for raw_key, value in data.items():
             key = str(raw_key).replace("-", "_")
-            if key not in names:
+            if key not in defaults:
                 raise ConfigError(f"unknown gateway setting {raw_key!r}")
-            kw[key] = tuple(value) if isinstance(value, list) else value
+            kw[key] = _typed(key, value, defaults[key])
         return cls(**kw)
 
     @classmethod
@@ -144,6 +146,9 @@ class GatewayConfig:
         url = urlsplit(self.rest_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ConfigError("upstream must be an http(s) URL such as https://api.binance.com")
+        if urlsplit(self.store).scheme.lower() not in ("memory", *REDIS_SCHEMES):
+            # only the scheme is named: the rest of a Redis URL may hold a password
+            raise ConfigError("store must be memory:// or redis://host:port/db")
         if self.proxy and urlsplit(self.proxy).scheme != "http":
             raise ConfigError("proxy must be an http:// URL (SOCKS is not supported)")
         for name in ("stream_url", "ws_api_url"):
@@ -183,6 +188,29 @@ class GatewayConfig:
         if not 0 < self.margin <= 1:
             raise ConfigError("margin must be in (0, 1]")
         return self
+
+
+def _typed(key: str, value: Any, default: Any) -> Any:
+    """`value` as the setting's type (that of its default); ConfigError when it is not one."""
+    kind = type(default)
+    if kind is tuple:
+        items = value if isinstance(value, list | tuple) else [value]
+        if not all(isinstance(x, str) for x in items):
+            raise ConfigError(f"{key} must be a list of strings")
+        return tuple(items)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false")
+        return value
+    if kind in (int, float) and not isinstance(value, bool):
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            pass
+        raise ConfigError(f"{key} must be a number")
+    if kind is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{key} must be a {kind.__name__}")
 
 
 def _as_ws(url: str) -> str:
