@@ -13,7 +13,8 @@ import pytest
 from tests.backends._server import RedisServer
 from tests.sim.helpers import Api
 
-from binguard.gateway import GATEWAY_HEADER, Gateway
+from binguard.backends.redis_url import store_from_url
+from binguard.gateway import GATEWAY_HEADER, Gate, Gateway
 from binguard.sim import RateLimitSpec, Simulator
 
 from .conftest import gw_config, load_faults
@@ -54,11 +55,25 @@ async def test_two_gateways_share_the_ip_budget(
     small_sim: Simulator, redis_server: RedisServer, session: aiohttp.ClientSession
 ) -> None:
     scope = f"ip-{uuid.uuid4().hex[:8]}"
-    config = gw_config(small_sim.url, store=redis_server.url, ip_name=scope, max_wait_s=5.0)
-    async with Gateway(config) as a, Gateway(config) as b:
+    # margin 0.8: requests granted just before a window's end but delayed past it by a loaded
+    # event loop (this test runs 300 requests, two gateways and the exchange in one) count in
+    # the next window at Binance; the margin is the room for them, as in production
+    config = gw_config(
+        small_sim.url, store=redis_server.url, ip_name=scope, max_wait_s=6.0, margin=0.8
+    )
+    # A Redis call slower than the store's 0.25 s default (a loaded test machine) sends the
+    # store to its fallback, which refuses the rest of the 5-minute RAW_REQUESTS window
+    # (backends/redis.py's policy, not this test's subject): a patient store here.
+    stores = [
+        store_from_url(redis_server.url, ip=scope, account="gateway", timeout=2.0) for _ in "ab"
+    ]
+    async with (
+        Gateway(config, gate=Gate(config, store=stores[0])) as a,
+        Gateway(config, gate=Gate(config, store=stores[1])) as b,
+    ):
         apis = [Api(session, gw.url) for gw in (a, b)]
         replies = await asyncio.gather(*(apis[i % 2].get("/api/v3/ping") for i in range(300)))
-    assert [r.status for r in replies] == [200] * 300  # 3 windows of 100, none over
+    assert [r.status for r in replies] == [200] * 300  # 4 windows of 80, none over
     statuses = [r["status"] for r in small_sim.state.requests]
     assert 429 not in statuses and 418 not in statuses
 

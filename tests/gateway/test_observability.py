@@ -40,7 +40,7 @@ async def test_metrics_count_what_happened(sim: Simulator, gateway: Gateway, gw_
     )
     assert m[(p + "retries_total", (("endpoint", "/api/v3/depth"),))] == 1
     assert m[(p + "local_answers_total", (("reason", "banned"),))] == 1
-    assert m[(p + "limit", (("window", "REQUEST_WEIGHT:1M"),))] == 6000
+    assert m[(p + "limit", (("window", "REQUEST_WEIGHT:1M"),))] == 5700  # 6000 x margin 0.95
     assert m[(p + "used", (("window", "REQUEST_WEIGHT:1M"),))] >= 21 + 2 + 1
     assert m[(p + "banned", ())] == 1
     assert m[(p + "upstream_latency_seconds_count", ())] >= 4

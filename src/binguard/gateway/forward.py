@@ -281,9 +281,12 @@ class Forwarder:
     async def _local_refusal(self, e: BudgetExhaustedError) -> web.Response:
         snap = await self._gate.snapshot()
         limit, interval = e.params.get("limit"), e.params.get("interval")
+        named = None
+        if limit is not None and interval is not None and str(limit).isdigit():
+            named = self._gate.published_limit(int(str(limit)), str(interval))
         answer = answers.too_much_weight(
-            int(str(limit)) if limit is not None else None,
-            str(interval) if interval is not None else None,
+            named[0] if named else None,
+            named[1] if named else None,
             e.retry_after,
             paused=snap.paused_until_ms is not None,
         )
