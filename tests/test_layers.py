@@ -22,6 +22,7 @@ FORBIDDEN = {
     "connector": {"sim", "doctor", "demo", "cli"},
     "sim": {"policy", "transport", "connector", "backends", "doctor", "demo"},
     "doctor": {"policy", "transport", "connector", "sim", "backends", "demo"},
+    "gateway": {"sim", "doctor", "demo", "cli"},  # connector and below; see the test after
 }
 
 
@@ -47,6 +48,16 @@ def test_layer_imports_only_downward(layer: str) -> None:
         f"{path.relative_to(SRC)} imports binguard.{pkg}"
         for path in (SRC / layer).rglob("*.py")
         for pkg in _imports(path) & FORBIDDEN[layer]
+    }
+    assert not offenders, sorted(offenders)
+
+
+def test_nothing_imports_the_gateway() -> None:
+    """The gateway sits on top: only the CLI table names it (by string, lazily)."""
+    offenders = {
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if "gateway" not in path.relative_to(SRC).parts[:1] and "gateway" in _imports(path)
     }
     assert not offenders, sorted(offenders)
 

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("binguard.doctor.cli", "find and explain every Binance error in bot logs"),
     "sim": ("binguard.sim.cli", "run the local Binance Spot simulator with fault injection"),
     "demo": ("binguard.demo", "run a market maker through the chaos simulator"),
+    "gateway": ("binguard.gateway.cli", "run a local endpoint that keeps any bot unbanned"),
 }
 
 

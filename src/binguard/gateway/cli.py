@@ -1,0 +1,123 @@
+"""`binguard gateway`: run the gateway until SIGTERM/SIGINT, then drain and stop.
+
+Every flag is also a config-file key (`--config FILE`, YAML or JSON); a flag given on the command
+line wins over the file. A setting that cannot be used is answered with one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from .app import Gateway
+from .config import PRESETS, ConfigError, GatewayConfig
+
+HELP = "run a local endpoint that keeps any bot's Binance traffic within limits and unbanned"
+
+# flag -> (config field, type, help); every field of GatewayConfig is here
+_FLAGS: tuple[tuple[str, str, type, str], ...] = (
+    ("--upstream", "upstream", str, "upstream REST base URL (default: the preset's)"),
+    ("--stream-upstream", "stream_upstream", str, "market streams base URL (ws/wss)"),
+    ("--ws-api-upstream", "ws_api_upstream", str, "WebSocket API URL (ws/wss)"),
+    ("--proxy", "proxy", str, "an http:// proxy for every upstream request and socket"),
+    ("--preset", "preset", str, f"upstream hosts: {', '.join(PRESETS)} (default binance)"),
+    ("--listen", "listen", str, "HOST:PORT to listen on (default 127.0.0.1:8090)"),
+    ("--store", "store", str, "budget store: memory:// or redis://host:port/db (shared)"),
+    ("--ip-name", "ip_name", str, "the budget's IP scope in a shared store (default 'default')"),
+    ("--account", "account", str, "the ORDERS scope in a shared store (default 'gateway')"),
+    ("--token", "token", str, "clients outside loopback use /t/<token>/... as base path"),
+    ("--cache-ttl", "cache_ttl_s", float, "exchangeInfo cache seconds; 0: no caches (default 10)"),
+    ("--cache-idle", "cache_idle_s", float, "drop a ticker stream unused this long (default 60)"),
+    ("--max-wait", "max_wait_s", float, "seconds a request may wait for budget (default 3)"),
+    ("--upstream-timeout", "upstream_timeout_s", float, "seconds per upstream try (default 10)"),
+    ("--read-retries", "read_retries", int, "extra tries for a failed read (default 3)"),
+    ("--read-deadline", "read_deadline_s", float, "seconds for all tries of a read (default 5)"),
+    ("--backoff-base", "backoff_base_s", float, "first backoff cap, seconds (default 0.05)"),
+    ("--backoff-cap", "backoff_cap_s", float, "largest backoff, seconds (default 1)"),
+    ("--margin", "margin", float, "share of each limit to use, (0, 1] (default 0.95)"),
+    ("--resync", "resync_s", float, "seconds between server-time resyncs (default 300)"),
+    ("--max-body", "max_body_bytes", int, "largest request body, bytes (default 65536)"),
+    ("--max-header", "max_header_bytes", int, "largest header line, bytes (default 8190)"),
+    ("--drain", "drain_s", float, "seconds in-flight requests get on SIGTERM (default 10)"),
+    ("--log-level", "log_level", str, "DEBUG, INFO, WARNING (default INFO)"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="a YAML/JSON file with any of these settings")
+    for flag, dest, kind, text in _FLAGS:
+        parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+    parser.add_argument(
+        "--allow-remote",
+        dest="allow_remote",
+        action="store_true",
+        default=None,
+        help="allow a non-loopback --listen (needs --allow-net or --token)",
+    )
+    parser.add_argument(
+        "--allow-net",
+        dest="allow_nets",
+        action="append",
+        default=None,
+        metavar="CIDR",
+        help="a client network allowed from outside loopback (repeatable)",
+    )
+    parser.add_argument(
+        "--allow-host",
+        dest="allow_hosts",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="another Host name clients may use, e.g. a docker service name (repeatable)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> GatewayConfig:
+    """The file's settings (if any), overridden by the flags given; validated."""
+    config = GatewayConfig.load(args.config) if args.config else GatewayConfig()
+    given = {
+        dest: getattr(args, dest)
+        for dest in [d for _, d, _, _ in _FLAGS] + ["allow_remote", "allow_nets", "allow_hosts"]
+        if getattr(args, dest, None) is not None
+    }
+    for key in ("allow_nets", "allow_hosts"):
+        if key in given:
+            given[key] = tuple(given[key])
+    return config.with_(**given).validate()
+
+
+async def serve(config: GatewayConfig, *, ready: asyncio.Event | None = None) -> None:
+    """Run until SIGTERM or SIGINT; then drain (in-flight finish, new ones get 503) and stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    gateway = Gateway(config)
+    await gateway.start()
+    print(f"binguard gateway listening on {gateway.url} -> {config.rest_url}", flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await gateway.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ConfigError as e:
+        print(f"binguard gateway: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    try:
+        asyncio.run(serve(config))
+    except OSError as e:  # the port is taken, the address is not ours
+        print(f"binguard gateway: cannot listen on {config.listen}: {e.strerror}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,169 @@
+"""The WebSocket API (`/ws-api/v3`) through the gateway: frames forwarded both ways, one upstream
+socket per bot socket (a session's logon belongs to it alone).
+
+- Connecting costs 2 weight (web-socket-api.md §IP limits); during a ban the bot's upgrade is
+  accepted and closed at once (1008) with "IP banned until <ms>": nothing is sent upstream.
+- Every request frame is admitted by the budget at its method's weight (the same table as
+  REST). When the budget refuses, the bot gets the error frame Binance would send:
+  `{"id", "status": 429|418, "error": {"code": -1003, "msg", "data": {"serverTime",
+  "retryAfter"}}}` (web-socket-api.md §Rate limits: retryAfter is an epoch-ms time), and the
+  request is not sent.
+- Every answer's `rateLimits` corrects the budget; an answer with status 429/418 pauses or bans
+  every request behind the gateway, REST included.
+- Frames are forwarded as text, unchanged; a frame that is not JSON or has no `method` is
+  forwarded too (Binance answers it) at the cost of an unknown method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import WSMsgType, web
+
+from binguard._aio import reap
+from binguard.errors import classify, parse_rate_limits
+
+from ._costs import WS_API_CONNECT, BanInForceError, BudgetExhaustedError, Ticket, ws_api_cost
+from .answers import catalog_text
+from .gate import Gate
+
+log = logging.getLogger("binguard.gateway")
+
+
+async def serve_bot(
+    gate: Gate, session: aiohttp.ClientSession, url: str, request: web.Request, query: str
+) -> web.StreamResponse:
+    """One bot WebSocket API socket and its upstream twin, until either side closes."""
+    bot = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 20)
+    await bot.prepare(request)
+    try:
+        ticket = await gate.budget.acquire(
+            WS_API_CONNECT,
+            deadline=time.monotonic() + gate.config.max_wait_s,
+        )
+    except (BanInForceError, BudgetExhaustedError) as e:
+        await bot.close(code=1008, message=_refusal_text(gate, e).encode()[:120])
+        return bot
+    try:
+        up = await session.ws_connect(url + ("?" + query if query else ""), max_msg_size=1 << 22)
+    except (aiohttp.ClientError, OSError, TimeoutError) as e:
+        await gate.budget.settle(ticket, ok=False)
+        await bot.close(code=1011, message=f"upstream unavailable ({type(e).__name__})".encode())
+        return bot
+    await gate.budget.settle(ticket, ok=True)
+    pending: dict[Any, Ticket] = {}
+    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending))
+    try:
+        await _upstream_to_bot(gate, up, bot, pending)
+    finally:
+        await reap(pump_up)
+        for t in pending.values():
+            await gate.budget.settle(t, ok=False)
+        await up.close()
+        if not bot.closed:
+            await bot.close(code=up.close_code or 1000)
+    return bot
+
+
+async def _bot_to_upstream(
+    gate: Gate,
+    bot: web.WebSocketResponse,
+    up: aiohttp.ClientWebSocketResponse,
+    pending: dict[Any, Ticket],
+) -> None:
+    async for msg in bot:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        method, rid, params = _request_of(msg.data)
+        try:
+            ticket = await gate.budget.acquire(
+                ws_api_cost(method, params),
+                deadline=time.monotonic() + gate.config.max_wait_s,
+            )
+            gate.budget.check()
+        except (BanInForceError, BudgetExhaustedError) as e:
+            await bot.send_str(_error_frame(gate, rid, e))
+            continue
+        if rid is not None:
+            pending[rid] = ticket
+        else:
+            await gate.budget.settle(ticket, ok=True)
+        await up.send_str(msg.data)
+    await up.close()
+
+
+async def _upstream_to_bot(
+    gate: Gate,
+    up: aiohttp.ClientWebSocketResponse,
+    bot: web.WebSocketResponse,
+    pending: dict[Any, Ticket],
+) -> None:
+    async for msg in up:
+        if msg.type != WSMsgType.TEXT:
+            continue
+        await bot.send_str(msg.data)
+        try:
+            frame = orjson.loads(msg.data)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(frame, dict):
+            continue
+        status = frame.get("status")
+        ticket = pending.pop(frame.get("id"), None)
+        rate = parse_rate_limits(frame.get("rateLimits"))
+        if ticket is not None:
+            ok = isinstance(status, int) and status < 400
+            await gate.budget.settle(ticket, ok=ok, headers=rate)
+        elif rate.used_weight:
+            await gate.budget.observe(rate, sent_ms=gate.now_ms())
+        if status in (418, 429):
+            err = classify(frame)
+            if err is not None:
+                await gate.budget.on_error(err, sent_ms=gate.now_ms())
+
+
+def _request_of(text: str) -> tuple[str, Any, dict[str, Any] | None]:
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return "", None, None
+    if not isinstance(frame, dict):
+        return "", None, None
+    params = frame.get("params")
+    method = frame.get("method")
+    return (
+        method if isinstance(method, str) else "",
+        frame.get("id"),
+        params if isinstance(params, dict) else None,
+    )
+
+
+def _refusal_text(gate: Gate, e: Exception) -> str:
+    now = gate.now_ms()
+    wait_ms = int((getattr(e, "retry_after", None) or 1) * 1000)
+    if isinstance(e, BanInForceError):
+        return catalog_text(-1003, 2, now + wait_ms)
+    return catalog_text(-1003, 0)
+
+
+def _error_frame(gate: Gate, rid: Any, e: Exception) -> str:
+    """Binance's WebSocket API error answer for a request the budget refused."""
+    now = gate.now_ms()
+    wait_ms = int((getattr(e, "retry_after", None) or 1) * 1000)
+    status = 418 if isinstance(e, BanInForceError) else 429
+    return orjson.dumps(
+        {
+            "id": rid,
+            "status": status,
+            "error": {
+                "code": -1003,
+                "msg": _refusal_text(gate, e),
+                "data": {"serverTime": now, "retryAfter": now + wait_ms},
+            },
+        }
+    ).decode()
