@@ -178,3 +178,22 @@ def test_defaults_outlast_the_connectors_reconcile_window() -> None:
 def test_bad_retention_config_is_refused(data: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         SimConfig.from_mapping({"retention": data})
+
+
+async def test_orders_since_an_order_id_is_an_incremental_view() -> None:
+    """`/_sim/orders?since=N` lists only orders with ids above N (what a poller needs), and a
+    bad `since` is a 400 with a one-line reason."""
+    async with Simulator(QUIET) as sim, aiohttp.ClientSession() as session:
+        key = sim.config.demo.keys[0]
+        api = Api(session, sim.url, key.api_key, key.secret)
+        ids = []
+        for price in ("20000", "20001", "20002"):
+            reply = await api.order(
+                symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+                quantity="0.001", price=price,
+            )  # fmt: skip
+            ids.append(reply.body["orderId"])
+        newer = await api.admin(f"orders?since={ids[0]}")
+        assert sorted(o["orderId"] for o in newer) == ids[1:]
+        async with session.get(f"{sim.url}/_sim/orders?since=x") as bad:
+            assert bad.status == 400

@@ -1,6 +1,7 @@
 """Ground truth and control under /_sim/ (not part of Binance's surface; never rate limited).
 
-GET  /_sim/orders?account=&symbol=   every order the engine has seen, with its account
+GET  /_sim/orders?account=&symbol=&since=   every order the engine holds, with its account
+                                     (`since`: only orderIds above it, for incremental polls)
 GET  /_sim/order_lists?account=      every order list, with its account and order reports
 GET  /_sim/amendments?account=       every amendment (order/amend/keepPriority), with its account
 GET  /_sim/fills?account=            every fill of the real accounts
@@ -75,11 +76,19 @@ async def orders(request: web.Request) -> web.Response:
     engine = _state(request).engine
     account = request.query.get("account")
     symbol = request.query.get("symbol")
+    since_text = request.query.get("since", "0")
+    if not since_text.isdigit():
+        return _bad("since must be an orderId (digits)")
+    since = int(since_text)
     out: list[dict[str, Any]] = []
     for (acct, sym), history in engine.history.items():
         if acct == INTERNAL_ACCOUNT or (account and acct != account) or (symbol and sym != symbol):
             continue
-        out.extend({"account": acct, **reports.order_details(o)} for o in history.values())
+        out.extend(
+            {"account": acct, **reports.order_details(o)}
+            for o in history.values()
+            if o.order_id > since
+        )
     return _json(out)
 
 
