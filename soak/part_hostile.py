@@ -38,6 +38,7 @@ PATHS = (
 METHODS = ("GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS", "HEAD", "BREW", "GE T", "get")
 KEYS = ("symbol", "side", "type", "quantity", "price", "timestamp", "signature", "limit",
         "interval", "startTime", "recvWindow", "timeInForce", "newClientOrderId")  # fmt: skip
+HANG_S = 3.0  # no answer (nor close) this long after a whole request was sent: a hang
 SECRET_MARK = "S3CR3T-soak-never-shown"
 
 
@@ -47,6 +48,7 @@ class _Http:
     statuses: Counter[int] = field(default_factory=Counter)
     non_json_errors: list[str] = field(default_factory=list)
     hangs: int = 0
+    hung: list[str] = field(default_factory=list)
     closed_without_answer: int = 0
 
 
@@ -121,7 +123,8 @@ def _judge_answer(raw: bytes, tally: _Http, request: bytes) -> None:
         tally.non_json_errors.append(f"no status line: {raw[:80]!r}")
         return
     tally.statuses[status] += 1
-    if status >= 400 and b"transfer-encoding: chunked" not in head.lower():
+    head_request = request.split(b" ", 1)[0] == b"HEAD"  # a HEAD answer has no body (RFC 9110)
+    if status >= 400 and not head_request and b"transfer-encoding: chunked" not in head.lower():
         try:
             data = orjson.loads(body)
             ok = isinstance(data, dict) and isinstance(data.get("code"), int) and "msg" in data
@@ -140,10 +143,14 @@ def _http_worker(port: int, seed: int, count: int) -> _Http:
             tally.sent += 1
             try:
                 sock.sendall(request)
-                sock.shutdown(socket.SHUT_WR) if rng.random() < 0.1 else None
-                raw = _read_answer(sock, time.monotonic() + 10)
+                # A chunked body here may be cut short (the request is not whole): the client then
+                # says it is done sending, as it would by closing; so do 10 % of the others.
+                if b"Transfer-Encoding: chunked" in request or rng.random() < 0.1:
+                    sock.shutdown(socket.SHUT_WR)
+                raw = _read_answer(sock, time.monotonic() + HANG_S)
             except TimeoutError:
                 tally.hangs += 1
+                tally.hung.append(repr(request[:60] + b" ... " + request[-90:]))
                 continue
             except (BrokenPipeError, ConnectionResetError):
                 raw = b""
@@ -212,6 +219,7 @@ def run_http(seed: int, count: int) -> PartResult:
             http.statuses.update(part.statuses)
             http.non_json_errors += part.non_json_errors
             http.hangs += part.hangs
+            http.hung += part.hung
             http.closed_without_answer += part.closed_without_answer
             result.series.add(clock(), rss_sim=rss_mb(sim.pid), inputs=http.sent)
         ws_url = sim.url.replace("http://", "ws://")
@@ -224,6 +232,7 @@ def run_http(seed: int, count: int) -> PartResult:
         "closed without an answer": str(http.closed_without_answer),
         "sim RSS": f"{before:.0f}→{after:.0f} MB",
         "first non-JSON error": (http.non_json_errors + ws_bad + ["-"])[0][:60],
+        "first hang": [*http.hung, "-"][0][:60],
     })  # fmt: skip
     result.zero("500 answers", http.statuses.get(500, 0))
     result.zero("non-JSON error answers", len(http.non_json_errors) + len(ws_bad))
