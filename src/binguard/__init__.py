@@ -5,6 +5,9 @@ fault injection), `binguard.connector` (a resilient async Spot client), `binguar
 diagnosis). The names below are the stable public face; everything else may move.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
 from .errors import (
     BinanceError,
     Family,
@@ -13,6 +16,9 @@ from .errors import (
     classify,
 )
 
-__version__ = "0.1.0"
+try:  # one place for the version: pyproject.toml, read through the installed metadata
+    __version__ = _version("binguard")
+except PackageNotFoundError:  # a source tree used without installing it
+    __version__ = "0+unknown"
 
 __all__ = ["BinanceError", "Family", "Recovery", "__version__", "catalog", "classify"]
