@@ -39,8 +39,10 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import pstats
 import statistics
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -70,6 +72,7 @@ from ._common import (
     truth_from_log,
     utilisation,
 )
+from ._goals import goal
 
 # (a) saturation
 WEIGHT_LIMIT = 300  # per 1 SECOND window: 150 bookTicker reads per window
@@ -577,10 +580,127 @@ def _bench_cpu() -> None:
     print(f"   simulator answers to /api/v3/account: {dict(statuses)}")
 
 
+# -- (c) the typed order path: place_order() vs call() vs a hand-written floor ------------------
+ORDER_N = 600
+ORDER_ROUNDS = 5
+ORDER_GOAL = 1.3
+# A LIMIT IOC buy far below the market: the simulator checks, signs off and expires it at once,
+# so the same order can be sent again and again without moving balances or filling the book.
+ORDER = {
+    "symbol": SYMBOL,
+    "side": "BUY",
+    "type": "LIMIT",
+    "timeInForce": "IOC",
+    "quantity": "0.001",
+    "price": "10000.00",
+}
+
+
+async def _order_clients(sim: SimProcess, journal: str) -> tuple[dict[str, Call], Call]:
+    """place_order() (file journal), call() with the same order, and the asyncio-streams floor."""
+    api_key, secret = _key(sim)
+    bn = SpotConnector(
+        api_key=api_key,
+        secret=secret,
+        base_url=sim.url,
+        options=ConnectorOptions(journal_path=journal),
+    )
+    await bn.open()
+    host, port = sim.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    head = f"Host: {host}:{port}\r\nX-MBX-APIKEY: {api_key}\r\n"
+    fields = "&".join(f"{k}={v}" for k, v in ORDER.items()) + "&newOrderRespType=FULL"
+
+    async def floor() -> Any:
+        query = f"{fields}&recvWindow=5000&timestamp={int(time.time() * 1000)}"
+        sig = hmac.new(secret.encode(), query.encode(), hashlib.sha256).hexdigest()
+        writer.write(
+            f"POST /api/v3/order?{query}&signature={sig} HTTP/1.1\r\n{head}"
+            "Content-Length: 0\r\n\r\n".encode()
+        )
+        headers = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in headers.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        data = json.loads(await reader.readexactly(length))
+        assert "orderId" in data, data
+        return data
+
+    async def close() -> None:
+        await bn.close()
+        writer.close()
+        await writer.wait_closed()
+
+    return {
+        "binguard place_order(), file journal": lambda: bn.place_order(
+            SYMBOL, "BUY", "LIMIT", time_in_force="IOC", quantity="0.001", price="10000.00"
+        ),
+        'binguard call("POST", "/api/v3/order")': lambda: bn.call(
+            "POST", "/api/v3/order", {**ORDER, "newOrderRespType": "FULL"}, signed=True
+        ),
+        FLOOR + "bare asyncio streams: sign, POST, json.loads": floor,
+    }, close
+
+
+async def _order_main(sim: SimProcess, journal: str) -> dict[str, float]:
+    clients, close = await _order_clients(sim, journal)
+    try:
+        for call in clients.values():
+            for _ in range(WARMUP):
+                await call()
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in clients}
+        for _ in range(ORDER_ROUNDS):
+            for name, call in clients.items():
+                results[name].append(await _cpu_round(call, ORDER_N))
+        if os.environ.get("BENCH_PROFILE"):
+            await _profile(next(iter(clients.values())), ORDER_N)
+            await _profile(list(clients.values())[1], ORDER_N)
+    finally:
+        await close()
+    best = {name: min(c for c, _ in rounds) for name, rounds in results.items()}
+    for name, rounds in results.items():
+        cpu = statistics.median(c for c, _ in rounds)
+        wall = statistics.median(w for _, w in rounds)
+        print(
+            f"   {name:58s} {best[name]:6.1f} µs CPU/order (median {cpu:6.1f}), "
+            f"wall {wall:6.1f} µs/order"
+        )
+    return best
+
+
+def _bench_orders() -> None:
+    print(
+        f"(c) typed order path, client CPU per order (LIMIT IOC BUY below the market, "
+        f"newOrderRespType FULL): {ORDER_N} sequential orders x {ORDER_ROUNDS} rounds (best round), "
+        f"after {WARMUP} warm-up orders; simulator in its own process",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp, SimProcess(_cpu_config()) as sim:
+        best = asyncio.run(_order_main(sim, os.path.join(tmp, "orders.db")))
+    place, call, floor = best.values()
+    goal(
+        "place_order() with a file journal vs call(), same order",
+        f"{place:.1f} µs CPU/order ({place / call:.2f}x)",
+        f"call() {call:.1f} µs CPU/order",
+        f"<= {ORDER_GOAL}x",
+        place / call <= ORDER_GOAL,
+    )
+    goal(
+        "call() on POST /api/v3/order vs a hand-written asyncio client",
+        f"{call:.1f} µs CPU/order ({call / floor:.2f}x)",
+        f"floor {floor:.1f} µs CPU/order",
+        f"<= {ORDER_GOAL}x",
+        call / floor <= ORDER_GOAL,
+    )
+
+
 def run() -> None:
     _bench_saturation()
     _bench_edges()
     _bench_cpu()
+    _bench_orders()
 
 
 if __name__ == "__main__":
