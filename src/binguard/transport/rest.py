@@ -11,6 +11,7 @@ The HTTP client behind it is chosen by `RestOptions.http` (transport/http_backen
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from decimal import Decimal
@@ -94,13 +95,35 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+# What quote(s, safe="") leaves as it is: a string made only of these is its own encoding.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+_KEYS: dict[str, str] = {}  # parameter names, encoded once (a handful of fixed names)
+
+
+def _encoded(text: str) -> str:
+    """`quote(text, safe="")`, skipping the work for the common all-unreserved value."""
+    return text if _UNRESERVED(text) else quote(text, safe="")
+
+
+def _key(name: str) -> str:
+    encoded = _KEYS.get(name)
+    if encoded is None:
+        encoded = _encoded(name)
+        if len(_KEYS) < 1024:  # names are few; a caller inventing names must not grow it
+            _KEYS[name] = encoded
+    return encoded
+
+
 def encode_query(params: Mapping[str, object] | None) -> str:
     """k=v&... in the caller's order, percent-encoded (Binance signs the encoded form, so non-ASCII
-    must be encoded before signing: CHANGELOG 2025-12-17)."""
+    must be encoded before signing: CHANGELOG 2025-12-17). Each name and value is encoded once,
+    and only when it holds a character that needs it."""
     if not params:
         return ""
     return "&".join(
-        f"{quote(k, safe='')}={quote(_fmt(v), safe='')}" for k, v in params.items() if v is not None
+        f"{_key(k)}={_encoded(v if type(v) is str else _fmt(v))}"
+        for k, v in params.items()
+        if v is not None
     )
 
 
