@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from binguard.sim import Event, FlowConfig, SimConfig, SimState
 from binguard.sim.numbers import to_atoms
 
@@ -81,3 +83,19 @@ def test_subscribers_survive_reset() -> None:
     )
     assert any(e.kind == "executionReport" for e in seen)
     state.unsubscribe(seen.append)
+
+
+def test_generated_client_order_ids_are_unique_binance_shaped_and_seeded() -> None:
+    """Ids the engine makes for orders sent without newClientOrderId: 22 characters of
+    [A-Za-z0-9] (Binance's generated ids look so; the allowed set is ^[.A-Z:/a-z0-9_-]{1,36}$,
+    rest-api.md), never repeated, and the same sequence for the same seed."""
+
+    def ids(seed: int) -> list[str]:
+        engine = SimState(SimConfig(seed=seed, flow=FlowConfig(enabled=False))).engine
+        return [engine.new_client_order_id() for _ in range(5000)]
+
+    a, b, c = ids(7), ids(7), ids(8)
+    assert all(re.fullmatch(r"[A-Za-z0-9]{22}", i) for i in a)
+    assert len(set(a)) == len(a)
+    assert a == b
+    assert not set(a) & set(c)
