@@ -120,11 +120,10 @@ def encode_query(params: Mapping[str, object] | None) -> str:
     and only when it holds a character that needs it."""
     if not params:
         return ""
-    return "&".join(
-        f"{_key(k)}={_encoded(v if type(v) is str else _fmt(v))}"
-        for k, v in params.items()
-        if v is not None
-    )
+    items = [(k, v if type(v) is str else _fmt(v)) for k, v in params.items() if v is not None]
+    if _UNRESERVED("".join([text for item in items for text in item])):
+        return "&".join([f"{k}={v}" for k, v in items])  # the usual case: one check for all
+    return "&".join([f"{_key(k)}={_encoded(v)}" for k, v in items])
 
 
 class RestTransport:
