@@ -217,3 +217,38 @@ async def _refused_connects(sim: Simulator) -> int:
         for r in sim.state.requests
         if r.get("ws") == "stream" and r["method"] == "CONNECT" and r["status"] == 429
     )
+
+
+def _upstream_streams(sim: Simulator) -> set[str]:
+    """The streams the simulator's stream connections are subscribed to."""
+    assert sim.app is not None
+    return {
+        name
+        for conn in sim.app[HUB_KEY].conns.values()
+        if isinstance(conn, StreamConn)
+        for name in conn.subscriptions
+    }
+
+
+async def test_streams_nobody_asks_about_are_unsubscribed(
+    fsim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    async with Gateway(gw_config(fsim.url, cache_ttl_s=10, cache_idle_s=0.3)) as gw:
+        api = Api(session, gw.url)
+        kline = {"symbol": "BTCUSDT", "interval": "5m", "limit": 2}
+        await api.get("/api/v3/avgPrice", {"symbol": "BTCUSDT"})
+        await api.get("/api/v3/klines", kline)
+
+        async def streams() -> set[str]:
+            return _upstream_streams(fsim)
+
+        wanted = {"btcusdt@avgPrice", "btcusdt@kline_5m"}
+        await poll(streams, lambda s: s >= wanted)
+
+        async def after_a_miss() -> set[str]:  # a request the caches cannot answer sweeps them
+            await api.get("/api/v3/ticker/24hr", {"symbols": '["ETHUSDT"]'})
+            return _upstream_streams(fsim)
+
+        await poll(after_a_miss, lambda s: not s & wanted)
+        assert GATEWAY_HEADER not in (await api.get("/api/v3/klines", kline)).headers
+        await poll(streams, lambda s: "btcusdt@kline_5m" in s)  # asked again: subscribed again

@@ -57,9 +57,13 @@ class Feed:
         self.retry_at = 0.0  # after a failed subscription or backfill: not before then
 
     def deliver(self, text: str) -> None:
-        data = orjson.loads(text)
-        if isinstance(data, dict):
-            self.on_event(data)
+        """One event; one the cache cannot read drops what it holds (requests go upstream)."""
+        try:
+            data = orjson.loads(text)
+            if isinstance(data, dict):
+                self.on_event(data)
+        except (ValueError, KeyError, TypeError, IndexError):
+            self.down()
 
     def on_event(self, data: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -124,7 +128,9 @@ class Series(Feed):
 
     def on_event(self, data: dict[str, Any]) -> None:
         k = data.get("k")
-        if data.get("e") != "kline" or not isinstance(k, dict) or k.get("i") != self.interval:
+        if data.get("e") != "kline" or data.get("s") != self.symbol or not isinstance(k, dict):
+            return
+        if k.get("i") != self.interval:
             return
         if self.filling is not None:
             self.filling.append(k)
@@ -133,22 +139,7 @@ class Series(Feed):
 
     def apply(self, k: dict[str, Any]) -> bool:
         """Put one event's candle in place; False when it does not follow the rows."""
-        row = orjson.dumps(
-            [
-                k["t"],
-                k["o"],
-                k["h"],
-                k["l"],
-                k["c"],
-                k["v"],
-                k["T"],
-                k["q"],
-                k["n"],
-                k["V"],
-                k["Q"],
-                "0",
-            ]
-        )
+        row = orjson.dumps([*(k[f] for f in "tohlcvTqnVQ"), "0"])  # REST's row, "0" unused
         t = k["t"]
         if self.opens and t <= self.opens[-1]:
             i = bisect_left(self.opens, t)

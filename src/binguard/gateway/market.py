@@ -164,8 +164,12 @@ class Market:
             series.filling = None
             series.retry_at = time.monotonic() + RETRY_S
             return
-        if not series.fill(orjson.loads(body)):
-            series.down()  # events meanwhile skipped a candle: a later request backfills again
+        try:
+            ready = series.fill(orjson.loads(body))
+        except (ValueError, KeyError, TypeError, IndexError):
+            ready = False  # not rows as rest-api.md gives them: keep forwarding
+        if not ready:
+            series.down()  # (or events meanwhile skipped a candle): a later request backfills
 
     def summary(self) -> dict[str, object]:
         """For /status: which streams feed the market caches and whether each is serving."""
