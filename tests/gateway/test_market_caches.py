@@ -23,7 +23,7 @@ from binguard.sim.config import MarketConfig, WsConfig
 from binguard.sim.ws_routes import HUB_KEY
 from binguard.sim.ws_streams import StreamConn
 
-from .conftest import gw_config
+from .conftest import gw_config, load_faults, upstream_paths
 from .test_streams import WS_QUIET
 
 FAST = WS_QUIET.with_(market=MarketConfig(stream_ms=100))
@@ -252,3 +252,31 @@ async def test_streams_nobody_asks_about_are_unsubscribed(
         await poll(after_a_miss, lambda s: not s & wanted)
         assert GATEWAY_HEADER not in (await api.get("/api/v3/klines", kline)).headers
         await poll(streams, lambda s: "btcusdt@kline_5m" in s)  # asked again: subscribed again
+
+
+async def test_cached_market_data_goes_on_during_a_ban(
+    fsim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """Issue 14 item 3: while banned nothing reaches upstream, and the caches still answer."""
+    async with Gateway(gw_config(fsim.url, cache_ttl_s=10)) as gw:
+        api = Api(session, gw.url)
+        asks = [
+            ("/api/v3/ticker/24hr", {"symbol": "BTCUSDT", "type": "MINI"}),
+            ("/api/v3/avgPrice", {"symbol": "BTCUSDT"}),
+            ("/api/v3/klines", {"symbol": "BTCUSDT", "interval": "1m", "limit": 10}),
+        ]
+        for path, params in asks:
+
+            async def source(path: str = path, params: dict[str, Any] = params) -> str | None:
+                return (await api.get(path, params)).headers.get(GATEWAY_HEADER)
+
+            await poll(source, lambda s: s == "cache", wait_s=5)
+        load_faults(fsim, {"action": "http_418", "path": "/api/v3/depth", "ban_s": 30})
+        assert (await api.get("/api/v3/depth", {"symbol": "BTCUSDT"})).status == 418
+        seen = len(upstream_paths(fsim))
+        for path, params in asks:
+            reply = await api.get(path, params)
+            assert reply.status == 200 and reply.headers[GATEWAY_HEADER] == "cache", path
+        other = await api.get("/api/v3/klines", {"symbol": "ETHBTC", "interval": "1h"})
+        assert other.status == 418  # not cached: answered locally, not sent
+        assert len(upstream_paths(fsim)) == seen
