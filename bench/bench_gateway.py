@@ -217,9 +217,22 @@ FLEET_S = 8.0
 WEIGHT_LIMIT = 100  # REQUEST_WEIGHT per 1 SECOND on the simulated IP
 BOT_RATE = 10.0  # requests per second per bot
 # One cycle of 20 requests, as a freqtrade-like bot polls (fixed, documented): 80 % market data
-# (8 ticker/bookTicker, 8 depth limit=100), 20 % signed (2 openOrders, 1 order, 1 cancel).
-MIX = ("ticker", "depth") * 4 + ("open",) + ("ticker", "depth") * 4 + ("place", "open", "cancel")
-WEIGHTS = {"ticker": 2, "depth": 5, "open": 6, "place": 1, "cancel": 1}  # rest-api.md
+# (8 depth limit=100, 3 klines 1m limit=500, 3 ticker/24hr, 1 ticker/bookTicker, 1 avgPrice, all
+# for one symbol), 20 % signed (2 openOrders, 1 order, 1 cancel). Weights as rest-api.md gives
+# them: per cycle 56 of market data and 14 signed, so signed calls are 20 % of the demand.
+MIX = ("depth", "klines", "depth", "ticker24", "depth", "ticker", "depth", "klines", "open",
+       "depth", "ticker24", "depth", "avg", "depth", "klines", "depth", "ticker24",
+       "place", "open", "cancel")  # fmt: skip
+WEIGHTS = {"ticker": 2, "ticker24": 2, "klines": 2, "avg": 2, "depth": 5, "open": 6, "place": 1,
+           "cancel": 1}  # fmt: skip
+SIGNED = ("open", "place", "cancel")
+READS = {
+    "ticker": "/api/v3/ticker/bookTicker?symbol=BTCUSDT",
+    "ticker24": "/api/v3/ticker/24hr?symbol=BTCUSDT",
+    "klines": "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=500",
+    "avg": "/api/v3/avgPrice?symbol=BTCUSDT",
+    "depth": "/api/v3/depth?symbol=BTCUSDT&limit=100",
+}
 
 
 def _signed(secret: str, params: dict[str, str]) -> str:
@@ -248,10 +261,8 @@ async def _bot(url: str, key: str, secret: str, seconds: float) -> dict[str, Any
             kind = MIX[i % len(MIX)]
             i += 1
             started = time.monotonic()
-            if kind == "ticker":
-                req = s.get(url + "/api/v3/ticker/bookTicker?symbol=BTCUSDT")
-            elif kind == "depth":
-                req = s.get(url + "/api/v3/depth?symbol=BTCUSDT&limit=100")
+            if kind in READS:
+                req = s.get(url + READS[kind])
             elif kind == "open":
                 req = s.get(
                     url + "/api/v3/openOrders?" + _signed(secret, {"symbol": "BTCUSDT"}),
@@ -317,6 +328,9 @@ def _fleet_run(urls: list[str]) -> dict[str, Any]:
     return {"seen": seen, "demand": sum(r["demand"] for r in results)}
 
 
+_SIGNED_PATHS = ("/api/v3/openOrders", "/api/v3/order")
+
+
 def _upstream(sim: Any, gateways: list[str]) -> dict[str, int]:
     """What reached the simulator (its request log): 429s, 418s and the weight it charged.
     The log has no parameters: depth is charged 5 (limit=100, the bots') except for the
@@ -330,6 +344,9 @@ def _upstream(sim: Any, gateways: list[str]) -> dict[str, int]:
         snapshots += sum(b["snapshots"] for b in books.values())
     table = {
         "/api/v3/ticker/bookTicker": 2,
+        "/api/v3/ticker/24hr": 2,  # (with `symbol`: the bots' and the gateway's only form)
+        "/api/v3/klines": 2,
+        "/api/v3/avgPrice": 2,
         "/api/v3/depth": 5,
         "/api/v3/openOrders": 6,
         "/api/v3/order": 1,
@@ -337,7 +354,9 @@ def _upstream(sim: Any, gateways: list[str]) -> dict[str, int]:
         "/api/v3/exchangeInfo": 20,
     }
     weight = sum(table.get(r["path"], 1) for r in log) + snapshots * (50 - 5)
+    signed = sum(table[r["path"]] for r in log if r["path"] in _SIGNED_PATHS)
     return {
+        "signed": signed,
         "429": sum(1 for r in log if r["status"] == 429),
         "418": sum(1 for r in log if r["status"] == 418),
         "weight": weight,
@@ -345,6 +364,16 @@ def _upstream(sim: Any, gateways: list[str]) -> dict[str, int]:
 
 
 def _fleet() -> None:
+    """(a): BOTS bot processes polling the MIX on one simulated IP (WEIGHT_LIMIT weight/s), each
+    mode on a fresh simulator: directly, through one gateway, through two sharing Redis. Goals:
+    0 x 429 and 0 x 418 upstream through the gateway(s), and upstream weight <= 10 % of the
+    direct run's demand (the weights the bots asked for, whatever they were answered).
+
+    The weight goal has a floor in pass-through mode: signed calls (openOrders, order, cancel)
+    carry the bot's own key and signature and must reach Binance, and in this mix they are 20 %
+    of the demand. The goal line shows both parts (signed, market data), so a reader sees that
+    the caches bring market data to a few percent and what stays is the signed part.
+    """
     from bench._common import SimProcess, saturation_config
 
     print(
@@ -403,13 +432,18 @@ def _report_fleet(rows: dict[str, dict[str, Any]]) -> None:
             "0 and 0",
             r["429"] == 0 and r["418"] == 0,
         )
-    share = rows["one gateway"]["weight"] / demand if demand else 0.0
-    # Not a goal yet: most of a freqtrade mix's weight is ticker/24hr and klines, whose caches
-    # wait for the simulator's market data; this mix's signed calls alone are ~20 % of demand.
-    print(
-        f"   upstream weight through one gateway: {share:.0%} of the direct run's demand"
-        " (issue goal <= 10 %: needs the ticker/24hr and klines caches; not measured as a goal)"
-    )
+    for mode in ("one gateway", "two gateways + Redis"):
+        r = rows[mode]
+        share = r["weight"] / demand if demand else 1.0
+        signed = r["signed"] / demand if demand else 1.0
+        goal(
+            f"(a) {mode}: upstream weight",
+            f"{r['weight']} = {share:.1%} of the direct run's demand"
+            f" (signed calls, never cacheable: {signed:.1%}; market data: {share - signed:.1%})",
+            f"direct demand {demand}",
+            "<= 10 %",
+            share <= 0.10,
+        )
 
 
 # -- (c) cached answers against a hello-world serving the same bytes ------------------------------

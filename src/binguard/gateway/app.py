@@ -9,8 +9,8 @@ Routes (access rules, access.py, apply to all; a `/t/<token>` prefix is removed 
   (Prometheus): the gateway's own pages;
 - `/ws`, `/ws/<streams>`, `/stream?streams=` (WebSocket upgrades): streams fan-out (streams.py);
   `/ws-api/v3`: the WebSocket API (ws_api.py);
-- `GET` exchangeInfo, ticker/bookTicker, ticker/price, depth: from the caches when they hold the
-  answer (cache.py, books.py);
+- `GET` exchangeInfo, ticker/bookTicker, ticker/price, depth, klines, uiKlines, ticker/24hr,
+  avgPrice: from the caches when they hold the answer (cache.py, books.py, market.py);
 - every other path: forwarded to the upstream REST host (forward.py).
 """
 
@@ -33,6 +33,7 @@ from .cache import Caches
 from .config import GatewayConfig
 from .forward import Forwarder
 from .gate import Gate
+from .market import Market
 from .metrics import CONTENT_TYPE, Metrics
 from .streams import StreamHub
 from .streams import serve_bot as serve_stream_bot
@@ -80,6 +81,7 @@ class Gateway:
         self.streams = StreamHub(config.stream_url, self.metrics)
         self.caches = Caches(self.streams, config.cache_ttl_s, config.cache_idle_s)
         self.books: Books | None = None  # needs the forwarder: made in start()
+        self.market: Market | None = None  # likewise
         self._access = Access(config, self.port)
         self.started_at = time.time()
 
@@ -108,6 +110,7 @@ class Gateway:
         self._forwarder = Forwarder(self.gate, self._session, self.metrics)
         if self.config.cache_ttl_s > 0:
             self.books = Books(self.streams, self._forwarder, self.config.cache_idle_s)
+            self.market = Market(self.streams, self._forwarder, self.config.cache_idle_s)
         await self.gate.start(self._session)
         limit = self.config.max_header_bytes
         runner = web.AppRunner(
@@ -143,6 +146,8 @@ class Gateway:
         await self.caches.close()
         if self.books is not None:
             await self.books.close()
+        if self.market is not None:
+            await self.market.close()
         await self.streams.close()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -206,6 +211,8 @@ class Gateway:
         cached = self.caches.answer(request.method, passed.path, passed.query)
         if cached is None and self.books is not None:
             cached = self.books.answer(request.method, passed.path, passed.query)
+        if cached is None and self.market is not None:
+            cached = self.market.answer(request.method, passed.path, passed.query)
         if cached is not None:
             self.metrics.local.labels("cache").inc()
             cached.headers.update(await self.gate.used_headers())
@@ -288,6 +295,9 @@ class Gateway:
                 "hits": self.caches.hits,
                 "misses": self.caches.misses,
                 "books": self.books.summary() if self.books is not None else {},
+                "market": self.market.summary() if self.market is not None else {},
+                "market_hits": self.market.hits if self.market is not None else 0,
+                "market_misses": self.market.misses if self.market is not None else 0,
             },
             "streams": {
                 "upstream_connected": self.streams.upstream_connected,
