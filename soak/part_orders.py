@@ -174,11 +174,10 @@ async def _sample(
     sim: SimProcess, bn: SpotConnector, n: _Counts, truth: _Truth, result: PartResult
 ) -> None:
     clock = Clock()
-    last_done, last_fault_ms, tick = 0, 0, 0
+    last_done, last_fault_ms, last_reconciled = 0, 0, 0
     async with aiohttp.ClientSession() as session:
         while True:
             await asyncio.sleep(1.0)  # the sampling period, not synchronisation
-            tick += 1
             async with session.get(f"{sim.url}/_sim/faults") as reply:
                 log = (await reply.json())["log"]
             fresh = [e for e in log if int(e["time"]) > last_fault_ms]
@@ -190,11 +189,11 @@ async def _sample(
                 clock(),
                 orders_per_s=n.done - last_done,
                 faults=len(fresh),
-                reconciliations=bn.stats.reconciliations,
+                reconciliations=bn.stats.reconciliations - last_reconciled,
                 rss_sim=rss_mb(sim.pid),
                 rss_soak=rss_mb(SELF),
             )
-            last_done = n.done
+            last_done, last_reconciled = n.done, bn.stats.reconciliations
 
 
 async def _drive(sim: SimProcess, spec: OrdersSpec, journal: Path, result: PartResult) -> None:
