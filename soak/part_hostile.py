@@ -227,7 +227,8 @@ def run_http(seed: int, count: int) -> PartResult:
         alive = _answers(sim.url + "/api/v3/ping")
         after = rss_mb(sim.pid)
     result.figures.update({
-        "HTTP requests / WebSocket messages": f"{http.sent:,} / {ws_sent:,}",
+        "HTTP requests / WebSocket attempts": f"{http.sent:,} / {ws_count:,}",
+        "WebSocket messages (upgraded)": f"{ws_sent:,} (other paths refused at the handshake)",
         "statuses": ", ".join(f"{s}×{n}" for s, n in sorted(http.statuses.items())),
         "closed without an answer": str(http.closed_without_answer),
         "sim RSS": f"{before:.0f}→{after:.0f} MB",
