@@ -19,26 +19,9 @@ from binguard.sim import Simulator
 from binguard.sim.config import MarketConfig
 
 from .conftest import QUIET
-from .helpers import Api
+from .helpers import INTERVAL_MS, Api
 
 NO_HISTORY = QUIET.with_(market=MarketConfig(history_days=0))
-SIZES = {
-    "1s": 1000,
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
 
 
 def open_of(interval: str, t: int) -> int:
@@ -46,7 +29,7 @@ def open_of(interval: str, t: int) -> int:
     if interval == "1M":
         d = datetime.fromtimestamp(t / 1000, UTC)
         return int(datetime(d.year, d.month, 1, tzinfo=UTC).timestamp() * 1000)
-    size, shift = SIZES[interval], (4 * 86_400_000 if interval == "1w" else 0)
+    size, shift = INTERVAL_MS[interval], (4 * 86_400_000 if interval == "1w" else 0)
     return (t - shift) // size * size + shift
 
 
@@ -107,7 +90,7 @@ async def test_candles_equal_the_trades_for_every_interval(bare: Simulator, bapi
         bare.state.clock.jump(rng.randint(300, 4 * 3_600_000))
     trades = await _trades(bapi)
     assert my_ids and my_ids <= {t["id"] for t in trades}
-    for interval in [*SIZES, "1M"]:
+    for interval in [*INTERVAL_MS, "1M"]:
         buckets: dict[int, list[dict[str, Any]]] = {}
         for t in trades:
             buckets.setdefault(open_of(interval, t["time"]), []).append(t)

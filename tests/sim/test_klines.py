@@ -11,25 +11,7 @@ import pytest
 
 from binguard.sim import SimConfig, Simulator
 
-from .helpers import Api, msg, own_window
-
-INTERVAL_MS = {
-    "1s": 1000,
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
+from .helpers import INTERVAL_MS, Api, msg, own_window
 
 
 async def test_a_thousand_5m_candles_at_start_up(sim: Simulator, api: Api) -> None:
