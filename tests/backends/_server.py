@@ -9,6 +9,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import redis
 
@@ -44,6 +46,18 @@ class RedisServer:
         self._proc: subprocess.Popen[bytes] | None = None
         # the server's output, shown if it fails to start; closed by close()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
+
+    @classmethod
+    @contextmanager
+    def running(cls) -> Iterator[RedisServer]:
+        """A started server on a free port, closed (SIGKILL, which also ends a SIGSTOPped one)
+        on the way out: what every redis-server fixture yields."""
+        server = cls()
+        server.start()
+        try:
+            yield server
+        finally:
+            server.close()
 
     def start(self, timeout: float = 10.0) -> None:
         assert self._proc is None, "already running"

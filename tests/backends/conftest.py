@@ -19,23 +19,15 @@ StoreFactory = Callable[..., RedisBudgetStore]
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One redis-server for the session, on a free loopback port, killed at the end."""
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer.running() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
     """A redis-server of the test's own, which the test may kill, pause and restart."""
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer.running() as server:
         yield server
-    finally:
-        server.close()  # SIGKILL also ends a SIGSTOPped server
 
 
 @pytest.fixture

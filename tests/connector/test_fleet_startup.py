@@ -41,12 +41,8 @@ IP = "127.0.0.1"
 
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer.running() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture

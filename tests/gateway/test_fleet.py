@@ -36,12 +36,8 @@ pytest.importorskip("redis")
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer.running() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
@@ -95,12 +91,8 @@ async def test_a_ban_learnt_by_one_gateway_stops_the_other(
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    try:
+    with RedisServer.running() as server:
         yield server
-    finally:
-        server.close()
 
 
 async def test_redis_killed_and_restarted_under_load(
