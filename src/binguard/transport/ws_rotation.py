@@ -72,18 +72,25 @@ class Rotator:
     def passes(self, link: WsLink, raw: str, frame: Frame) -> bool:
         """Whether a frame of a delivering `link` is delivered: during a rotation the old
         socket's frames are remembered; just after one, repeats of them are dropped."""
+        key: Hashable = None
+        repeat = False
+        if self._seen_after_switch:
+            # Checked first: the next rotation may begin while the last one's window is open.
+            if link._loop.time() > self._seen_until:
+                self._seen_after_switch = set()
+            else:
+                key = self._h.key(raw, frame)
+                repeat = key in self._seen_after_switch
         handover = self.handover
         if handover is not None and link is handover.old:
-            key = self._h.key(raw, frame)
+            if key is None:
+                key = self._h.key(raw, frame)
             handover.seen.add(key)
             if handover.new is not None and key in handover.new.buffer_keys:
                 handover.caught_up.set()
-        elif self._seen_after_switch:
-            if link._loop.time() > self._seen_until:
-                self._seen_after_switch = set()
-            elif self._h.key(raw, frame) in self._seen_after_switch:
-                self._h.stats.duplicates_dropped += 1
-                return False
+        if repeat:
+            self._h.stats.duplicates_dropped += 1
+            return False
         return True
 
     # -- when ---------------------------------------------------------------------------------
@@ -162,6 +169,10 @@ class Rotator:
         finally:
             first.cancel()
         if new.done.done():
+            return False
+        if not new.buffer and handover.seen and old.alive:
+            # The old socket delivered data and the new one none: it is not subscribed yet, and
+            # switching now would lose what is published before it is (a silent hole).
             return False
         if new.buffer and old.alive:
             if any(key in handover.seen for key in new.buffer_keys):
