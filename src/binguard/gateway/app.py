@@ -79,7 +79,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._forwarder: Forwarder | None = None
         self.streams = StreamHub(config.stream_url, self.metrics)
-        self.caches = Caches(self.streams, config.cache_ttl_s, config.cache_idle_s)
+        self.caches = Caches(self.streams, config.cache_ttl_s, config.cache_idle_s, self.metrics)
         self.books: Books | None = None  # needs the forwarder: made in start()
         self.market: Market | None = None  # likewise
         self._access = Access(config, self.port)
@@ -109,8 +109,12 @@ class Gateway:
         self._session._retry_connection = False
         self._forwarder = Forwarder(self.gate, self._session, self.metrics)
         if self.config.cache_ttl_s > 0:
-            self.books = Books(self.streams, self._forwarder, self.config.cache_idle_s)
-            self.market = Market(self.streams, self._forwarder, self.config.cache_idle_s)
+            self.books = Books(
+                self.streams, self._forwarder, self.config.cache_idle_s, self.metrics
+            )
+            self.market = Market(
+                self.streams, self._forwarder, self.config.cache_idle_s, self.metrics
+            )
         await self.gate.start(self._session)
         limit = self.config.max_header_bytes
         runner = web.AppRunner(

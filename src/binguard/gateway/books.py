@@ -27,6 +27,7 @@ from binguard.connector.book import OrderBook
 from binguard.errors import HttpReply, classify
 
 from .forward import Forwarder
+from .metrics import NOT_HELD, NOT_READY, Metrics
 from .streams import StreamHub
 
 DEPTH = "/api/v3/depth"
@@ -117,7 +118,10 @@ def _no_events(*_args: Any, **_kw: Any) -> None:
 class Books:
     """The gateway's order books by symbol; `answer()` before forwarding a depth request."""
 
-    def __init__(self, hub: StreamHub, forwarder: Forwarder, idle_s: float) -> None:
+    def __init__(
+        self, hub: StreamHub, forwarder: Forwarder, idle_s: float, metrics: Metrics
+    ) -> None:
+        self._metrics = metrics
         self._tasks: set[asyncio.Future[object]] = set()
         self._streams = _Streams(hub, self._spawn)
         self._fetch = _Fetch(forwarder)
@@ -131,15 +135,17 @@ class Books:
         params = dict(parse_qsl(query))
         symbol = params.get("symbol", "")
         limit_text = params.get("limit", str(_DEFAULT_LIMIT))
-        if set(params) - {"symbol", "limit"} or not symbol.isalnum() or not limit_text.isdigit():
+        shaped = not (set(params) - {"symbol", "limit"}) and symbol.isalnum()
+        if not (shaped and limit_text.isdigit() and 1 <= int(limit_text) <= BOOK_LIMIT):
+            self._metrics.miss(DEPTH, NOT_HELD)
             return None
         limit = int(limit_text)
-        if not 1 <= limit <= BOOK_LIMIT:
-            return None
         book = self._book(symbol.upper())
         if not book.ready:
+            self._metrics.miss(DEPTH, NOT_READY)
             self._sweep()
             return None
+        self._metrics.hit(DEPTH)
         memo_key = (symbol.upper(), limit, book.last_update_id)
         body = self._rendered.get(memo_key)
         if body is None:  # rendered once per book update and limit (polling bots repeat)

@@ -33,6 +33,7 @@ from aiohttp import web
 from binguard._aio import reap
 
 from .answers import GATEWAY_HEADER
+from .metrics import EXPIRED, NOT_HELD, NOT_READY, Metrics
 from .streams import StreamHub
 
 BOOK_TICKER = "/api/v3/ticker/bookTicker"
@@ -90,8 +91,9 @@ class Caches:
     """The gateway's caches; `answer()` before forwarding, then `seed()`'s callback (if any)
     with the upstream answer."""
 
-    def __init__(self, hub: StreamHub, ttl_s: float, idle_s: float) -> None:
+    def __init__(self, hub: StreamHub, ttl_s: float, idle_s: float, metrics: Metrics) -> None:
         self._hub = hub
+        self._metrics = metrics
         self._ttl = ttl_s
         self._idle = idle_s
         self._info: dict[str, tuple[float, bytes]] = {}
@@ -103,20 +105,24 @@ class Caches:
         self.misses = 0
 
     def answer(self, method: str, path: str, query: str) -> web.Response | None:
-        """A cached answer for this request, or None (forward it)."""
+        """A cached answer for this request, or None (forward it); hits and misses (with the
+        miss's reason, metrics.py) are counted."""
         if method != "GET" or self._ttl <= 0:
             return None
         if path == EXCHANGE_INFO:
             kept = self._info.get(query)
             if kept is not None and time.monotonic() - kept[0] < self._ttl:
-                return self._hit(kept[1])
+                return self._hit(path, kept[1])
+            why = NOT_HELD if kept is None else EXPIRED
         elif path in (BOOK_TICKER, TICKER_PRICE):
             ticker = self._ticker_for(path, query)
             if ticker is not None and ticker.body is not None:
-                return self._hit(ticker.body)
+                return self._hit(path, ticker.body)
+            why = NOT_HELD if ticker is None else NOT_READY
         else:
             return None
         self.misses += 1
+        self._metrics.miss(path, why)
         self._sweep()
         return None
 
@@ -137,8 +143,9 @@ class Caches:
         if status == 200:
             self._info[query] = (time.monotonic(), body)
 
-    def _hit(self, body: bytes) -> web.Response:
+    def _hit(self, path: str, body: bytes) -> web.Response:
         self.hits += 1
+        self._metrics.hit(path)
         return web.Response(
             body=body, headers={GATEWAY_HEADER: "cache", "Content-Type": "application/json"}
         )

@@ -179,7 +179,7 @@ class Forwarder:
         if attempt:
             deadline = min(deadline, call.deadline)
         ticket = await self._gate.budget.acquire(call.cost, deadline=deadline)
-        self._metrics.queue_wait.observe(time.monotonic() - started)
+        self._metrics.waited(call.endpoint, time.monotonic() - started)
         try:
             self._gate.budget.check()  # a ban learnt while this one waited stops it too
         except BanInForceError:

@@ -51,6 +51,7 @@ from .feeds import (
     Ticker24,
 )
 from .forward import Forwarder
+from .metrics import NOT_HELD, NOT_READY, Metrics
 from .streams import StreamHub
 
 PATHS = (KLINES, UI_KLINES, TICKER_24H, AVG_PRICE)
@@ -73,8 +74,11 @@ def _ints(params: dict[str, str]) -> dict[str, int | None] | None:
 class Market:
     """The market caches; `answer()` before forwarding (None: forward the request)."""
 
-    def __init__(self, hub: StreamHub, forwarder: Forwarder, idle_s: float) -> None:
+    def __init__(
+        self, hub: StreamHub, forwarder: Forwarder, idle_s: float, metrics: Metrics
+    ) -> None:
         self._hub = hub
+        self._metrics = metrics
         self._fwd = forwarder
         self._idle = idle_s
         self._feeds: dict[tuple[str, ...], Feed] = {}
@@ -84,40 +88,49 @@ class Market:
         self.misses = 0
 
     def answer(self, method: str, path: str, query: str) -> web.Response | None:
+        """A cached answer, or None (forward it); hits and misses (with the miss's reason,
+        metrics.py) are counted."""
         if method != "GET" or path not in PATHS:
             return None
         pairs = parse_qsl(query, keep_blank_values=True)
         params = dict(pairs)
         symbol = params.get("symbol", "")
-        body = None
+        found: bytes | str = NOT_HELD
         if len(params) == len(pairs) and symbol.isalnum() and symbol == symbol.upper():
-            body = self._body(path, symbol, params)
-        if body is None:
+            found = self._body(path, symbol, params)
+        if isinstance(found, str):
             self.misses += 1
+            self._metrics.miss(path, found)
             self._sweep()
             return None
         self.hits += 1
+        self._metrics.hit(path)
         return web.Response(
-            body=body, headers={GATEWAY_HEADER: "cache", "Content-Type": "application/json"}
+            body=found, headers={GATEWAY_HEADER: "cache", "Content-Type": "application/json"}
         )
 
-    def _body(self, path: str, symbol: str, params: dict[str, str]) -> bytes | None:
+    def _body(self, path: str, symbol: str, params: dict[str, str]) -> bytes | str:
+        """The answer's body, or why there is none (NOT_READY, NOT_HELD)."""
         if path == TICKER_24H:
             kind = params.get("type", "FULL")
             if set(params) - {"symbol", "type"} or kind not in ("FULL", "MINI"):
-                return None
+                return NOT_HELD
             ticker = self._feed(("ticker", symbol), lambda: Ticker24(symbol))
-            return ticker.bodies.get(kind) if isinstance(ticker, Ticker24) else None
+            assert isinstance(ticker, Ticker24)
+            return ticker.bodies.get(kind) or NOT_READY
         if path == AVG_PRICE:
-            avg = self._feed(("avg", symbol), lambda: Avg(symbol)) if len(params) == 1 else None
-            return avg.body if isinstance(avg, Avg) else None
+            if len(params) != 1:
+                return NOT_HELD
+            avg = self._feed(("avg", symbol), lambda: Avg(symbol))
+            assert isinstance(avg, Avg)
+            return avg.body or NOT_READY
         return self._klines(path, symbol, params)
 
-    def _klines(self, path: str, symbol: str, params: dict[str, str]) -> bytes | None:
+    def _klines(self, path: str, symbol: str, params: dict[str, str]) -> bytes | str:
         interval = params.get("interval", "")
         ints = _ints(params)
         if set(params) - _KLINE_KEYS or interval not in INTERVALS or ints is None:
-            return None
+            return NOT_HELD
         series = self._feed((path, symbol, interval), lambda: Series(path, symbol, interval))
         assert isinstance(series, Series)
         if not series.ready:
@@ -125,10 +138,10 @@ class Market:
             if series.filling is None and now >= series.retry_at and self._hub.live(series.stream):
                 series.retry_at = now + RETRY_S
                 self._spawn(self._backfill(series))
-            return None
+            return NOT_READY
         limit = ints["limit"]
         size = 500 if limit is None else min(limit, BACKFILL)  # rest-api.md: 500, max 1000
-        return series.select(ints["startTime"], ints["endTime"], size)
+        return series.select(ints["startTime"], ints["endTime"], size) or NOT_HELD
 
     def _feed(self, key: tuple[str, ...], make: Callable[[], Feed]) -> Feed:
         feed = self._feeds.get(key)
