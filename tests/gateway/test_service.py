@@ -31,7 +31,8 @@ def test_the_example_config_names_every_setting() -> None:
     text = (EXAMPLES / "gateway.yaml").read_text()
     fields = set(GatewayConfig.__dataclass_fields__)
     assert {line.split(":")[0] for line in text.splitlines() if line[:1].isalpha()} == fields
-    flagged = {dest for _, dest, _, _ in _FLAGS} | {"allow_remote", "allow_nets", "allow_hosts"}
+    switches = {"allow_remote", "allow_nets", "allow_hosts", "dashboard"}
+    flagged = {dest for _, dest, _, _ in _FLAGS} | switches
     assert flagged == fields  # every setting is also a flag
 
 

@@ -12,6 +12,12 @@ import logging
 import signal
 import sys
 
+from rich.console import Console
+from rich.logging import RichHandler
+
+from binguard._aio import reap
+
+from . import dashboard
 from .app import Gateway
 from .config import PRESETS, ConfigError, GatewayConfig
 
@@ -58,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allow a non-loopback --listen (needs --allow-net or --token)",
     )
     parser.add_argument(
+        "--dashboard",
+        dest="dashboard",
+        action="store_true",
+        default=None,
+        help="show a live view of the gateway (requests, weight, bans, caches, sockets)",
+    )
+    parser.add_argument(
         "--allow-net",
         dest="allow_nets",
         action="append",
@@ -80,7 +93,8 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     config = GatewayConfig.load(args.config) if args.config else GatewayConfig()
     given = {
         dest: getattr(args, dest)
-        for dest in [d for _, d, _, _ in _FLAGS] + ["allow_remote", "allow_nets", "allow_hosts"]
+        for dest in [d for _, d, _, _ in _FLAGS]
+        + ["allow_remote", "allow_nets", "allow_hosts", "dashboard"]
         if getattr(args, dest, None) is not None
     }
     for key in ("allow_nets", "allow_hosts"):
@@ -89,8 +103,11 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     return config.with_(**given).validate()
 
 
-async def serve(config: GatewayConfig, *, ready: asyncio.Event | None = None) -> None:
-    """Run until SIGTERM or SIGINT; then drain (in-flight finish, new ones get 503) and stop."""
+async def serve(
+    config: GatewayConfig, *, ready: asyncio.Event | None = None, console: Console | None = None
+) -> None:
+    """Run until SIGTERM or SIGINT; then drain (in-flight finish, new ones get 503) and stop.
+    With `config.dashboard`, the live view runs meanwhile (on `console`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -98,12 +115,21 @@ async def serve(config: GatewayConfig, *, ready: asyncio.Event | None = None) ->
     gateway = Gateway(config)
     await gateway.start()
     print(f"binguard gateway listening on {gateway.url} -> {config.rest_url}", flush=True)
+    view = None
+    if config.dashboard:
+        view = asyncio.create_task(dashboard.run(gateway, stop, console or _console()))
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
+        stop.set()
+        await reap(view, cancel=False)
         await gateway.stop()
+
+
+def _console() -> Console:
+    return Console(width=min(80, Console().width))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,11 +138,17 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as e:
         print(f"binguard gateway: {e}", file=sys.stderr)
         return 2
+    console = _console() if config.dashboard else None
+    live = console is not None and console.is_terminal
     logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=config.log_level.upper(),
+        # under the live view, log lines print above it (RichHandler shows time and level);
+        # without a terminal they go to stderr as usual, and the view to stdout
+        format="%(name)s %(message)s" if live else "%(asctime)s %(levelname)s %(name)s %(message)s",
+        handlers=[RichHandler(console=console, show_path=False)] if live else None,
     )
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, console=console))
     except OSError as e:  # the port is taken, the address is not ours
         print(f"binguard gateway: cannot listen on {config.listen}: {e.strerror}", file=sys.stderr)
         return 1

@@ -79,6 +79,7 @@ class GatewayConfig:
     max_header_bytes: int = 8190
     drain_s: float = 10.0  # SIGTERM: how long in-flight requests may take to finish
     log_level: str = "INFO"
+    dashboard: bool = False  # a live terminal view of the gateway (dashboard.py)
 
     @property
     def rest_url(self) -> str:
