@@ -290,6 +290,7 @@ async def test_upstream_requests_go_through_the_configured_proxy(
     assert set(seen[:-2]) == {"GET /api/v3/time"}  # the start-up's time samples
 
 
-def test_only_http_proxies() -> None:
+def test_only_http_and_socks5_proxies() -> None:
+    """SOCKS5 is tested in test_socks.py."""
     with pytest.raises(ConfigError, match="http://"):
-        GatewayConfig(proxy="socks5://127.0.0.1:1080").validate()
+        GatewayConfig(proxy="https://127.0.0.1:1080").validate()

@@ -96,11 +96,12 @@ class Gateway:
         return app
 
     async def start(self) -> None:
+        http_proxy = self.config.proxy if self.config.proxy.startswith("http://") else None
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=256, ttl_dns_cache=300),
+            connector=upstream_connector(self.config.proxy),
             auto_decompress=False,  # bodies pass through as Binance sent them
             skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
-            proxy=self.config.proxy or None,
+            proxy=http_proxy,
         )
         self.streams.use_session(self._session)
         # aiohttp re-sends a request by itself when a reused connection turns out closed, for
@@ -310,6 +311,17 @@ class Gateway:
             },
             "ws_api": {"bot_sockets": self._ws_api_bots},
         }
+
+
+def upstream_connector(proxy: str) -> aiohttp.TCPConnector:
+    """The upstream session's connector: a SOCKS5 proxy's (aiohttp-socks, the `socks` extra;
+    `socks5h://` resolves names at the proxy) or a plain one (an http:// proxy, if any, is the
+    session's `proxy`). Every upstream request and socket uses it."""
+    if proxy.startswith(("socks5://", "socks5h://")):
+        from ._socks import socks_connector  # optional: config.validate() checked it exists
+
+        return socks_connector(proxy, limit=256, ttl_dns_cache=300)
+    return aiohttp.TCPConnector(limit=256, ttl_dns_cache=300)
 
 
 def _is_stream(path: str) -> bool:

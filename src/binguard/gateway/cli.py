@@ -28,7 +28,7 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--upstream", "upstream", str, "upstream REST base URL (default: the preset's)"),
     ("--stream-upstream", "stream_upstream", str, "market streams base URL (ws/wss)"),
     ("--ws-api-upstream", "ws_api_upstream", str, "WebSocket API URL (ws/wss)"),
-    ("--proxy", "proxy", str, "an http:// proxy for every upstream request and socket"),
+    ("--proxy", "proxy", str, "http:// or socks5(h):// proxy for all upstream traffic"),
     ("--preset", "preset", str, f"upstream hosts: {', '.join(PRESETS)} (default binance)"),
     ("--listen", "listen", str, "HOST:PORT to listen on (default 127.0.0.1:8090)"),
     ("--store", "store", str, "budget store: memory:// or redis://host:port/db (shared)"),

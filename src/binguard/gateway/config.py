@@ -9,6 +9,7 @@ listen address without `allow_remote` and an allow-list or a token, a weak token
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -56,7 +57,7 @@ class GatewayConfig:
     preset: str = "binance"
     stream_upstream: str = ""  # market streams base (ws/wss); empty: from upstream or preset
     ws_api_upstream: str = ""  # WebSocket API URL; empty: from upstream or preset
-    proxy: str = ""  # an http:// proxy every upstream request and socket goes through
+    proxy: str = ""  # http:// or socks5(h):// proxy every upstream request and socket goes through
     listen: str = "127.0.0.1:8090"
     store: str = "memory://"  # redis://host:port/db: gateways on one IP share the budget
     ip_name: str = "default"  # the budget's IP scope name in a shared store
@@ -150,8 +151,7 @@ class GatewayConfig:
         if urlsplit(self.store).scheme.lower() not in ("memory", *REDIS_SCHEMES):
             # only the scheme is named: the rest of a Redis URL may hold a password
             raise ConfigError("store must be memory:// or redis://host:port/db")
-        if self.proxy and urlsplit(self.proxy).scheme != "http":
-            raise ConfigError("proxy must be an http:// URL (SOCKS is not supported)")
+        _check_proxy(self.proxy)
         for name in ("stream_url", "ws_api_url"):
             if urlsplit(getattr(self, name)).scheme not in ("ws", "wss"):
                 raise ConfigError(f"{name.replace('_url', '_upstream')} must be a ws(s):// URL")
@@ -212,6 +212,29 @@ def _typed(key: str, value: Any, default: Any) -> Any:
     if kind is str and isinstance(value, str):
         return value
     raise ConfigError(f"{key} must be a {kind.__name__}")
+
+
+def _check_proxy(proxy: str) -> None:
+    """An http://, socks5:// or socks5h:// URL with a host and port; SOCKS needs aiohttp-socks
+    (the `socks` extra). Only the scheme is named in errors: the rest may hold a password."""
+    if not proxy:
+        return
+    try:
+        url = urlsplit(proxy)
+        port = url.port
+    except ValueError:
+        raise ConfigError("proxy must be http://host:port or socks5://host:port") from None
+    if url.scheme not in ("http", "socks5", "socks5h") or not url.hostname:
+        raise ConfigError("proxy must be http://host:port or socks5://host:port")
+    if url.scheme != "http":
+        if port is None:
+            raise ConfigError(
+                f"a {url.scheme}:// proxy needs a port, e.g. {url.scheme}://host:1080"
+            )
+        if importlib.util.find_spec("aiohttp_socks") is None:
+            raise ConfigError(
+                f"a {url.scheme}:// proxy needs aiohttp-socks: pip install 'binguard[socks]'"
+            )
 
 
 def _as_ws(url: str) -> str:
