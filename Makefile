@@ -46,8 +46,8 @@ soak: $(SOAK_STAMP)
 $(DEMO_STAMP): pyproject.toml
 	@echo "make demo: installing binguard and its runtime dependencies into $(VENV) (first run, or pyproject.toml changed)"
 	@test -x $(BIN)/python || { echo "==> $(PY) -m venv $(VENV)"; $(PY) -m venv $(VENV); }
-	@echo "==> pip install -e . (aiohttp, orjson, rich, cryptography, PyYAML, hyperscan)"
-	$(BIN)/python -m pip install --progress-bar on -e .
+	@echo "==> pip install -e '.[demo]' (aiohttp, orjson, rich, cryptography, PyYAML, hyperscan; ccxt for demo --gateway)"
+	$(BIN)/python -m pip install --progress-bar on -e '.[demo]'
 	@touch $@
 
 demo: $(DEMO_STAMP)

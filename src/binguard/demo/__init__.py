@@ -1,6 +1,7 @@
 """`binguard demo` / `make demo`: a market maker runs through the chaos simulator, then a verdict.
 
     binguard demo [--seconds 60] [--faults chaos|calm|PLAN.yaml] [--seed N] [--json]
+    binguard demo --gateway [--bots 4] [--seconds 20] [--seed N] [--json]   (demo/fleet/)
 
 An embedded simulator (binguard.sim) plays Binance with a fault plan; the connector trades
 through it for --seconds while a live dashboard shows requests/s, weight used vs the limit, the
@@ -43,7 +44,9 @@ def _seconds(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seconds", type=_seconds, default=60.0, help="how long to trade (60)")
+    parser.add_argument(
+        "--seconds", type=_seconds, default=None, help="how long to trade (60; --gateway: 20 a run)"
+    )
     parser.add_argument(
         "--faults",
         default="chaos",
@@ -56,10 +59,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seed of the simulator (and its demo keys) and of the faults (7)",
     )
     parser.add_argument("--json", action="store_true", help="print the verdict as one JSON object")
+    parser.add_argument(
+        "--gateway",
+        action="store_true",
+        help="N ccxt bots on one IP, directly and then through binguard gateway",
+    )
+    parser.add_argument("--bots", type=_bots, default=4, help="--gateway: how many bots (4)")
+
+
+def _bots(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 32:
+        raise argparse.ArgumentTypeError(f"--bots must be a whole number from 1 to 32, not {text}")
+    return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING)
+    if args.gateway:
+        from .fleet import run as fleet
+
+        return fleet(args.bots, args.seconds, args.seed, args.json)
+    args.seconds = 60.0 if args.seconds is None else args.seconds
     try:
         chosen = scenario(args.faults, args.seed, args.seconds)
     except (OSError, ValueError, TypeError, yaml.YAMLError) as exc:

@@ -1,0 +1,70 @@
+"""`binguard demo --gateway`: N unmodified ccxt bots on one IP, directly and then through the gateway.
+
+    binguard demo --gateway [--bots 4] [--seconds 20] [--seed 7] [--json]
+
+Each run starts a fresh simulator with the chaos plan (binguard.demo.chaos: resets, stalls,
+5XX and HTML 502s, a forced ban half-way) and a weight limit the bots overrun when they poll
+directly; the bots (bots.py: freqtrade's calls through ccxt) trade for --seconds, then settle
+with the faults off. The first run points them at the simulator, the second at a `binguard
+gateway` in front of it; the verdict puts both side by side (verdict.py). Exit status 0 when the
+gateway run is clean, 1 when not, 2 for bad arguments; 1 with one line when ccxt is missing
+(`make demo` installs it: the `demo` extra).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from rich.console import Console
+
+from .bots import ccxt_module
+from .phase import run_phase
+from .verdict import Facts, table
+
+DEFAULT_SECONDS = 20.0  # per run: two runs and their settling take about a minute
+DEFAULT_BOTS = 4
+
+
+async def both(
+    seed: int, bots: int, seconds: float, console: Console | None
+) -> tuple[Facts, Facts]:
+    """The direct run, then the gateway run."""
+    runs = []
+    for through in (False, True):
+        if console is not None:
+            where = "through binguard gateway" if through else "directly at the exchange"
+            console.print(f"{bots} ccxt bots, {seconds:.0f} s under chaos, {where}…")
+        runs.append(await run_phase(seed, bots, seconds, through_gateway=through))
+    return runs[0], runs[1]
+
+
+def run(bots: int, seconds: float | None, seed: int, as_json: bool) -> int:
+    try:
+        ccxt_module()
+    except ImportError:
+        print(
+            "binguard demo --gateway needs ccxt: pip install 'binguard[demo]' "
+            "(make demo installs it)",
+            file=sys.stderr,
+        )
+        return 1
+    seconds = DEFAULT_SECONDS if seconds is None else seconds
+    console = None if as_json else Console(width=min(80, Console().width))
+    try:
+        direct, gateway = asyncio.run(both(seed, bots, seconds, console))
+    except OSError as exc:
+        print(f"binguard demo --gateway: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps({"direct": direct.as_dict(), "gateway": gateway.as_dict()}))
+    else:
+        assert console is not None
+        console.print(table(direct, gateway))
+        word = "[green]clean[/]" if gateway.clean else "[red]NOT clean[/]"
+        console.print(
+            f"through the gateway: {word} (0 × 429, 0 bans earned, 0 requests in a ban, "
+            "0 orders lost or duplicated is clean)"
+        )
+    return 0 if gateway.clean else 1
