@@ -1,7 +1,7 @@
 """`binguard demo` / `make demo`: a market maker runs through the chaos simulator, then a verdict.
 
     binguard demo [--seconds 60] [--faults chaos|calm|PLAN.yaml] [--seed N] [--json]
-    binguard demo --gateway [--bots 4] [--seconds 20] [--seed N] [--json]   (demo/fleet/)
+    binguard demo --gateway [--bots 4] [--seconds 20] [--faults ...] [--seed N] [--json]
 
 An embedded simulator (binguard.sim) plays Binance with a fault plan; the connector trades
 through it for --seconds while a live dashboard shows requests/s, weight used vs the limit, the
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gateway:
         from .fleet import run as fleet
 
-        return fleet(args.bots, args.seconds, args.seed, args.json)
+        return fleet(args.bots, args.seconds, args.faults, args.seed, args.json)
     args.seconds = 60.0 if args.seconds is None else args.seconds
     try:
         chosen = scenario(args.faults, args.seed, args.seconds)

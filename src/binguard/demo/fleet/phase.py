@@ -21,7 +21,7 @@ from binguard.sim import Simulator
 from binguard.sim.config import LimitsConfig, RateLimitSpec, SimConfig
 from binguard.sim.faults import FaultPlan
 
-from ..chaos import chaos_plan, demo_config
+from ..chaos import Scenario
 from .bots import Bot
 from .verdict import Facts, judge
 
@@ -33,10 +33,9 @@ SETTLE_S = 8.0  # after trading: time to resolve unknown outcomes and cancel (fa
 GATEWAY_START_S = 30.0
 
 
-def fleet_config(seed: int, bots: int) -> SimConfig:
-    """The chaos demo's exchange (binguard.demo.chaos) with a weight limit that `bots` bots
+def fleet_config(base: SimConfig, bots: int) -> SimConfig:
+    """The demo's exchange (binguard.demo.chaos, `base`) with a weight limit that `bots` bots
     overrun when they poll it directly, and bans short enough for a one-minute demo."""
-    base = demo_config(seed, chaos=True)
     limits = LimitsConfig(
         rate_limits=(
             RateLimitSpec("REQUEST_WEIGHT", "MINUTE", 1, WEIGHT_PER_BOT * bots),
@@ -83,10 +82,11 @@ async def gateway_process(upstream: str) -> AsyncIterator[str]:
                 await proc.wait()
 
 
-async def run_phase(seed: int, bots: int, seconds: float, *, through_gateway: bool) -> Facts:
-    """One run: the chaos plan for `seconds` of trading, then calm while the bots settle."""
-    config = fleet_config(seed, bots)
-    plan = chaos_plan(seed, seconds)
+async def run_phase(chosen: Scenario, bots: int, seconds: float, *, through_gateway: bool) -> Facts:
+    """One run: the scenario's fault plan for `seconds` of trading, then calm while the bots
+    settle."""
+    config = fleet_config(chosen.config, bots)
+    plan = chosen.plan
     forced = {r.label for r in plan.rules if r.action == "http_418"}
     async with Simulator(config) as sim:
         key = config.demo.keys[0]
