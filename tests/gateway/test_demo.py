@@ -15,6 +15,7 @@ import pytest
 from rich.console import Console
 
 from binguard.cli import main
+from binguard.demo.fleet import summary
 from binguard.demo.fleet.verdict import Facts, bans, table
 
 pytest.importorskip("ccxt")
@@ -83,6 +84,9 @@ def test_the_verdict_table_fits_80_columns() -> None:
     assert max(map(len, text.splitlines())) <= 80
     assert "1000 (100 %)" in text and "240 (24 %)" in text and "9 (9 on exchange)" in text
     assert "bans earned (418)" in text and "429s from exchange" in text
+    words = summary(direct, through)
+    assert words[0] == "directly: 12 × 429 and 2 ban(s) earned, 0 requests sent while banned."
+    assert "[green]clean[/]" in words[1] and "sent 240 of 1000 weight upstream" in words[1]
 
 
 @pytest.mark.parametrize("bots", ["0", "33", "x"])

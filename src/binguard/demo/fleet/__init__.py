@@ -42,6 +42,18 @@ async def both(
     return runs[0], runs[1]
 
 
+def summary(direct: Facts, gateway: Facts) -> list[str]:
+    """The verdict in words, under the table."""
+    word = "[green]clean[/]" if gateway.clean else "[red]NOT clean[/]"
+    return [
+        f"directly: {direct.upstream_429} × 429 and {direct.bans_earned} ban(s) earned, "
+        f"{direct.requests_during_ban} requests sent while banned.",
+        f"through the gateway: {word}; it answered {gateway.limited_calls} calls itself with "
+        f"429/418 and sent {gateway.upstream_weight} of {gateway.demand} weight upstream.",
+        "(clean: 0 × 429, 0 bans earned, 0 requests in a ban, 0 orders lost or duplicated)",
+    ]
+
+
 def run(bots: int, seconds: float | None, faults: str, seed: int, as_json: bool) -> int:
     """The demo; the exit status (module docstring)."""
     try:
@@ -71,9 +83,6 @@ def run(bots: int, seconds: float | None, faults: str, seed: int, as_json: bool)
     else:
         assert console is not None
         console.print(table(direct, gateway))
-        word = "[green]clean[/]" if gateway.clean else "[red]NOT clean[/]"
-        console.print(
-            f"through the gateway: {word} (0 × 429, 0 bans earned, 0 requests in a ban, "
-            "0 orders lost or duplicated is clean)"
-        )
+        for line in summary(direct, gateway):
+            console.print(line, highlight=False)
     return 0 if gateway.clean else 1
