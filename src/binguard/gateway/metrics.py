@@ -25,7 +25,8 @@ A cache miss (the request went upstream) has one of three reasons:
                spoken since it (re)started, its book is syncing, its series is backfilling;
     not_held   the cache does not hold this answer: a query it does not keep (no symbol, other
                parameters, a depth limit over the book's, candles older than the kept rows),
-               or exchangeInfo for a query never asked before;
+               or exchangeInfo for a query not kept (never asked, or dropped once past
+               its TTL by a sweep);
     expired    it held the answer, but longer than its TTL (exchangeInfo).
 """
 
