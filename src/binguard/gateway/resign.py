@@ -1,0 +1,112 @@
+"""Keys mode's hot path: check a bot's signed request, re-stamp it, re-sign it with the real key.
+
+The bot's bytes are kept as sent (order and percent-encoding of every parameter) but for two
+values: `timestamp` becomes the gateway's server-clock time (so the bot's own clock never
+matters: no -1021) and `signature` becomes the real key's signature over the new payload. The
+payload is the query string followed by the body, without the `signature` pair
+(rest-api.md §SIGNED Endpoint security). The signature goes back where the bot put it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from binguard.policy.endpoints import Security
+
+from .keys import KeyRing, LocalAuthError, ReplayGuard, bad_signature
+
+_MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
+
+
+@dataclass(frozen=True, slots=True)
+class Resigned:
+    """The request to forward: its query and body as raw strings, and the real API key."""
+
+    query: str
+    body: str
+    api_key: str
+    local_key: str  # the bot's key, for logs (a short prefix only is ever shown)
+
+
+def _without_signature(raw: str) -> tuple[str, str | None]:
+    """`raw` without its `signature=` pair, and that pair's value (as on the wire)."""
+    if "signature=" not in raw:
+        return raw, None
+    kept: list[str] = []
+    found: str | None = None
+    for pair in raw.split("&"):
+        if pair.startswith("signature="):
+            if found is not None:
+                raise bad_signature("two_signatures")
+            found = pair[10:]
+        else:
+            kept.append(pair)
+    return "&".join(kept), found
+
+
+def _value(raw: str, name: str) -> str | None:
+    prefix = name + "="
+    for pair in raw.split("&"):
+        if pair.startswith(prefix):
+            return unquote_plus(pair[len(prefix) :])
+    return None
+
+
+def _restamp(raw: str, now_ms: int) -> tuple[str, bool]:
+    pairs = raw.split("&")
+    for i, pair in enumerate(pairs):
+        if pair.startswith("timestamp="):
+            pairs[i] = f"timestamp={now_ms}"
+            return "&".join(pairs), True
+    return raw, False
+
+
+class Resigner:
+    """Turns a bot's signed request into the real one, or raises `LocalAuthError` (never
+    forwarded); one per gateway, shared by every bot."""
+
+    def __init__(self, ring: KeyRing, replay: ReplayGuard | None = None) -> None:
+        self.ring = ring
+        self.replay = replay or ReplayGuard()
+
+    def resign(
+        self, *, api_key: str | None, query: str, body: str, security: Security, now_ms: int
+    ) -> Resigned:
+        local = self.ring.local(api_key)
+        query_kept, in_query = _without_signature(query)
+        body_kept, in_body = _without_signature(body)
+        if (in_query is None) == (in_body is None):
+            raise bad_signature("no_signature" if in_query is None else "two_signatures")
+        signature = in_query if in_query is not None else in_body
+        assert signature is not None
+        if not local.verifier.verify((query_kept + body_kept).encode(), signature):
+            raise bad_signature()
+        symbol = _value(query_kept, "symbol") or _value(body_kept, "symbol")
+        local.allow(security, symbol.upper() if symbol else None)
+        stamp = _value(query_kept, "timestamp") or _value(body_kept, "timestamp")
+        if stamp is None or not stamp.isdigit():
+            raise LocalAuthError(
+                -1102,
+                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+                "no_timestamp",
+            )
+        local_ms = int(stamp) // 1000 if int(stamp) > _MICROS else int(stamp)
+        self.replay.check(signature, local_ms, now_ms)
+        query_new, stamped = _restamp(query_kept, now_ms)
+        body_new = body_kept if stamped else _restamp(body_kept, now_ms)[0]
+        real = local.real
+        new_signature = real.signer.sign((query_new + body_new).encode())
+        if in_query is not None:
+            query_new = (
+                f"{query_new}&signature={new_signature}"
+                if query_new
+                else (f"signature={new_signature}")
+            )
+        else:
+            body_new = (
+                f"{body_new}&signature={new_signature}"
+                if body_new
+                else (f"signature={new_signature}")
+            )
+        return Resigned(query_new, body_new, real.api_key, local.api_key)
