@@ -52,7 +52,13 @@ ORDER = "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=0.1&recvWindow=5000
 def test_a_bot_30_s_off_is_restamped_with_the_gateway_clock_and_signed_with_the_real_key() -> None:
     query = signed(f"{ORDER}&timestamp={NOW - 30_000}")
     out = resigner().resign(
-        api_key="bg-bot", query=query, body="", security=Security.TRADE, now_ms=NOW
+        method="POST",
+        path="/api/v3/order",
+        api_key="bg-bot",
+        query=query,
+        body="",
+        security=Security.TRADE,
+        now_ms=NOW,
     )
     assert out.api_key == "REALKEY123"
     payload, _, sig = out.query.rpartition("&signature=")
@@ -63,7 +69,13 @@ def test_a_bot_30_s_off_is_restamped_with_the_gateway_clock_and_signed_with_the_
 def test_a_signature_in_the_body_stays_in_the_body() -> None:
     body = signed(f"{ORDER}&timestamp={NOW}")
     out = resigner().resign(
-        api_key="bg-bot", query="", body=body, security=Security.TRADE, now_ms=NOW
+        method="POST",
+        path="/api/v3/order",
+        api_key="bg-bot",
+        query="",
+        body=body,
+        security=Security.TRADE,
+        now_ms=NOW,
     )
     assert out.query == ""
     payload, _, sig = out.body.rpartition("&signature=")
@@ -74,6 +86,8 @@ def test_query_and_body_are_signed_together() -> None:
     query, body = "symbol=BTCUSDT&side=BUY", f"type=MARKET&quantity=1&timestamp={NOW}"
     sig = HmacSigner(LOCAL_SECRET).sign((query + body).encode())
     out = resigner().resign(
+        method="POST",
+        path="/api/v3/order",
         api_key="bg-bot",
         query=query,
         body=f"{body}&signature={sig}",
@@ -97,18 +111,51 @@ def test_query_and_body_are_signed_together() -> None:
 def test_a_bad_request_is_refused_with_binances_answer(query: str, code: int, reason: str) -> None:
     with pytest.raises(LocalAuthError) as caught:
         resigner().resign(
-            api_key="bg-bot", query=query, body="", security=Security.TRADE, now_ms=NOW
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-bot",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
         )
     assert (caught.value.code, caught.value.reason) == (code, reason)
 
 
-def test_a_replayed_signature_is_refused() -> None:
+def test_a_replayed_signature_is_refused_for_what_acts_not_for_reads() -> None:
     r = resigner()
     query = signed(f"{ORDER}&timestamp={NOW}")
-    r.resign(api_key="bg-bot", query=query, body="", security=Security.TRADE, now_ms=NOW)
+    r.resign(
+        method="POST",
+        path="/api/v3/order",
+        api_key="bg-bot",
+        query=query,
+        body="",
+        security=Security.TRADE,
+        now_ms=NOW,
+    )
     with pytest.raises(LocalAuthError) as caught:
-        r.resign(api_key="bg-bot", query=query, body="", security=Security.TRADE, now_ms=NOW + 5)
+        r.resign(
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-bot",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW + 5,
+        )
     assert (caught.value.code, caught.value.reason) == (-1022, "replayed")
+    account = signed(f"timestamp={NOW}")
+    for _ in range(2):  # the same read twice (or two reads in one millisecond): both answered
+        r.resign(
+            method="GET",
+            path="/api/v3/account",
+            api_key="bg-bot",
+            query=account,
+            body="",
+            security=Security.USER_DATA,
+            now_ms=NOW,
+        )
 
 
 def test_unknown_keys_and_permissions_are_refused_with_2015() -> None:
@@ -116,20 +163,46 @@ def test_unknown_keys_and_permissions_are_refused_with_2015() -> None:
     read_only = resigner(permissions=["read"])
     with pytest.raises(LocalAuthError) as caught:
         read_only.resign(
-            api_key="bg-bot", query=query, body="", security=Security.TRADE, now_ms=NOW
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-bot",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
         )
     assert (caught.value.code, caught.value.status) == (-2015, 401)
     other_symbol = resigner(symbols=["ETHUSDT"])
     with pytest.raises(LocalAuthError, match="symbol_not_allowed"):
         other_symbol.resign(
-            api_key="bg-bot", query=query, body="", security=Security.TRADE, now_ms=NOW
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-bot",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
         )
     with pytest.raises(LocalAuthError, match="unknown_api_key"):
         resigner().resign(
-            api_key="bg-other", query=query, body="", security=Security.TRADE, now_ms=NOW
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-other",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
         )
     with pytest.raises(LocalAuthError) as caught:
-        resigner().resign(api_key=None, query=query, body="", security=Security.TRADE, now_ms=NOW)
+        resigner().resign(
+            method="POST",
+            path="/api/v3/order",
+            api_key=None,
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
+        )
     assert caught.value.code == -2014
 
 
@@ -144,6 +217,7 @@ def test_the_replay_guard_never_accepts_a_signature_it_had_to_forget() -> None:
     with pytest.raises(LocalAuthError, match="replayed"):
         guard.check("sig4", NOW + 4, NOW + 10)
     guard.check("sig5", NOW + 5, NOW + 10)  # a new one within the window passes
+    guard.check("sig5", NOW + 5, NOW + 10, acts=False)  # a read again: only the window holds
 
 
 def test_ed25519_local_keys_from_keygen_verify() -> None:
@@ -153,6 +227,8 @@ def test_ed25519_local_keys_from_keygen_verify() -> None:
     data["local"] = [{"api_key": made["api_key"], "public_key": made["public_key"], "real": "main"}]
     payload = f"{ORDER}&timestamp={NOW}"
     out = Resigner(KeyRing.from_mapping(data)).resign(
+        method="POST",
+        path="/api/v3/order",
         api_key=made["api_key"],
         query=f"{payload}&signature={bot.sign(payload.encode())}",
         body="",

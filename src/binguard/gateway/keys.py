@@ -81,7 +81,7 @@ def bad_signature(reason: str = "bad_signature") -> LocalAuthError:
     return LocalAuthError(-1022, "Signature for this request is not valid.", reason)
 
 
-def _refused_key(reason: str) -> LocalAuthError:
+def refused_key(reason: str) -> LocalAuthError:
     msg = "Invalid API-key, IP, or permissions for action."
     return LocalAuthError(-2015, msg, reason, status=401)
 
@@ -158,9 +158,9 @@ class LocalKey:
         """Raise `LocalAuthError` (-2015) if this key may not make such a request."""
         need = _NEEDS.get(security)
         if need is not None and need not in self.permissions:
-            raise _refused_key(f"no_{need}_permission")
+            raise refused_key(f"no_{need}_permission")
         if symbol is not None and self.symbols is not None and symbol not in self.symbols:
-            raise _refused_key("symbol_not_allowed")
+            raise refused_key("symbol_not_allowed")
 
 
 class KeyRing:
@@ -181,7 +181,7 @@ class KeyRing:
             raise LocalAuthError(-2014, "API-key format invalid.", "no_api_key", status=401)
         key = self._local.get(api_key)
         if key is None:
-            raise _refused_key("unknown_api_key")
+            raise refused_key("unknown_api_key")
         return key
 
     @classmethod
@@ -292,13 +292,20 @@ class ReplayGuard:
         self._seen: OrderedDict[str, int] = OrderedDict()  # signature -> local timestamp
         self._floor = 0
 
-    def check(self, signature: str, timestamp_ms: int, now_ms: int) -> None:
-        """Remember `signature`, or raise `LocalAuthError` for a replay or a stale timestamp."""
+    def check(self, signature: str, timestamp_ms: int, now_ms: int, *, acts: bool = True) -> None:
+        """Remember `signature`, or raise `LocalAuthError` for a replay or a stale timestamp.
+
+        `signature` should name the request too (method and path: the signature covers only the
+        parameters, so two different reads can share one). A request that does not act (a
+        read: `acts=False`) is only held to the window: a replayed read changes nothing, and
+        two identical reads in one millisecond are a bot's right, as at Binance."""
         low = max(self._floor, now_ms - self.window_ms)
         if timestamp_ms < low or timestamp_ms > now_ms + self.window_ms:
             raise LocalAuthError(
                 -1021, "Timestamp for this request is outside of the recvWindow.", "stale"
             )
+        if not acts:
+            return
         if signature in self._seen:
             raise bad_signature("replayed")
         self._seen[signature] = timestamp_ms
@@ -345,3 +352,21 @@ def write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def keygen_files(kind: str, real: str, out: str | Path) -> tuple[str, Path | None]:
+    """Make a local key: (its keys-file entry as YAML, the bot's private key file if any).
+
+    An Ed25519 private key goes to `<out>/<api_key>.pem`, created 0600; the entry holds only
+    the public key. An HMAC key's secret is in the entry (both sides need it)."""
+    made = keygen(kind)
+    entry: dict[str, Any] = {"api_key": made["api_key"], "real": real}
+    written: Path | None = None
+    if kind == "hmac":
+        entry["secret"] = made["secret"]
+    else:
+        written = Path(out) / f"{made['api_key']}.pem"
+        write_private(written, made["private_key"])
+        entry["public_key"] = made["public_key"]
+    entry["permissions"] = sorted(PERMISSIONS)
+    return yaml.safe_dump([entry], sort_keys=False), written

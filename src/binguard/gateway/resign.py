@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from binguard.policy.endpoints import Security
+from multidict import CIMultiDict
 
-from .keys import KeyRing, LocalAuthError, ReplayGuard, bad_signature
+from binguard.policy.endpoints import Security, rest_endpoint
+
+from .keys import KeyRing, LocalAuthError, ReplayGuard, bad_signature, refused_key
 
 _MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
 
@@ -70,8 +72,54 @@ class Resigner:
         self.ring = ring
         self.replay = replay or ReplayGuard()
 
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+        headers: CIMultiDict[str],
+        now_ms: int,
+    ) -> tuple[str, bytes]:
+        """A bot's REST request as it goes upstream in keys mode: (query, body), `headers`'
+        API key replaced by the real one. Endpoints of the endpoint table (policy/endpoints.py)
+        are re-signed as their security type says; a signed request elsewhere (/sapi) only if
+        it is a GET (a read, for keys with the "read" permission: ccxt loads /sapi margin pairs
+        at start-up), so a local key can never move funds there (withdrawals, transfers)."""
+        api_key = headers.get("X-MBX-APIKEY")
+        security = _security(method, path, "signature=" in query or b"signature=" in body)
+        if security is Security.NONE:
+            if api_key:
+                # an unsigned request with a key reads at most: a known bot's key is swapped
+                headers["X-MBX-APIKEY"] = self.ring.local(api_key).real.api_key
+            return query, body
+        if security is Security.USER_STREAM:
+            local = self.ring.local(api_key)
+            local.allow(security, None)
+            headers["X-MBX-APIKEY"] = local.real.api_key
+            return query, body
+        out = self.resign(
+            api_key=api_key,
+            query=query,
+            body=body.decode("latin-1"),
+            security=security,
+            now_ms=now_ms,
+            method=method,
+            path=path,
+        )
+        headers["X-MBX-APIKEY"] = out.api_key
+        return out.query, out.body.encode("latin-1")
+
     def resign(
-        self, *, api_key: str | None, query: str, body: str, security: Security, now_ms: int
+        self,
+        *,
+        api_key: str | None,
+        query: str,
+        body: str,
+        security: Security,
+        now_ms: int,
+        method: str,
+        path: str,
     ) -> Resigned:
         local = self.ring.local(api_key)
         query_kept, in_query = _without_signature(query)
@@ -92,7 +140,8 @@ class Resigner:
                 "no_timestamp",
             )
         local_ms = int(stamp) // 1000 if int(stamp) > _MICROS else int(stamp)
-        self.replay.check(signature, local_ms, now_ms)
+        acts = security is not Security.USER_DATA  # USER_DATA reads; TRADE and the rest act
+        self.replay.check(f"{method} {path} {signature}", local_ms, now_ms, acts=acts)
         query_new, stamped = _restamp(query_kept, now_ms)
         body_new = body_kept if stamped else _restamp(body_kept, now_ms)[0]
         real = local.real
@@ -110,3 +159,15 @@ class Resigner:
                 else (f"signature={new_signature}")
             )
         return Resigned(query_new, body_new, real.api_key, local.api_key)
+
+
+def _security(method: str, path: str, signed: bool) -> Security:
+    """The security type keys mode treats a request as (see `Resigner.request`)."""
+    endpoint = rest_endpoint(method, path) if path.startswith("/api/v3/") else None
+    if endpoint is not None:
+        return endpoint.security
+    if not signed:
+        return Security.NONE
+    if method != "GET":
+        raise refused_key("endpoint_not_allowed")
+    return Security.USER_DATA
