@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,15 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from tests.sim.helpers import Api, limit_buy
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.sim.helpers import Api, WsApi, limit_buy
 
 from binguard.gateway import Gateway
 from binguard.gateway.answers import GATEWAY_HEADER
 from binguard.gateway.keys import write_private
 from binguard.sim import Simulator
+from binguard.sim.config import demo_ed25519_private
 from binguard.sim.peers import point_ccxt, point_python_binance
 
 from .conftest import gw_config
@@ -206,3 +210,104 @@ def test_keygen_writes_a_private_key_only_its_owner_reads(tmp_path: Path) -> Non
     entry = yaml.safe_load("\n".join(lines))
     assert entry[0]["api_key"] == pem.stem and "PUBLIC KEY" in entry[0]["public_key"]
     assert "PRIVATE" not in done.stdout
+
+
+# -- the WebSocket API ---------------------------------------------------------------------------
+@pytest.fixture
+def ed_keys_file(tmp_path: Path, sim: Simulator) -> tuple[Path, Ed25519PrivateKey]:
+    """Real keys: the simulator's HMAC key and its Ed25519 key (a logon needs Ed25519); local
+    keys: an Ed25519 trader and a read-only HMAC reader, both on the Ed25519 real key."""
+    hmac_key, ed_key = sim.config.demo.keys[0], sim.config.demo.keys[1]
+    write_private(
+        tmp_path / "real-ed.pem",
+        demo_ed25519_private(sim.config.seed)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode(),
+    )
+    bot = Ed25519PrivateKey.generate()
+    public = bot.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    data = {
+        "real": {
+            "main": {"api_key": hmac_key.api_key, "secret": hmac_key.secret},
+            "ed": {"api_key": ed_key.api_key, "private_key_file": "real-ed.pem"},
+        },
+        "local": [
+            {"api_key": "bg-ed", "public_key": public.decode(), "real": "ed"},
+            {
+                "api_key": "bg-reader",
+                "secret": READER_SECRET,
+                "real": "ed",
+                "permissions": ["read"],
+            },
+        ],
+    }
+    path = tmp_path / "keys.yaml"
+    write_private(path, yaml.safe_dump(data))
+    return path, bot
+
+
+def ws_requests(sim: Simulator) -> int:
+    return sum(1 for r in sim.state.requests if r.get("ws"))
+
+
+async def test_ws_api_orders_and_logon_with_local_keys(
+    sim: Simulator,
+    ed_keys_file: tuple[Path, Ed25519PrivateKey],
+    session: aiohttp.ClientSession,
+) -> None:
+    path, bot_key = ed_keys_file
+    async with (
+        Gateway(gw_config(sim.url, keys=str(path))) as gw,
+        session.ws_connect(gw.url.replace("http", "ws") + "/ws-api/v3") as ws,
+    ):
+        api = WsApi(ws, "bg-ed", private_key=bot_key)
+        behind = int(time.time() * 1000) + SKEW_MS
+        # a signed order, its timestamp 30 s behind: re-stamped and re-signed
+        placed = await api.call(
+            "order.place", {**limit_buy("0.001", "20000"), "timestamp": behind}, signed=True
+        )
+        assert placed["status"] == 200, placed
+        # a logon with the local Ed25519 key, then unsigned requests in the session
+        logon = await api.call("session.logon", {"timestamp": behind}, signed=True)
+        assert logon["status"] == 200, logon
+        second = await api.call("order.place", {**limit_buy("0.001", "20001"), "timestamp": behind})
+        assert second["status"] == 200, second
+        # a bad signature: Binance's error frame, nothing sent
+        seen = ws_requests(sim)
+        forged = api.signed(limit_buy("0.001", "20002"))
+        forged["signature"] = api.signed({"other": "thing"})["signature"]
+        refused = await api.response(await api.send("order.place", forged))
+        assert (refused["status"], refused["error"]["code"]) == (400, -1022)
+        assert ws_requests(sim) == seen
+    assert len(sim.state.engine.all_orders("demo", "BTCUSDT")) == 2
+
+
+async def test_ws_api_read_only_session_cannot_trade(
+    sim: Simulator,
+    ed_keys_file: tuple[Path, Ed25519PrivateKey],
+    session: aiohttp.ClientSession,
+) -> None:
+    path, _ = ed_keys_file
+    async with (
+        Gateway(gw_config(sim.url, keys=str(path))) as gw,
+        session.ws_connect(gw.url.replace("http", "ws") + "/ws-api/v3") as ws,
+    ):
+        api = WsApi(ws, "bg-reader", READER_SECRET)
+        status = await api.call("account.status", {}, signed=True)
+        assert status["status"] == 200, status
+        order = await api.call("order.place", limit_buy("0.001", "20000"), signed=True)
+        assert (order["status"], order["error"]["code"]) == (401, -2015)
+        # logged on with the read-only key (the real key is Ed25519), the session's unsigned
+        # requests are held to the same permissions
+        logon = await api.call("session.logon", {}, signed=True)
+        assert logon["status"] == 200, logon
+        stamped = {**limit_buy("0.001", "20000"), "timestamp": int(time.time() * 1000)}
+        unsigned = await api.call("order.place", stamped)
+        assert (unsigned["status"], unsigned["error"]["code"]) == (401, -2015)
+    assert sim.state.engine.all_orders("demo", "BTCUSDT") == []

@@ -258,7 +258,12 @@ class Gateway:
             self._ws_api_bots += 1
             try:
                 return await serve_ws_api_bot(
-                    self.gate, self._session, self.config.ws_api_url, request, passed.query
+                    self.gate,
+                    self._session,
+                    self.config.ws_api_url,
+                    request,
+                    passed.query,
+                    self._resigner,
                 )
             finally:
                 self._ws_api_bots -= 1

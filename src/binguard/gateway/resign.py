@@ -10,13 +10,15 @@ payload is the query string followed by the body, without the `signature` pair
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from typing import Any
+from urllib.parse import unquote, unquote_plus
 
+import orjson
 from multidict import CIMultiDict
 
-from binguard.policy.endpoints import Security, rest_endpoint
+from binguard.policy.endpoints import Security, rest_endpoint, ws_endpoint
 
-from .keys import KeyRing, LocalAuthError, ReplayGuard, bad_signature, refused_key
+from .keys import KeyRing, LocalAuthError, LocalKey, ReplayGuard, bad_signature, refused_key
 
 _MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
 
@@ -110,6 +112,72 @@ class Resigner:
         headers["X-MBX-APIKEY"] = out.api_key
         return out.query, out.body.encode("latin-1")
 
+    def _admit(
+        self,
+        local: LocalKey,
+        security: Security,
+        symbol: str | None,
+        stamp: str | None,
+        replay_key: str,
+        now_ms: int,
+    ) -> None:
+        """After the signature verified: permissions, symbol, timestamp window, replays."""
+        local.allow(security, symbol.upper() if symbol else None)
+        if stamp is None or not stamp.isdigit():
+            raise LocalAuthError(
+                -1102,
+                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+                "no_timestamp",
+            )
+        local_ms = int(stamp) // 1000 if int(stamp) > _MICROS else int(stamp)
+        acts = security is not Security.USER_DATA  # USER_DATA reads; TRADE and the rest act
+        self.replay.check(replay_key, local_ms, now_ms, acts=acts)
+
+    def ws_request(
+        self, method: str, params: dict[str, Any], now_ms: int, session: LocalKey | None
+    ) -> tuple[dict[str, Any], LocalKey | None]:
+        """A bot's WebSocket API request in keys mode: (params to send, the local key it used).
+
+        Signed requests are verified and re-signed like REST ones (web-socket-api.md: the
+        payload is every parameter but `signature`, sorted by name); `session` is the local key
+        a `session.logon` on this socket used, which an unsigned request of the logged-on
+        session is held to. A logon needs an Ed25519 real key (Binance's rule)."""
+        endpoint = ws_endpoint(method)
+        signature = params.get("signature")
+        api_key = params.get("apiKey")
+        if endpoint is None:
+            if signature is not None or api_key is not None:
+                raise refused_key("method_not_allowed")
+            return params, None
+        if signature is None:
+            local = self.ring.local(api_key) if api_key is not None else session
+            if local is None:
+                return params, None  # public, or refused upstream as Binance would
+            local.allow(endpoint.security, _text(params.get("symbol")))
+            out = dict(params)
+            if api_key is not None:
+                out["apiKey"] = local.real.api_key
+            if "timestamp" in out:  # a logged-on session's request: stamped, not signed
+                out["timestamp"] = now_ms
+            return out, local
+        local = self.ring.local(_text(api_key))
+        if not isinstance(signature, str) or not local.verifier.verify(
+            _ws_payload(params), signature
+        ):
+            raise bad_signature()
+        self._admit(
+            local,
+            endpoint.security,
+            _text(params.get("symbol")),
+            _text(params.get("timestamp")),
+            f"ws {method} {signature}",
+            now_ms,
+        )
+        out = {k: v for k, v in params.items() if k != "signature"}
+        out["apiKey"], out["timestamp"] = local.real.api_key, now_ms
+        out["signature"] = unquote(local.real.signer.sign(_ws_payload(out)))
+        return out, local
+
     def resign(
         self,
         *,
@@ -130,18 +198,14 @@ class Resigner:
         assert signature is not None
         if not local.verifier.verify((query_kept + body_kept).encode(), signature):
             raise bad_signature()
-        symbol = _value(query_kept, "symbol") or _value(body_kept, "symbol")
-        local.allow(security, symbol.upper() if symbol else None)
-        stamp = _value(query_kept, "timestamp") or _value(body_kept, "timestamp")
-        if stamp is None or not stamp.isdigit():
-            raise LocalAuthError(
-                -1102,
-                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
-                "no_timestamp",
-            )
-        local_ms = int(stamp) // 1000 if int(stamp) > _MICROS else int(stamp)
-        acts = security is not Security.USER_DATA  # USER_DATA reads; TRADE and the rest act
-        self.replay.check(f"{method} {path} {signature}", local_ms, now_ms, acts=acts)
+        self._admit(
+            local,
+            security,
+            _value(query_kept, "symbol") or _value(body_kept, "symbol"),
+            _value(query_kept, "timestamp") or _value(body_kept, "timestamp"),
+            f"{method} {path} {signature}",
+            now_ms,
+        )
         query_new, stamped = _restamp(query_kept, now_ms)
         body_new = body_kept if stamped else _restamp(body_kept, now_ms)[0]
         real = local.real
@@ -171,3 +235,25 @@ def _security(method: str, path: str, signed: bool) -> Security:
     if method != "GET":
         raise refused_key("endpoint_not_allowed")
     return Security.USER_DATA
+
+
+def _text(value: object) -> str | None:
+    """A WebSocket API parameter as text (numbers are sent as JSON numbers), or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    return str(value)
+
+
+def _ws_payload(params: dict[str, Any]) -> bytes:
+    """What a WebSocket API signature signs: every parameter but `signature`, sorted by name,
+    values as their JSON text unquoted (web-socket-api.md §SIGNED request security): a bot sends
+    `"quantity": "0.1"` or `"newOrderRespType": "ACK"` as strings, but a boolean is `true`."""
+    return "&".join(
+        f"{k}={_render(params[k])}" for k in sorted(params) if k != "signature"
+    ).encode()
+
+
+def _render(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
