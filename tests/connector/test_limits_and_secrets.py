@@ -77,18 +77,21 @@ async def test_real_429_from_another_program_on_the_ip(tight_sim: Simulator) -> 
     bn = await _connector(tight_sim)
     try:
         async with aiohttp.ClientSession() as other:
-            # A burst may straddle a 1 s window boundary and then cause no 429: try again then.
-            for _ in range(3):
+            # A burst may straddle a 1 s window boundary and then cause no 429 for the connector
+            # (or, on a loaded machine, a 429 for the other program only): try again then.
+            for _ in range(5):
                 for _ in range(59):  # the other program: 59 of the 60 weight of this second
                     async with other.get(f"{tight_sim.url}/api/v3/ping") as r:
                         if r.status != 200:
                             break
                 depth = await bn.depth("BTCUSDT", limit=5)  # weight 5: refused, then admitted
                 assert depth.bids
-                statuses = [e["status"] for e in await _log(tight_sim)]
-                if 429 in statuses:
+                log = await _log(tight_sim)
+                statuses = [e["status"] for e in log]
+                if any(e["status"] == 429 and e["path"] == "/api/v3/depth" for e in log):
                     break
-        assert 429 in statuses, "the scenario never produced a 429"
+            else:
+                pytest.fail("the scenario never produced a 429 for the connector")
         assert 418 not in statuses
         assert bn.stats.errors_by_code["-1003"] >= 1
     finally:

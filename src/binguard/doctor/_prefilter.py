@@ -28,8 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from binguard.errors import catalog
-from binguard.errors._text import _NETWORK  # the network vocabulary: one list, shared
+from binguard.errors import catalog, network_vocabulary  # one network vocabulary, shared
 
 from ._recognize import GATES, SIMULATOR_MARKERS
 
@@ -53,7 +52,7 @@ def patterns() -> tuple[bytes, ...]:
 @cache
 def _patterns() -> tuple[bytes, ...]:
     out: list[str] = list(GATES)
-    out += [pattern.pattern for pattern, _ in _NETWORK]
+    out += network_vocabulary()
     openings = {o for group in catalog().openings_by_word().values() for o, _, _ in group}
     out += [re.escape(o) for o in sorted(openings)]
     out += [re.escape(m.decode()) for m in SIMULATOR_MARKERS]

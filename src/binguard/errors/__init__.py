@@ -48,7 +48,7 @@ from ._params import (
     redact_text,
     safe_str,
 )
-from ._text import classify_network, classify_text, has_catalog_message
+from ._text import classify_network, classify_text, has_catalog_message, network_vocabulary
 
 __all__ = [
     "REDACTED",
@@ -93,6 +93,7 @@ __all__ = [
     "error_class",
     "has_catalog_message",
     "is_secret",
+    "network_vocabulary",
     "parse_rate_headers",
     "parse_rate_limits",
     "redact_text",

@@ -92,6 +92,12 @@ _NETWORK: tuple[tuple[re.Pattern[str], type[TransportError]], ...] = (
 )
 
 
+def network_vocabulary() -> tuple[str, ...]:
+    """The regex sources classify_network() looks for, most specific first: a log scanner's
+    prefilter (binguard.doctor) uses the same list, so a line it skips is one this never types."""
+    return tuple(pattern.pattern for pattern, _ in _NETWORK)
+
+
 def classify_network(text: str) -> TransportError | None:
     """The transport failure a text reports (ECONNRESET, timeouts, refused connections...), if any.
 

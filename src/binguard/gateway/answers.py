@@ -13,6 +13,8 @@ a local answer from Binance's:
     failed    a read failed after its retries (503, -1001)
     draining  the gateway is shutting down; nothing was sent (503, -1008)
     forbidden the client, its Host header or its target is not allowed (403, -1002)
+    keys      keys mode refused the bot's key, signature or timestamp, nothing was sent
+              (-2014/-2015 401; -1022, -1021, -1102 400)
 """
 
 from __future__ import annotations

@@ -33,8 +33,10 @@ from .cache import Caches
 from .config import GatewayConfig
 from .forward import Forwarder
 from .gate import Gate
+from .keys import KeyRing, LocalAuthError, ReplayGuard
 from .market import Market
 from .metrics import CONTENT_TYPE, Metrics
+from .resign import Resigner
 from .streams import StreamHub
 from .streams import serve_bot as serve_stream_bot
 from .ws_api import serve_bot as serve_ws_api_bot
@@ -83,6 +85,7 @@ class Gateway:
         self.books: Books | None = None  # needs the forwarder: made in start()
         self.market: Market | None = None  # likewise
         self._access = Access(config, self.port)
+        self._resigner = _resigner(config)  # keys mode; raises KeysFileError early
         self.started_at = time.time()
 
     @property
@@ -108,7 +111,7 @@ class Gateway:
         # every "idempotent" method, DELETE included: a cancel would go twice, outside the budget.
         # Retries are the forwarder's decision alone.
         self._session._retry_connection = False
-        self._forwarder = Forwarder(self.gate, self._session, self.metrics)
+        self._forwarder = Forwarder(self.gate, self._session, self.metrics, self._resigner)
         if self.config.cache_ttl_s > 0:
             self.books = Books(
                 self.streams, self._forwarder, self.config.cache_idle_s, self.metrics
@@ -226,9 +229,14 @@ class Gateway:
         self._idle.clear()
         try:
             body = await request.read()
-            call = self._forwarder.call(
-                request.method, passed.path, passed.query, body, request.headers
-            )
+            try:
+                call = self._forwarder.call(
+                    request.method, passed.path, passed.query, body, request.headers
+                )
+            except LocalAuthError as e:
+                self.metrics.local.labels("keys").inc()
+                log.info("gateway %s %s refused by keys mode: %s", request.method, passed.path, e)
+                return answers.local("keys", e.status, e.code, e.msg)
             seed = self.caches.seed(request.method, passed.path, passed.query)
             answer = await self._forwarder.forward(call)
             if (
@@ -255,7 +263,12 @@ class Gateway:
             self._ws_api_bots += 1
             try:
                 return await serve_ws_api_bot(
-                    self.gate, self._session, self.config.ws_api_url, request, passed.query
+                    self.gate,
+                    self._session,
+                    self.config.ws_api_url,
+                    request,
+                    passed.query,
+                    self._resigner,
                 )
             finally:
                 self._ws_api_bots -= 1
@@ -326,3 +339,11 @@ def upstream_connector(proxy: str) -> aiohttp.TCPConnector:
 
 def _is_stream(path: str) -> bool:
     return path in ("/ws", "/stream") or path.startswith("/ws/")
+
+
+def _resigner(config: GatewayConfig) -> Resigner | None:
+    """Keys mode's re-signer when a keys file is configured (read once, at construction)."""
+    if not config.keys:
+        return None
+    window_ms = int(config.keys_window_s * 1000)
+    return Resigner(KeyRing.load(config.keys), ReplayGuard(window_ms=window_ms))

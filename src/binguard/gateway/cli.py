@@ -20,6 +20,7 @@ from binguard._aio import reap
 from . import dashboard
 from .app import Gateway
 from .config import PRESETS, ConfigError, GatewayConfig
+from .keys import KeyRing, KeysFileError, keygen_files
 
 HELP = "run a local endpoint that keeps any bot's Binance traffic within limits and unbanned"
 
@@ -49,10 +50,23 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--max-header", "max_header_bytes", int, "largest header line, bytes (default 8190)"),
     ("--drain", "drain_s", float, "seconds in-flight requests get on SIGTERM (default 10)"),
     ("--log-level", "log_level", str, "DEBUG, INFO, WARNING (default INFO)"),
+    ("--keys", "keys", str, "keys mode: the keys file (see: binguard gateway keygen --help)"),
+    ("--keys-window", "keys_window_s", float, "keys mode: refuse bot timestamps further off"),
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="[keygen]")
+    gen = actions.add_parser(
+        "keygen",
+        help="make a local key for a bot (keys mode)",
+        description="Make a local key for one bot: prints its api_key and the entry for the "
+        "keys file's 'local' list; writes the bot's private key (ed25519) to a file only you "
+        "can read, or prints its HMAC secret.",
+    )
+    gen.add_argument("--kind", choices=("ed25519", "hmac"), default="ed25519")
+    gen.add_argument("--real", default="main", help="the real key it uses (keys file name)")
+    gen.add_argument("--out", default=".", help="directory for the bot's private key file")
     parser.add_argument("--config", help="a YAML/JSON file with any of these settings")
     for flag, dest, kind, text in _FLAGS:
         parser.add_argument(flag, dest=dest, type=kind, default=None, help=text)
@@ -133,9 +147,13 @@ def _console() -> Console:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "action", None) == "keygen":
+        return keygen(args)
     try:
         config = config_from_args(args)
-    except ConfigError as e:
+        if config.keys:
+            KeyRing.load(config.keys)  # a bad keys file: one line now, not a traceback later
+    except (ConfigError, KeysFileError) as e:
         print(f"binguard gateway: {e}", file=sys.stderr)
         return 2
     console = _console() if config.dashboard else None
@@ -152,4 +170,20 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:  # the port is taken, the address is not ours
         print(f"binguard gateway: cannot listen on {config.listen}: {e.strerror}", file=sys.stderr)
         return 1
+    return 0
+
+
+def keygen(args: argparse.Namespace) -> int:
+    """`binguard gateway keygen`: one local key, its keys-file entry on stdout."""
+    try:
+        entry, written = keygen_files(args.kind, args.real, args.out)
+    except OSError as e:
+        print(f"binguard gateway keygen: cannot write the key file: {e.strerror}", file=sys.stderr)
+        return 1
+    if written is not None:
+        print(f"# the bot's private key (give it to the bot only): {written}")
+    else:
+        print("# the bot's HMAC secret is the 'secret' below: give it to the bot too")
+    print("# add to the keys file's 'local' list:")
+    print(entry, end="")
     return 0

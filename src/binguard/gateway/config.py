@@ -80,6 +80,8 @@ class GatewayConfig:
     max_header_bytes: int = 8190
     drain_s: float = 10.0  # SIGTERM: how long in-flight requests may take to finish
     log_level: str = "INFO"
+    keys: str = ""  # keys mode: a keys file (gateway/keys.py); empty: pass-through mode
+    keys_window_s: float = 300.0  # keys mode: a bot timestamp further from now is refused
     dashboard: bool = False  # a live terminal view of the gateway (dashboard.py)
 
     @property
@@ -181,6 +183,7 @@ class GatewayConfig:
             "upstream_timeout_s",
             "read_deadline_s",
             "drain_s",
+            "keys_window_s",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")

@@ -35,6 +35,7 @@ from ._costs import FREE, BanInForceError, BudgetExhaustedError, Cost, Ticket, k
 from ._costs import rest_cost as _rest_cost
 from .gate import Gate
 from .metrics import Metrics
+from .resign import Resigner
 
 log = logging.getLogger("binguard.gateway")
 
@@ -90,8 +91,15 @@ class _Failed:
 class Forwarder:
     """Sends `Call`s to the upstream REST host through the gate (module docstring)."""
 
-    def __init__(self, gate: Gate, session: aiohttp.ClientSession, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        gate: Gate,
+        session: aiohttp.ClientSession,
+        metrics: Metrics,
+        resigner: Resigner | None = None,
+    ) -> None:
         self._gate = gate
+        self._resigner = resigner  # keys mode (gateway/resign.py); None: pass-through
         self._session = session
         self._metrics = metrics
         self._cfg = gate.config
@@ -111,11 +119,16 @@ class Forwarder:
     def call(
         self, method: str, path: str, query: str, body: bytes, headers: Mapping[str, str]
     ) -> Call:
-        """Build the `Call`: cost from the cost table (/api/v3 only), deadline, headers."""
+        """Build the `Call`: cost from the cost table (/api/v3 only), deadline, headers.
+        Keys mode re-signs it here, raising `LocalAuthError` for what it refuses."""
         fwd: CIMultiDict[str] = CIMultiDict()
         for k, v in headers.items():
             if k.lower() not in HOP_BY_HOP:
                 fwd.add(k, v)
+        if self._resigner is not None:
+            query, body = self._resigner.request(
+                method, path, query, body, fwd, self._gate.now_ms()
+            )
         params = dict(parse_qsl(query, keep_blank_values=True))
         if body and "x-www-form-urlencoded" in fwd.get("Content-Type", ""):
             params.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
@@ -123,7 +136,7 @@ class Forwarder:
         cost = _rest_cost(method, path, params) if budgeted else FREE
         read = method in ("GET", "HEAD")
         known = budgeted and known_endpoint(method, path)
-        key = fwd.get("X-MBX-APIKEY", "")
+        key = headers.get("X-MBX-APIKEY", "")  # the bot's own (a local key in keys mode)
         return Call(
             method,
             path,

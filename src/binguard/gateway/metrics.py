@@ -6,7 +6,7 @@ What issue 14 (item 8) asks for, and where it is (every name starts `binguard_ga
     weight used and limit per window        used{window}, limit{window}
     local answers by reason                 local_answers_total{reason}: refused, paused,
                                             banned, unknown, failed, draining, forbidden, cache,
-                                            stream_gap (answers.py); queued requests are not
+                                            stream_gap, keys (answers.py); queued requests are not
                                             answered locally but held: queued_total{endpoint}
     cache hits and misses                   cache_hits_total{cache},
                                             cache_misses_total{cache,reason}

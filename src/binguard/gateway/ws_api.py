@@ -12,6 +12,10 @@ socket per bot socket (a session's logon belongs to it alone).
   every request behind the gateway, REST included.
 - Frames are forwarded as text, unchanged; a frame that is not JSON or has no `method` is
   forwarded too (Binance answers it) at the cost of an unknown method.
+- Keys mode (`resigner`): a signed request is verified with the bot's local key and re-signed
+  with the real one (gateway/resign.py); a refused one is answered with Binance's error frame
+  and not sent. A `session.logon` made this way holds the socket's later unsigned requests to
+  its local key's permissions.
 """
 
 from __future__ import annotations
@@ -31,12 +35,19 @@ from binguard.errors import classify, parse_rate_limits
 from ._costs import WS_API_CONNECT, BanInForceError, BudgetExhaustedError, Ticket, ws_api_cost
 from .answers import catalog_text
 from .gate import Gate
+from .keys import LocalAuthError, LocalKey
+from .resign import Resigner
 
 log = logging.getLogger("binguard.gateway")
 
 
 async def serve_bot(
-    gate: Gate, session: aiohttp.ClientSession, url: str, request: web.Request, query: str
+    gate: Gate,
+    session: aiohttp.ClientSession,
+    url: str,
+    request: web.Request,
+    query: str,
+    resigner: Resigner | None = None,
 ) -> web.StreamResponse:
     """One bot WebSocket API socket and its upstream twin, until either side closes."""
     bot = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 20)
@@ -57,7 +68,7 @@ async def serve_bot(
         return bot
     await gate.budget.settle(ticket, ok=True)
     pending: dict[Any, Ticket] = {}
-    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending))
+    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner))
     try:
         await _upstream_to_bot(gate, up, bot, pending)
     finally:
@@ -75,11 +86,26 @@ async def _bot_to_upstream(
     bot: web.WebSocketResponse,
     up: aiohttp.ClientWebSocketResponse,
     pending: dict[Any, Ticket],
+    resigner: Resigner | None,
 ) -> None:
+    logged_on: LocalKey | None = None  # keys mode: the local key of this socket's logon
     async for msg in bot:
         if msg.type != WSMsgType.TEXT:
             continue
-        method, rid, params = _request_of(msg.data)
+        text = msg.data
+        method, rid, params = _request_of(text)
+        if resigner is not None:
+            try:
+                signed, used = resigner.ws_request(method, params or {}, gate.now_ms(), logged_on)
+            except LocalAuthError as e:
+                await bot.send_str(_auth_error_frame(rid, e))
+                continue
+            if method == "session.logon":
+                logged_on = used
+            elif method == "session.logout":
+                logged_on = None
+            if params is not None and signed is not params:
+                text = orjson.dumps({**orjson.loads(text), "params": signed}).decode()
         try:
             ticket = await gate.budget.acquire(
                 ws_api_cost(method, params),
@@ -93,7 +119,7 @@ async def _bot_to_upstream(
             pending[rid] = ticket
         else:
             await gate.budget.settle(ticket, ok=True)
-        await up.send_str(msg.data)
+        await up.send_str(text)
     await up.close()
 
 
@@ -166,4 +192,11 @@ def _error_frame(gate: Gate, rid: Any, e: Exception) -> str:
                 "data": {"serverTime": now, "retryAfter": now + wait_ms},
             },
         }
+    ).decode()
+
+
+def _auth_error_frame(rid: Any, e: LocalAuthError) -> str:
+    """Binance's WebSocket API error answer for a request keys mode refused (not sent)."""
+    return orjson.dumps(
+        {"id": rid, "status": e.status, "error": {"code": e.code, "msg": e.msg}}
     ).decode()

@@ -1,0 +1,259 @@
+"""Keys mode's hot path: check a bot's signed request, re-stamp it, re-sign it with the real key.
+
+The bot's bytes are kept as sent (order and percent-encoding of every parameter) but for two
+values: `timestamp` becomes the gateway's server-clock time (so the bot's own clock never
+matters: no -1021) and `signature` becomes the real key's signature over the new payload. The
+payload is the query string followed by the body, without the `signature` pair
+(rest-api.md §SIGNED Endpoint security). The signature goes back where the bot put it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+import orjson
+from multidict import CIMultiDict
+
+from binguard.policy.endpoints import Security, rest_endpoint, ws_endpoint
+
+from .keys import KeyRing, LocalAuthError, LocalKey, ReplayGuard, bad_signature, refused_key
+
+_MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
+
+
+@dataclass(frozen=True, slots=True)
+class Resigned:
+    """The request to forward: its query and body as raw strings, and the real API key."""
+
+    query: str
+    body: str
+    api_key: str
+    local_key: str  # the bot's key, for logs (a short prefix only is ever shown)
+
+
+def _without_signature(raw: str) -> tuple[str, str | None]:
+    """`raw` without its `signature=` pair, and that pair's value (as on the wire)."""
+    if "signature=" not in raw:
+        return raw, None
+    kept: list[str] = []
+    found: str | None = None
+    for pair in raw.split("&"):
+        if pair.startswith("signature="):
+            if found is not None:
+                raise bad_signature("two_signatures")
+            found = pair[10:]
+        else:
+            kept.append(pair)
+    return "&".join(kept), found
+
+
+def _value(raw: str, name: str) -> str | None:
+    prefix = name + "="
+    for pair in raw.split("&"):
+        if pair.startswith(prefix):
+            return unquote_plus(pair[len(prefix) :])
+    return None
+
+
+def _restamp(raw: str, now_ms: int) -> tuple[str, bool]:
+    pairs = raw.split("&")
+    for i, pair in enumerate(pairs):
+        if pair.startswith("timestamp="):
+            pairs[i] = f"timestamp={now_ms}"
+            return "&".join(pairs), True
+    return raw, False
+
+
+class Resigner:
+    """Turns a bot's signed request into the real one, or raises `LocalAuthError` (never
+    forwarded); one per gateway, shared by every bot."""
+
+    def __init__(self, ring: KeyRing, replay: ReplayGuard | None = None) -> None:
+        self.ring = ring
+        self.replay = replay or ReplayGuard()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+        headers: CIMultiDict[str],
+        now_ms: int,
+    ) -> tuple[str, bytes]:
+        """A bot's REST request as it goes upstream in keys mode: (query, body), `headers`'
+        API key replaced by the real one. Endpoints of the endpoint table (policy/endpoints.py)
+        are re-signed as their security type says; a signed request elsewhere (/sapi) only if
+        it is a GET (a read, for keys with the "read" permission: ccxt loads /sapi margin pairs
+        at start-up), so a local key can never move funds there (withdrawals, transfers)."""
+        api_key = headers.get("X-MBX-APIKEY")
+        security = _security(method, path, "signature=" in query or b"signature=" in body)
+        if security is Security.NONE:
+            if api_key:
+                # an unsigned request with a key reads at most: a known bot's key is swapped
+                headers["X-MBX-APIKEY"] = self.ring.local(api_key).real.api_key
+            return query, body
+        if security is Security.USER_STREAM:
+            local = self.ring.local(api_key)
+            local.allow(security, None)
+            headers["X-MBX-APIKEY"] = local.real.api_key
+            return query, body
+        out = self.resign(
+            api_key=api_key,
+            query=query,
+            body=body.decode("latin-1"),
+            security=security,
+            now_ms=now_ms,
+            method=method,
+            path=path,
+        )
+        headers["X-MBX-APIKEY"] = out.api_key
+        return out.query, out.body.encode("latin-1")
+
+    def _admit(
+        self,
+        local: LocalKey,
+        security: Security,
+        symbol: str | None,
+        stamp: str | None,
+        replay_key: str,
+        now_ms: int,
+    ) -> None:
+        """After the signature verified: permissions, symbol, timestamp window, replays."""
+        local.allow(security, symbol.upper() if symbol else None)
+        if stamp is None or not stamp.isdigit():
+            raise LocalAuthError(
+                -1102,
+                "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.",
+                "no_timestamp",
+            )
+        local_ms = int(stamp) // 1000 if int(stamp) > _MICROS else int(stamp)
+        acts = security is not Security.USER_DATA  # USER_DATA reads; TRADE and the rest act
+        self.replay.check(replay_key, local_ms, now_ms, acts=acts)
+
+    def ws_request(
+        self, method: str, params: dict[str, Any], now_ms: int, session: LocalKey | None
+    ) -> tuple[dict[str, Any], LocalKey | None]:
+        """A bot's WebSocket API request in keys mode: (params to send, the local key it used).
+
+        Signed requests are verified and re-signed like REST ones (web-socket-api.md: the
+        payload is every parameter but `signature`, sorted by name); `session` is the local key
+        a `session.logon` on this socket used, which an unsigned request of the logged-on
+        session is held to. A logon needs an Ed25519 real key (Binance's rule)."""
+        endpoint = ws_endpoint(method)
+        signature = params.get("signature")
+        api_key = params.get("apiKey")
+        if endpoint is None:
+            if signature is not None or api_key is not None:
+                raise refused_key("method_not_allowed")
+            return params, None
+        if signature is None:
+            local = self.ring.local(api_key) if api_key is not None else session
+            if local is None:
+                return params, None  # public, or refused upstream as Binance would
+            local.allow(endpoint.security, _text(params.get("symbol")))
+            out = dict(params)
+            if api_key is not None:
+                out["apiKey"] = local.real.api_key
+            if "timestamp" in out:  # a logged-on session's request: stamped, not signed
+                out["timestamp"] = now_ms
+            return out, local
+        local = self.ring.local(_text(api_key))
+        if not isinstance(signature, str) or not local.verifier.verify(
+            _ws_payload(params), signature
+        ):
+            raise bad_signature()
+        self._admit(
+            local,
+            endpoint.security,
+            _text(params.get("symbol")),
+            _text(params.get("timestamp")),
+            f"ws {method} {signature}",
+            now_ms,
+        )
+        out = {k: v for k, v in params.items() if k != "signature"}
+        out["apiKey"], out["timestamp"] = local.real.api_key, now_ms
+        out["signature"] = unquote(local.real.signer.sign(_ws_payload(out)))
+        return out, local
+
+    def resign(
+        self,
+        *,
+        api_key: str | None,
+        query: str,
+        body: str,
+        security: Security,
+        now_ms: int,
+        method: str,
+        path: str,
+    ) -> Resigned:
+        local = self.ring.local(api_key)
+        query_kept, in_query = _without_signature(query)
+        body_kept, in_body = _without_signature(body)
+        if (in_query is None) == (in_body is None):
+            raise bad_signature("no_signature" if in_query is None else "two_signatures")
+        signature = in_query if in_query is not None else in_body
+        assert signature is not None
+        if not local.verifier.verify((query_kept + body_kept).encode(), signature):
+            raise bad_signature()
+        self._admit(
+            local,
+            security,
+            _value(query_kept, "symbol") or _value(body_kept, "symbol"),
+            _value(query_kept, "timestamp") or _value(body_kept, "timestamp"),
+            f"{method} {path} {signature}",
+            now_ms,
+        )
+        query_new, stamped = _restamp(query_kept, now_ms)
+        body_new = body_kept if stamped else _restamp(body_kept, now_ms)[0]
+        real = local.real
+        new_signature = real.signer.sign((query_new + body_new).encode())
+        if in_query is not None:
+            query_new = (
+                f"{query_new}&signature={new_signature}"
+                if query_new
+                else (f"signature={new_signature}")
+            )
+        else:
+            body_new = (
+                f"{body_new}&signature={new_signature}"
+                if body_new
+                else (f"signature={new_signature}")
+            )
+        return Resigned(query_new, body_new, real.api_key, local.api_key)
+
+
+def _security(method: str, path: str, signed: bool) -> Security:
+    """The security type keys mode treats a request as (see `Resigner.request`)."""
+    endpoint = rest_endpoint(method, path) if path.startswith("/api/v3/") else None
+    if endpoint is not None:
+        return endpoint.security
+    if not signed:
+        return Security.NONE
+    if method != "GET":
+        raise refused_key("endpoint_not_allowed")
+    return Security.USER_DATA
+
+
+def _text(value: object) -> str | None:
+    """A WebSocket API parameter as text (numbers are sent as JSON numbers), or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    return str(value)
+
+
+def _ws_payload(params: dict[str, Any]) -> bytes:
+    """What a WebSocket API signature signs: every parameter but `signature`, sorted by name,
+    values as their JSON text unquoted (web-socket-api.md §SIGNED request security): a bot sends
+    `"quantity": "0.1"` or `"newOrderRespType": "ACK"` as strings, but a boolean is `true`."""
+    return "&".join(
+        f"{k}={_render(params[k])}" for k in sorted(params) if k != "signature"
+    ).encode()
+
+
+def _render(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()

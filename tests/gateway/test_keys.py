@@ -1,0 +1,275 @@
+"""Keys mode's credentials and re-signing (gateway/keys.py, gateway/resign.py), as a unit.
+
+Signatures are made with binguard's own signers (transport/signing.py), which the REST tests
+hold against Binance's published examples (rest-api.md §SIGNED Endpoint Examples); here they
+play the bot and the exchange.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from binguard.gateway.keys import (
+    KeyRing,
+    KeysFileError,
+    LocalAuthError,
+    ReplayGuard,
+    Verifier,
+    keygen,
+    write_private,
+)
+from binguard.gateway.resign import Resigner
+from binguard.policy.endpoints import Security
+from binguard.transport.signing import HmacSigner, load_signer
+
+REAL_SECRET = "real-secret-" + "9" * 40
+LOCAL_SECRET = "local-secret-" + "7" * 40
+NOW = 1_767_000_000_000
+
+
+def ring_data(**local: Any) -> dict[str, Any]:
+    entry = {"api_key": "bg-bot", "secret": LOCAL_SECRET, "real": "main", **local}
+    return {"real": {"main": {"api_key": "REALKEY123", "secret": REAL_SECRET}}, "local": [entry]}
+
+
+def signed(query: str, secret: str = LOCAL_SECRET) -> str:
+    return f"{query}&signature={HmacSigner(secret).sign(query.encode())}"
+
+
+def resigner(**local: Any) -> Resigner:
+    return Resigner(KeyRing.from_mapping(ring_data(**local)))
+
+
+ORDER = "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=0.1&recvWindow=5000"
+
+
+def test_a_bot_30_s_off_is_restamped_with_the_gateway_clock_and_signed_with_the_real_key() -> None:
+    query = signed(f"{ORDER}&timestamp={NOW - 30_000}")
+    out = resigner().resign(
+        method="POST",
+        path="/api/v3/order",
+        api_key="bg-bot",
+        query=query,
+        body="",
+        security=Security.TRADE,
+        now_ms=NOW,
+    )
+    assert out.api_key == "REALKEY123"
+    payload, _, sig = out.query.rpartition("&signature=")
+    assert payload == f"{ORDER}&timestamp={NOW}"  # order and encoding kept, timestamp new
+    assert sig == HmacSigner(REAL_SECRET).sign(payload.encode())
+
+
+def test_a_signature_in_the_body_stays_in_the_body() -> None:
+    body = signed(f"{ORDER}&timestamp={NOW}")
+    out = resigner().resign(
+        method="POST",
+        path="/api/v3/order",
+        api_key="bg-bot",
+        query="",
+        body=body,
+        security=Security.TRADE,
+        now_ms=NOW,
+    )
+    assert out.query == ""
+    payload, _, sig = out.body.rpartition("&signature=")
+    assert sig == HmacSigner(REAL_SECRET).sign(payload.encode())
+
+
+def test_query_and_body_are_signed_together() -> None:
+    query, body = "symbol=BTCUSDT&side=BUY", f"type=MARKET&quantity=1&timestamp={NOW}"
+    sig = HmacSigner(LOCAL_SECRET).sign((query + body).encode())
+    out = resigner().resign(
+        method="POST",
+        path="/api/v3/order",
+        api_key="bg-bot",
+        query=query,
+        body=f"{body}&signature={sig}",
+        security=Security.TRADE,
+        now_ms=NOW,
+    )
+    payload = out.query + out.body.rpartition("&signature=")[0]
+    assert out.body.endswith("&signature=" + HmacSigner(REAL_SECRET).sign(payload.encode()))
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "reason"),
+    [
+        (f"{ORDER}&timestamp={NOW}&signature=" + "0" * 64, -1022, "bad_signature"),
+        (f"{ORDER}&timestamp={NOW}", -1022, "no_signature"),
+        (signed(f"{ORDER}&timestamp={NOW}", secret="another"), -1022, "bad_signature"),
+        (signed(f"{ORDER}&timestamp={NOW - 3_600_000}"), -1021, "stale"),
+        (signed(ORDER), -1102, "no_timestamp"),
+    ],
+)
+def test_a_bad_request_is_refused_with_binances_answer(query: str, code: int, reason: str) -> None:
+    with pytest.raises(LocalAuthError) as caught:
+        resigner().resign(
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-bot",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
+        )
+    assert (caught.value.code, caught.value.reason) == (code, reason)
+
+
+def test_a_replayed_signature_is_refused_for_what_acts_not_for_reads() -> None:
+    r = resigner()
+    query = signed(f"{ORDER}&timestamp={NOW}")
+    r.resign(
+        method="POST",
+        path="/api/v3/order",
+        api_key="bg-bot",
+        query=query,
+        body="",
+        security=Security.TRADE,
+        now_ms=NOW,
+    )
+    with pytest.raises(LocalAuthError) as caught:
+        r.resign(
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-bot",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW + 5,
+        )
+    assert (caught.value.code, caught.value.reason) == (-1022, "replayed")
+    account = signed(f"timestamp={NOW}")
+    for _ in range(2):  # the same read twice (or two reads in one millisecond): both answered
+        r.resign(
+            method="GET",
+            path="/api/v3/account",
+            api_key="bg-bot",
+            query=account,
+            body="",
+            security=Security.USER_DATA,
+            now_ms=NOW,
+        )
+
+
+def test_unknown_keys_and_permissions_are_refused_with_2015() -> None:
+    query = signed(f"{ORDER}&timestamp={NOW}")
+    read_only = resigner(permissions=["read"])
+    with pytest.raises(LocalAuthError) as caught:
+        read_only.resign(
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-bot",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
+        )
+    assert (caught.value.code, caught.value.status) == (-2015, 401)
+    other_symbol = resigner(symbols=["ETHUSDT"])
+    with pytest.raises(LocalAuthError, match="symbol_not_allowed"):
+        other_symbol.resign(
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-bot",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
+        )
+    with pytest.raises(LocalAuthError, match="unknown_api_key"):
+        resigner().resign(
+            method="POST",
+            path="/api/v3/order",
+            api_key="bg-other",
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
+        )
+    with pytest.raises(LocalAuthError) as caught:
+        resigner().resign(
+            method="POST",
+            path="/api/v3/order",
+            api_key=None,
+            query=query,
+            body="",
+            security=Security.TRADE,
+            now_ms=NOW,
+        )
+    assert caught.value.code == -2014
+
+
+def test_the_replay_guard_never_accepts_a_signature_it_had_to_forget() -> None:
+    guard = ReplayGuard(window_ms=60_000, capacity=3)
+    for i in range(5):
+        guard.check(f"sig{i}", NOW + i, NOW + i)
+    # sig0 and sig1 were forgotten to stay within capacity: the floor rose past their timestamps
+    for i in (0, 1):
+        with pytest.raises(LocalAuthError, match="stale"):
+            guard.check(f"sig{i}", NOW + i, NOW + 10)
+    with pytest.raises(LocalAuthError, match="replayed"):
+        guard.check("sig4", NOW + 4, NOW + 10)
+    guard.check("sig5", NOW + 5, NOW + 10)  # a new one within the window passes
+    guard.check("sig5", NOW + 5, NOW + 10, acts=False)  # a read again: only the window holds
+
+
+def test_ed25519_local_keys_from_keygen_verify() -> None:
+    made = keygen("ed25519")
+    bot = load_signer(private_key=made["private_key"])
+    data = ring_data()
+    data["local"] = [{"api_key": made["api_key"], "public_key": made["public_key"], "real": "main"}]
+    payload = f"{ORDER}&timestamp={NOW}"
+    out = Resigner(KeyRing.from_mapping(data)).resign(
+        method="POST",
+        path="/api/v3/order",
+        api_key=made["api_key"],
+        query=f"{payload}&signature={bot.sign(payload.encode())}",
+        body="",
+        security=Security.TRADE,
+        now_ms=NOW,
+    )
+    assert out.api_key == "REALKEY123"
+    verifier = Verifier(public_key=made["public_key"])
+    assert not verifier.verify(payload.encode(), bot.sign(b"something else"))
+
+
+def test_the_keys_file_must_be_private(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    write_private(path, yaml.safe_dump(ring_data()))
+    assert len(KeyRing.load(path)) == 1
+    os.chmod(path, 0o644)
+    with pytest.raises(KeysFileError, match="chmod 600"):
+        KeyRing.load(path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"real": "nope"},
+        {"permissions": ["read", "withdraw"]},
+        {"secret": None},
+        {"public_key": "not a key"},
+        {"symbols": "BTCUSDT"},
+    ],
+)
+def test_a_malformed_keys_file_is_a_clear_error_without_secrets(change: dict[str, Any]) -> None:
+    with pytest.raises(KeysFileError) as caught:
+        KeyRing.from_mapping(ring_data(**change))
+    assert LOCAL_SECRET not in str(caught.value) and REAL_SECRET not in str(caught.value)
+
+
+def test_no_secret_in_any_repr_and_nothing_pickles() -> None:
+    ring = KeyRing.from_mapping(ring_data())
+    key = ring.local("bg-bot")
+    for thing in (ring, key, key.real, key.verifier):
+        text = repr(thing)
+        assert LOCAL_SECRET not in text and REAL_SECRET not in text and "REALKEY123" not in text
+    with pytest.raises(TypeError):
+        pickle.dumps(key.verifier)
