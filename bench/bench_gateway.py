@@ -392,9 +392,9 @@ def _fleet() -> None:
     The weight goal has a floor in pass-through mode: signed calls (account, order queries,
     orders, cancels) carry the bot's own key and signature and must reach Binance, and in
     freqtrade's mix they are 34 % of the demand (MIX), so the goal cannot be met in this mode
-    (the keys mode, a later issue, can answer account and order queries from the user data
-    stream). The goal line shows both parts (signed, market data), and a second line what the
-    caches did with the market data alone.
+    (a gateway holding the keys could answer account and order queries from the user data
+    stream; the keys mode does not yet). The goal line shows both parts (signed, market data),
+    and a second line what the caches did with the market data alone.
     """
     from bench._common import SimProcess, saturation_config
 
