@@ -624,6 +624,8 @@ async def _order_clients(sim: SimProcess, journal: str) -> tuple[dict[str, Call]
     reader, writer = await asyncio.open_connection(host, int(port))
     head = f"Host: {host}:{port}\r\nX-MBX-APIKEY: {api_key}\r\n"
     fields = "&".join(f"{k}={v}" for k, v in ORDER.items()) + "&newOrderRespType=FULL"
+    # built once, as the floor's `fields` is: the caller's dict is not call()'s work
+    order = {**ORDER, "newOrderRespType": "FULL"}
 
     async def floor() -> Any:
         query = f"{fields}&recvWindow=5000&timestamp={int(time.time() * 1000)}"
@@ -652,7 +654,7 @@ async def _order_clients(sim: SimProcess, journal: str) -> tuple[dict[str, Call]
             SYMBOL, "BUY", "LIMIT", time_in_force="IOC", quantity="0.001", price="10000.00"
         ),
         'binguard call("POST", "/api/v3/order")': lambda: bn.call(
-            "POST", "/api/v3/order", {**ORDER, "newOrderRespType": "FULL"}, signed=True
+            "POST", "/api/v3/order", order, signed=True
         ),
         FLOOR + "bare asyncio streams: sign, POST, json.loads": floor,
     }, close
