@@ -317,8 +317,12 @@ class RateBudget(Admits):
             refunds = [0] * len(held)
         await self._store.settle(held, refunds)
         if headers is not None and (headers.used_weight or headers.order_count):
-            await self.observe(headers, sent_ms=ticket.granted_ms)
-        if refund:
+            counts, decreases = self._counts(headers)  # observe(), inlined: every answer has them
+            if counts:
+                await self._store.observe(ticket.granted_ms, self._server_ms(), counts)
+            if decreases or refund:
+                self._wake_head()
+        elif refund:
             self._wake_head()
 
     def check(self) -> None:
@@ -333,18 +337,24 @@ class RateBudget(Admits):
 
     async def observe(self, headers: RateHeaders, *, sent_ms: int) -> None:
         """Correct the counts from X-MBX-USED-WEIGHT-* and X-MBX-ORDER-COUNT-* of a response."""
-        weight, orders = headers.used_weight, headers.order_count
-        counts = [(x, weight[letter]) for x, letter in self._weight_headed if letter in weight]
-        decreases = False
-        if orders:
-            for limit, letter in self._order_headed:  # ORDERS counts can decrease (fills)
-                if letter in orders:
-                    counts.append((limit, orders[letter]))
-                    decreases = True
+        counts, decreases = self._counts(headers)
         if counts:
             await self._store.observe(sent_ms, self._server_ms(), counts)
             if decreases:
                 self._wake_head()
+
+    def _counts(self, headers: RateHeaders) -> tuple[list[tuple[Limit, int]], bool]:
+        """The counts the headers give for this budget's limits, and whether an ORDERS count is
+        among them (it can decrease: fills free room, so the head of the line is woken)."""
+        weight, orders = headers.used_weight, headers.order_count
+        counts = [(x, weight[letter]) for x, letter in self._weight_headed if letter in weight]
+        decreases = False
+        if orders:
+            for limit, letter in self._order_headed:
+                if letter in orders:
+                    counts.append((limit, orders[letter]))
+                    decreases = True
+        return counts, decreases
 
     async def on_error(self, error: BinanceError, *, sent_ms: int | None = None) -> None:
         """Apply what a failure says about the limits: counts, 429 pause, -1015, 418 ban."""
