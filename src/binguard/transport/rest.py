@@ -121,7 +121,10 @@ def encode_query(params: Mapping[str, object] | None) -> str:
     and only when it holds a character that needs it."""
     if not params:
         return ""
-    parts = [f"{k}={v if type(v) is str else _fmt(v)}" for k, v in params.items() if v is not None]
+    # (k + "=": a name that is not a str raises TypeError here, as it always did)
+    parts = [
+        k + "=" + (v if type(v) is str else _fmt(v)) for k, v in params.items() if v is not None
+    ]
     query = "&".join(parts)
     # The usual case, one check for all: only unreserved characters besides the separators, and
     # no more separators than the parts put there (else a name or value holds one: encode it).
