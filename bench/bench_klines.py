@@ -1,27 +1,42 @@
 """Candles served per second: `GET /api/v3/klines?interval=5m&limit=1000` next to a bare aiohttp.
 
-The simulator and an aiohttp hello-world each run alone in a child process; the hello-world
-answers a pre-built body of the same size as the simulator's reply (fetched first), so both move
-the same bytes. The same client loop in this process (the load generator) sends the same
-requests with the same concurrency to each in turn. The simulator parses and checks the
-parameters, charges the weight, and serves 1000 rows (formatted once from its seeded history,
-then cached). Goal: the simulator at >= 0.3x the hello-world rate.
+The simulator and an aiohttp hello-world each run in a child process of their own, both started
+before the first round; the hello-world answers a pre-built body of the same size as the
+simulator's reply (fetched first), so both move the same bytes. The same client loop in this
+process (the load generator) sends the same requests with the same concurrency to each, in
+ROUNDS interleaved rounds (the order flips every round, so a drift in the machine's load meets
+both sides alike). The simulator parses and checks the parameters, charges the weight, and serves
+1000 rows (formatted once from its seeded history, then cached).
+
+The figure is the best round of each side: on a shared machine, other work only ever slows a
+round down, so a side's fastest round is the closest to what it can do undisturbed, and it
+needs no disturbance-free pairing of rounds; the median of the per-round ratios is printed beside
+it (both held within 0.02x over three runs on a loaded 2-core machine). Each server's own CPU
+time per request (its process, read over a pipe) is shown too: it hardly depends on how busy the
+machine is, and it tells what the rate ratio hides: the hello-world's rate is capped by this
+aiohttp load generator reading 165 kB bodies, so its server CPU is far below the simulator's.
+Goal: the simulator at >= 0.3x the hello-world rate.
+
+    python -m bench klines
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import statistics
+import threading
 import time
 import urllib.request
-from multiprocessing.queues import Queue
+from multiprocessing.connection import Connection
 from typing import Any
 
 import aiohttp
 
 from ._goals import goal
 
-REQUESTS = 2000
+REQUESTS = 320  # per round and side
+ROUNDS = 25
 WARMUP = 200
 CONCURRENCY = 16
 GOAL = 0.3
@@ -35,15 +50,15 @@ def _sim_config() -> Any:
     return SimConfig(limits=limits, flow=FlowConfig(enabled=False))
 
 
-async def _serve_sim(ports: Queue[int]) -> None:
+async def _serve_sim(pipe: Connection) -> None:
     from binguard.sim import Simulator
 
     async with Simulator(_sim_config()) as sim:
-        ports.put(sim.port)
+        pipe.send(sim.port)
         await asyncio.Event().wait()
 
 
-async def _serve_hello(ports: Queue[int], body: bytes) -> None:
+async def _serve_hello(pipe: Connection, body: bytes) -> None:
     from aiohttp import web
 
     async def hello(_request: web.Request) -> web.Response:
@@ -55,67 +70,103 @@ async def _serve_hello(ports: Queue[int], body: bytes) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    ports.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    pipe.send(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
     await asyncio.Event().wait()
 
 
-def _child(kind: str, ports: Queue[int], body: bytes) -> None:
-    asyncio.run(_serve_sim(ports) if kind == "sim" else _serve_hello(ports, body))
+def _answer_cpu(pipe: Connection) -> None:
+    """Answer each message on `pipe` with this process's CPU seconds (all threads)."""
+    while True:
+        pipe.recv()
+        pipe.send(time.process_time())
 
 
-async def _drive(url: str) -> float:
-    """REQUESTS GETs with CONCURRENCY workers after a warm-up; requests per second."""
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def worker(n: int) -> None:
-            for _ in range(n):
-                async with session.get(url) as r:
-                    await r.read()
-                    if r.status != 200:
-                        raise RuntimeError(f"bench request failed: {r.status}")
-
-        await asyncio.gather(*(worker(WARMUP // CONCURRENCY) for _ in range(CONCURRENCY)))
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(REQUESTS // CONCURRENCY) for _ in range(CONCURRENCY)))
-        return REQUESTS / (time.perf_counter() - started)
+def _child(kind: str, pipe: Connection, body: bytes) -> None:
+    threading.Thread(target=_answer_cpu, args=(pipe,), daemon=True).start()
+    asyncio.run(_serve_sim(pipe) if kind == "sim" else _serve_hello(pipe, body))
 
 
-def _start(kind: str, body: bytes = b"") -> tuple[Any, int]:
-    ctx = multiprocessing.get_context("spawn")
-    ports: Queue[int] = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(kind, ports, body), daemon=True)
-    proc.start()
-    return proc, ports.get(timeout=60)
+class _Server:
+    """A server in a child process: its URL and its CPU clock."""
+
+    def __init__(self, kind: str, body: bytes = b"") -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._pipe, theirs = ctx.Pipe()
+        self._proc = ctx.Process(target=_child, args=(kind, theirs, body), daemon=True)
+        self._proc.start()
+        if not self._pipe.poll(60):
+            self.close()
+            raise RuntimeError(f"bench: the {kind} server did not start")
+        self.url = f"http://127.0.0.1:{self._pipe.recv()}{PATH}"
+
+    def cpu(self) -> float:
+        self._pipe.send(None)
+        return float(self._pipe.recv())
+
+    def close(self) -> None:
+        self._proc.terminate()
+        self._proc.join(10)
 
 
-def _stop(proc: Any) -> None:
-    proc.terminate()
-    proc.join(10)
+async def _drive(session: aiohttp.ClientSession, url: str, n: int) -> float:
+    """`n` GETs with CONCURRENCY workers; seconds taken."""
+
+    async def worker(k: int) -> None:
+        for _ in range(k):
+            async with session.get(url) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"bench request failed: {r.status}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(n // CONCURRENCY) for _ in range(CONCURRENCY)))
+    return time.perf_counter() - started
+
+
+async def _rounds(servers: dict[str, _Server]) -> dict[str, list[tuple[float, float]]]:
+    """(req/s, server CPU µs per request) of each side per round, interleaved."""
+    n = REQUESTS // CONCURRENCY * CONCURRENCY
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as s:
+        for server in servers.values():
+            await _drive(s, server.url, WARMUP)
+        order = list(servers)
+        for _ in range(ROUNDS):
+            for name in order:
+                cpu = servers[name].cpu()
+                elapsed = await _drive(s, servers[name].url, n)
+                out[name].append((n / elapsed, (servers[name].cpu() - cpu) / n * 1e6))
+            order.reverse()
+    return out
 
 
 def run() -> None:
-    sim_proc, sim_port = _start("sim")
+    servers: dict[str, _Server] = {}
     try:
-        url = f"http://127.0.0.1:{sim_port}{PATH}"
-        with urllib.request.urlopen(url, timeout=30) as r:
+        servers["sim"] = _Server("sim")
+        with urllib.request.urlopen(servers["sim"].url, timeout=30) as r:
             body = r.read()
-        sim = asyncio.run(_drive(url))
+        servers["hello"] = _Server("hello", body)
+        results = asyncio.run(_rounds(servers))
     finally:
-        _stop(sim_proc)
-    hello_proc, hello_port = _start("hello", body)
-    try:
-        hello = asyncio.run(_drive(f"http://127.0.0.1:{hello_port}{PATH}"))
-    finally:
-        _stop(hello_proc)
-    ratio = sim / hello
+        for server in servers.values():
+            server.close()
+    sim, hello = (max(rate for rate, _ in results[k]) for k in ("sim", "hello"))
+    paired = statistics.median(
+        s / h for (s, _), (h, _) in zip(results["sim"], results["hello"], strict=True)
+    )
     print(f"   body size                  : {len(body):8d} bytes (1000 candles)")
-    print(f"   aiohttp hello-world        : {hello:8.0f} req/s")
-    print(f"   simulator klines limit=1000: {sim:8.0f} req/s")
+    for label, key in (("aiohttp hello-world", "hello"), ("simulator klines limit=1000", "sim")):
+        rates = " ".join(f"{rate:.0f}" for rate, _ in results[key])
+        cpu = statistics.median(c for _, c in results[key])
+        print(f"   {label:27s}: rounds {rates} req/s; server CPU {cpu:.0f} µs/req (median)")
+    print(f"   median of the per-round ratios: {paired:.2f}x")
+    ratio = sim / hello
     goal(
         "simulator klines?limit=1000 vs aiohttp hello-world",
-        f"{sim:.0f} req/s = {ratio:.2f}x",
-        f"hello-world, same body: {hello:.0f} req/s ({REQUESTS} requests, {CONCURRENCY} concurrent)",
+        f"{sim:.0f} req/s = {ratio:.2f}x (best of {ROUNDS} rounds each)",
+        f"hello-world, same body: {hello:.0f} req/s ({REQUESTS} requests a round, "
+        f"{CONCURRENCY} concurrent)",
         f">= {GOAL}x",
         ratio >= GOAL,
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -195,3 +197,22 @@ class _BrokenStr(ConnectionResetError):
 def test_a_broken_str_still_classifies_by_type() -> None:
     err = classify(_BrokenStr())
     assert isinstance(err, ConnectionDroppedError)
+
+
+def test_aiohttp_is_imported_only_by_whoever_raises_its_errors() -> None:
+    """`import binguard.doctor` (and classify() of other exceptions) leaves aiohttp unimported
+    (~0.15 s of start-up); an aiohttp error classifies by type once aiohttp is imported. A fresh
+    interpreter, since this test process imported aiohttp long ago."""
+    script = (
+        "import sys, binguard.doctor\n"
+        "from binguard.errors import classify, ConnectionDroppedError\n"
+        "assert classify(ConnectionResetError(104, 'reset')) is not None\n"
+        "assert 'aiohttp' not in sys.modules, 'aiohttp imported'\n"
+        "import aiohttp\n"
+        "err = classify(aiohttp.ServerDisconnectedError())\n"
+        "assert isinstance(err, ConnectionDroppedError), err\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr

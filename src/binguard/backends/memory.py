@@ -85,13 +85,19 @@ class MemoryStore:
                     w.used = used if used > 0 else 0
 
     async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
-        for limit, count in counts:
+        kept = self._windows
+        for limit, count in counts:  # runs for every answer with rate headers
             interval = limit.interval_ms
             start = now_ms - now_ms % interval
             if sent_ms - sent_ms % interval != start:
                 continue
-            w = self._window(limit, now_ms)
-            w.used = w.in_flight + count if limit.can_decrease else max(w.used, count)
+            w = kept.get(limit.key)  # _window(), inlined
+            if w is None or w.start < start:
+                w = kept[limit.key] = _Window(start)
+            if limit.can_decrease:
+                w.used = w.in_flight + count
+            elif count > w.used:
+                w.used = count
 
     async def block(self, kind: BlockKind, until_ms: int) -> None:
         self._until[kind] = max(self._until.get(kind, 0), until_ms)

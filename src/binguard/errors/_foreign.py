@@ -3,6 +3,10 @@
 aiohttp, asyncio, OSError and ssl are recognised by type; requests/urllib3, httpx, python-binance and
 ccxt by class name and attributes (duck typing), so binguard imports none of them. The order of the
 checks matters: the most specific cause wins (a ClientConnectorError is also an OSError).
+
+aiohttp is not imported here: an aiohttp exception exists only once something imported aiohttp, so
+it is looked up in `sys.modules` when an exception is classified (importing it costs ~0.15 s, and
+`binguard.doctor` and `binguard.errors` users need none of it).
 """
 
 from __future__ import annotations
@@ -10,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import ssl
+import sys
 import time
-
-import aiohttp
+from typing import TYPE_CHECKING, TypeGuard
 
 from ._bodies import from_body
 from ._build import error_from, from_status
@@ -26,6 +30,9 @@ from ._exceptions import (
 from ._headers import foreign_rate
 from ._params import RequestInfo, foreign_attr, foreign_int, redact_text, safe_str
 from ._text import classify_text
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _REFUSED = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL}
 _DROPPED = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ESHUTDOWN}
@@ -72,7 +79,18 @@ def _from_oserror(exc: OSError, request: RequestInfo | None) -> TransportError:
     return _transport(TransportError, exc, request)
 
 
+def _aiohttp_error(exc: BaseException) -> TypeGuard[aiohttp.ClientError]:
+    """Whether `exc` is an aiohttp.ClientError, without importing aiohttp (an instance of it can
+    only exist once aiohttp is imported)."""
+    module = sys.modules.get("aiohttp")
+    base = getattr(module, "ClientError", None) if module is not None else None
+    return isinstance(base, type) and isinstance(exc, base)
+
+
 def _from_aiohttp(exc: aiohttp.ClientError, request: RequestInfo | None) -> BinanceError | None:
+    # Imported by now (`exc` is one of its exceptions): this import is a dict lookup.
+    import aiohttp
+
     if isinstance(exc, aiohttp.ClientResponseError):
         # Raised by raise_for_status(): the body is gone; the status and headers are not.
         status = foreign_int(foreign_attr(exc, "status"))
@@ -126,7 +144,7 @@ def translate_exception(
         return exc
     if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit | GeneratorExit):
         return None  # control flow, never a failure to recover from
-    if isinstance(exc, aiohttp.ClientError):
+    if _aiohttp_error(exc):
         return _from_aiohttp(exc, request)
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return _transport(RequestTimeoutError, exc, request)

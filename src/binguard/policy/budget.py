@@ -149,22 +149,37 @@ class RateBudget(Admits):
     def _set(self, limits: Iterable[Limit]) -> None:
         self._limits = effective_limits(limits, self._margin)
         # the limits Binance reports in headers: X-MBX-USED-WEIGHT-<letter>, X-MBX-ORDER-COUNT-<letter>
-        self._headed = [
-            (x, x.interval.letter) for x in self._limits if x.kind is not LimitKind.RAW_REQUESTS
+        self._weight_headed = [
+            (x, x.interval.letter) for x in self._limits if x.kind is LimitKind.REQUEST_WEIGHT
+        ]
+        self._order_headed = [
+            (x, x.interval.letter) for x in self._limits if x.kind is LimitKind.ORDERS
         ]
         self._charge_memo: dict[Cost, tuple[tuple[Limit, int], ...]] = {}  # per limits: reset here
+        # The last cost seen and its charges: a transport hands the same Cost object again and
+        # again for an endpoint (an identity check is cheaper than hashing the dataclass).
+        self._last: tuple[Cost | None, tuple[tuple[Limit, int], ...]] = (None, ())
 
     # -- acquiring --------------------------------------------------------------------------
     async def acquire(self, cost: Cost, *, deadline: float | None = None) -> Ticket:
         """Reserve `cost` on every limit, waiting in line; see the module docstring."""
-        charges = self._charge_memo.get(cost)
-        if charges is None:
-            charges = self._charges(cost)
+        last, charges = self._last
+        if cost is not last:
+            found = self._charge_memo.get(cost)
+            charges = self._charges(cost) if found is None else found
+            self._last = (cost, charges)
         wait: float | None = None
         if not self._line:
             # The common case, inlined (hot path): nobody waits, the store grants at once.
             now = self._server_ms()
-            outcome = self._at_edge(now, charges) or await self._store.try_reserve(now, charges)
+            outcome: Granted | Refused | None = None
+            edge = self._edge_ms
+            for limit, _ in charges:  # _at_edge(), inlined
+                if limit.interval_ms - now % limit.interval_ms <= edge:
+                    outcome = self._at_edge(now, charges)
+                    break
+            if outcome is None:
+                outcome = await self._store.try_reserve(now, charges)
             if type(outcome) is Granted:
                 return Ticket(cost, outcome.held, now)
             assert isinstance(outcome, Refused)
@@ -302,8 +317,12 @@ class RateBudget(Admits):
             refunds = [0] * len(held)
         await self._store.settle(held, refunds)
         if headers is not None and (headers.used_weight or headers.order_count):
-            await self.observe(headers, sent_ms=ticket.granted_ms)
-        if refund:
+            counts, decreases = self._counts(headers)  # observe(), inlined: every answer has them
+            if counts:
+                await self._store.observe(ticket.granted_ms, self._server_ms(), counts)
+            if decreases or refund:
+                self._wake_head()
+        elif refund:
             self._wake_head()
 
     def check(self) -> None:
@@ -318,20 +337,24 @@ class RateBudget(Admits):
 
     async def observe(self, headers: RateHeaders, *, sent_ms: int) -> None:
         """Correct the counts from X-MBX-USED-WEIGHT-* and X-MBX-ORDER-COUNT-* of a response."""
-        weight, orders = headers.used_weight, headers.order_count
-        counts = []
-        decreases = False
-        for limit, letter in self._headed:
-            if limit.can_decrease:
-                if letter in orders:
-                    counts.append((limit, orders[letter]))
-                    decreases = True
-            elif letter in weight:
-                counts.append((limit, weight[letter]))
+        counts, decreases = self._counts(headers)
         if counts:
             await self._store.observe(sent_ms, self._server_ms(), counts)
             if decreases:
                 self._wake_head()
+
+    def _counts(self, headers: RateHeaders) -> tuple[list[tuple[Limit, int]], bool]:
+        """The counts the headers give for this budget's limits, and whether an ORDERS count is
+        among them (it can decrease: fills free room, so the head of the line is woken)."""
+        weight, orders = headers.used_weight, headers.order_count
+        counts = [(x, weight[letter]) for x, letter in self._weight_headed if letter in weight]
+        decreases = False
+        if orders:
+            for limit, letter in self._order_headed:
+                if letter in orders:
+                    counts.append((limit, orders[letter]))
+                    decreases = True
+        return counts, decreases
 
     async def on_error(self, error: BinanceError, *, sent_ms: int | None = None) -> None:
         """Apply what a failure says about the limits: counts, 429 pause, -1015, 418 ban."""

@@ -139,15 +139,45 @@ _NO_RATE = RateHeaders(MappingProxyType({}), MappingProxyType({}), None)  # shar
 def rate_from_head(head: bytes) -> RateHeaders:
     """`parse_rate_headers` for a raw HTTP/1.1 head (status line and headers, CRLF-separated):
     the rate lines are found by one regex scan of the lower-cased head, without building a header
-    dict; their values are read by parse_rate_headers (one place decides what a value means)."""
+    dict. The usual lines (an ASCII weight or order-count name, a value of ASCII digits) are read
+    here, as parse_rate_headers reads them; any other line (Retry-After, a value that is not a
+    plain count) sends the whole head to parse_rate_headers, the one place that decides what such
+    a value means (tests/transport/test_http1.py holds the two readers equal)."""
     lower = head.lower()
     if b"\r\nx-mbx-" not in lower and b"\r\nretry-after" not in lower:
         return _NO_RATE
+    lines = _RATE_LINE.findall(lower)
+    weight: dict[str, int] = {}
+    orders: dict[str, int] = {}
+    for name, value in lines:  # runs for every answer: kept lean
+        count = value.strip()
+        if not (count.isdigit() and name.isascii()):  # bytes.isdigit(): ASCII digits only
+            return _rate_by_reference(lines)
+        if name.startswith(b"x-mbx-used-weight-"):
+            weight[_interval_key(name[18:])] = int(count)
+        elif name.startswith(b"x-mbx-order-count-"):
+            orders[_interval_key(name[18:])] = int(count)
+        else:
+            return _rate_by_reference(lines)
+    return RateHeaders(weight, orders, None)
+
+
+_INTERVAL_KEYS: dict[bytes, str] = {}  # b"1m" -> "1M": a handful of intervals, decoded once
+
+
+def _interval_key(suffix: bytes) -> str:
+    """The key parse_rate_headers gives a header's interval suffix (upper-cased)."""
+    key = _INTERVAL_KEYS.get(suffix)
+    if key is None:
+        key = suffix.decode().upper()
+        if len(_INTERVAL_KEYS) < 64:  # a server inventing suffixes must not grow it
+            _INTERVAL_KEYS[suffix] = key
+    return key
+
+
+def _rate_by_reference(lines: list[tuple[bytes, bytes]]) -> RateHeaders:
     return parse_rate_headers(
-        [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in _RATE_LINE.findall(lower)
-        ]
+        [(name.decode("latin-1"), value.decode("latin-1")) for name, value in lines]
     )
 
 

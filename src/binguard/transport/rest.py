@@ -28,7 +28,7 @@ from binguard.errors import (
     redact_text,
     safe_str,
 )
-from binguard.policy.endpoints import Cost, rest_cost
+from binguard.policy.endpoints import REST, UNKNOWN, Cost, Rule, rest_cost
 from binguard.policy.gate import Admission, RateGate
 
 from .http_backends import (
@@ -97,6 +97,7 @@ def _fmt(value: object) -> str:
 
 # What quote(s, safe="") leaves as it is: a string made only of these is its own encoding.
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~=&-]*").fullmatch  # the same, and the separators
 _KEYS: dict[str, str] = {}  # parameter names, encoded once (a handful of fixed names)
 
 
@@ -120,10 +121,22 @@ def encode_query(params: Mapping[str, object] | None) -> str:
     and only when it holds a character that needs it."""
     if not params:
         return ""
-    items = [(k, v if type(v) is str else _fmt(v)) for k, v in params.items() if v is not None]
-    if _UNRESERVED("".join([text for item in items for text in item])):
-        return "&".join([f"{k}={v}" for k, v in items])  # the usual case: one check for all
-    return "&".join([f"{_key(k)}={_encoded(v)}" for k, v in items])
+    # (k + "=": a name that is not a str raises TypeError here, as it always did)
+    parts = [
+        k + "=" + (v if type(v) is str else _fmt(v)) for k, v in params.items() if v is not None
+    ]
+    query = "&".join(parts)
+    # The usual case, one check for all: only unreserved characters besides the separators, and
+    # no more separators than the parts put there (else a name or value holds one: encode it).
+    if _PLAIN_QUERY(query) and query.count("=") == len(parts) == query.count("&") + 1:
+        return query
+    return "&".join(
+        [
+            f"{_key(k)}={_encoded(v if type(v) is str else _fmt(v))}"
+            for k, v in params.items()
+            if v is not None
+        ]
+    )
 
 
 class RestTransport:
@@ -145,7 +158,8 @@ class RestTransport:
         self._time = time_source
         self._gate = gate
         self.options = options or RestOptions()
-        self._plain_costs: dict[tuple[str, str], Cost] = {}
+        # per (method, path): its cost when no parameter changes it, else None (_fixed_cost)
+        self._fixed_costs: dict[tuple[str, str], Cost | None] = {}
         self._http: Backend = make_backend(
             self.options.http,
             self.base_url,
@@ -190,10 +204,7 @@ class RestTransport:
             slot = Admission(None, None, deadline)
         else:
             if cost is None:
-                # Without parameters an endpoint's cost is fixed: computed once (hot path).
-                cost = None if params else self._plain_costs.get((method, path))
-                if cost is None:
-                    cost = self._cost(method, path, params)
+                cost = self._cost(method, path, params)
             slot = gate.admit(cost, deadline=deadline)
         async with slot:
             # Signed after the budget admitted the request: a wait for capacity must not age the
@@ -226,11 +237,16 @@ class RestTransport:
         )
 
     def _cost(self, method: str, path: str, params: Mapping[str, object] | None) -> Cost:
-        """What the request costs (an endpoint without parameters: remembered)."""
-        if params:
-            return rest_cost(method, path, params)
-        cost = self._plain_costs[(method, path)] = rest_cost(method, path, None)
-        return cost
+        """What the request costs: remembered per endpoint when its parameters cannot change it
+        (an order's cost is the same whatever its price), else computed from them."""
+        key = (method, path)
+        try:
+            fixed = self._fixed_costs[key]
+        except KeyError:
+            fixed = _fixed_cost(method, path)
+            if len(self._fixed_costs) < 1024:  # endpoints are few; invented paths must not grow it
+                self._fixed_costs[key] = fixed
+        return rest_cost(method, path, params) if fixed is None else fixed
 
     def _target(
         self, path: str, params: Mapping[str, object] | None, signed: bool
@@ -245,6 +261,15 @@ class RestTransport:
             query = f"{query}&{stamp}" if query else stamp
             query = f"{query}&signature={self._signer.sign(query.encode())}"
         return (f"{path}?{query}" if query else path), sent_ms
+
+
+def _fixed_cost(method: str, path: str) -> Cost | None:
+    """The endpoint's cost when its rule reads no parameter (every field that would read one is
+    at its default: a rule with a new such field is not taken for fixed), else None."""
+    rule = REST.get((method.upper(), path.rstrip("/")), UNKNOWN)
+    if rule == Rule(rule.weight, rule.orders, rule.free_if_ok):
+        return rest_cost(method, path, None)
+    return None
 
 
 def _failed(
