@@ -538,13 +538,14 @@ class SpotConnector:
     async def order_status(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> Order:
-        """An order's state: from the user data stream while it is healthy, else over REST."""
+        """An order's state: from the user data stream while it is healthy, else over REST
+        (also while the stream has not yet told the status of an order placed with ACK)."""
         ud = self.user_data
         if ud is not None and ud.healthy:
             known = self.tracker.get(
                 client_order_id=client_order_id, order_id=order_id, symbol=symbol
             )
-            if known is not None:
+            if known is not None and known.status is not None:
                 self.stats.order_states_from_stream += 1
                 return known
         self.stats.order_states_from_rest += 1

@@ -117,7 +117,7 @@ class OrderJournal:
         """Called right before the bytes leave: from now on the exchange may have the order."""
         self._update(client_order_id, "stage = ?, attempts = attempts + 1", (Stage.SENT.value,))
 
-    def mark_acked(self, client_order_id: str, order_id: int, status: str) -> None:
+    def mark_acked(self, client_order_id: str, order_id: int, status: str | None) -> None:
         self._set_outcome(client_order_id, Stage.ACKED, order_id, status)
 
     def mark_unknown(self, client_order_id: str, error: str) -> None:
@@ -140,7 +140,7 @@ class OrderJournal:
             (Stage.FINAL.value, status, order_id, error[:500] if error else None),
         )
 
-    def _set_outcome(self, coid: str, stage: Stage, order_id: int, status: str) -> None:
+    def _set_outcome(self, coid: str, stage: Stage, order_id: int, status: str | None) -> None:
         self._update(coid, "stage = ?, order_id = ?, status = ?", (stage.value, order_id, status))
 
     def _update(self, coid: str, assignments: str, values: tuple[Any, ...]) -> None:

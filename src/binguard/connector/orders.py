@@ -47,7 +47,7 @@ from . import account
 from .calls import OutcomeUnknown, Requests, call_endpoint
 from .journal import Stage
 from .ledger import ARCHIVED, NOT_PLACED, OrderLedger
-from .models import Order
+from .models import Order, ResponseFormatError
 from .options import ConnectorOptions
 
 __all__ = ["OrderManager", "OrderSocket", "OutcomeUnknown"]
@@ -121,7 +121,16 @@ class OrderManager:
                 if not err.may_have_executed:
                     self._ledger.final(coid, NOT_PLACED, error=repr(err))
                 raise
-            order = Order.from_api(data)
+            try:
+                order = Order.from_placement(data, body)
+            except ResponseFormatError as err:
+                # The bytes left and an answer came back that cannot be read: the order may
+                # exist. Reconciled like a lost answer, never forgotten.
+                lost = OutcomeUnknown(ExecutionUnknownError(f"unreadable placement answer: {err}"))
+                found = await self._after_unknown(coid, symbol, lost, sends)
+                if found is not None:
+                    return found
+                continue
             self._ledger.acked(coid, order.order_id, order.status)
             return order
 
