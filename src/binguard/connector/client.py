@@ -44,6 +44,7 @@ from .market_models import AggTrade, AvgPrice, Candle, PublicTrade, Ticker
 from .models import Account, BookTicker, Depth, Order, Trade
 from .options import BINANCE_REST, ConnectorOptions
 from .orders import OrderManager
+from .placement import request_params
 from .streams import MarketStreams, Subscription
 from .tracker import OrderTracker
 from .userdata import UserDataStream
@@ -208,6 +209,7 @@ class SpotConnector:
         if self.budget is not None:
             response = await call_endpoint(self._loop, "exchange_info")
             limits = [Limit.from_exchange_info(x) for x in response.data.get("rateLimits", ())]
+            self.orders.rules.learn(response.data)  # the symbols' filters, for local checks
             self.budget.set_limits(limits)
             # The start-up requests may have gone out before any limit was known; this answer's
             # headers count them (and any other program on this IP), so the window starts right.
@@ -283,6 +285,7 @@ class SpotConnector:
     async def exchange_info(self, symbol: str | None = None) -> dict[str, Any]:
         params = {"symbol": symbol} if symbol else None
         data: dict[str, Any] = (await call_endpoint(self._loop, "exchange_info", params)).data
+        self.orders.rules.learn(data)
         return data
 
     async def depth(self, symbol: str, limit: int = 100) -> Depth:
@@ -572,21 +575,47 @@ class SpotConnector:
         quote_order_qty: object = None,
         price: object = None,
         time_in_force: str | None = None,
+        stop_price: object = None,
+        trailing_delta: int | None = None,
+        iceberg_qty: object = None,
+        new_order_resp_type: str | None = None,
+        self_trade_prevention_mode: str | None = None,
+        strategy_id: int | None = None,
+        strategy_type: int | None = None,
+        peg_price_type: str | None = None,
+        peg_offset_value: int | None = None,
+        peg_offset_type: str | None = None,
         client_order_id: str | None = None,
         **extra: object,
     ) -> Order:
-        """Place an order exactly once, even through resets, timeouts and 5XX answers."""
-        params: dict[str, object] = {"symbol": symbol, "side": side, "type": type}
-        for key, value in (
-            ("timeInForce", time_in_force),
-            ("quantity", quantity),
-            ("quoteOrderQty", quote_order_qty),
-            ("price", price),
-        ):
-            if value is not None:
-                params[key] = value
-        params.update(extra)
-        return await self.orders.place(params, client_order_id)
+        """Place an order exactly once, even through resets, timeouts and 5XX answers.
+
+        Every parameter of rest-api.md §New order by its snake_case name, or by Binance's
+        camelCase name in `**extra` (placement.py; both forms of one parameter, or a name the
+        endpoint does not take: TypeError). Checked before sending against the order type's
+        rules and the symbol's filters (checks.py: ParamError / FilterError naming the
+        parameter; nothing is sent). An ACK answer (`new_order_resp_type="ACK"`) gives an order
+        whose `status` is None until user data or a query tells it."""
+        typed = {
+            "quantity": quantity,
+            "quote_order_qty": quote_order_qty,
+            "price": price,
+            "time_in_force": time_in_force,
+            "stop_price": stop_price,
+            "trailing_delta": trailing_delta,
+            "iceberg_qty": iceberg_qty,
+            "new_order_resp_type": new_order_resp_type,
+            "self_trade_prevention_mode": self_trade_prevention_mode,
+            "strategy_id": strategy_id,
+            "strategy_type": strategy_type,
+            "peg_price_type": peg_price_type,
+            "peg_offset_value": peg_offset_value,
+            "peg_offset_type": peg_offset_type,
+            "new_client_order_id": client_order_id,
+        }
+        fixed = {"symbol": symbol, "side": side, "type": type}
+        params = request_params("place_order", "place", fixed, typed, extra)
+        return await self.orders.place(params, params.pop("newClientOrderId", None))
 
     async def get_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None

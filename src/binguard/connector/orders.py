@@ -45,6 +45,7 @@ from binguard.policy.retry import needs_a_fix
 
 from . import account
 from .calls import OutcomeUnknown, Requests, call_endpoint
+from .checks import RulesBook, check_order
 from .journal import Stage
 from .ledger import ARCHIVED, NOT_PLACED, OrderLedger
 from .models import Order, ResponseFormatError
@@ -80,6 +81,7 @@ class OrderManager:
         self._ledger = ledger
         self._options = options
         self.ws = ws
+        self.rules = RulesBook()  # symbols' filters from exchangeInfo, for the local checks
 
     def new_client_order_id(self) -> str:
         # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters.
@@ -87,9 +89,12 @@ class OrderManager:
 
     # -- placement --------------------------------------------------------------------------------
     async def place(self, params: Mapping[str, object], client_order_id: str | None) -> Order:
+        """Place one order (Binance's parameter names). Checked first (checks.py: ParamError,
+        FilterError; nothing journalled, nothing sent), then journalled and driven."""
         coid = client_order_id or self.new_client_order_id()
         symbol = str(params["symbol"])
         body = {k: str(v) for k, v in params.items()}
+        check_order(body, self.rules.get(symbol))
         body["newClientOrderId"] = coid
         body.setdefault("newOrderRespType", "FULL")
         self._ledger.intent(coid, symbol, body)
