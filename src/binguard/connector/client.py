@@ -39,6 +39,9 @@ from .calls import BanNotices, RequestLoop, call_endpoint
 from .events import Event, EventBus, Hook, Stats
 from .journal import OrderJournal
 from .ledger import OrderLedger
+from .ledger_lists import ListLedger
+from .list_models import Leg, OrderList
+from .lists import ListManager
 from .market import TimeArg
 from .market_models import AggTrade, AvgPrice, Candle, PublicTrade, Ticker
 from .models import Account, BookTicker, Depth, Order, Trade
@@ -110,6 +113,9 @@ class SpotConnector:
         # Orders over the WebSocket API (ws_orders.py) when asked; else over REST.
         self.ws_orders = self._ws_order_session() if opts.orders_via == "ws" else None
         self.orders = OrderManager(self._loop, self._ledger, opts, ws=self.ws_orders)
+        # Order lists and edits: the same journal, tracker, send path and local checks.
+        self._list_ledger = ListLedger(self.journal, self.tracker)
+        self.lists = ListManager(self._loop, self._list_ledger, self.orders)
 
     def _own_budget(
         self,
@@ -529,6 +535,7 @@ class SpotConnector:
                 self._loop,
                 self._ledger,
                 symbols=symbols,
+                lists=self._list_ledger,
             )
             try:
                 await stream.start(within)
@@ -635,5 +642,78 @@ class SpotConnector:
         return await self.orders.cancel_all(symbol)
 
     async def recover(self) -> list[Order | None]:
-        """Reconcile every order the journal does not know the outcome of (after a crash)."""
-        return await self.orders.recover()
+        """Reconcile every order, order list and edit the journal does not know the outcome of
+        (after a crash); never re-sends. Returns the single orders' results (the order, or None
+        when it never existed or was archived); the lists' are in `recover_lists()`'s answer
+        (called here too) and the journal (`journal.lists`)."""
+        results = await self.orders.recover()
+        await self.recover_lists()
+        return results
+
+    async def recover_lists(self) -> list[OrderList | None]:
+        """Settle the journalled order lists whose outcome is unknown (lists.py)."""
+        return await self.lists.recover()
+
+    # -- order lists (see lists.py) ---------------------------------------------------------------
+    async def place_order_list(
+        self,
+        kind: str,
+        symbol: str,
+        *,
+        above: Leg | None = None,
+        below: Leg | None = None,
+        working: Leg | None = None,
+        pending: Leg | None = None,
+        pending_above: Leg | None = None,
+        pending_below: Leg | None = None,
+        list_client_order_id: str | None = None,
+        new_order_resp_type: str | None = None,
+        self_trade_prevention_mode: str | None = None,
+        **extra: object,
+    ) -> OrderList:
+        """Place an order list exactly once: `kind` OCO (`above`, `below`), OTO or OPO
+        (`working`, `pending`), OTOCO or OPOCO (`working`, `pending_above`, optional
+        `pending_below`). Legs are `Leg(side, type, quantity=..., price=..., ...)`; Binance's
+        camelCase names (`aboveStopPrice`...) are accepted in `**extra` (both forms: TypeError).
+        Every client id is fixed and journalled first; a lost answer is reconciled by the list's
+        `listClientOrderId` (lists.py). Checked against the symbol's filters leg by leg first."""
+        legs = {
+            "above": above,
+            "below": below,
+            "working": working,
+            "pending": pending,
+            "pending_above": pending_above,
+            "pending_below": pending_below,
+        }
+        top = {
+            "list_client_order_id": list_client_order_id,
+            "new_order_resp_type": new_order_resp_type,
+            "self_trade_prevention_mode": self_trade_prevention_mode,
+        }
+        return await self.lists.place(kind, symbol, legs, top, extra)
+
+    async def cancel_order_list(
+        self,
+        symbol: str,
+        *,
+        order_list_id: int | None = None,
+        list_client_order_id: str | None = None,
+    ) -> OrderList:
+        """Cancel a whole order list; a lost answer is resolved by a query (lists.py)."""
+        return await self.lists.cancel(
+            symbol, order_list_id=order_list_id, list_client_order_id=list_client_order_id
+        )
+
+    async def get_order_list(
+        self, *, order_list_id: int | None = None, list_client_order_id: str | None = None
+    ) -> OrderList:
+        """GET /api/v3/orderList by orderListId or listClientOrderId."""
+        return await self.lists.query(
+            order_list_id=order_list_id, list_client_order_id=list_client_order_id
+        )
+
+    async def open_order_lists(self) -> list[OrderList]:
+        return await self.lists.open_lists()
+
+    async def all_order_lists(self, **params: object) -> list[OrderList]:
+        return await self.lists.all_lists(**params)

@@ -108,7 +108,7 @@ class OrderManager:
             sends += 1
             self._ledger.sent(coid)
             try:
-                data = await self._send(BY_NAME["place"], body)
+                data = await self.send(BY_NAME["place"], body)
             except OutcomeUnknown as unknown:
                 found = await self._after_unknown(coid, symbol, unknown, sends)
                 if found is not None:
@@ -157,7 +157,7 @@ class OrderManager:
         self._loop.emit("resend", client_order_id=coid, attempt=sends + 1)
         return None
 
-    async def _send(self, endpoint: Endpoint, params: Mapping[str, object]) -> Any:
+    async def send(self, endpoint: Endpoint, params: Mapping[str, object]) -> Any:
         """One order request (`place` or `cancel` rows of the endpoint table): over REST, or over
         the WebSocket API when there is an order socket (`orders_via="ws"`, ws_orders.py). Both
         raise `OutcomeUnknown` when the request may have executed, so reconciliation is the same
@@ -245,7 +245,7 @@ class OrderManager:
         settled = self._ledger.settled
         for _ in range(self._options.max_resends + 1):
             try:
-                return settled(Order.from_api(await self._send(BY_NAME["cancel"], params)))
+                return settled(Order.from_api(await self.send(BY_NAME["cancel"], params)))
             except OutcomeUnknown:
                 current = await self._current(symbol, order_id, client_order_id)
                 if not current.is_open:
