@@ -36,6 +36,8 @@ from binguard.transport.ws_limits import ConnectLimiter
 from . import account, market
 from .book import OrderBook
 from .calls import BanNotices, RequestLoop, call_endpoint
+from .edit_models import Amendment, CancelReplaceResult
+from .edits import EditManager
 from .events import Event, EventBus, Hook, Stats
 from .journal import OrderJournal
 from .ledger import OrderLedger
@@ -47,7 +49,7 @@ from .market_models import AggTrade, AvgPrice, Candle, PublicTrade, Ticker
 from .models import Account, BookTicker, Depth, Order, Trade
 from .options import BINANCE_REST, ConnectorOptions
 from .orders import OrderManager
-from .placement import request_params
+from .placement import request_params, text
 from .streams import MarketStreams, Subscription
 from .tracker import OrderTracker
 from .userdata import UserDataStream
@@ -113,9 +115,13 @@ class SpotConnector:
         # Orders over the WebSocket API (ws_orders.py) when asked; else over REST.
         self.ws_orders = self._ws_order_session() if opts.orders_via == "ws" else None
         self.orders = OrderManager(self._loop, self._ledger, opts, ws=self.ws_orders)
-        # Order lists and edits: the same journal, tracker, send path and local checks.
+        self._order_parts()
+
+    def _order_parts(self) -> None:
+        """Order lists and edits: the same journal, tracker, send path and local checks."""
         self._list_ledger = ListLedger(self.journal, self.tracker)
         self.lists = ListManager(self._loop, self._list_ledger, self.orders)
+        self.edits = EditManager(self._loop, self._list_ledger, self.orders)
 
     def _own_budget(
         self,
@@ -603,23 +609,23 @@ class SpotConnector:
         rules and the symbol's filters (checks.py: ParamError / FilterError naming the
         parameter; nothing is sent). An ACK answer (`new_order_resp_type="ACK"`) gives an order
         whose `status` is None until user data or a query tells it."""
-        typed = {
-            "quantity": quantity,
-            "quote_order_qty": quote_order_qty,
-            "price": price,
-            "time_in_force": time_in_force,
-            "stop_price": stop_price,
-            "trailing_delta": trailing_delta,
-            "iceberg_qty": iceberg_qty,
-            "new_order_resp_type": new_order_resp_type,
-            "self_trade_prevention_mode": self_trade_prevention_mode,
-            "strategy_id": strategy_id,
-            "strategy_type": strategy_type,
-            "peg_price_type": peg_price_type,
-            "peg_offset_value": peg_offset_value,
-            "peg_offset_type": peg_offset_type,
-            "new_client_order_id": client_order_id,
-        }
+        typed = _order_keywords(
+            quantity=quantity,
+            quote_order_qty=quote_order_qty,
+            price=price,
+            time_in_force=time_in_force,
+            stop_price=stop_price,
+            trailing_delta=trailing_delta,
+            iceberg_qty=iceberg_qty,
+            new_order_resp_type=new_order_resp_type,
+            self_trade_prevention_mode=self_trade_prevention_mode,
+            strategy_id=strategy_id,
+            strategy_type=strategy_type,
+            peg_price_type=peg_price_type,
+            peg_offset_value=peg_offset_value,
+            peg_offset_type=peg_offset_type,
+            new_client_order_id=client_order_id,
+        )
         fixed = {"symbol": symbol, "side": side, "type": type}
         params = request_params("place_order", "place", fixed, typed, extra)
         return await self.orders.place(params, params.pop("newClientOrderId", None))
@@ -648,11 +654,84 @@ class SpotConnector:
         (called here too) and the journal (`journal.lists`)."""
         results = await self.orders.recover()
         await self.recover_lists()
+        await self.edits.recover()
         return results
 
     async def recover_lists(self) -> list[OrderList | None]:
         """Settle the journalled order lists whose outcome is unknown (lists.py)."""
         return await self.lists.recover()
+
+    # -- edits (see edits.py) ---------------------------------------------------------------------
+    async def cancel_replace(
+        self,
+        symbol: str,
+        side: str,
+        type: str,  # Binance's parameter name
+        *,
+        cancel_replace_mode: str = "STOP_ON_FAILURE",
+        cancel_order_id: int | None = None,
+        cancel_orig_client_order_id: str | None = None,
+        quantity: object = None,
+        quote_order_qty: object = None,
+        price: object = None,
+        time_in_force: str | None = None,
+        stop_price: object = None,
+        trailing_delta: int | None = None,
+        iceberg_qty: object = None,
+        new_order_resp_type: str | None = None,
+        client_order_id: str | None = None,
+        **extra: object,
+    ) -> CancelReplaceResult:
+        """Cancel an order and place a new one in one request (POST /api/v3/order/cancelReplace),
+        `cancel_replace_mode` STOP_ON_FAILURE or ALLOW_FAILURE. Always a CancelReplaceResult
+        saying which half happened — also for -2021 / -2022 and for a lost answer, reconciled by
+        querying both halves (edits.py). Any other parameter of the endpoint by Binance's name in
+        `**extra` (selfTradePreventionMode, cancelRestrictions, pegPriceType...)."""
+        typed = _order_keywords(
+            cancel_replace_mode=cancel_replace_mode,
+            cancel_order_id=cancel_order_id,
+            cancel_orig_client_order_id=cancel_orig_client_order_id,
+            quantity=quantity,
+            quote_order_qty=quote_order_qty,
+            price=price,
+            time_in_force=time_in_force,
+            stop_price=stop_price,
+            trailing_delta=trailing_delta,
+            iceberg_qty=iceberg_qty,
+            new_order_resp_type=new_order_resp_type,
+            new_client_order_id=client_order_id,
+        )
+        fixed = {"symbol": symbol, "side": side, "type": type}
+        params = request_params("cancel_replace", "cancel_replace", fixed, typed, extra)
+        return await self.edits.cancel_replace(params)
+
+    async def amend(
+        self,
+        symbol: str,
+        *,
+        new_qty: object,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+        new_client_order_id: str | None = None,
+    ) -> tuple[Amendment, Order | None]:
+        """Reduce an open order's quantity keeping its place in the book
+        (PUT /api/v3/order/amend/keepPriority). The order's client id becomes
+        `new_client_order_id` (fixed and journalled first; generated when not given); a lost
+        answer is reconciled in the order's amendment history (edits.py). Returns the amendment
+        and the amended order (None when it was found by reconciliation)."""
+        if order_id is None:
+            if client_order_id is None:
+                raise TypeError("amend() needs order_id= or client_order_id=")
+            known = self.tracker.get(client_order_id=client_order_id)
+            order_id = (
+                known or await self.get_order(symbol, client_order_id=client_order_id)
+            ).order_id
+        qty = text(new_qty, "new_qty")
+        return await self.edits.amend(symbol, order_id, qty, new_client_order_id)
+
+    async def order_amendments(self, symbol: str, order_id: int) -> list[Amendment]:
+        """GET /api/v3/order/amendments: every amendment of one order, oldest first."""
+        return await self.edits.amendments(symbol, order_id)
 
     # -- order lists (see lists.py) ---------------------------------------------------------------
     async def place_order_list(
@@ -717,3 +796,8 @@ class SpotConnector:
 
     async def all_order_lists(self, **params: object) -> list[OrderList]:
         return await self.lists.all_lists(**params)
+
+
+def _order_keywords(**typed: object) -> dict[str, object]:
+    """The snake_case keywords of an order call, for placement.py `request_params`."""
+    return typed
