@@ -212,22 +212,13 @@ WS_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "fault",
-    WS_FAULTS
-    + [
-        pytest.param(
-            {
-                "action": "ws_error",
-                "status": 503,
-                "code": -1006,
-                "executed": True,
-                "stage": "cancel",
-            },
-            id="-1006 after the cancel half",
-        )
-    ],
+WS_STAGE_CANCEL = pytest.param(
+    {"action": "ws_error", "status": 503, "code": -1006, "executed": True, "stage": "cancel"},
+    id="-1006 after the cancel half",
 )
+
+
+@pytest.mark.parametrize("fault", [*WS_FAULTS, WS_STAGE_CANCEL])
 async def test_cancel_replace_through_fault_websocket(
     wsim: Simulator, wconnect: MakeConnector, fault: dict[str, Any]
 ) -> None:
