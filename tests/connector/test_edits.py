@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from binguard.connector.checks import ParamError
 from binguard.connector.client import SpotConnector
 from binguard.connector.edit_models import NOT_PLACED, CancelReplaceResult
 from binguard.connector.journal import Stage
@@ -248,3 +249,19 @@ async def test_amend_through_fault_websocket(
     assert len(rows) == 1 and amendment.execution_id == rows[0]["executionId"]
     entry = bn.journal.edits.get("am-w")
     assert entry is not None and (entry.stage, entry.status) == (Stage.FINAL, "AMENDED")
+
+
+async def test_amend_bad_quantity_is_refused_locally(
+    sim: Simulator, connect: MakeConnector
+) -> None:
+    bn = await connect()
+    old = await _old(bn)
+    before = len(await admin(sim, "requests"))
+    for bad in ("0", "-1", "lots"):
+        with pytest.raises(ParamError) as caught:
+            await bn.amend("BTCUSDT", order_id=old.order_id, new_qty=bad)
+        assert caught.value.param == "newQty"
+    with pytest.raises(TypeError, match="order_id= or client_order_id="):
+        await bn.amend("BTCUSDT", new_qty="0.001")
+    assert len(await admin(sim, "requests")) == before
+    assert bn.journal.edits.all() == []

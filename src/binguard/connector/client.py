@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -36,6 +37,7 @@ from binguard.transport.ws_limits import ConnectLimiter
 from . import account, market
 from .book import OrderBook
 from .calls import BanNotices, RequestLoop, call_endpoint
+from .checks import ParamError
 from .edit_models import Amendment, CancelReplaceResult
 from .edits import EditManager
 from .events import Event, EventBus, Hook, Stats
@@ -727,6 +729,8 @@ class SpotConnector:
                 known or await self.get_order(symbol, client_order_id=client_order_id)
             ).order_id
         qty = text(new_qty, "new_qty")
+        if not _positive(qty):  # rest-api.md: "newQty must be greater than 0"
+            raise ParamError(f"newQty must be a positive number, not {qty!r}", param="newQty")
         return await self.edits.amend(symbol, order_id, qty, new_client_order_id)
 
     async def order_amendments(self, symbol: str, order_id: int) -> list[Amendment]:
@@ -801,3 +805,10 @@ class SpotConnector:
 def _order_keywords(**typed: object) -> dict[str, object]:
     """The snake_case keywords of an order call, for placement.py `request_params`."""
     return typed
+
+
+def _positive(number: str) -> bool:
+    try:
+        return Decimal(number) > 0
+    except InvalidOperation:
+        return False

@@ -96,6 +96,8 @@ ACCEPTED: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
         ),
     }
 )
+# snake_case names the public methods spell differently (for the TypeError's wording).
+_KEYWORD = {"new_client_order_id": "client_order_id"}
 _NEVER = frozenset({"recvWindow", "timestamp", "signature", "apiKey"})
 
 
@@ -140,7 +142,7 @@ def request_params(
         if value is not None:
             name = camel(snake)
             out[name] = text(value, snake)
-            given_as[name] = snake
+            given_as[name] = _KEYWORD.get(snake, snake)
     for name, value in extra.items():
         if name in _NEVER or name not in accepted:
             raise TypeError(_unexpected(call, name, endpoint))
