@@ -26,8 +26,6 @@ that one request; the entry stays pending for a later `recover()` with good cred
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -37,19 +35,18 @@ from binguard.errors import (
     CancelRejectedError,
     ExecutionUnknownError,
     OrderArchivedError,
-    OrderNotFoundError,
     OrderRejectedError,
 )
 from binguard.policy.endpoints import BY_NAME, Endpoint
-from binguard.policy.retry import needs_a_fix
 
 from . import account
 from .calls import OutcomeUnknown, Requests, call_endpoint
 from .checks import RulesBook, check_order
 from .journal import Stage
-from .ledger import ARCHIVED, NOT_PLACED, OrderLedger
+from .ledger import NOT_PLACED, OrderLedger
 from .models import Order, ResponseFormatError
 from .options import ConnectorOptions
+from .reconcile import settle
 
 __all__ = ["OrderManager", "OrderSocket", "OutcomeUnknown"]
 
@@ -172,55 +169,31 @@ class OrderManager:
         ).data
 
     async def _find(self, coid: str, symbol: str, *, reason: BinanceError) -> Order | None:
-        """The order with this client order id, or None once it provably was never placed.
+        """The order with this client order id, or None once it provably was never placed
+        (journalled NOT_PLACED); the rule is reconcile.py's `settle`.
 
         Raises OrderArchivedError when Binance answers -2026: the order existed and is final
         (journalled ARCHIVED, never sent again). Raises at once, without asking again, an error
         no repetition can fix (`needs_a_fix`: bad credentials or signature, a bad request): the
         entry stays pending for a later recover(). Past `reconcile_deadline` without an answer:
         ExecutionUnknownError, the entry pending too."""
-        opts, loop = self._options, self._loop
-        loop.stats.reconciliations += 1
-        loop.emit("reconcile_start", client_order_id=coid, reason=type(reason).__name__)
-        # Any attempt so far was signed no later than now (server time): past this instant, Binance
-        # refuses to forward it to the matching engine.
-        settled_at = loop.time.now_ms() + opts.recv_window_ms + opts.reconcile_margin_ms
-        give_up = time.monotonic() + opts.reconcile_deadline
-        while True:
-            try:
-                order = await self.query(symbol, client_order_id=coid)
-            except OrderNotFoundError:
-                if loop.time.now_ms() >= settled_at:
-                    self._ledger.final(coid, NOT_PLACED)
-                    loop.stats.reconciled_absent += 1
-                    loop.emit("reconcile_result", client_order_id=coid, found=False)
-                    return None
-            except OrderArchivedError as err:
-                self._archived(coid, err)
-                raise
-            except BinanceError as err:
-                if needs_a_fix(err):
-                    # Bad credentials or a bad request: asking again cannot help.
-                    loop.emit("reconcile_result", client_order_id=coid, found=None, code=err.code)
-                    raise
-                if time.monotonic() >= give_up:
-                    raise ExecutionUnknownError(
-                        f"order {coid}: outcome still unknown after reconciling; "
-                        "it stays in the journal for recover()",
-                        may_have_executed=True,
-                    ) from err
-            else:
-                self._ledger.acked(coid, order.order_id, order.status)
-                loop.stats.reconciled_found += 1
-                loop.emit("reconcile_result", client_order_id=coid, found=True, status=order.status)
-                return order
-            await asyncio.sleep(opts.reconcile_poll)
-
-    def _archived(self, coid: str, err: OrderArchivedError) -> None:
-        """-2026 while reconciling: the order existed (found), is final, and is never re-sent."""
-        self._ledger.archived(coid, error=repr(err))
-        self._loop.stats.reconciled_found += 1
-        self._loop.emit("reconcile_result", client_order_id=coid, found=True, status=ARCHIVED)
+        try:
+            order = await settle(
+                self._loop,
+                lambda: self.query(symbol, client_order_id=coid),
+                key=coid,
+                reason=reason,
+                status_of=lambda o: o.status,
+                what="order",
+            )
+        except OrderArchivedError as err:
+            self._ledger.archived(coid, error=repr(err))
+            raise
+        if order is None:
+            self._ledger.final(coid, NOT_PLACED)
+        else:
+            self._ledger.acked(coid, order.order_id, order.status)
+        return order
 
     # -- queries and cancels ----------------------------------------------------------------------
     async def query(

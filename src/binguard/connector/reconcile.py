@@ -39,9 +39,12 @@ async def settle(
     *,
     key: str,
     reason: BinanceError,
+    status_of: Callable[[T], str | None] = lambda _: None,
+    what: str = "",
 ) -> T | None:
     """`lookup()`'s answer once it finds the thing, or None once it is provably absent; see the
-    module docstring. `key` names the thing in events and errors."""
+    module docstring. `key` names the thing in events (`client_order_id`) and errors (after
+    `what`, e.g. "order"); `status_of` gives the `status` a found thing's event carries."""
     opts = loop.options
     loop.stats.reconciliations += 1
     loop.emit("reconcile_start", client_order_id=key, reason=type(reason).__name__)
@@ -65,12 +68,13 @@ async def settle(
                 raise
             if time.monotonic() >= give_up:
                 raise ExecutionUnknownError(
-                    f"{key}: outcome still unknown after reconciling; "
+                    f"{what + ' ' if what else ''}{key}: outcome still unknown after reconciling; "
                     "it stays in the journal for recover()",
                     may_have_executed=True,
                 ) from err
         else:
             loop.stats.reconciled_found += 1
-            loop.emit("reconcile_result", client_order_id=key, found=True)
+            status = status_of(found)
+            loop.emit("reconcile_result", client_order_id=key, found=True, status=status)
             return found
         await asyncio.sleep(opts.reconcile_poll)
