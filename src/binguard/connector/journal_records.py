@@ -157,10 +157,11 @@ class ListRecords(_Records):
             (stage.value, status, order_list_id, error[:500] if error else None),
         )
 
-    def mark_leg(self, client_order_id: str, order_id: int, status: str | None) -> None:
-        self._db.execute(
+    def mark_legs(self, legs: Sequence[tuple[str, int, str | None]]) -> None:
+        """(client order id, order id, status or None) of legs the exchange told."""
+        self._db.executemany(
             "UPDATE legs SET order_id = ?, status = COALESCE(?, status) WHERE client_order_id = ?",
-            (order_id, status, client_order_id),
+            [(order_id, status, coid) for coid, order_id, status in legs],
         )
 
     def get(self, list_id: str) -> ListEntry | None:

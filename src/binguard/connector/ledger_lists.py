@@ -27,10 +27,17 @@ class ListLedger:
         self.journal = journal
         self.tracker = tracker
 
-    def _move(self, records: _Records, key: str, to: Stage) -> bool:
+    def _move(
+        self,
+        records: _Records,
+        key: str,
+        to: Stage,
+        now: tuple[Stage, str | None] | None = None,
+    ) -> bool:
         """True to write the move, False for a stale one (a race between sources); raises
-        IllegalTransition for a move no path makes."""
-        now = records.stage_of(key)
+        IllegalTransition for a move no path makes. `now`: the entry's (stage, status) when
+        the caller has just read it."""
+        now = now or records.stage_of(key)
         if now is None:
             raise IllegalTransition(f"no journal entry for {records.key} {key!r}")
         stage, status = now
@@ -72,12 +79,12 @@ class ListLedger:
         for report in lst.reports:
             self.tracker.update_order(report)
         lists = self.journal.lists
-        if lists.stage_of(lst.list_client_order_id) is None:
+        now = lists.stage_of(lst.list_client_order_id)
+        if now is None:
             return  # not one of ours (another program on the account)
-        for order_id, coid in lst.orders:
-            lists.mark_leg(coid, order_id, _status_of(lst, order_id))
+        lists.mark_legs([(coid, oid, _status_of(lst, oid)) for oid, coid in lst.orders])
         to = Stage.FINAL if lst.is_final else Stage.ACKED
-        if self._move(lists, lst.list_client_order_id, to):
+        if self._move(lists, lst.list_client_order_id, to, now):
             lists.mark_outcome(
                 lst.list_client_order_id, to, lst.list_order_status, lst.order_list_id
             )

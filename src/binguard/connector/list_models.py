@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, fields
+from functools import cache
 from typing import Any
 
 from .checks import ParamError, SymbolRules, check_order
@@ -117,6 +118,7 @@ def list_request(
     return endpoint, params, ids
 
 
+@cache
 def _snake(prefix: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in prefix)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from types import MappingProxyType
 from typing import Final
 
@@ -101,6 +102,7 @@ _KEYWORD = {"new_client_order_id": "client_order_id"}
 _NEVER = frozenset({"recvWindow", "timestamp", "signature", "apiKey"})
 
 
+@cache  # a few dozen names, asked for on every order
 def camel(snake: str) -> str:
     """`stop_price` → `stopPrice`."""
     head, *rest = snake.split("_")
