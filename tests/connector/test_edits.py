@@ -265,3 +265,21 @@ async def test_amend_bad_quantity_is_refused_locally(
         await bn.amend("BTCUSDT", new_qty="0.001")
     assert len(await admin(sim, "requests")) == before
     assert bn.journal.edits.all() == []
+
+
+async def test_websocket_minus_2021_and_2022_are_results(
+    wsim: Simulator, wconnect: MakeConnector
+) -> None:
+    """Over the WebSocket API the error answer's `data` object gives the same typed results."""
+    bn = await wconnect(orders_via="ws")
+    old = await _old(bn)
+    await bn.cancel_order("BTCUSDT", order_id=old.order_id)
+    failed = await _replace(bn, old, client_order_id="ws-2022")
+    assert (failed.cancel_result, failed.new_order_result) == ("FAILURE", "NOT_ATTEMPTED")
+    partial = await _replace(bn, old, "ALLOW_FAILURE", client_order_id="ws-2021")
+    assert (partial.cancel_result, partial.new_order_result) == ("FAILURE", "SUCCESS")
+    assert partial.cancel_error is not None and partial.cancel_error.code == -2011
+    truth = await _truth(wsim)
+    assert "ws-2022" not in truth and truth["ws-2021"]["status"] == "NEW"
+    methods = [r["method"] for r in await admin(wsim, "requests") if r.get("ws") == "api"]
+    assert methods.count("order.cancelReplace") == 2
