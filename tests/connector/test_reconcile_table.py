@@ -218,7 +218,14 @@ def manager(exchange: Exchange, via: str, **opts: Any) -> tuple[OrderManager, Fa
     return OrderManager(loop, ledger, options, ws=ws), loop
 
 
-PARAMS = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01"}
+PARAMS = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "type": "LIMIT",
+    "timeInForce": "GTC",
+    "quantity": "0.01",
+    "price": "30000",
+}
 VIAS = pytest.mark.parametrize("via", ["rest", "ws"])
 
 

@@ -1,8 +1,10 @@
 """The resilient Spot connector: orders without loss or duplication, a budget that keeps it unbanned,
 clock sync, safe retries, WebSocket streams first. See `SpotConnector`."""
 
+from .checks import FilterError, ParamError
 from .client import SpotConnector
 from .journal import JournalEntry, JournalError, OrderJournal, Stage
+from .list_models import Leg, OrderList
 from .market_models import AggTrade, AvgPrice, Candle, PublicTrade, Ticker
 from .models import Account, Balance, BookTicker, Depth, Fill, Order, ResponseFormatError, Trade
 from .options import ConnectorOptions
@@ -18,10 +20,14 @@ __all__ = [
     "ConnectorOptions",
     "Depth",
     "Fill",
+    "FilterError",
     "JournalEntry",
     "JournalError",
+    "Leg",
     "Order",
     "OrderJournal",
+    "OrderList",
+    "ParamError",
     "PublicTrade",
     "ResponseFormatError",
     "SpotConnector",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -36,14 +37,21 @@ from binguard.transport.ws_limits import ConnectLimiter
 from . import account, market
 from .book import OrderBook
 from .calls import BanNotices, RequestLoop, call_endpoint
+from .checks import ParamError
+from .edit_models import Amendment, CancelReplaceResult
+from .edits import EditManager
 from .events import Event, EventBus, Hook, Stats
 from .journal import OrderJournal
 from .ledger import OrderLedger
+from .ledger_lists import ListLedger
+from .list_models import Leg, OrderList
+from .lists import ListManager
 from .market import TimeArg
 from .market_models import AggTrade, AvgPrice, Candle, PublicTrade, Ticker
 from .models import Account, BookTicker, Depth, Order, Trade
 from .options import BINANCE_REST, ConnectorOptions
 from .orders import OrderManager
+from .placement import request_params, text
 from .streams import MarketStreams, Subscription
 from .tracker import OrderTracker
 from .userdata import UserDataStream
@@ -109,6 +117,13 @@ class SpotConnector:
         # Orders over the WebSocket API (ws_orders.py) when asked; else over REST.
         self.ws_orders = self._ws_order_session() if opts.orders_via == "ws" else None
         self.orders = OrderManager(self._loop, self._ledger, opts, ws=self.ws_orders)
+        self._order_parts()
+
+    def _order_parts(self) -> None:
+        """Order lists and edits: the same journal, tracker, send path and local checks."""
+        self._list_ledger = ListLedger(self.journal, self.tracker)
+        self.lists = ListManager(self._loop, self._list_ledger, self.orders)
+        self.edits = EditManager(self._loop, self._list_ledger, self.orders)
 
     def _own_budget(
         self,
@@ -208,6 +223,7 @@ class SpotConnector:
         if self.budget is not None:
             response = await call_endpoint(self._loop, "exchange_info")
             limits = [Limit.from_exchange_info(x) for x in response.data.get("rateLimits", ())]
+            self.orders.rules.learn(response.data)  # the symbols' filters, for local checks
             self.budget.set_limits(limits)
             # The start-up requests may have gone out before any limit was known; this answer's
             # headers count them (and any other program on this IP), so the window starts right.
@@ -283,6 +299,7 @@ class SpotConnector:
     async def exchange_info(self, symbol: str | None = None) -> dict[str, Any]:
         params = {"symbol": symbol} if symbol else None
         data: dict[str, Any] = (await call_endpoint(self._loop, "exchange_info", params)).data
+        self.orders.rules.learn(data)
         return data
 
     async def depth(self, symbol: str, limit: int = 100) -> Depth:
@@ -526,6 +543,7 @@ class SpotConnector:
                 self._loop,
                 self._ledger,
                 symbols=symbols,
+                lists=self._list_ledger,
             )
             try:
                 await stream.start(within)
@@ -538,13 +556,14 @@ class SpotConnector:
     async def order_status(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
     ) -> Order:
-        """An order's state: from the user data stream while it is healthy, else over REST."""
+        """An order's state: from the user data stream while it is healthy, else over REST
+        (also while the stream has not yet told the status of an order placed with ACK)."""
         ud = self.user_data
         if ud is not None and ud.healthy:
             known = self.tracker.get(
                 client_order_id=client_order_id, order_id=order_id, symbol=symbol
             )
-            if known is not None:
+            if known is not None and known.status is not None:
                 self.stats.order_states_from_stream += 1
                 return known
         self.stats.order_states_from_rest += 1
@@ -571,21 +590,47 @@ class SpotConnector:
         quote_order_qty: object = None,
         price: object = None,
         time_in_force: str | None = None,
+        stop_price: object = None,
+        trailing_delta: int | None = None,
+        iceberg_qty: object = None,
+        new_order_resp_type: str | None = None,
+        self_trade_prevention_mode: str | None = None,
+        strategy_id: int | None = None,
+        strategy_type: int | None = None,
+        peg_price_type: str | None = None,
+        peg_offset_value: int | None = None,
+        peg_offset_type: str | None = None,
         client_order_id: str | None = None,
         **extra: object,
     ) -> Order:
-        """Place an order exactly once, even through resets, timeouts and 5XX answers."""
-        params: dict[str, object] = {"symbol": symbol, "side": side, "type": type}
-        for key, value in (
-            ("timeInForce", time_in_force),
-            ("quantity", quantity),
-            ("quoteOrderQty", quote_order_qty),
-            ("price", price),
-        ):
-            if value is not None:
-                params[key] = value
-        params.update(extra)
-        return await self.orders.place(params, client_order_id)
+        """Place an order exactly once, even through resets, timeouts and 5XX answers.
+
+        Every parameter of rest-api.md §New order by its snake_case name, or by Binance's
+        camelCase name in `**extra` (placement.py; both forms of one parameter, or a name the
+        endpoint does not take: TypeError). Checked before sending against the order type's
+        rules and the symbol's filters (checks.py: ParamError / FilterError naming the
+        parameter; nothing is sent). An ACK answer (`new_order_resp_type="ACK"`) gives an order
+        whose `status` is None until user data or a query tells it."""
+        typed = _order_keywords(
+            quantity=quantity,
+            quote_order_qty=quote_order_qty,
+            price=price,
+            time_in_force=time_in_force,
+            stop_price=stop_price,
+            trailing_delta=trailing_delta,
+            iceberg_qty=iceberg_qty,
+            new_order_resp_type=new_order_resp_type,
+            self_trade_prevention_mode=self_trade_prevention_mode,
+            strategy_id=strategy_id,
+            strategy_type=strategy_type,
+            peg_price_type=peg_price_type,
+            peg_offset_value=peg_offset_value,
+            peg_offset_type=peg_offset_type,
+            new_client_order_id=client_order_id,
+        )
+        fixed = {"symbol": symbol, "side": side, "type": type}
+        params = request_params("place_order", "place", fixed, typed, extra)
+        return await self.orders.place(params, params.pop("newClientOrderId", None))
 
     async def get_order(
         self, symbol: str, *, order_id: int | None = None, client_order_id: str | None = None
@@ -605,5 +650,165 @@ class SpotConnector:
         return await self.orders.cancel_all(symbol)
 
     async def recover(self) -> list[Order | None]:
-        """Reconcile every order the journal does not know the outcome of (after a crash)."""
-        return await self.orders.recover()
+        """Reconcile every order, order list and edit the journal does not know the outcome of
+        (after a crash); never re-sends. Returns the single orders' results (the order, or None
+        when it never existed or was archived); the lists' are in `recover_lists()`'s answer
+        (called here too) and the journal (`journal.lists`)."""
+        results = await self.orders.recover()
+        await self.recover_lists()
+        await self.edits.recover()
+        return results
+
+    async def recover_lists(self) -> list[OrderList | None]:
+        """Settle the journalled order lists whose outcome is unknown (lists.py)."""
+        return await self.lists.recover()
+
+    # -- edits (see edits.py) ---------------------------------------------------------------------
+    async def cancel_replace(
+        self,
+        symbol: str,
+        side: str,
+        type: str,  # Binance's parameter name
+        *,
+        cancel_replace_mode: str = "STOP_ON_FAILURE",
+        cancel_order_id: int | None = None,
+        cancel_orig_client_order_id: str | None = None,
+        quantity: object = None,
+        quote_order_qty: object = None,
+        price: object = None,
+        time_in_force: str | None = None,
+        stop_price: object = None,
+        trailing_delta: int | None = None,
+        iceberg_qty: object = None,
+        new_order_resp_type: str | None = None,
+        client_order_id: str | None = None,
+        **extra: object,
+    ) -> CancelReplaceResult:
+        """Cancel an order and place a new one in one request (POST /api/v3/order/cancelReplace),
+        `cancel_replace_mode` STOP_ON_FAILURE or ALLOW_FAILURE. Always a CancelReplaceResult
+        saying which half happened — also for -2021 / -2022 and for a lost answer, reconciled by
+        querying both halves (edits.py). Any other parameter of the endpoint by Binance's name in
+        `**extra` (selfTradePreventionMode, cancelRestrictions, pegPriceType...)."""
+        typed = _order_keywords(
+            cancel_replace_mode=cancel_replace_mode,
+            cancel_order_id=cancel_order_id,
+            cancel_orig_client_order_id=cancel_orig_client_order_id,
+            quantity=quantity,
+            quote_order_qty=quote_order_qty,
+            price=price,
+            time_in_force=time_in_force,
+            stop_price=stop_price,
+            trailing_delta=trailing_delta,
+            iceberg_qty=iceberg_qty,
+            new_order_resp_type=new_order_resp_type,
+            new_client_order_id=client_order_id,
+        )
+        fixed = {"symbol": symbol, "side": side, "type": type}
+        params = request_params("cancel_replace", "cancel_replace", fixed, typed, extra)
+        return await self.edits.cancel_replace(params)
+
+    async def amend(
+        self,
+        symbol: str,
+        *,
+        new_qty: object,
+        order_id: int | None = None,
+        client_order_id: str | None = None,
+        new_client_order_id: str | None = None,
+    ) -> tuple[Amendment, Order | None]:
+        """Reduce an open order's quantity keeping its place in the book
+        (PUT /api/v3/order/amend/keepPriority). The order's client id becomes
+        `new_client_order_id` (fixed and journalled first; generated when not given); a lost
+        answer is reconciled in the order's amendment history (edits.py). Returns the amendment
+        and the amended order (None when it was found by reconciliation)."""
+        if order_id is None:
+            if client_order_id is None:
+                raise TypeError("amend() needs order_id= or client_order_id=")
+            known = self.tracker.get(client_order_id=client_order_id)
+            order_id = (
+                known or await self.get_order(symbol, client_order_id=client_order_id)
+            ).order_id
+        qty = text(new_qty, "new_qty")
+        if not _positive(qty):  # rest-api.md: "newQty must be greater than 0"
+            raise ParamError(f"newQty must be a positive number, not {qty!r}", param="newQty")
+        return await self.edits.amend(symbol, order_id, qty, new_client_order_id)
+
+    async def order_amendments(self, symbol: str, order_id: int) -> list[Amendment]:
+        """GET /api/v3/order/amendments: every amendment of one order, oldest first."""
+        return await self.edits.amendments(symbol, order_id)
+
+    # -- order lists (see lists.py) ---------------------------------------------------------------
+    async def place_order_list(
+        self,
+        kind: str,
+        symbol: str,
+        *,
+        above: Leg | None = None,
+        below: Leg | None = None,
+        working: Leg | None = None,
+        pending: Leg | None = None,
+        pending_above: Leg | None = None,
+        pending_below: Leg | None = None,
+        list_client_order_id: str | None = None,
+        new_order_resp_type: str | None = None,
+        self_trade_prevention_mode: str | None = None,
+        **extra: object,
+    ) -> OrderList:
+        """Place an order list exactly once: `kind` OCO (`above`, `below`), OTO or OPO
+        (`working`, `pending`), OTOCO or OPOCO (`working`, `pending_above`, optional
+        `pending_below`). Legs are `Leg(side, type, quantity=..., price=..., ...)`; Binance's
+        camelCase names (`aboveStopPrice`...) are accepted in `**extra` (both forms: TypeError).
+        Every client id is fixed and journalled first; a lost answer is reconciled by the list's
+        `listClientOrderId` (lists.py). Checked against the symbol's filters leg by leg first."""
+        legs = {
+            "above": above,
+            "below": below,
+            "working": working,
+            "pending": pending,
+            "pending_above": pending_above,
+            "pending_below": pending_below,
+        }
+        top = {
+            "list_client_order_id": list_client_order_id,
+            "new_order_resp_type": new_order_resp_type,
+            "self_trade_prevention_mode": self_trade_prevention_mode,
+        }
+        return await self.lists.place(kind, symbol, legs, top, extra)
+
+    async def cancel_order_list(
+        self,
+        symbol: str,
+        *,
+        order_list_id: int | None = None,
+        list_client_order_id: str | None = None,
+    ) -> OrderList:
+        """Cancel a whole order list; a lost answer is resolved by a query (lists.py)."""
+        return await self.lists.cancel(
+            symbol, order_list_id=order_list_id, list_client_order_id=list_client_order_id
+        )
+
+    async def get_order_list(
+        self, *, order_list_id: int | None = None, list_client_order_id: str | None = None
+    ) -> OrderList:
+        """GET /api/v3/orderList by orderListId or listClientOrderId."""
+        return await self.lists.query(
+            order_list_id=order_list_id, list_client_order_id=list_client_order_id
+        )
+
+    async def open_order_lists(self) -> list[OrderList]:
+        return await self.lists.open_lists()
+
+    async def all_order_lists(self, **params: object) -> list[OrderList]:
+        return await self.lists.all_lists(**params)
+
+
+def _order_keywords(**typed: object) -> dict[str, object]:
+    """The snake_case keywords of an order call, for placement.py `request_params`."""
+    return typed
+
+
+def _positive(number: str) -> bool:
+    try:
+        return Decimal(number) > 0
+    except InvalidOperation:
+        return False

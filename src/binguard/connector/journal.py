@@ -10,7 +10,6 @@ case that matters for a bot), at well under a millisecond per write, so calls ar
 
 from __future__ import annotations
 
-import enum
 import json
 import sqlite3
 import time
@@ -20,15 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .journal_records import EditRecords, ListRecords
+from .journal_schema import SchemaError, migrate
+from .journal_stage import JournalError, Stage
 
-class Stage(enum.StrEnum):
-    """Where an order stands between binguard and the exchange."""
-
-    INTENT = "intent"  # decided, not sent: may be sent (a crash here means it never left)
-    SENT = "sent"  # bytes may have left: the exchange may or may not have it
-    ACKED = "acked"  # the exchange answered with the order
-    UNKNOWN = "unknown"  # the exchange's answer was lost or ambiguous: reconcile
-    FINAL = "final"  # known outcome: exists (any status) or definitely not placed
+__all__ = ["JournalEntry", "JournalError", "OrderJournal", "Stage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +42,7 @@ class JournalEntry:
     last_error: str | None
 
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders (
-    client_order_id TEXT PRIMARY KEY,
-    symbol TEXT NOT NULL,
-    params TEXT NOT NULL,
-    stage TEXT NOT NULL,
-    order_id INTEGER,
-    status TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS orders_open ON orders(stage) WHERE stage IN ('intent', 'sent', 'unknown');
-"""
-
-
-class JournalError(RuntimeError):
-    """The journal cannot be used (unreadable file, wrong schema, an id reused for another order)."""
+_KEYS = {"orders": "client_order_id", "lists": "list_client_id", "edits": "edit_id"}
 
 
 class OrderJournal:
@@ -77,8 +54,13 @@ class OrderJournal:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self.migrated_from, self.version = migrate(self._db)
+            self.lists = ListRecords(self._db)  # order lists and their legs (schema v2)
+            self.edits = EditRecords(self._db)  # cancel-replaces and amendments (schema v2)
         except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot open order journal {self.path!r}: {exc}") from exc
+        except SchemaError as exc:
+            self._db.close()
             raise JournalError(f"cannot open order journal {self.path!r}: {exc}") from exc
 
     def close(self) -> None:
@@ -117,7 +99,7 @@ class OrderJournal:
         """Called right before the bytes leave: from now on the exchange may have the order."""
         self._update(client_order_id, "stage = ?, attempts = attempts + 1", (Stage.SENT.value,))
 
-    def mark_acked(self, client_order_id: str, order_id: int, status: str) -> None:
+    def mark_acked(self, client_order_id: str, order_id: int, status: str | None) -> None:
         self._set_outcome(client_order_id, Stage.ACKED, order_id, status)
 
     def mark_unknown(self, client_order_id: str, error: str) -> None:
@@ -140,17 +122,20 @@ class OrderJournal:
             (Stage.FINAL.value, status, order_id, error[:500] if error else None),
         )
 
-    def _set_outcome(self, coid: str, stage: Stage, order_id: int, status: str) -> None:
+    def _set_outcome(self, coid: str, stage: Stage, order_id: int, status: str | None) -> None:
         self._update(coid, "stage = ?, order_id = ?, status = ?", (stage.value, order_id, status))
 
-    def _update(self, coid: str, assignments: str, values: tuple[Any, ...]) -> None:
-        # `assignments` are fixed column lists from this module, never user input.
+    def _update(
+        self, coid: str, assignments: str, values: tuple[Any, ...], table: str = "orders"
+    ) -> None:
+        # `table` and `assignments` are fixed names from this module, never user input.
+        key = _KEYS[table]
         cur = self._db.execute(
-            f"UPDATE orders SET {assignments}, updated_ms = ? WHERE client_order_id = ?",
+            f"UPDATE {table} SET {assignments}, updated_ms = ? WHERE {key} = ?",
             (*values, _now_ms(), coid),
         )
         if cur.rowcount != 1:
-            raise JournalError(f"no journal entry for client order id {coid!r}")
+            raise JournalError(f"no journal entry for {key.replace('_', ' ')} {coid!r}")
 
     # -- reads ------------------------------------------------------------------------------------
     def get(self, client_order_id: str) -> JournalEntry | None:

@@ -90,7 +90,8 @@ class OrderLedger:
         if self._move(coid, Stage.UNKNOWN):
             self.journal.mark_unknown(coid, error)
 
-    def acked(self, coid: str, order_id: int, status: str) -> None:
+    def acked(self, coid: str, order_id: int, status: str | None) -> None:
+        """The exchange has the order (`status` None: answered ACK, not yet known)."""
         if self._move(coid, Stage.ACKED):
             self.journal.mark_acked(coid, order_id, status)
 
@@ -124,7 +125,7 @@ class OrderLedger:
         entry = self.journal.get(order.client_order_id) if order.client_order_id else None
         if entry is None:
             return
-        if is_final(order.status):
+        if order.status is not None and is_final(order.status):
             if entry.stage is not Stage.FINAL or entry.status != order.status:
                 self.final(order.client_order_id, order.status, order.order_id)
         elif entry.stage in (Stage.INTENT, Stage.SENT, Stage.UNKNOWN):
@@ -133,7 +134,7 @@ class OrderLedger:
     def settled(self, order: Order) -> Order:
         """A cancel's (or query's) answer: a journalled order in a final status is FINAL."""
         entry = self.journal.get(order.client_order_id)
-        if entry is not None and is_final(order.status):
+        if entry is not None and order.status is not None and is_final(order.status):
             self.final(order.client_order_id, order.status, order.order_id)
         return order
 

@@ -63,14 +63,19 @@ _RANK = {OrderStatus.PENDING_NEW: 0, OrderStatus.NEW: 0, OrderStatus.PARTIALLY_F
 _BY_VALUE = {s.value: s for s in OrderStatus}
 
 
-def is_final(status: str) -> bool:
-    """`status` (an exchange string) is one of the final statuses."""
+def is_final(status: str | None) -> bool:
+    """`status` (an exchange string) is one of the final statuses (None: not yet known)."""
+    if status is None:
+        return False
     known = _BY_VALUE.get(status)
     return known is not None and known in _FINAL
 
 
-def status_rank(status: str) -> int:
-    """`OrderStatus.rank` for an exchange string (an unknown status ranks 2)."""
+def status_rank(status: str | None) -> int:
+    """`OrderStatus.rank` for an exchange string (an unknown status ranks 2); -1 for None, the
+    status of an order whose placement was answered ACK (not yet known: anything else is newer)."""
+    if status is None:
+        return -1
     known = _BY_VALUE.get(status)
     return 2 if known is None else known.rank
 
@@ -114,14 +119,18 @@ class Fill:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """An order as the exchange knows it (from place, query, cancel or the user data stream)."""
+    """An order as the exchange knows it (from place, query, cancel or the user data stream).
+
+    `status` is None for an order whose placement was answered `ACK` (rest-api.md §New order,
+    "Response - ACK" carries no status): the order exists, its status is not yet known. The
+    tracker fills it in from the user data stream or a query (`SpotConnector.order_status`)."""
 
     symbol: str
     order_id: int
     client_order_id: str
     side: str
     type: str
-    status: str
+    status: str | None
     price: Decimal
     orig_qty: Decimal
     executed_qty: Decimal
@@ -133,8 +142,31 @@ class Order:
 
     @property
     def is_open(self) -> bool:
-        known = _BY_VALUE.get(self.status)
+        """It rests on (or waits for) the book; False while the status is not yet known."""
+        known = _BY_VALUE.get(self.status) if self.status is not None else None
         return known is not None and known in _OPEN
+
+    @classmethod
+    def from_placement(cls, d: Mapping[str, Any], request: Mapping[str, str]) -> Order:
+        """A placement's answer in any `newOrderRespType`. ACK carries only the ids and the
+        time (rest-api.md "Response - ACK"): side, type, price, quantity and time in force are
+        then the request's, the status None (not yet known) and nothing executed so far."""
+        if "status" in d:
+            return cls.from_api(d)
+        return cls(
+            symbol=str(_req(d, "symbol")),
+            order_id=int(_req(d, "orderId")),
+            client_order_id=str(d.get("clientOrderId") or request.get("newClientOrderId", "")),
+            side=request.get("side", ""),
+            type=request.get("type", ""),
+            status=None,
+            price=_dec(request.get("price", "0"), "price"),
+            orig_qty=_dec(request.get("quantity", "0"), "quantity"),
+            executed_qty=Decimal(0),
+            cummulative_quote_qty=Decimal(0),
+            time_in_force=request.get("timeInForce"),
+            time=d.get("transactTime"),
+        )
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Order:

@@ -26,8 +26,6 @@ that one request; the entry stays pending for a later `recover()` with good cred
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -37,18 +35,18 @@ from binguard.errors import (
     CancelRejectedError,
     ExecutionUnknownError,
     OrderArchivedError,
-    OrderNotFoundError,
     OrderRejectedError,
 )
 from binguard.policy.endpoints import BY_NAME, Endpoint
-from binguard.policy.retry import needs_a_fix
 
 from . import account
 from .calls import OutcomeUnknown, Requests, call_endpoint
+from .checks import RulesBook, check_order
 from .journal import Stage
-from .ledger import ARCHIVED, NOT_PLACED, OrderLedger
-from .models import Order
+from .ledger import NOT_PLACED, OrderLedger
+from .models import Order, ResponseFormatError
 from .options import ConnectorOptions
+from .reconcile import settle
 
 __all__ = ["OrderManager", "OrderSocket", "OutcomeUnknown"]
 
@@ -80,6 +78,7 @@ class OrderManager:
         self._ledger = ledger
         self._options = options
         self.ws = ws
+        self.rules = RulesBook()  # symbols' filters from exchangeInfo, for the local checks
 
     def new_client_order_id(self) -> str:
         # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters.
@@ -87,9 +86,12 @@ class OrderManager:
 
     # -- placement --------------------------------------------------------------------------------
     async def place(self, params: Mapping[str, object], client_order_id: str | None) -> Order:
+        """Place one order (Binance's parameter names). Checked first (checks.py: ParamError,
+        FilterError; nothing journalled, nothing sent), then journalled and driven."""
         coid = client_order_id or self.new_client_order_id()
         symbol = str(params["symbol"])
         body = {k: str(v) for k, v in params.items()}
+        check_order(body, self.rules.get(symbol))
         body["newClientOrderId"] = coid
         body.setdefault("newOrderRespType", "FULL")
         self._ledger.intent(coid, symbol, body)
@@ -103,7 +105,7 @@ class OrderManager:
             sends += 1
             self._ledger.sent(coid)
             try:
-                data = await self._send(BY_NAME["place"], body)
+                data = await self.send(BY_NAME["place"], body)
             except OutcomeUnknown as unknown:
                 found = await self._after_unknown(coid, symbol, unknown, sends)
                 if found is not None:
@@ -121,7 +123,16 @@ class OrderManager:
                 if not err.may_have_executed:
                     self._ledger.final(coid, NOT_PLACED, error=repr(err))
                 raise
-            order = Order.from_api(data)
+            try:
+                order = Order.from_placement(data, body)
+            except ResponseFormatError as err:
+                # The bytes left and an answer came back that cannot be read: the order may
+                # exist. Reconciled like a lost answer, never forgotten.
+                lost = OutcomeUnknown(ExecutionUnknownError(f"unreadable placement answer: {err}"))
+                found = await self._after_unknown(coid, symbol, lost, sends)
+                if found is not None:
+                    return found
+                continue
             self._ledger.acked(coid, order.order_id, order.status)
             return order
 
@@ -143,7 +154,7 @@ class OrderManager:
         self._loop.emit("resend", client_order_id=coid, attempt=sends + 1)
         return None
 
-    async def _send(self, endpoint: Endpoint, params: Mapping[str, object]) -> Any:
+    async def send(self, endpoint: Endpoint, params: Mapping[str, object]) -> Any:
         """One order request (`place` or `cancel` rows of the endpoint table): over REST, or over
         the WebSocket API when there is an order socket (`orders_via="ws"`, ws_orders.py). Both
         raise `OutcomeUnknown` when the request may have executed, so reconciliation is the same
@@ -158,55 +169,31 @@ class OrderManager:
         ).data
 
     async def _find(self, coid: str, symbol: str, *, reason: BinanceError) -> Order | None:
-        """The order with this client order id, or None once it provably was never placed.
+        """The order with this client order id, or None once it provably was never placed
+        (journalled NOT_PLACED); the rule is reconcile.py's `settle`.
 
         Raises OrderArchivedError when Binance answers -2026: the order existed and is final
         (journalled ARCHIVED, never sent again). Raises at once, without asking again, an error
         no repetition can fix (`needs_a_fix`: bad credentials or signature, a bad request): the
         entry stays pending for a later recover(). Past `reconcile_deadline` without an answer:
         ExecutionUnknownError, the entry pending too."""
-        opts, loop = self._options, self._loop
-        loop.stats.reconciliations += 1
-        loop.emit("reconcile_start", client_order_id=coid, reason=type(reason).__name__)
-        # Any attempt so far was signed no later than now (server time): past this instant, Binance
-        # refuses to forward it to the matching engine.
-        settled_at = loop.time.now_ms() + opts.recv_window_ms + opts.reconcile_margin_ms
-        give_up = time.monotonic() + opts.reconcile_deadline
-        while True:
-            try:
-                order = await self.query(symbol, client_order_id=coid)
-            except OrderNotFoundError:
-                if loop.time.now_ms() >= settled_at:
-                    self._ledger.final(coid, NOT_PLACED)
-                    loop.stats.reconciled_absent += 1
-                    loop.emit("reconcile_result", client_order_id=coid, found=False)
-                    return None
-            except OrderArchivedError as err:
-                self._archived(coid, err)
-                raise
-            except BinanceError as err:
-                if needs_a_fix(err):
-                    # Bad credentials or a bad request: asking again cannot help.
-                    loop.emit("reconcile_result", client_order_id=coid, found=None, code=err.code)
-                    raise
-                if time.monotonic() >= give_up:
-                    raise ExecutionUnknownError(
-                        f"order {coid}: outcome still unknown after reconciling; "
-                        "it stays in the journal for recover()",
-                        may_have_executed=True,
-                    ) from err
-            else:
-                self._ledger.acked(coid, order.order_id, order.status)
-                loop.stats.reconciled_found += 1
-                loop.emit("reconcile_result", client_order_id=coid, found=True, status=order.status)
-                return order
-            await asyncio.sleep(opts.reconcile_poll)
-
-    def _archived(self, coid: str, err: OrderArchivedError) -> None:
-        """-2026 while reconciling: the order existed (found), is final, and is never re-sent."""
-        self._ledger.archived(coid, error=repr(err))
-        self._loop.stats.reconciled_found += 1
-        self._loop.emit("reconcile_result", client_order_id=coid, found=True, status=ARCHIVED)
+        try:
+            order = await settle(
+                self._loop,
+                lambda: self.query(symbol, client_order_id=coid),
+                key=coid,
+                reason=reason,
+                status_of=lambda o: o.status,
+                what="order",
+            )
+        except OrderArchivedError as err:
+            self._ledger.archived(coid, error=repr(err))
+            raise
+        if order is None:
+            self._ledger.final(coid, NOT_PLACED)
+        else:
+            self._ledger.acked(coid, order.order_id, order.status)
+        return order
 
     # -- queries and cancels ----------------------------------------------------------------------
     async def query(
@@ -231,7 +218,7 @@ class OrderManager:
         settled = self._ledger.settled
         for _ in range(self._options.max_resends + 1):
             try:
-                return settled(Order.from_api(await self._send(BY_NAME["cancel"], params)))
+                return settled(Order.from_api(await self.send(BY_NAME["cancel"], params)))
             except OutcomeUnknown:
                 current = await self._current(symbol, order_id, client_order_id)
                 if not current.is_open:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .list_models import OrderList
 from .models import Balance, Order, Trade, status_rank
 
 _rank = status_rank
@@ -47,6 +48,8 @@ class OrderTracker:
         self._by_client: dict[str, tuple[str, int]] = {}
         self.fills: dict[tuple[str, int], TrackedFill] = {}
         self.balances: dict[str, Balance] = {}
+        # order lists by (symbol, orderListId): placement answers, queries, `listStatus` events
+        self.lists: dict[tuple[str, int], OrderList] = {}
         self._balance_time = -1
         self.last_event_ms = 0  # event time of the last user data event
         self.stale_updates = 0  # updates older than what was known (late), ignored
@@ -99,6 +102,23 @@ class OrderTracker:
         if order.client_order_id:
             self._by_client[order.client_order_id] = key
         return True
+
+    def update_list(self, lst: OrderList) -> bool:
+        """Keep a list's state unless a final one is known already (a late EXECUTING never
+        overwrites ALL_DONE); True when it changed anything. Its orders are tracked apart."""
+        key = (lst.symbol, lst.order_list_id)
+        known = self.lists.get(key)
+        if known is not None and known.is_final and not lst.is_final:
+            self.stale_updates += 1
+            return False
+        self.lists[key] = lst
+        return True
+
+    def get_list(self, list_client_order_id: str) -> OrderList | None:
+        for lst in self.lists.values():
+            if lst.list_client_order_id == list_client_order_id:
+                return lst
+        return None
 
     def forget(
         self,

@@ -66,6 +66,8 @@ from binguard.transport.ws_api import WsApiClient
 from . import account
 from .calls import Requests
 from .ledger import OrderLedger
+from .ledger_lists import ListLedger
+from .list_models import OrderList
 from .tracker import OrderTracker
 
 log = logging.getLogger("binguard.connector.userdata")
@@ -106,13 +108,16 @@ class UserDataStream:
         ledger: OrderLedger,
         *,
         symbols: Iterable[str] = (),
+        lists: ListLedger | None = None,
     ) -> None:
         """`ws_api`: the WebSocket API client (not yet served: this stream serves it, and it
         logs on first when it is set to); `loop`: the request loop for the REST catch-up and
-        fallback; `ledger`: where order states and fills go."""
+        fallback; `ledger`: where order states and fills go; `lists`: where order lists'
+        states go (`listStatus` events)."""
         self._api = ws_api
         self._loop = loop
         self._ledger = ledger
+        self._lists = lists
         self.tracker: OrderTracker = ledger.tracker
         self.symbols: set[str] = {s.upper() for s in symbols}
         self.sup: WsSupervisor = ws_api.serve(
@@ -216,6 +221,8 @@ class UserDataStream:
             self._ledger.seen(order)
         elif kind == "outboundAccountPosition":
             self.tracker.apply_account_position(event)
+        elif kind == "listStatus" and self._lists is not None:
+            self._lists.list_seen(OrderList.from_event(event))
         elif kind == "eventStreamTerminated":
             self.terminated += 1
             self.subscribed = False

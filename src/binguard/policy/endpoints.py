@@ -266,11 +266,36 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         order=True,
     ),
     _row("cancel_list", ("DELETE", f"{_V3}/orderList"), "orderList.cancel", _T, CANCEL, order=True),
+    # rest-api.md §Order lists: OPO and OPOCO place 2 and 3 orders (OTO and OTOCO's cost rules).
+    _row("opo", ("POST", f"{_V3}/orderList/opo"), "orderList.place.opo", _T, OCO, order=True),
+    _row(
+        "opoco",
+        ("POST", f"{_V3}/orderList/opoco"),
+        "orderList.place.opoco",
+        _T,
+        OTOCO,
+        order=True,
+    ),
+    # rest-api.md §Order Amend Keep Priority: weight 4, adds 0 orders.
+    _row(
+        "amend",
+        ("PUT", f"{_V3}/order/amend/keepPriority"),
+        "order.amend.keepPriority",
+        _T,
+        Rule(4),
+        order=True,
+    ),
     # -- account (rest-api.md §Account endpoints) ----------------------------------------------
     _row("query_order", ("GET", f"{_V3}/order"), "order.status", _U, QUERY_ORDER),
     _row("open_orders", ("GET", f"{_V3}/openOrders"), "openOrders.status", _U, OPEN_ORDERS),
     _row("all_orders", ("GET", f"{_V3}/allOrders"), "allOrders", _U, ALL_ORDERS),
     _row("account", ("GET", f"{_V3}/account"), "account.status", _U, ACCOUNT),
+    # rest-api.md §Query Order list (4), §Query all Order lists (20), §Query Open Order lists
+    # (6), §Query Order Amendments (4).
+    _row("query_list", ("GET", f"{_V3}/orderList"), "orderList.status", _U, QUERY_ORDER),
+    _row("all_lists", ("GET", f"{_V3}/allOrderList"), "allOrderLists", _U, ALL_ORDERS),
+    _row("open_lists", ("GET", f"{_V3}/openOrderList"), "openOrderLists.status", _U, Rule(6)),
+    _row("amendments", ("GET", f"{_V3}/order/amendments"), "order.amendments", _U, QUERY_ORDER),
     _row("my_trades", ("GET", f"{_V3}/myTrades"), "myTrades", _U, MY_TRADES),
     _row(
         "order_rate_limit",

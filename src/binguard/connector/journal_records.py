@@ -1,0 +1,251 @@
+"""The journal's order lists (with their legs) and edits (cancel-replace, amend), schema v2.
+
+Same rule as single orders (journal.py): the entry, with every client id it will use, is written
+before the first attempt; it moves INTENT → SENT → ACKED | UNKNOWN → FINAL (the ledger guards the
+moves, ledger.py). `pending()` lists what a crash left in flight, for `recover()`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .journal_stage import JournalError, Stage
+
+__all__ = ["EditEntry", "EditRecords", "LegEntry", "ListEntry", "ListRecords"]
+
+
+@dataclass(frozen=True, slots=True)
+class LegEntry:
+    client_order_id: str
+    role: str  # Binance's prefix for the leg: above, below, working, pending, pendingAbove...
+    order_id: int | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    list_client_id: str
+    symbol: str
+    kind: str  # OCO, OTO, OTOCO, OPO, OPOCO
+    params: Mapping[str, str]
+    stage: Stage
+    order_list_id: int | None
+    status: str | None  # Binance's listOrderStatus, or NOT_PLACED / REJECTED
+    attempts: int
+    legs: tuple[LegEntry, ...]
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EditEntry:
+    edit_id: str  # the edit's own new client order id (cancel-replace's new order; amend's)
+    kind: str  # "cancel_replace" or "amend"
+    symbol: str
+    params: Mapping[str, str]
+    stage: Stage
+    order_id: int | None  # the new order's id (cancel-replace) or the amended order's
+    status: str | None
+    outcome: Mapping[str, Any] | None  # what is known of each half (orders.py writes it)
+    attempts: int
+    last_error: str | None
+
+
+class _Records:
+    """Stage writes shared by lists and edits: one table, one key column."""
+
+    table = ""
+    key = ""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def _insert(self, key: str, columns: Mapping[str, object]) -> bool:
+        """Insert a new intent; False when `key` exists with the same params (a repeat), and
+        JournalError when it exists with others (an id reused for another thing)."""
+        now = _now_ms()
+        row = {self.key: key, **columns, "stage": Stage.INTENT.value}
+        row |= {"created_ms": now, "updated_ms": now}
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        try:
+            self._db.execute(
+                f"INSERT INTO {self.table} ({names}) VALUES ({marks})", tuple(row.values())
+            )
+        except sqlite3.IntegrityError:
+            found = self._db.execute(
+                f"SELECT params FROM {self.table} WHERE {self.key} = ?", (key,)
+            ).fetchone()
+            if found is None or found[0] != columns["params"]:
+                raise JournalError(f"{self.key} {key!r} is already used for another one") from None
+            return False
+        return True
+
+    def _update(self, key: str, assignments: str, values: tuple[Any, ...]) -> None:
+        # `assignments` are fixed column lists from this module, never user input.
+        cur = self._db.execute(
+            f"UPDATE {self.table} SET {assignments}, updated_ms = ? WHERE {self.key} = ?",
+            (*values, _now_ms(), key),
+        )
+        if cur.rowcount != 1:
+            raise JournalError(f"no journal entry for {self.key} {key!r}")
+
+    def mark_sent(self, key: str) -> None:
+        self._update(key, "stage = ?, attempts = attempts + 1", (Stage.SENT.value,))
+
+    def mark_unknown(self, key: str, error: str) -> None:
+        self._update(key, "stage = ?, last_error = ?", (Stage.UNKNOWN.value, error[:500]))
+
+    def stage_of(self, key: str) -> tuple[Stage, str | None] | None:
+        row = self._db.execute(
+            f"SELECT stage, status FROM {self.table} WHERE {self.key} = ?", (key,)
+        ).fetchone()
+        return (Stage(row[0]), row[1]) if row else None
+
+    def _rows(self, where: str = "", args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return list(
+            self._db.execute(
+                f"SELECT * FROM {self.table} {where} ORDER BY created_ms, rowid", args
+            ).fetchall()
+        )
+
+
+class ListRecords(_Records):
+    """Order lists and their legs (tables `lists`, `legs`)."""
+
+    table, key = "lists", "list_client_id"
+
+    def record_intent(
+        self,
+        list_id: str,
+        symbol: str,
+        kind: str,
+        params: Mapping[str, str],
+        legs: Sequence[tuple[str, str]],
+    ) -> None:
+        """The list and every leg's (client order id, role), before anything is sent."""
+        encoded = json.dumps(dict(params), sort_keys=True)
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._insert(list_id, {"symbol": symbol, "kind": kind, "params": encoded}):
+                self._db.executemany(
+                    "INSERT INTO legs (client_order_id, list_client_id, role) VALUES (?, ?, ?)",
+                    [(coid, list_id, role) for coid, role in legs],
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def mark_outcome(
+        self,
+        list_id: str,
+        stage: Stage,
+        status: str | None,
+        order_list_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """ACKED or FINAL with Binance's listOrderStatus (or NOT_PLACED / REJECTED)."""
+        self._update(
+            list_id,
+            "stage = ?, status = ?, order_list_id = COALESCE(?, order_list_id),"
+            " last_error = COALESCE(?, last_error)",
+            (stage.value, status, order_list_id, error[:500] if error else None),
+        )
+
+    def mark_legs(self, legs: Sequence[tuple[str, int, str | None]]) -> None:
+        """(client order id, order id, status or None) of legs the exchange told."""
+        self._db.executemany(
+            "UPDATE legs SET order_id = ?, status = COALESCE(?, status) WHERE client_order_id = ?",
+            [(order_id, status, coid) for coid, order_id, status in legs],
+        )
+
+    def get(self, list_id: str) -> ListEntry | None:
+        rows = self._rows(f"WHERE {self.key} = ?", (list_id,))
+        return self._entry(rows[0]) if rows else None
+
+    def pending(self) -> list[ListEntry]:
+        return [self._entry(r) for r in self._rows("WHERE stage IN ('intent', 'sent', 'unknown')")]
+
+    def all(self) -> list[ListEntry]:
+        return [self._entry(r) for r in self._rows()]
+
+    def leg_list(self, client_order_id: str) -> str | None:
+        """The list a leg's client order id belongs to, or None."""
+        row = self._db.execute(
+            "SELECT list_client_id FROM legs WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def _entry(self, row: tuple[Any, ...]) -> ListEntry:
+        lid, symbol, kind, params, stage, olid, status, attempts, _c, _u, error = row
+        legs = self._db.execute(
+            "SELECT client_order_id, role, order_id, status FROM legs"
+            " WHERE list_client_id = ? ORDER BY rowid",
+            (lid,),
+        ).fetchall()
+        return ListEntry(
+            lid, symbol, kind, json.loads(params), Stage(stage), olid, status, attempts,
+            tuple(LegEntry(*leg) for leg in legs), error,
+        )  # fmt: skip
+
+
+class EditRecords(_Records):
+    """Cancel-replaces and amendments (table `edits`)."""
+
+    table, key = "edits", "edit_id"
+
+    def record_intent(
+        self, edit_id: str, kind: str, symbol: str, params: Mapping[str, str]
+    ) -> None:
+        encoded = json.dumps(dict(params), sort_keys=True)
+        self._insert(edit_id, {"kind": kind, "symbol": symbol, "params": encoded})
+
+    def mark_outcome(
+        self,
+        edit_id: str,
+        stage: Stage,
+        status: str | None,
+        *,
+        order_id: int | None = None,
+        outcome: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._update(
+            edit_id,
+            "stage = ?, status = ?, order_id = COALESCE(?, order_id),"
+            " outcome = COALESCE(?, outcome), last_error = COALESCE(?, last_error)",
+            (
+                stage.value,
+                status,
+                order_id,
+                json.dumps(outcome, sort_keys=True) if outcome is not None else None,
+                error[:500] if error else None,
+            ),
+        )
+
+    def get(self, edit_id: str) -> EditEntry | None:
+        rows = self._rows(f"WHERE {self.key} = ?", (edit_id,))
+        return _edit(rows[0]) if rows else None
+
+    def pending(self) -> list[EditEntry]:
+        return [_edit(r) for r in self._rows("WHERE stage IN ('intent', 'sent', 'unknown')")]
+
+    def all(self) -> list[EditEntry]:
+        return [_edit(r) for r in self._rows()]
+
+
+def _edit(row: tuple[Any, ...]) -> EditEntry:
+    eid, kind, symbol, params, stage, oid, status, outcome, attempts, _c, _u, error = row
+    return EditEntry(
+        eid, kind, symbol, json.loads(params), Stage(stage), oid, status,
+        json.loads(outcome) if outcome else None, attempts, error,
+    )  # fmt: skip
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
