@@ -115,6 +115,8 @@ async def test_metrics_name_every_item_of_the_issue(session: aiohttp.ClientSessi
     p = "binguard_gateway_"
     ping = (("endpoint", "/api/v3/ping"), ("status", "200"))
     assert m[(p + "upstream_requests_total", ping)] == 150
+    upkeep = (("endpoint", "/api/v3/time"), ("status", "200"))  # the gateway's own clock sync
+    assert m[(p + "upstream_requests_total", upkeep)] >= 1
     assert m[(p + "limit", (("window", "REQUEST_WEIGHT:1S"),))] == 80  # 100 x margin 0.8
     assert (p + "used", (("window", "REQUEST_WEIGHT:1S"),)) in m
     assert m[(p + "local_answers_total", (("reason", "refused"),))] == 1

@@ -72,6 +72,7 @@ class Gateway:
         self.host, self.port = config.host_port
         self.gate = gate or Gate(config)
         self.metrics = Metrics()
+        self.gate.observe = self.metrics.upstream  # its upkeep (time, exchangeInfo) is upstream too
         self._draining = False
         self._inflight = 0
         self._ws_api_bots = 0  # WebSocket API bot sockets open (each with its upstream twin)

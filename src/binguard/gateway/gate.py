@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -73,6 +73,9 @@ class Gate:
         self.published = {x.key: x.limit for x in map(Limit.from_exchange_info, FALLBACK_LIMITS)}
         self.limits_from_upstream = False
         self._task: asyncio.Task[None] | None = None
+        # told of each upkeep request (path, status or exception name, seconds): the gateway's
+        # metrics count them with the bots' requests
+        self.observe: Callable[[str, str, float], None] | None = None
 
     def now_ms(self) -> int:
         return self.sync.now_ms()
@@ -125,20 +128,25 @@ class Gate:
         sent = time.monotonic()
         ok = False
         headers: Any = None
+        outcome = "unknown"
         try:
             async with session.get(self.config.rest_url + path) as resp:
                 body = await resp.read()
                 headers = resp.headers
                 received = time.monotonic()
+                outcome = str(resp.status)
                 ok = resp.status == 200
                 if not ok:
                     await self.on_answer(resp.status, resp.headers, body)
                 else:
                     use(orjson.loads(body), sent, received)
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError, KeyError) as e:
+            outcome = outcome if headers is not None else type(e).__name__
             log.warning("gateway upkeep: %s failed: %s", path, type(e).__name__)
         finally:
             await self.budget.settle(ticket, ok=ok, headers=parse_rate_headers(headers))
+            if self.observe is not None:
+                self.observe(path, outcome, time.monotonic() - sent)
 
     def _on_time(self, data: Any, sent: float, received: float) -> None:
         self.sync.add(sent, int(data["serverTime"]), received)
