@@ -21,7 +21,7 @@ from binguard.connector.edit_models import NOT_PLACED, CancelReplaceResult
 from binguard.connector.journal import Stage
 from binguard.sim import Simulator
 
-from .conftest import MakeConnector, admin, load_faults
+from .conftest import MakeConnector, admin, load_faults, until
 
 OLD = {"quantity": "0.01", "price": "29000", "time_in_force": "GTC"}
 
@@ -283,3 +283,24 @@ async def test_websocket_minus_2021_and_2022_are_results(
     assert "ws-2022" not in truth and truth["ws-2021"]["status"] == "NEW"
     methods = [r["method"] for r in await admin(wsim, "requests") if r.get("ws") == "api"]
     assert methods.count("order.cancelReplace") == 2
+
+
+async def test_user_data_follows_an_amendment(wsim: Simulator, wconnect: MakeConnector) -> None:
+    """An order amended by another program on the account: the executionReport (REPLACED)
+    brings the tracker the new quantity and the new client order id."""
+    bn = await wconnect()
+    ud = await bn.start_user_data(["BTCUSDT"])
+    await until(lambda: ud.healthy, what="user data healthy")
+    old = await _old(bn)
+    other = await wconnect()
+    await other.amend(
+        "BTCUSDT", order_id=old.order_id, new_qty="0.003", new_client_order_id="elsewhere"
+    )
+
+    def amended() -> bool:
+        known = bn.tracker.get(client_order_id="elsewhere")
+        return known is not None and known.orig_qty == Decimal("0.003")
+
+    await until(amended, what="the amendment reached the tracker")
+    known = bn.tracker.get(order_id=old.order_id, symbol="BTCUSDT")
+    assert known is not None and known.client_order_id == "elsewhere"

@@ -17,7 +17,7 @@ from binguard.connector.client import SpotConnector
 from binguard.connector.journal import Stage
 from binguard.sim import Simulator
 
-from .conftest import MakeConnector, admin, load_faults, request_count
+from .conftest import MakeConnector, admin, load_faults, request_count, until
 
 BUY = Leg("BUY", "LIMIT", quantity="0.01", price="29000", time_in_force="GTC")
 MAKER = Leg("SELL", "LIMIT_MAKER", quantity="0.01", price="31000")
@@ -238,3 +238,32 @@ async def test_recover_settles_lists(sim: Simulator, connect: MakeConnector, tmp
     await assert_list_matches(sim, bn, placed)
     sent = [r for r in (await admin(sim, "requests"))[before:] if r["method"] == "POST"]
     assert sent == [], "recover() never re-sends"
+
+
+async def test_user_data_follows_lists(wsim: Simulator, wconnect: MakeConnector) -> None:
+    """A list placed here and canceled by another program on the account: the `listStatus`
+    events (user-data-stream.md) bring the tracker and the journal to ALL_DONE."""
+    bn = await wconnect()
+    ud = await bn.start_user_data(["BTCUSDT"])
+    await until(lambda: ud.healthy, what="user data healthy")
+    lst = await bn.place_order_list("OCO", "BTCUSDT", **KINDS["OCO"])
+    other = await wconnect()
+    await other.cancel_order_list("BTCUSDT", order_list_id=lst.order_list_id)
+
+    def done() -> bool:
+        known = bn.tracker.get_list(lst.list_client_order_id)
+        return known is not None and known.is_final
+
+    await until(done, what="listStatus ALL_DONE reached the tracker")
+    entry = bn.journal.lists.get(lst.list_client_order_id)
+    assert entry is not None and (entry.stage, entry.status) == (Stage.FINAL, "ALL_DONE")
+    for order_id, coid in lst.orders:  # and the legs' executionReports: CANCELED
+        await until(lambda c=coid: _status(bn, c) == "CANCELED", what=f"leg {coid} canceled")
+        assert await admin(wsim, "orders?account=demo")  # the truth agrees
+        assert any(o["orderId"] == order_id and o["status"] == "CANCELED"
+                   for o in await admin(wsim, "orders?account=demo"))  # fmt: skip
+
+
+def _status(bn: SpotConnector, coid: str) -> str | None:
+    known = bn.tracker.get(client_order_id=coid)
+    return known.status if known is not None else None

@@ -352,3 +352,30 @@ async def test_amend_auth_error_mid_reconcile_is_raised_at_once() -> None:
         await edits.amend("BTCUSDT", 1, "0.004", "A")
     assert (ex.lookups, len(ex.sent_at)) == (1, 1)
     assert [e.edit_id for e in ledger.pending_edits()] == ["A"]
+
+
+async def test_edits_recover_never_resends() -> None:
+    """After a crash: an edit never sent is NOT_PLACED without a lookup; a cancel-replace of
+    which nothing ran is NOT_PLACED once provably so; an amendment that ran is found."""
+    ex = Exchange([])
+    _, edits, _, ledger = parts(ex)
+    ledger.edit_intent("E0", "cancel_replace", "BTCUSDT", {"symbol": "BTCUSDT"})
+    ledger.edit_intent(
+        "E1", "cancel_replace", "BTCUSDT",
+        {"symbol": "BTCUSDT", "cancelOrderId": "1", "newClientOrderId": "E1"},
+    )  # fmt: skip
+    ledger.edit_sent("E1")
+    ledger.edit_intent(
+        "E2",
+        "amend",
+        "BTCUSDT",
+        {"symbol": "BTCUSDT", "orderId": "1", "newQty": "0.004", "newClientOrderId": "E2"},
+    )
+    ledger.edit_sent("E2")
+    ex.run("amend", {"newClientOrderId": "E2", "newQty": "0.004"})  # it ran before the crash
+    results = await edits.recover()
+    assert results[:2] == [None, None]
+    assert results[2] is not None and results[2].new_client_order_id == "E2"
+    assert ex.sent_at == [] and ledger.pending_edits() == []
+    statuses = [ledger.edit_entry(e).status for e in ("E0", "E1", "E2")]  # type: ignore[union-attr]
+    assert statuses == [NOT_PLACED, NOT_PLACED, "AMENDED"]

@@ -3,6 +3,7 @@ clock sync, safe retries, WebSocket streams first. See `SpotConnector`."""
 
 from .checks import FilterError, ParamError
 from .client import SpotConnector
+from .edit_models import Amendment, CancelReplaceResult
 from .journal import JournalEntry, JournalError, OrderJournal, Stage
 from .list_models import Leg, OrderList
 from .market_models import AggTrade, AvgPrice, Candle, PublicTrade, Ticker
@@ -13,9 +14,11 @@ from .streams import StreamEvent, Subscription
 __all__ = [
     "Account",
     "AggTrade",
+    "Amendment",
     "AvgPrice",
     "Balance",
     "BookTicker",
+    "CancelReplaceResult",
     "Candle",
     "ConnectorOptions",
     "Depth",

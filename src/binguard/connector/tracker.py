@@ -186,8 +186,7 @@ class OrderTracker:
         order = Order(
             symbol=symbol,
             order_id=int(ev["i"]),
-            # On a cancel, `c` is the cancel request's id and `C` the order's own.
-            client_order_id=str(ev.get("C") or ev.get("c") or ""),
+            client_order_id=_client_id(ev),
             side=str(ev.get("S", "")),
             type=str(ev.get("o", "")),
             status=str(ev["X"]),
@@ -228,6 +227,15 @@ class OrderTracker:
             asset = str(row["a"])
             self.balances[asset] = Balance(asset, Decimal(str(row["f"])), Decimal(str(row["l"])))
         return True
+
+
+def _client_id(ev: Mapping[str, Any]) -> str:
+    """The order's own client id in an executionReport. On a cancel `c` is the cancel request's
+    id and `C` the order's (user-data-stream.md: "the ID of the order being canceled"); on an
+    amendment (`x` REPLACED, enums.md) `c` is the order's id from now on and `C` the one before."""
+    if ev.get("x") == "REPLACED":
+        return str(ev.get("c") or "")
+    return str(ev.get("C") or ev.get("c") or "")
 
 
 def _with_client_id(order: Order, client_order_id: str) -> Order:
