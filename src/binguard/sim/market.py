@@ -41,7 +41,7 @@ from .candles import (
 )
 from .clock import ServerClock
 from .config import MarketConfig, SymbolSpec
-from .engine import Engine, Order, Trade
+from .engine import Engine, Trade
 from .history import History, Tier, build
 from .numbers import SCALE, fmt, to_atoms
 
@@ -64,7 +64,9 @@ class AggTrade:
     last_id: int
     time: int
     buyer_is_maker: bool
-    taker: Order
+    # the taker's orderId, not the Order: a kept aggregate trade must not keep its order (and
+    # its fills) alive after the retention rule let the order go (issue 18, memory)
+    taker_id: int
 
     def body(self) -> dict[str, object]:
         return {
@@ -151,9 +153,9 @@ class Tape:
         self.seconds.add(t)
         self.minutes.add(t)
         self.last_trade = t
-        taker = t.sell_order if t.buyer_is_maker else t.buy_order
+        taker = (t.sell_order if t.buyer_is_maker else t.buy_order).order_id  # unique per symbol
         last = self.aggs[-1] if self.aggs else None
-        if last and last.taker is taker and last.price == t.price and last.time == t.time:
+        if last and last.taker_id == taker and last.price == t.price and last.time == t.time:
             last.qty += t.qty
             last.last_id = t.trade_id
         else:
