@@ -7,6 +7,7 @@ the core methods they call, so no part imports core.py (no import cycle; tests/t
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,8 +17,11 @@ if TYPE_CHECKING:
     from .book import Book
     from .events import EventKind, Listener
     from .lists import OrderList
-    from .orders import Amendment, Order, PreventedMatch
+    from .orders import Allocation, Amendment, Order, PreventedMatch
     from .retention import Retention
+
+# the simulated crowd's account (unlimited funds, never reported); SOR trades through it too
+INTERNAL_ACCOUNT = "__crowd__"
 
 
 class EngineBase:
@@ -40,6 +44,10 @@ class EngineBase:
         prevented: dict[str, deque[PreventedMatch]]
         next_prevented_id: dict[str, int]
         amendments: dict[tuple[str, str, int], list[Amendment]]
+        sors: dict[str, tuple[str, ...]]
+        allocations: dict[str, deque[Allocation]]
+        next_alloc_id: dict[str, int]
+        first_fill_hooks: list[Callable[[str], None]]
         next_execution_id: int
         _fired: list[Order]
         _to_activate: list[Order]
@@ -83,4 +91,15 @@ class EngineBase:
         def _resolve_peg(self, order: Order, now: int) -> bool: ...
         def _cancel(self, order: Order, now: int) -> None: ...
         def _close(self, order: Order, now: int) -> None: ...
+        def _finish(self, order: Order, status: str, now: int, reason: str = "") -> None: ...
+        def _match(
+            self,
+            book: Book,
+            taker: Order,
+            acct: Account,
+            rules: SymbolRules,
+            limit: int | None,
+            now: int,
+        ) -> None: ...
+        def _rest(self, book: Book, order: Order, acct: Account, base: str, quote: str) -> None: ...
         def _touch(self, book: Book, is_bid: bool, price: int) -> None: ...

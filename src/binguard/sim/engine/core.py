@@ -35,21 +35,24 @@ from ..filters import SymbolRules
 from ..numbers import SCALE, mul
 from . import reports, triggers
 from .accounts import Account
+from .base import INTERNAL_ACCOUNT
 from .book import Book, BookSide
 from .edits import Edits
 from .events import Event, EventKind, Listener
 from .listing import Listing
 from .lists import OrderList
-from .orders import TRIGGERED_TYPE, Amendment, Fill, Order, PreventedMatch, Trade
+from .orders import TRIGGERED_TYPE, Allocation, Amendment, Fill, Order, PreventedMatch, Trade
 from .retention import Retention
+from .sor import SmartRouting, groups
 from .stp import SelfTradePrevention
 
-INTERNAL_ACCOUNT = "__crowd__"
+__all__ = ["INTERNAL_ACCOUNT", "Engine"]
+
 _ID_CHARS = string.ascii_letters + string.digits
 PUBLIC_TRADES_KEPT = 10000
 
 
-class Engine(Listing, Edits, SelfTradePrevention):
+class Engine(Listing, Edits, SelfTradePrevention, SmartRouting):
     """Books, accounts and orders of the whole exchange."""
 
     def __init__(self, config: SimConfig, clock: ServerClock) -> None:
@@ -105,6 +108,10 @@ class Engine(Listing, Edits, SelfTradePrevention):
         # the last prevented matches per account (as many as the retention rule keeps orders)
         self.prevented: dict[str, deque[PreventedMatch]] = {}
         self.next_prevented_id = {s.symbol: 1 for s in config.symbols}
+        # Smart Order Routing (sor.py): base asset -> its SOR's symbols; allocations per account
+        self.sors = groups([(s.symbol, s.base) for s in config.symbols if s.sor])
+        self.allocations: dict[str, deque[Allocation]] = {}
+        self.next_alloc_id: dict[str, int] = {}
         # the reference/average price PERCENT_PRICE and MARKET notional use (set by SimState)
         self.average_price: Callable[[str], int] | None = None
         self._average_cache: dict[str, tuple[tuple[int, int], int]] = {}
