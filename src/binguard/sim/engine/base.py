@@ -1,4 +1,5 @@
-"""What the engine's parts (listing.py, edits.py, stp.py) may use of the Engine (core.py).
+"""What the engine's parts (checks.py, matching.py, listing.py, edits.py, stp.py, sor.py) may use
+of the Engine (core.py).
 
 The parts are mixins of `Engine`; this base declares, for the type checker only, the state and
 the core methods they call, so no part imports core.py (no import cycle; tests/test_layers.py).
@@ -14,10 +15,10 @@ if TYPE_CHECKING:
     from ..clock import ServerClock
     from ..filters import SymbolRules
     from .accounts import Account
-    from .book import Book
+    from .book import Book, BookSide
     from .events import EventKind, Listener
     from .lists import OrderList
-    from .orders import Allocation, Amendment, Order, PreventedMatch
+    from .orders import Allocation, Amendment, Order, PreventedMatch, Trade
     from .retention import Retention
 
 # the simulated crowd's account (unlimited funds, never reported); SOR trades through it too
@@ -44,6 +45,16 @@ class EngineBase:
         prevented: dict[str, deque[PreventedMatch]]
         next_prevented_id: dict[str, int]
         amendments: dict[tuple[str, str, int], list[Amendment]]
+        open: dict[tuple[str, str], dict[int, Order]]
+        open_algo: dict[tuple[str, str], int]
+        open_icebergs: dict[tuple[str, str], int]
+        stops: dict[str, dict[int, Order]]
+        trades: dict[str, deque[Trade]]
+        next_trade_id: dict[str, int]
+        trade_hooks: list[Callable[[Trade], None]]
+        account_trades: dict[str, deque[tuple[Trade, bool]]]
+        average_price: Callable[[str], int] | None
+        _average_cache: dict[str, tuple[tuple[int, int], int]]
         sors: dict[str, tuple[str, ...]]
         allocations: dict[str, deque[Allocation]]
         next_alloc_id: dict[str, int]
@@ -91,6 +102,12 @@ class EngineBase:
         def _resolve_peg(self, order: Order, now: int) -> bool: ...
         def _cancel(self, order: Order, now: int) -> None: ...
         def _close(self, order: Order, now: int) -> None: ...
+        def _add_open(self, order: Order) -> None: ...
+        def _count_open(self, order: Order, step: int) -> None: ...
+        def _prevent(
+            self, side: BookSide, price: int, taker: Order, maker: Order, now: int
+        ) -> None: ...
+        def _list_first_trade(self, order: Order, now: int) -> None: ...
         def _finish(self, order: Order, status: str, now: int, reason: str = "") -> None: ...
         def _match(
             self,
