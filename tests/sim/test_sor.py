@@ -19,6 +19,7 @@ from referencing import Registry
 
 from binguard.sim import FlowConfig, SimConfig, Simulator, SymbolSpec
 from binguard.sim.config import AccountSpec, KeySpec, demo_account, demo_ed25519_private
+from binguard.sim.peers import point_ccxt, point_python_binance
 
 from .helpers import Api, WsApi, msg
 from .test_openapi import check, registry  # noqa: F401  (the session fixture)
@@ -390,3 +391,89 @@ async def test_websocket_placed_then_error(
         assert (reply["status"], reply["error"]["code"]) == (500, -1006)
     (truth,) = await me.admin("orders?account=demo")
     assert (truth["status"], truth["workingFloor"]) == ("NEW", "EXCHANGE")
+
+
+async def test_real_clients(sor: Simulator, maker: Api) -> None:
+    """ccxt's `create_order(..., params={"sor": True})` and python-binance's `v3_post_sor_order`
+    (test-only dependencies), unchanged but for their URLs (peers.py)."""
+    ccxt = pytest.importorskip("ccxt.async_support")
+    binance = pytest.importorskip("binance")
+    await _book(maker, "SELL", (("BTCUSDC", "1", "28000"), ("BTCUSDP", "1", "28500")))
+    key = sor.config.demo.keys[0]
+    ex = ccxt.binance({"apiKey": key.api_key, "secret": key.secret, "enableRateLimit": False})
+    point_ccxt(ex, sor.url)
+    try:
+        await ex.load_markets()
+        order = await ex.create_order("BTC/USDT", "limit", "buy", 1, 29000, params={"sor": True})
+    finally:
+        await ex.close()
+    assert (order["status"], order["filled"], order["average"]) == ("closed", 1.0, 28000.0)
+    assert order["info"]["usedSor"] is True
+    client = point_python_binance(binance.AsyncClient(key.api_key, key.secret), sor.url)
+    try:
+        placed = await client.v3_post_sor_order(
+            symbol="BTCUSDT", side="BUY", type="MARKET", quantity="1"
+        )
+    finally:
+        await client.close_connection()
+    assert [f["allocId"] for f in placed["fills"]] == [1]
+    truth = sor.state.engine.allocations["demo"]
+    assert [(a.order_id, a.price) for a in truth] == [
+        (int(order["id"]), 28000 * 10**8),
+        (placed["orderId"], 28500 * 10**8),
+    ]
+
+
+async def test_my_allocations_queries(me: Api, maker: Api, sor: Simulator) -> None:
+    await _book(maker, "SELL", ASKS)
+    first = (await me.post("/api/v3/sor/order", _sor("BUY", "MARKET", "2"), signed=True)).body
+    second = (await me.post("/api/v3/sor/order", _sor("BUY", "MARKET", "2"), signed=True)).body
+
+    async def ids(**params: Any) -> list[int]:
+        reply = await me.get("/api/v3/myAllocations", {"symbol": "BTCUSDT", **params}, signed=True)
+        assert reply.status == 200, reply.body
+        return [a["allocationId"] for a in reply.body]
+
+    assert await ids() == [0, 1, 2, 3]  # 28000, 29000 for the first; 30000, 30500 the second
+    assert await ids(orderId=second["orderId"]) == [2, 3]
+    assert await ids(orderId=first["orderId"], fromAllocationId=1) == [1]
+    assert await ids(fromAllocationId=1, limit=1) == [1]
+    now = sor.state.clock.now_ms()
+    assert await ids(startTime=now - 60_000, endTime=now + 1000) == [0, 1, 2, 3]
+    assert await ids(endTime=now + 1000, limit=2) == [2, 3]  # the newest until endTime
+    assert await ids(startTime=now + 60_000) == []
+    assert await ids(symbol="BTCUSDC") == []
+    long = await me.get(
+        "/api/v3/myAllocations",
+        {"symbol": "BTCUSDT", "startTime": 0, "endTime": 86_400_001},
+        signed=True,
+    )
+    assert (long.code, long.msg) == (-1127, msg(-1127, 1, 24))
+    mixed = await me.get(
+        "/api/v3/myAllocations", {"symbol": "BTCUSDT", "startTime": 0, "orderId": 1}, signed=True
+    )
+    assert mixed.code == -1128
+
+
+async def test_stp_leaves_a_book_with_an_own_order(me: Api, maker: Api) -> None:
+    """With an STP mode, the routed take stops before the account's own resting order (the
+    simulator's simplification, engine/sor.py): the book is left out, the order takes elsewhere."""
+    own = await me.order(
+        symbol="BTCUSDC", side="SELL", type="LIMIT", timeInForce="GTC", quantity="1", price="28000"
+    )
+    assert own.body["status"] == "NEW"
+    await _book(maker, "SELL", (("BTCUSDP", "1", "29000"),))
+    params = _sor("BUY", "LIMIT", "1", price="30000", selfTradePreventionMode="EXPIRE_TAKER")
+    body = (await me.post("/api/v3/sor/order", params, signed=True)).body
+    assert (body["status"], [f["price"] for f in body["fills"]]) == ("FILLED", ["29000.00000000"])
+    assert (await me.get("/api/v3/depth", {"symbol": "BTCUSDC"})).body["asks"] == [
+        ["28000.00000000", "1.00000000"]
+    ]
+
+
+def test_config_knob() -> None:
+    spec = {"symbol": "BTCUSDC", "base": "BTC", "quote": "USDC", "initial_price": "30000"}
+    config = SimConfig.from_mapping({"symbols": [{**spec, "sor": True}]})
+    assert config.symbols[0].sor is True
+    with pytest.raises(ValueError, match="sor must be true or false"):
+        SimConfig.from_mapping({"symbols": [{**spec, "sor": "yes"}]})
