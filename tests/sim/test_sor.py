@@ -151,6 +151,7 @@ async def test_faq_example_2_limit_buy(me: Api, maker: Api, registry: Registry) 
         "/api/v3/order", {"symbol": "BTCUSDT", "orderId": body["orderId"]}, signed=True
     )
     assert (query.body["usedSor"], query.body["workingFloor"]) == (True, "SOR")
+    check(registry, query, "/api/v3/order", "GET")
     (truth,) = await me.admin("orders?account=demo")
     assert (truth["orderId"], truth["usedSor"], truth["status"]) == (
         body["orderId"],
