@@ -478,3 +478,28 @@ def test_config_knob() -> None:
     assert config.symbols[0].sor is True
     with pytest.raises(ValueError, match="sor must be true or false"):
         SimConfig.from_mapping({"symbols": [{**spec, "sor": "yes"}]})
+
+
+async def test_own_book_left_by_routing_is_met_before_resting(me: Api, maker: Api) -> None:
+    """The routing leaves the order's own book at the account's own ask (STP EXPIRE_MAKER); the
+    order then meets that book as any order does: the own ask expires in match (a prevented
+    match), the maker's ask behind it trades, and what rests does not cross the book."""
+    own = await me.order(
+        symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC", quantity="1", price="28000"
+    )
+    await _book(maker, "SELL", (("BTCUSDT", "1", "28000"), ("BTCUSDC", "1", "29000")))
+    params = _sor("BUY", "LIMIT", "3", price="30000", selfTradePreventionMode="EXPIRE_MAKER")
+    body = (await me.post("/api/v3/sor/order", params, signed=True)).body
+    assert (body["status"], body["executedQty"], body["workingFloor"]) == (
+        "PARTIALLY_FILLED",
+        "2.00000000",
+        "EXCHANGE",
+    )
+    fills = [(f["price"], f["tradeId"] == -1) for f in body["fills"]]
+    assert fills == [("29000.00000000", True), ("28000.00000000", False)]  # allocation, trade
+    depth = (await me.get("/api/v3/depth", {"symbol": "BTCUSDT"})).body
+    assert (depth["bids"], depth["asks"]) == ([["30000.00000000", "1.00000000"]], [])
+    query = {"symbol": "BTCUSDT", "orderId": own.body["orderId"]}
+    assert (await me.get("/api/v3/order", query, signed=True)).body["status"] == "EXPIRED_IN_MATCH"
+    prevented = await me.get("/api/v3/myPreventedMatches", query, signed=True)
+    assert [m["takerOrderId"] for m in prevented.body] == [body["orderId"]]

@@ -13,8 +13,9 @@ SOR's books together fill it at once. Allocations are queryable (myAllocations),
 last `retention.max_orders` of them (as prevented matches).
 
 Self-trade prevention: a routed take stops before a resting order of the same account when the
-order's STP mode is not NONE (that book is then left out for this order); no prevented match is
-recorded for it (the simulator's simplification).
+order's STP mode is not NONE, and that book is left out of the routing (on another book no
+prevented match is recorded: the simulator's simplification); on its own book the order then
+meets what is left as any order does, with self-trade prevention, before it rests or expires.
 """
 
 from __future__ import annotations
@@ -71,20 +72,11 @@ class SmartRouting(EngineBase):
     ) -> Order:
         """Run one SOR order (validated by the caller) and return it in its final state."""
         venues = self.sor_venues(symbol)
+        # pending: the funds are checked across the SOR's books just below
         order = self._new_order(
-            account,
-            symbol,
-            side,
-            order_type,
-            time_in_force,
-            qty,
-            None,
-            price,
-            client_order_id,
-            self_trade_prevention,
-            rules,
-            pending=True,
-        )  # fmt: skip  (pending: the funds are checked across the SOR's books below)
+            account, symbol, side, order_type, time_in_force, qty, None, price,
+            client_order_id, self_trade_prevention, rules, pending=True,
+        )  # fmt: skip
         limit = price if order_type == "LIMIT" else None
         self._check_sor_funds(order, venues, limit)
         order.floor, order.iceberg_qty = "SOR", iceberg
@@ -116,6 +108,13 @@ class SmartRouting(EngineBase):
             venue, level_price = best
             if not self._take_level(order, venue, level_price, now):
                 blocked.add(venue)
+        book = self.books[order.symbol]
+        if order.symbol in blocked and order.remaining > 0 and order.is_open:
+            # its own book still holds what the routing left (behind an own order): the order
+            # meets it there as any order does, self-trade prevention included, so what rests
+            # never crosses the book
+            order.floor = "EXCHANGE"
+            self._match(book, order, acct, rules, limit, now)
         if order.remaining > 0 and order.is_open:
             if order.type == "MARKET":
                 self._finish(order, "EXPIRED", now, "INSUFFICIENT_LIQUIDITY")
@@ -123,7 +122,7 @@ class SmartRouting(EngineBase):
                 self._finish(order, "EXPIRED", now, "UNFILLED_IOC_QUANTITY_EXPIRED")
             else:
                 order.floor = "EXCHANGE"
-                self._rest(self.books[order.symbol], order, acct, rules.spec.base, rules.spec.quote)
+                self._rest(book, order, acct, rules.spec.base, rules.spec.quote)
 
     def _best_level(
         self, order: Order, venues: tuple[str, ...], limit: int | None, blocked: set[str]
