@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -503,3 +504,71 @@ async def test_own_book_left_by_routing_is_met_before_resting(me: Api, maker: Ap
     assert (await me.get("/api/v3/order", query, signed=True)).body["status"] == "EXPIRED_IN_MATCH"
     prevented = await me.get("/api/v3/myPreventedMatches", query, signed=True)
     assert [m["takerOrderId"] for m in prevented.body] == [body["orderId"]]
+
+
+def test_random_walk_keeps_books_and_funds() -> None:
+    """A seeded random walk through the engine (in-process: the engine's bookkeeping, one layer,
+    no sockets): resting orders of both accounts on two SOR books, SOR orders of every kind with
+    random STP modes, cancels. Commission 0, so after every step the base asset and the two
+    interchangeable quote assets together are conserved across the accounts, each account's
+    locked funds are what its open orders hold, each level adds up, and no book is crossed."""
+    from binguard.sim.clock import ServerClock
+    from binguard.sim.config import STP_MODES
+    from binguard.sim.engine import Engine
+    from binguard.sim.errors import SimError
+
+    from .test_book_invariants import _check
+
+    free = {"demo": {"BTC": "50", "USDT": "2000000"}, "maker": {"BTC": "50", "USDC": "2000000"}}
+    accounts = tuple(
+        dataclasses.replace(a, balances=free[a.name], maker_bps=0, taker_bps=0)
+        for a in CONFIG.accounts
+    )
+    engine = Engine(CONFIG.with_(accounts=accounts), ServerClock())
+    rng = random.Random(11)
+
+    def totals() -> tuple[int, int]:
+        base = quote = 0
+        for name in free:
+            acct = engine.accounts[name]
+            base += acct.free["BTC"] + acct.locked["BTC"]
+            quote += sum(acct.free[q] + acct.locked[q] for q in ("USDT", "USDC"))
+        return base, quote
+
+    start = totals()
+    for _ in range(1500):
+        side = rng.choice(("BUY", "SELL"))
+        price = (29990 + rng.randrange(20)) * 10**8
+        qty = rng.randrange(1, 40) * 10**5
+        roll = rng.random()
+        try:
+            if roll < 0.5:
+                account, symbol = rng.choice((("demo", "BTCUSDT"), ("maker", "BTCUSDC")))
+                stp = rng.choice(STP_MODES)
+                engine.place(account, symbol, side, "LIMIT", "GTC", qty, None, price, None, stp)
+            elif roll < 0.9:
+                kind, tif = rng.choice((("LIMIT", "GTC"), ("LIMIT", "IOC"), ("LIMIT", "FOK"),
+                                        ("MARKET", "GTC")))  # fmt: skip
+                rules = engine.symbol_rules("BTCUSDT")
+                engine.place_sor(
+                    "demo", "BTCUSDT", side, kind, tif, qty, price if kind == "LIMIT" else None,
+                    None, rng.choice(STP_MODES), rules,
+                )  # fmt: skip
+            else:
+                opened = engine.open_orders("demo", "BTCUSDT")
+                if opened:
+                    engine.cancel("demo", "BTCUSDT", rng.choice(opened).order_id, None)
+        except SimError:
+            pass  # a refusal (funds, ...) changes nothing
+        assert totals() == start
+        for name, quote in (("demo", "USDT"), ("maker", "USDC")):
+            acct, mine = engine.accounts[name], engine.open_orders(name)
+            assert acct.locked["BTC"] == sum(o.locked for o in mine if o.side == "SELL")
+            assert acct.locked[quote] == sum(o.locked for o in mine if o.side == "BUY")
+        for symbol in ("BTCUSDT", "BTCUSDC"):
+            book = engine.books[symbol]
+            _check(book.bids)
+            _check(book.asks)
+            bid, ask = book.bids.best(), book.asks.best()
+            assert bid is None or ask is None or bid < ask, symbol
+    assert engine.allocations["demo"]  # the walk did route
