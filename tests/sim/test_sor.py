@@ -1,97 +1,27 @@
-"""Smart Order Routing over loopback (rest-api.md §SOR, web-socket-api.md §SOR, faqs/sor_faq.md):
-the FAQ's four examples on its three books (BTCUSDT, BTCUSDC, BTCUSDP), exchangeInfo `sors`,
-allocations in myAllocations, what the taker phase leaves (rest, expire, FOK), the errors, the
-test endpoint's weights, the WebSocket API (with executionReport's allocation fields) and
-execution-aware faults; replies validated against binance-spot-openapi.yaml where it has them.
+"""Smart Order Routing over loopback (rest-api.md §SOR, faqs/sor_faq.md): the FAQ's four
+examples on its three books (sor_setup.py), exchangeInfo `sors`, allocations in myAllocations,
+what the taker phase leaves (rest, expire, FOK), self-trade prevention, the errors and the test
+endpoint's weights, replies validated against binance-spot-openapi.yaml where it has them; and a
+seeded in-process random walk holding the engine's books and funds (test_sor_wire.py: the
+WebSocket API, faults, real clients).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from referencing import Registry
 
-from binguard.sim import FlowConfig, SimConfig, Simulator, SymbolSpec
-from binguard.sim.config import AccountSpec, KeySpec, demo_account, demo_ed25519_private
-from binguard.sim.peers import point_ccxt, point_python_binance
+from binguard.sim import SimConfig, Simulator
 
-from .helpers import Api, WsApi, msg
+from .helpers import Api, msg
+from .sor_setup import ASKS, BIDS, CONFIG, SOR_SYMBOLS, book, maker, me, sor, sor_order
 from .test_openapi import check, registry  # noqa: F401  (the session fixture)
 
-DROPPED = (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError)
-SOR_SYMBOLS = ("BTCUSDT", "BTCUSDC", "BTCUSDP")
-MAKER = AccountSpec(
-    "maker",
-    100000002,
-    (KeySpec("makerkey", "HMAC", "makersecret"),),
-    {"BTC": "50", "USDT": "1000000", "USDC": "1000000", "USDP": "1000000"},
-)
-CONFIG = SimConfig(
-    flow=FlowConfig(enabled=False),
-    symbols=(
-        *(SymbolSpec(s, "BTC", s[3:], initial_price="30000.00", sor=True) for s in SOR_SYMBOLS),
-        SymbolSpec("ETHUSDT", "ETH", "USDT", initial_price="2000.00"),
-    ),
-    accounts=(
-        dataclasses.replace(demo_account(0), balances={"USDT": "400000", "BTC": "20"}),
-        MAKER,
-    ),
-)
-# the FAQ's ask books (examples 1-3) and bid books (example 4): (symbol, quantity, price)
-ASKS = (
-    ("BTCUSDT", "3", "30800"),
-    ("BTCUSDT", "3", "30500"),
-    ("BTCUSDC", "1", "30000"),
-    ("BTCUSDC", "1", "28000"),
-    ("BTCUSDP", "1", "35000"),
-    ("BTCUSDP", "1", "29000"),
-)
-BIDS = (
-    ("BTCUSDT", "5", "29500"),
-    ("BTCUSDC", "5", "35000"),
-    ("BTCUSDC", "5", "30000"),
-    ("BTCUSDP", "5", "28000"),
-)
-
-
-@pytest.fixture
-async def sor() -> AsyncIterator[Simulator]:
-    async with Simulator(CONFIG) as s:
-        yield s
-        assert s.bugs == []
-
-
-@pytest.fixture
-def me(sor: Simulator, session: aiohttp.ClientSession) -> Api:
-    key = sor.config.demo.keys[0]
-    return Api(session, sor.url, key.api_key, key.secret)
-
-
-@pytest.fixture
-def maker(sor: Simulator, session: aiohttp.ClientSession) -> Api:
-    return Api(session, sor.url, "makerkey", "makersecret")
-
-
-async def _book(maker: Api, side: str, rows: tuple[tuple[str, str, str], ...]) -> None:
-    for symbol, qty, price in rows:
-        params = {"symbol": symbol, "side": side, "type": "LIMIT", "timeInForce": "GTC"}
-        placed = await maker.order(**params, quantity=qty, price=price)
-        assert placed.body["status"] == "NEW", placed.body
-
-
-def _sor(side: str, kind: str, qty: str, **kw: Any) -> dict[str, Any]:
-    out = {"symbol": "BTCUSDT", "side": side, "type": kind, "quantity": qty}
-    if kind == "LIMIT":
-        out["timeInForce"] = "GTC"
-    out.update(kw)
-    return out
+__all__ = ["maker", "me", "sor"]  # fixtures, used by name
 
 
 def _fills(body: dict[str, Any]) -> list[tuple[str, str, int, int]]:
@@ -106,9 +36,9 @@ async def test_exchange_info_lists_the_sor(me: Api, sim: Simulator, api: Api) ->
 
 
 async def test_faq_example_2_limit_buy(me: Api, maker: Api, registry: Registry) -> None:  # noqa: F811
-    await _book(maker, "SELL", ASKS)
+    await book(maker, "SELL", ASKS)
     placed = await me.post(
-        "/api/v3/sor/order", _sor("BUY", "LIMIT", "5", price="31000"), signed=True
+        "/api/v3/sor/order", sor_order("BUY", "LIMIT", "5", price="31000"), signed=True
     )
     assert placed.status == 200, placed.body
     check(registry, placed, "/api/v3/sor/order", "POST")
@@ -163,8 +93,8 @@ async def test_faq_example_2_limit_buy(me: Api, maker: Api, registry: Registry) 
 
 
 async def test_faq_example_3_market_buy_expires(me: Api, maker: Api) -> None:
-    await _book(maker, "SELL", ASKS)
-    placed = await me.post("/api/v3/sor/order", _sor("BUY", "MARKET", "11"), signed=True)
+    await book(maker, "SELL", ASKS)
+    placed = await me.post("/api/v3/sor/order", sor_order("BUY", "MARKET", "11"), signed=True)
     body = placed.body
     assert (body["status"], body["executedQty"], body["cummulativeQuoteQty"]) == (
         "EXPIRED",
@@ -185,9 +115,9 @@ async def test_faq_example_3_market_buy_expires(me: Api, maker: Api) -> None:
 
 
 async def test_faq_example_4_limit_sell(me: Api, maker: Api) -> None:
-    await _book(maker, "BUY", BIDS)
+    await book(maker, "BUY", BIDS)
     placed = await me.post(
-        "/api/v3/sor/order", _sor("SELL", "LIMIT", "10", price="29000"), signed=True
+        "/api/v3/sor/order", sor_order("SELL", "LIMIT", "10", price="29000"), signed=True
     )
     body = placed.body
     assert (body["status"], body["cummulativeQuoteQty"]) == ("FILLED", "325000.00000000")
@@ -200,10 +130,10 @@ async def test_faq_example_4_limit_sell(me: Api, maker: Api) -> None:
 
 
 async def test_gtc_rest_rests_on_its_own_book_then_trades(me: Api, maker: Api) -> None:
-    await _book(maker, "SELL", (("BTCUSDC", "1", "28000"),))
+    await book(maker, "SELL", (("BTCUSDC", "1", "28000"),))
     placed = await me.post(
         "/api/v3/sor/order",
-        _sor("BUY", "LIMIT", "3", price="29000", newOrderRespType="RESULT"),
+        sor_order("BUY", "LIMIT", "3", price="29000", newOrderRespType="RESULT"),
         signed=True,
     )
     body = placed.body
@@ -239,12 +169,12 @@ async def test_gtc_rest_rests_on_its_own_book_then_trades(me: Api, maker: Api) -
 async def test_ioc_and_fok(
     me: Api, maker: Api, tif: str, status: str, executed: str, reason: str
 ) -> None:
-    await _book(maker, "SELL", (("BTCUSDC", "1", "28000"), ("BTCUSDP", "1", "28500")))
-    params = _sor("BUY", "LIMIT", "3", price="29000", timeInForce=tif)
+    await book(maker, "SELL", (("BTCUSDC", "1", "28000"), ("BTCUSDP", "1", "28500")))
+    params = sor_order("BUY", "LIMIT", "3", price="29000", timeInForce=tif)
     body = (await me.post("/api/v3/sor/order", params, signed=True)).body
     assert (body["status"], body["executedQty"], body["expiryReason"]) == (status, executed, reason)
     # FOK fills when the SOR's books together hold the quantity
-    fok = _sor("BUY", "LIMIT", "2", price="29000", timeInForce="FOK")
+    fok = sor_order("BUY", "LIMIT", "2", price="29000", timeInForce="FOK")
     filled = (await me.post("/api/v3/sor/order", fok, signed=True)).body
     assert filled["status"] == ("FILLED" if tif == "FOK" else "EXPIRED")
 
@@ -267,7 +197,7 @@ async def test_ioc_and_fok(
     ],
 )
 async def test_refusals(me: Api, params: dict[str, str], status: int, code: int, text: str) -> None:
-    order = {**_sor("BUY", "MARKET", "1"), **params}
+    order = {**sor_order("BUY", "MARKET", "1"), **params}
     if order["type"] == "LIMIT_MAKER":
         order["price"] = "29000"
     reply = await me.post("/api/v3/sor/order", order, signed=True)
@@ -283,7 +213,7 @@ async def test_missing_quantity(me: Api) -> None:
 
 
 async def test_test_endpoint(me: Api, registry: Registry) -> None:  # noqa: F811
-    order = _sor("BUY", "LIMIT", "1", price="29000")
+    order = sor_order("BUY", "LIMIT", "1", price="29000")
     plain = await me.post("/api/v3/sor/order/test", order, signed=True)
     assert (plain.status, plain.body, plain.headers["X-MBX-USED-WEIGHT-1M"]) == (200, {}, "1")
     check(registry, plain, "/api/v3/sor/order/test", "POST")
@@ -298,138 +228,10 @@ async def test_test_endpoint(me: Api, registry: Registry) -> None:  # noqa: F811
     assert await me.admin("orders?account=demo") == []
 
 
-async def test_websocket_api(sor: Simulator, session: aiohttp.ClientSession, maker: Api) -> None:
-    await _book(maker, "SELL", (("BTCUSDC", "1", "28000"),))
-    ed_key = sor.config.demo.keys[1].api_key
-    ws = await session.ws_connect(sor.ws_url + "/ws-api/v3")
-    client = WsApi(ws, ed_key, private_key=demo_ed25519_private(0))
-    async with ws:
-        assert (await client.call("session.logon", {"apiKey": ed_key}, signed=True))[
-            "status"
-        ] == 200
-        assert (await client.call("userDataStream.subscribe"))["status"] == 200
-        now = int(time.time() * 1000)
-        tested = await client.call(
-            "sor.order.test",
-            {**_sor("BUY", "MARKET", "1"), "computeCommissionRates": True, "timestamp": now},
-        )
-        assert tested["status"] == 200 and "discount" in tested["result"], tested
-        assert tested["rateLimits"][-1]["count"] == 2 + 2 + 2 + 20  # connect, logon, subscribe
-        placed = await client.call(
-            "sor.order.place", {**_sor("BUY", "MARKET", "1"), "timestamp": now}
-        )
-        assert placed["status"] == 200, placed
-        (order,) = placed["result"]
-        assert (order["status"], order["workingFloor"], order["usedSor"]) == ("FILLED", "SOR", True)
-        assert order["fills"][0]["allocId"] == 0
-        assert placed["rateLimits"][0]["rateLimitType"] == "ORDERS"
-        reports = []
-        while len(reports) < 2:
-            event = (await client.event())["event"]
-            if event["e"] == "executionReport":
-                reports.append(event)
-        new, alloc = reports
-        assert (new["x"], new["k"], new["uS"]) == ("NEW", "SOR", True)
-        assert (alloc["x"], alloc["t"], alloc["b"], alloc["a"]) == (
-            "TRADE",
-            -1,
-            "ONE_PARTY_TRADE_REPORT",
-            0,
-        )
-        assert (alloc["l"], alloc["L"], alloc["X"]) == ("1.00000000", "28000.00000000", "FILLED")
-
-
-async def _plan(api: Api, *rules: dict[str, Any]) -> None:
-    await api.admin("faults", "POST", json.dumps({"rules": list(rules)}))
-
-
-async def test_placed_then_reset(me: Api, maker: Api) -> None:
-    await _book(maker, "SELL", (("BTCUSDC", "1", "28000"),))
-    await _plan(me, {"action": "reset_after", "path": "/api/v3/sor/order", "times": 1})
-    with pytest.raises(DROPPED):
-        await me.post(
-            "/api/v3/sor/order", _sor("BUY", "MARKET", "1", newClientOrderId="lost"), signed=True
-        )
-    (truth,) = await me.admin("orders?account=demo")
-    assert (truth["clientOrderId"], truth["status"], truth["usedSor"]) == ("lost", "FILLED", True)
-    found = await me.get(
-        "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "lost"}, signed=True
-    )
-    assert found.body["orderId"] == truth["orderId"]
-
-
-@pytest.mark.parametrize(("executed", "code"), [(True, -1007), (False, -1006)])
-async def test_5xx_executed_or_not(me: Api, executed: bool, code: int) -> None:
-    rule = {"action": "error", "status": 503 if code == -1006 else 408, "code": code}
-    await _plan(me, {**rule, "path": "/api/v3/sor/order", "executed": executed, "times": 1})
-    reply = await me.post(
-        "/api/v3/sor/order", _sor("BUY", "LIMIT", "1", price="29000"), signed=True
-    )
-    assert reply.code == code
-    assert len(await me.admin("orders?account=demo")) == (1 if executed else 0)
-
-
-async def test_websocket_placed_then_error(
-    sor: Simulator, session: aiohttp.ClientSession, me: Api
-) -> None:
-    await _plan(
-        me,
-        {
-            "action": "ws_error",
-            "method": "sor.order.place",
-            "path": "/ws-api/v3",
-            "executed": True,
-            "status": 500,
-            "code": -1006,
-        },
-    )
-    key = sor.config.demo.keys[0]
-    ws = await session.ws_connect(sor.ws_url + "/ws-api/v3")
-    client = WsApi(ws, key.api_key, key.secret)
-    async with ws:
-        reply = await client.call(
-            "sor.order.place", _sor("BUY", "LIMIT", "1", price="29000"), signed=True
-        )
-        assert (reply["status"], reply["error"]["code"]) == (500, -1006)
-    (truth,) = await me.admin("orders?account=demo")
-    assert (truth["status"], truth["workingFloor"]) == ("NEW", "EXCHANGE")
-
-
-async def test_real_clients(sor: Simulator, maker: Api) -> None:
-    """ccxt's `create_order(..., params={"sor": True})` and python-binance's `v3_post_sor_order`
-    (test-only dependencies), unchanged but for their URLs (peers.py)."""
-    ccxt = pytest.importorskip("ccxt.async_support")
-    binance = pytest.importorskip("binance")
-    await _book(maker, "SELL", (("BTCUSDC", "1", "28000"), ("BTCUSDP", "1", "28500")))
-    key = sor.config.demo.keys[0]
-    ex = ccxt.binance({"apiKey": key.api_key, "secret": key.secret, "enableRateLimit": False})
-    point_ccxt(ex, sor.url)
-    try:
-        await ex.load_markets()
-        order = await ex.create_order("BTC/USDT", "limit", "buy", 1, 29000, params={"sor": True})
-    finally:
-        await ex.close()
-    assert (order["status"], order["filled"], order["average"]) == ("closed", 1.0, 28000.0)
-    assert order["info"]["usedSor"] is True
-    client = point_python_binance(binance.AsyncClient(key.api_key, key.secret), sor.url)
-    try:
-        placed = await client.v3_post_sor_order(
-            symbol="BTCUSDT", side="BUY", type="MARKET", quantity="1"
-        )
-    finally:
-        await client.close_connection()
-    assert [f["allocId"] for f in placed["fills"]] == [1]
-    truth = sor.state.engine.allocations["demo"]
-    assert [(a.order_id, a.price) for a in truth] == [
-        (int(order["id"]), 28000 * 10**8),
-        (placed["orderId"], 28500 * 10**8),
-    ]
-
-
 async def test_my_allocations_queries(me: Api, maker: Api, sor: Simulator) -> None:
-    await _book(maker, "SELL", ASKS)
-    first = (await me.post("/api/v3/sor/order", _sor("BUY", "MARKET", "2"), signed=True)).body
-    second = (await me.post("/api/v3/sor/order", _sor("BUY", "MARKET", "2"), signed=True)).body
+    await book(maker, "SELL", ASKS)
+    first = (await me.post("/api/v3/sor/order", sor_order("BUY", "MARKET", "2"), signed=True)).body
+    second = (await me.post("/api/v3/sor/order", sor_order("BUY", "MARKET", "2"), signed=True)).body
 
     async def ids(**params: Any) -> list[int]:
         reply = await me.get("/api/v3/myAllocations", {"symbol": "BTCUSDT", **params}, signed=True)
@@ -464,8 +266,8 @@ async def test_stp_leaves_a_book_with_an_own_order(me: Api, maker: Api) -> None:
         symbol="BTCUSDC", side="SELL", type="LIMIT", timeInForce="GTC", quantity="1", price="28000"
     )
     assert own.body["status"] == "NEW"
-    await _book(maker, "SELL", (("BTCUSDP", "1", "29000"),))
-    params = _sor("BUY", "LIMIT", "1", price="30000", selfTradePreventionMode="EXPIRE_TAKER")
+    await book(maker, "SELL", (("BTCUSDP", "1", "29000"),))
+    params = sor_order("BUY", "LIMIT", "1", price="30000", selfTradePreventionMode="EXPIRE_TAKER")
     body = (await me.post("/api/v3/sor/order", params, signed=True)).body
     assert (body["status"], [f["price"] for f in body["fills"]]) == ("FILLED", ["29000.00000000"])
     assert (await me.get("/api/v3/depth", {"symbol": "BTCUSDC"})).body["asks"] == [
@@ -488,8 +290,8 @@ async def test_own_book_left_by_routing_is_met_before_resting(me: Api, maker: Ap
     own = await me.order(
         symbol="BTCUSDT", side="SELL", type="LIMIT", timeInForce="GTC", quantity="1", price="28000"
     )
-    await _book(maker, "SELL", (("BTCUSDT", "1", "28000"), ("BTCUSDC", "1", "29000")))
-    params = _sor("BUY", "LIMIT", "3", price="30000", selfTradePreventionMode="EXPIRE_MAKER")
+    await book(maker, "SELL", (("BTCUSDT", "1", "28000"), ("BTCUSDC", "1", "29000")))
+    params = sor_order("BUY", "LIMIT", "3", price="30000", selfTradePreventionMode="EXPIRE_MAKER")
     body = (await me.post("/api/v3/sor/order", params, signed=True)).body
     assert (body["status"], body["executedQty"], body["workingFloor"]) == (
         "PARTIALLY_FILLED",
