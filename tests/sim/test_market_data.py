@@ -15,7 +15,7 @@ from binguard.sim import Simulator, SymbolSpec
 from binguard.sim.config import DEFAULT_SYMBOLS
 
 from .conftest import QUIET
-from .helpers import Api, Reply, msg, own_window
+from .helpers import Api, Reply, msg, new_order, own_window
 from .test_openapi import check, registry  # noqa: F401 (the spec fixture)
 
 MINI = {"symbol", "openPrice", "highPrice", "lowPrice", "lastPrice", "volume", "quoteVolume",
@@ -249,3 +249,20 @@ async def test_responses_match_the_spec(sim: Simulator, api: Api, registry: Regi
             assert reply.body and all(isinstance(a["T"], int) for a in reply.body)
             reply = Reply(reply.status, reply.headers, [{**a, "T": True} for a in reply.body])
         check(registry, reply, path, "GET")
+
+
+async def test_aggregate_trades_group_one_taker(me: Api, them: Api) -> None:
+    """aggTrades (rest-api.md): the trades of one taker order at one price are one aggregate
+    trade; the next taker's trade at that price starts another."""
+    for _ in range(3):
+        rest = await them.order(**new_order("SELL", "LIMIT", "0.01", price="30000"))
+        assert rest.body["status"] == "NEW"
+    sweep = await me.order(**new_order("BUY", "LIMIT", "0.02", price="30000", timeInForce="IOC"))
+    single = await me.order(**new_order("BUY", "LIMIT", "0.01", price="30000", timeInForce="IOC"))
+    assert (sweep.body["status"], single.body["status"]) == ("FILLED", "FILLED")
+    ids = [f["tradeId"] for f in sweep.body["fills"] + single.body["fills"]]
+    aggs = (await me.get("/api/v3/aggTrades", {"symbol": "BTCUSDT"})).body
+    assert [(a["f"], a["l"], a["q"]) for a in aggs] == [
+        (ids[0], ids[1], "0.02000000"),
+        (ids[2], ids[2], "0.01000000"),
+    ]

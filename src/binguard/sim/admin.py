@@ -5,6 +5,7 @@ GET  /_sim/orders?account=&symbol=&since=   every order the engine holds, with i
 GET  /_sim/order_lists?account=      every order list, with its account and order reports
 GET  /_sim/amendments?account=       every amendment (order/amend/keepPriority), with its account
 GET  /_sim/fills?account=            every fill of the real accounts
+GET  /_sim/allocations?account=      every SOR allocation kept (myAllocations), with its account
 GET  /_sim/balances?account=         free and locked per asset
 GET  /_sim/limits                    per-IP weight and bans, per-account order counts
 GET  /_sim/requests                  the request log (what the server received)
@@ -100,6 +101,17 @@ async def fills(request: web.Request) -> web.Response:
         if account and acct != account:
             continue
         out.extend({"account": acct, **reports.my_trade(t, is_buyer)} for t, is_buyer in rows)
+    return _json(out)
+
+
+async def allocations(request: web.Request) -> web.Response:
+    account = request.query.get("account")
+    out = [
+        {"account": acct, **reports.allocation(a)}
+        for acct, rows in _state(request).engine.allocations.items()
+        if not account or acct == account
+        for a in rows
+    ]
     return _json(out)
 
 
@@ -217,6 +229,7 @@ def add_admin_routes(app: web.Application) -> None:
     app.router.add_get("/_sim/order_lists", order_lists)
     app.router.add_get("/_sim/amendments", amendments)
     app.router.add_get("/_sim/fills", fills)
+    app.router.add_get("/_sim/allocations", allocations)
     app.router.add_get("/_sim/balances", balances)
     app.router.add_get("/_sim/limits", limits)
     app.router.add_get("/_sim/requests", requests_log)

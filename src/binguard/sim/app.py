@@ -35,6 +35,7 @@ from .rest_edit import ENDPOINTS as EDIT_ENDPOINTS
 from .rest_history import ENDPOINTS as HISTORY_ENDPOINTS
 from .rest_lists import ENDPOINTS as LIST_ENDPOINTS
 from .rest_market import ENDPOINTS as MARKET_ENDPOINTS
+from .rest_sor import ENDPOINTS as SOR_ENDPOINTS
 from .rest_tickers import ENDPOINTS as TICKER_ENDPOINTS
 from .rest_trade import ENDPOINTS as TRADE_ENDPOINTS
 from .sapi import ENDPOINTS as START_UP_ENDPOINTS
@@ -52,6 +53,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     + TRADE_ENDPOINTS
     + LIST_ENDPOINTS
     + EDIT_ENDPOINTS
+    + SOR_ENDPOINTS
     + ACCOUNT_ENDPOINTS
     + START_UP_ENDPOINTS
 )

@@ -81,6 +81,9 @@ class SymbolSpec:
     max_trailing_below_delta: int = 2000
     allowed_stp_modes: tuple[str, ...] = STP_MODES
     default_stp_mode: str = "NONE"
+    # Smart Order Routing (faqs/sor_faq.md): the symbols with `sor` true that share a base asset
+    # form one SOR (exchangeInfo `sors`); their quote assets are taken as interchangeable 1:1
+    sor: bool = False
 
     def __post_init__(self) -> None:
         modes = self.allowed_stp_modes

@@ -41,7 +41,7 @@ from .candles import (
 )
 from .clock import ServerClock
 from .config import MarketConfig, SymbolSpec
-from .engine import Engine, Order, Trade
+from .engine import Engine, Trade
 from .history import History, Tier, build
 from .numbers import SCALE, fmt, to_atoms
 
@@ -64,7 +64,6 @@ class AggTrade:
     last_id: int
     time: int
     buyer_is_maker: bool
-    taker: Order
 
     def body(self) -> dict[str, object]:
         return {
@@ -141,6 +140,7 @@ class Tape:
         self._history: History | None = None
         self.seconds, self.minutes = _Live(SECOND), _Live(MINUTE)
         self.aggs: deque[AggTrade] = deque(maxlen=AGG_KEPT)
+        self._last_taker = -1  # the orderId of the newest aggregate trade's taker
         self.last_trade: Trade | None = None
         self._rows: dict[tuple[str, int], dict[int, str]] = {}
         self._partial: dict[tuple[str, int, int], list[int]] = {}
@@ -151,17 +151,19 @@ class Tape:
         self.seconds.add(t)
         self.minutes.add(t)
         self.last_trade = t
-        taker = t.sell_order if t.buyer_is_maker else t.buy_order
+        # only the newest aggregate trade can grow, so only its taker is remembered: its orderId
+        # (unique per symbol), not the Order, which the ring would keep alive past the
+        # retention rule (issue 18, memory)
+        taker = (t.sell_order if t.buyer_is_maker else t.buy_order).order_id
         last = self.aggs[-1] if self.aggs else None
-        if last and last.taker is taker and last.price == t.price and last.time == t.time:
+        if last and self._last_taker == taker and last.price == t.price and last.time == t.time:
             last.qty += t.qty
             last.last_id = t.trade_id
         else:
             agg_id = last.agg_id + 1 if last else 1
+            self._last_taker = taker
             self.aggs.append(
-                AggTrade(
-                    agg_id, t.price, t.qty, t.trade_id, t.trade_id, t.time, t.buyer_is_maker, taker
-                )
+                AggTrade(agg_id, t.price, t.qty, t.trade_id, t.trade_id, t.time, t.buyer_is_maker)
             )
         self._added += 1
         if self._added % _PRUNE_EVERY == 0:  # 1s candles are kept for the configured hours only

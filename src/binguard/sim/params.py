@@ -109,6 +109,10 @@ class Params:
             raise error or invalid_value(name)
         return value
 
+    def unread(self, *names: str) -> None:
+        """Take back names a shared reader read that this endpoint does not have (-1104 then)."""
+        self._read.difference_update(names)
+
     def finish(self) -> None:
         """-1104 if the request carried a parameter this endpoint never read."""
         if len(self._read.intersection(self.values)) != len(self.values):

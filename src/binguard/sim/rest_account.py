@@ -1,7 +1,8 @@
 """Account queries (rest-api.md §Account Endpoints): commission rates, prevented matches,
 allocations, relevant filters.
 
-The simulator has no SOR, so `myAllocations` is always empty; `myFilters` lists the symbol's
+`myAllocations` lists the allocations of orders placed with SOR (engine/sor.py), kept like
+prevented matches (the account's last `retention.max_orders`); `myFilters` lists the symbol's
 MAX_NUM_* filters (the account-relevant ones) and no exchange or asset filters.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from .call import Call, Endpoint, Reply, fixed
+from .engine import reports
 from .engine.orders import PreventedMatch
 from .errors import SimError, invalid_value
 from .numbers import fmt
 from .params import Params
 
 ZERO = "0.00000000"
+DAY_MS = 86_400_000
 
 
 def _symbol(call: Call) -> str:
@@ -101,13 +104,34 @@ async def prevented_matches(call: Call) -> Reply:
 
 
 async def allocations(call: Call) -> Reply:
+    """The documented combinations: symbol [+ startTime] [+ endTime] (at most 24 hours apart),
+    symbol [+ orderId] [+ fromAllocationId]; oldest first, `limit` of them (the newest ones
+    with endTime alone)."""
     p = call.params
-    _symbol(call)
-    for name in ("startTime", "endTime", "fromAllocationId", "orderId"):
-        p.integer(name)
-    _limit(p)
+    symbol = _symbol(call)
+    start, end = p.integer("startTime"), p.integer("endTime")
+    from_id, order_id = p.integer("fromAllocationId"), p.integer("orderId")
+    limit = _limit(p)
     p.finish()
-    return Reply([])
+    timed = start is not None or end is not None
+    if timed and (from_id is not None or order_id is not None):
+        raise SimError.of(-1128)
+    if start is not None and end is not None:
+        if end < start:
+            raise SimError.of(-1128)
+        if end - start > DAY_MS:
+            raise SimError.of(-1127, 1, 24)
+    rows = [
+        a
+        for a in call.state.engine.allocations.get(call.account, ())
+        if a.symbol == symbol
+        and (order_id is None or a.order_id == order_id)
+        and (from_id is None or a.allocation_id >= from_id)
+        and (start is None or a.time >= start)
+        and (end is None or a.time <= end)
+    ]
+    rows = rows[-limit:] if end is not None and start is None else rows[:limit]
+    return Reply([reports.allocation(a) for a in rows])
 
 
 async def my_filters(call: Call) -> Reply:

@@ -174,23 +174,26 @@ async def exchange_info(call: Call) -> Reply:
                 "allowedSelfTradePreventionModes": list(s.allowed_stp_modes),
             }
         )
-    return Reply(
-        {
-            "timezone": "UTC",
-            "serverTime": state.clock.now_ms(),
-            "rateLimits": [
-                {
-                    "rateLimitType": spec.kind,
-                    "interval": spec.interval,
-                    "intervalNum": spec.interval_num,
-                    "limit": spec.limit,
-                }
-                for spec in state.config.limits.rate_limits
-            ],
-            "exchangeFilters": [],
-            "symbols": symbols,
-        }
-    )
+    body: dict[str, Any] = {
+        "timezone": "UTC",
+        "serverTime": state.clock.now_ms(),
+        "rateLimits": [
+            {
+                "rateLimitType": spec.kind,
+                "interval": spec.interval,
+                "intervalNum": spec.interval_num,
+                "limit": spec.limit,
+            }
+            for spec in state.config.limits.rate_limits
+        ],
+        "exchangeFilters": [],
+        "symbols": symbols,
+    }
+    if state.engine.sors:  # "Optional field. Present only when SOR is available."
+        body["sors"] = [
+            {"baseAsset": base, "symbols": list(names)} for base, names in state.engine.sors.items()
+        ]
+    return Reply(body)
 
 
 async def depth(call: Call) -> Reply:

@@ -61,7 +61,7 @@ async def _new_order(call: Call, test: bool) -> Reply:
     resolve_peg(call, req)
     rules = validate(call, req)
     if test:
-        return Reply(_commission_rates(call) if commission_rates else {})
+        return Reply(order_commission_rates(call) if commission_rates else {})
     order = place(call, req, rules)
     if resp_type is None:  # "MARKET and LIMIT order types default to FULL, all other ... ACK"
         resp_type = "FULL" if req.type in ("MARKET", "LIMIT") else "ACK"
@@ -117,7 +117,7 @@ def place(call: Call, req: NewOrder, rules: SymbolRules) -> Order:
     return order
 
 
-def _commission_rates(call: Call) -> dict[str, Any]:
+def order_commission_rates(call: Call) -> dict[str, Any]:
     acct = call.state.engine.accounts[call.account]
     rate = {"maker": fmt(acct.maker_bps * 10000), "taker": fmt(acct.taker_bps * 10000)}
     zero = {"maker": "0.00000000", "taker": "0.00000000"}

@@ -23,7 +23,16 @@ from typing import Any
 
 from aiohttp import web
 
-from . import rest_account, rest_edit, rest_lists, rest_trade, ws_faults, ws_market_api, ws_userdata
+from . import (
+    rest_account,
+    rest_edit,
+    rest_lists,
+    rest_sor,
+    rest_trade,
+    ws_faults,
+    ws_market_api,
+    ws_userdata,
+)
 from .auth import Principal, Timing
 from .call import Call, Handler, Weight
 from .errors import SimError, mandatory
@@ -121,11 +130,16 @@ _ORDERS = {  # methods that place orders: success costs 0, the answer carries OR
     "orderList.place.otoco": (rest_lists.otoco, 1),
     "orderList.place.opo": (rest_lists.opo, 1),
     "orderList.place.opoco": (rest_lists.opoco, 1),
+    "sor.order.place": (rest_sor.ws_sor_place, 1),
+    "sor.order.test": (rest_sor.test_sor_order, 1),
 }
 METHODS.update(
-    (name, Spec(_signed(h), w, zero_on_success=name != "order.test", orders=True))
+    (name, Spec(_signed(h), w, zero_on_success=not name.endswith(".test"), orders=True))
     for name, (h, w) in _ORDERS.items()
 )
+# order.test / sor.order.test: 20 with computeCommissionRates (web-socket-api.md)
+for _name in ("order.test", "sor.order.test"):
+    METHODS[_name] = Spec(METHODS[_name].handler, 1, orders=True, weigh=rest_sor.test_weight)
 METHODS["order.cancelReplace"] = Spec(
     _signed(rest_edit.cancel_replace), 1, zero_on_success=True, orders=True
 )

@@ -1,4 +1,5 @@
-"""What the engine's parts (listing.py, edits.py, stp.py) may use of the Engine (core.py).
+"""What the engine's parts (checks.py, matching.py, listing.py, edits.py, stp.py, sor.py) may use
+of the Engine (core.py).
 
 The parts are mixins of `Engine`; this base declares, for the type checker only, the state and
 the core methods they call, so no part imports core.py (no import cycle; tests/test_layers.py).
@@ -7,17 +8,21 @@ the core methods they call, so no part imports core.py (no import cycle; tests/t
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..clock import ServerClock
     from ..filters import SymbolRules
     from .accounts import Account
-    from .book import Book
+    from .book import Book, BookSide
     from .events import EventKind, Listener
     from .lists import OrderList
-    from .orders import Amendment, Order, PreventedMatch
+    from .orders import Allocation, Amendment, Order, PreventedMatch, Trade
     from .retention import Retention
+
+# the simulated crowd's account (unlimited funds, never reported); SOR trades through it too
+INTERNAL_ACCOUNT = "__crowd__"
 
 
 class EngineBase:
@@ -40,6 +45,20 @@ class EngineBase:
         prevented: dict[str, deque[PreventedMatch]]
         next_prevented_id: dict[str, int]
         amendments: dict[tuple[str, str, int], list[Amendment]]
+        open: dict[tuple[str, str], dict[int, Order]]
+        open_algo: dict[tuple[str, str], int]
+        open_icebergs: dict[tuple[str, str], int]
+        stops: dict[str, dict[int, Order]]
+        trades: dict[str, deque[Trade]]
+        next_trade_id: dict[str, int]
+        trade_hooks: list[Callable[[Trade], None]]
+        account_trades: dict[str, deque[tuple[Trade, bool]]]
+        average_price: Callable[[str], int] | None
+        _average_cache: dict[str, tuple[tuple[int, int], int]]
+        sors: dict[str, tuple[str, ...]]
+        allocations: dict[str, deque[Allocation]]
+        next_alloc_id: dict[str, int]
+        first_fill_hooks: list[Callable[[str], None]]
         next_execution_id: int
         _fired: list[Order]
         _to_activate: list[Order]
@@ -83,4 +102,21 @@ class EngineBase:
         def _resolve_peg(self, order: Order, now: int) -> bool: ...
         def _cancel(self, order: Order, now: int) -> None: ...
         def _close(self, order: Order, now: int) -> None: ...
+        def _add_open(self, order: Order) -> None: ...
+        def _count_open(self, order: Order, step: int) -> None: ...
+        def _prevent(
+            self, side: BookSide, price: int, taker: Order, maker: Order, now: int
+        ) -> None: ...
+        def _list_first_trade(self, order: Order, now: int) -> None: ...
+        def _finish(self, order: Order, status: str, now: int, reason: str = "") -> None: ...
+        def _match(
+            self,
+            book: Book,
+            taker: Order,
+            acct: Account,
+            rules: SymbolRules,
+            limit: int | None,
+            now: int,
+        ) -> None: ...
+        def _rest(self, book: Book, order: Order, acct: Account, base: str, quote: str) -> None: ...
         def _touch(self, book: Book, is_bid: bool, price: int) -> None: ...

@@ -6,12 +6,14 @@ MARKET or LIMIT orders. Self-trade prevention follows the taker's mode (stp.py).
 
 Every public method is synchronous and runs to completion, so within the event loop each request
 is atomic, as one message through Binance's matching engine. Validation follows Binance's split:
-filter failures are -1013 (rejected before the engine), engine rejections are -2010 / -2011 with
-the catalog's messages, unknown orders on query are -2013, evicted ones -2026 (retention.py).
+filter failures are -1013 (rejected before the engine, checks.py), engine rejections are -2010 /
+-2011 with the catalog's messages, unknown orders on query are -2013, evicted ones -2026
+(retention.py).
 
-Funds: a resting BUY locks price x remaining quote, a resting SELL locks the remaining base; the
-taker part of an order pays from free balance. Commission is charged on the received asset at the
-account's maker or taker rate.
+This module holds the state and an order's lifecycle (place, run or park, close, cancel, expire,
+the end-of-step events); its parts are mixins: checks.py (filters and open-order counts),
+matching.py (matching, one trade's settlement, resting, funds), listing.py (order lists),
+edits.py (amend), stp.py (self-trade prevention), sor.py (Smart Order Routing).
 """
 
 from __future__ import annotations
@@ -28,28 +30,32 @@ from ..config import SimConfig
 from ..errors import (
     SimError,
     cancel_rejected,
-    filter_error,
     new_order_rejected,
 )
 from ..filters import SymbolRules
-from ..numbers import SCALE, mul
+from ..numbers import SCALE
 from . import reports, triggers
 from .accounts import Account
-from .book import Book, BookSide
+from .base import INTERNAL_ACCOUNT
+from .book import Book
+from .checks import Checks
 from .edits import Edits
 from .events import Event, EventKind, Listener
 from .listing import Listing
 from .lists import OrderList
-from .orders import TRIGGERED_TYPE, Amendment, Fill, Order, PreventedMatch, Trade
+from .matching import Matching
+from .orders import TRIGGERED_TYPE, Allocation, Amendment, Order, PreventedMatch, Trade
 from .retention import Retention
+from .sor import SmartRouting, groups
 from .stp import SelfTradePrevention
 
-INTERNAL_ACCOUNT = "__crowd__"
+__all__ = ["INTERNAL_ACCOUNT", "Engine"]
+
 _ID_CHARS = string.ascii_letters + string.digits
 PUBLIC_TRADES_KEPT = 10000
 
 
-class Engine(Listing, Edits, SelfTradePrevention):
+class Engine(Checks, Matching, Listing, Edits, SelfTradePrevention, SmartRouting):
     """Books, accounts and orders of the whole exchange."""
 
     def __init__(self, config: SimConfig, clock: ServerClock) -> None:
@@ -105,6 +111,10 @@ class Engine(Listing, Edits, SelfTradePrevention):
         # the last prevented matches per account (as many as the retention rule keeps orders)
         self.prevented: dict[str, deque[PreventedMatch]] = {}
         self.next_prevented_id = {s.symbol: 1 for s in config.symbols}
+        # Smart Order Routing (sor.py): base asset -> its SOR's symbols; allocations per account
+        self.sors = groups([(s.symbol, s.base) for s in config.symbols if s.sor])
+        self.allocations: dict[str, deque[Allocation]] = {}
+        self.next_alloc_id: dict[str, int] = {}
         # the reference/average price PERCENT_PRICE and MARKET notional use (set by SimState)
         self.average_price: Callable[[str], int] | None = None
         self._average_cache: dict[str, tuple[tuple[int, int], int]] = {}
@@ -189,95 +199,6 @@ class Engine(Listing, Edits, SelfTradePrevention):
         return f"{self._id_prefix}{next(self._id_count):012x}"
 
     # ----- placing ---------------------------------------------------------------------------
-    def average(self, symbol: str) -> int:
-        """The price filters compare against: the symbols have no reference price, so the
-        weighted average of the last `avgPriceMins` minutes (filters.md, CHANGELOG 2026-05-06)."""
-        if self.average_price is not None:
-            # one computation per symbol, second and trade (a 5-minute average moves by less
-            # than any tick within one second without a trade)
-            key = (self.clock.now_ms() // 1000, self.next_trade_id[symbol])
-            cached = self._average_cache.get(symbol)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            price = self.average_price(symbol)
-            if price > 0:
-                self._average_cache[symbol] = (key, price)
-                return price
-        return self.last_price[symbol]
-
-    def validate(
-        self,
-        account: str,
-        symbol: str,
-        order_type: str,
-        qty: int | None,
-        quote_qty: int | None,
-        price: int | None,
-        side: str = "BUY",
-        stop_price: int | None = None,
-        trailing: int = 0,
-        iceberg: int | None = None,
-    ) -> SymbolRules:
-        """The API-side checks (-1013 filter failures) that precede the matching engine."""
-        rules = self.symbol_rules(symbol)
-        is_buy = side == "BUY"
-        if price is None:  # MARKET, STOP_LOSS, TAKE_PROFIT
-            if qty is not None:
-                rules.check_lot(qty)
-                rules.check_market_lot(qty)
-                # NOTIONAL applies to MARKET orders at the average price (applyMinToMarket)
-                if mul(self.average(symbol), qty) < rules.min_notional:
-                    raise filter_error("NOTIONAL")
-            elif quote_qty is not None and quote_qty < rules.min_notional:
-                raise filter_error("NOTIONAL")
-        else:
-            assert qty is not None
-            rules.check_price(price)
-            rules.check_percent_price(price, is_buy, self.average(symbol))
-            rules.check_lot(qty)
-            rules.check_notional(price, qty)
-        if stop_price is not None:
-            rules.check_price(stop_price)
-        if iceberg is not None and qty is not None:
-            rules.check_iceberg(qty, iceberg)
-        if trailing:
-            rules.check_trailing(trailing, triggers.stop_above(order_type, side))
-        self._check_counts(account, symbol, rules, order_type, iceberg is not None)
-        if is_buy and rules.max_position and qty is not None:
-            rules.check_position(self._position(account, symbol, rules), qty)
-        return rules
-
-    def _check_counts(
-        self, account: str, symbol: str, rules: SymbolRules, order_type: str, iceberg: bool
-    ) -> None:
-        key = (account, symbol)
-        algo = self.open_algo.get(key, 0) if order_type in TRIGGERED_TYPE else None
-        icebergs = self.open_icebergs.get(key, 0) if iceberg else None
-        rules.check_counts(len(self.open.get(key, ())), algo, icebergs)
-
-    def _add_open(self, order: Order) -> None:
-        opened = self.open.setdefault((order.account, order.symbol), {})
-        if order.order_id not in opened:
-            opened[order.order_id] = order
-            self._count_open(order, 1)
-
-    def _count_open(self, order: Order, step: int) -> None:
-        """MAX_NUM_ALGO_ORDERS / MAX_NUM_ICEBERG_ORDERS counts, kept as orders open and end."""
-        key = (order.account, order.symbol)
-        if order.is_algo:
-            self.open_algo[key] = self.open_algo.get(key, 0) + step
-        if order.iceberg_qty is not None:
-            self.open_icebergs[key] = self.open_icebergs.get(key, 0) + step
-
-    def _position(self, account: str, symbol: str, rules: SymbolRules) -> int:
-        """MAX_POSITION's position: base free + locked + the open BUY orders' quantity."""
-        acct = self.accounts[account]
-        base = rules.spec.base
-        buys = sum(
-            o.remaining for o in self.open.get((account, symbol), {}).values() if o.side == "BUY"
-        )
-        return acct.free[base] + acct.locked[base] + buys
-
     def place(
         self,
         account: str,
@@ -505,20 +426,6 @@ class Engine(Listing, Edits, SelfTradePrevention):
                 self._report(order, "NEW", now)
             self._execute(order, rules, now)
 
-    def _can_pay(self, order: Order, rules: SymbolRules) -> bool:
-        book = self.books[order.symbol]
-        is_buy = order.side == "BUY"
-        kind = TRIGGERED_TYPE.get(order.type, order.type)
-        price = order.price if kind != "MARKET" else None
-        try:
-            self._check_funds(
-                self.accounts[order.account], is_buy, kind, order.orig_qty, None, price,
-                book.asks if is_buy else book.bids, rules.spec.base, rules.spec.quote,
-            )  # fmt: skip
-        except SimError:
-            return False
-        return True
-
     def _report(self, order: Order, exec_type: str, now: int, **kw: Any) -> None:
         self._emit(
             "executionReport",
@@ -526,199 +433,6 @@ class Engine(Listing, Edits, SelfTradePrevention):
             order.account,
             reports.execution_report(order, exec_type, now, **kw),
         )
-
-    def _check_funds(
-        self,
-        acct: Account,
-        is_buy: bool,
-        order_type: str,
-        qty: int | None,
-        quote_qty: int | None,
-        price: int | None,
-        opposite: BookSide,
-        base: str,
-        quote: str,
-    ) -> None:
-        if acct.unlimited:
-            return
-        if is_buy:
-            if order_type != "MARKET":
-                need = mul(price or 0, qty or 0)
-            elif quote_qty is not None:
-                need = quote_qty
-            else:
-                need = self._cost(opposite, qty or 0)
-            ok = acct.has(quote, need)
-        else:
-            ok = acct.has(base, qty or 0)
-        if not ok:
-            raise new_order_rejected("Account has insufficient balance for requested action.")
-
-    @staticmethod
-    def _cost(side: BookSide, qty: int) -> int:
-        cost = 0
-        for p in side.best_first():
-            take = min(qty, side.totals[p])
-            cost += mul(p, take)
-            qty -= take
-            if qty <= 0:
-                break
-        return cost
-
-    @staticmethod
-    def _qty_for_quote(side: BookSide, quote_qty: int) -> int:
-        qty = 0
-        for p in side.best_first():
-            level_quote = mul(p, side.totals[p])
-            if level_quote >= quote_qty:
-                return qty + quote_qty * SCALE // p
-            qty += side.totals[p]
-            quote_qty -= level_quote
-        return qty
-
-    def _match(
-        self,
-        book: Book,
-        taker: Order,
-        acct: Account,
-        rules: SymbolRules,
-        limit: int | None,
-        now: int,
-    ) -> None:
-        is_buy = taker.side == "BUY"
-        side = book.asks if is_buy else book.bids
-        prices = side.prices
-        while taker.remaining > 0 and prices:
-            p = prices[0] if is_buy else prices[-1]
-            if limit is not None and (p > limit if is_buy else p < limit):
-                break
-            level = side.levels[p]
-            while level and taker.remaining > 0:
-                maker = level[0]
-                if (
-                    taker.self_trade_prevention != "NONE"
-                    and maker.account == taker.account
-                    and not taker.internal
-                ):
-                    self._prevent(side, p, taker, maker, now)
-                    continue
-                qty = min(taker.remaining, maker.remaining)
-                if maker.iceberg_qty is not None:
-                    qty = min(qty, maker.shown)  # an iceberg trades its visible slice
-                self._trade(book, taker, maker, acct, rules, p, qty, now)
-                side.cut(maker, qty, traded=True)
-                if maker.remaining == 0:
-                    level.popleft()
-                    self._close(maker, now)
-            self._touch(book, not is_buy, p)
-            if not level:
-                side.drop(p)
-            if not taker.is_open:  # expired by self-trade prevention
-                break
-
-    def _trade(
-        self,
-        book: Book,
-        taker: Order,
-        maker: Order,
-        taker_acct: Account,
-        rules: SymbolRules,
-        price: int,
-        qty: int,
-        now: int,
-    ) -> None:
-        base, quote = rules.spec.base, rules.spec.quote
-        maker_acct = self.accounts[maker.account]
-        quote_qty = mul(price, qty)
-        taker_is_buyer = taker.side == "BUY"
-        buyer, seller = (taker, maker) if taker_is_buyer else (maker, taker)
-        buyer_acct, seller_acct = (
-            (taker_acct, maker_acct) if taker_is_buyer else (maker_acct, taker_acct)
-        )
-        buyer_bps = buyer_acct.taker_bps if taker_is_buyer else buyer_acct.maker_bps
-        seller_bps = seller_acct.maker_bps if taker_is_buyer else seller_acct.taker_bps
-        buyer_fee = qty * buyer_bps // 10000
-        seller_fee = quote_qty * seller_bps // 10000
-        # the maker's funds come out of its lock, the taker's out of free balance
-        if taker_is_buyer:
-            buyer_acct.debit(quote, quote_qty)
-            seller_acct.debit_locked(base, qty)
-            maker.locked -= min(maker.locked, qty)
-        else:
-            seller_acct.debit(base, qty)
-            spent = min(maker.locked, quote_qty)
-            buyer_acct.debit_locked(quote, spent)
-            maker.locked -= spent
-        buyer_acct.credit(base, qty - buyer_fee)
-        seller_acct.credit(quote, quote_qty - seller_fee)
-        trade = Trade(
-            symbol=book.symbol,
-            trade_id=self.next_trade_id[book.symbol],
-            price=price,
-            qty=qty,
-            quote_qty=quote_qty,
-            time=now,
-            buyer_is_maker=not taker_is_buyer,
-            buy_order=buyer,
-            sell_order=seller,
-            buyer_commission=buyer_fee,
-            buyer_commission_asset=base,
-            seller_commission=seller_fee,
-            seller_commission_asset=quote,
-        )
-        self.next_trade_id[book.symbol] += 1
-        self.trades[book.symbol].append(trade)
-        self.last_price[book.symbol] = price
-        waiting = self.stops.get(book.symbol)
-        if waiting:
-            self._fired.extend(triggers.fired(waiting, price, now))
-        for trade_hook in self.trade_hooks:
-            trade_hook(trade)
-        for o, is_buyer, fee, asset in (
-            (buyer, True, buyer_fee, base),
-            (seller, False, seller_fee, quote),
-        ):
-            first = o.executed_qty == 0
-            o.executed_qty += qty
-            o.cum_quote += quote_qty
-            o.update_time = now
-            o.fills.append(Fill(price, qty, fee, asset, trade.trade_id))
-            if not o.internal:
-                self.account_trades.setdefault(o.account, deque()).append((trade, is_buyer))
-                self._moved.setdefault(o.account, set()).update((base, quote))
-                if first:
-                    for hook in self.first_fill_hooks:
-                        hook(o.account)
-            if first and o.oco_peer is not None:
-                self._list_first_trade(o, now)
-        taker.status = "FILLED" if taker.remaining == 0 else "PARTIALLY_FILLED"
-        maker.status = "FILLED" if maker.remaining == 0 else "PARTIALLY_FILLED"
-        if self.listeners:
-            self._emit("trade", book.symbol, None, reports.trade_event(trade, now))
-            for o in (taker, maker):
-                if not o.internal:
-                    self._emit(
-                        "executionReport",
-                        o.symbol,
-                        o.account,
-                        reports.execution_report(o, "TRADE", now, trade, is_maker=o is maker),
-                    )
-
-    def _rest(self, book: Book, order: Order, acct: Account, base: str, quote: str) -> None:
-        if order.side == "BUY":
-            order.locked = mul(order.price, order.remaining)
-            acct.lock(quote, order.locked)
-            self._moved.setdefault(order.account, set()).add(quote)
-            book.bids.add(order)
-        else:
-            order.locked = order.remaining
-            acct.lock(base, order.locked)
-            self._moved.setdefault(order.account, set()).add(base)
-            book.asks.add(order)
-        if acct.unlimited:
-            self._moved.pop(order.account, None)
-        self._add_open(order)
-        self._touch(book, order.side == "BUY", order.price)
 
     def _finish(self, order: Order, status: str, now: int, reason: str = "") -> None:
         order.status = status

@@ -27,6 +27,14 @@ class Fill:
     trade_id: int
 
 
+@dataclass(slots=True)
+class AllocFill(Fill):
+    """A fill by allocation (an order placed with SOR filled on another book of its SOR):
+    `trade_id` is -1, `alloc_id` the allocation's id (faqs/sor_faq.md)."""
+
+    alloc_id: int
+
+
 @dataclass(slots=True, eq=False)
 class Order:
     """An order and its lifecycle state. `locked` is what it still holds of the account's funds.
@@ -79,6 +87,9 @@ class Order:
     # a pegged order: (pegPriceType, pegOffsetType, pegOffsetValue, the requested price); its
     # `price` is the pegged price once determined (0 before)
     peg: tuple[str, str | None, int | None, int] | None = None
+    # an order placed with SOR (engine/sor.py): its workingFloor, "SOR" or "EXCHANGE"; "" for
+    # every other order (so `usedSor` / `workingFloor` appear only for SOR orders)
+    floor: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -140,3 +151,21 @@ class Amendment:
     orig_qty: int
     new_qty: int
     time: int
+
+
+@dataclass(slots=True, frozen=True)
+class Allocation:
+    """One SOR allocation (GET /api/v3/myAllocations item): `symbol` is the order's symbol."""
+
+    symbol: str
+    allocation_id: int
+    order_id: int
+    order_list_id: int
+    price: int
+    qty: int
+    quote_qty: int
+    commission: int
+    commission_asset: str
+    time: int
+    is_buyer: bool
+    account: str

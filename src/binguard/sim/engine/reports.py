@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..numbers import fmt
+from ..numbers import fmt, mul
 from .accounts import Account
 from .book import Book
 from .lists import OrderList
-from .orders import Order, Trade
+from .orders import Allocation, AllocFill, Fill, Order, Trade
 
 ZERO = "0.00000000"
 
@@ -43,7 +43,30 @@ def _conditional(o: Order, out: dict[str, Any]) -> dict[str, Any]:
             out["peggedPrice"] = fmt(o.price)
     if o.expiry_reason:
         out["expiryReason"] = o.expiry_reason
+    if o.floor:  # placed with SOR (the FAQ: "two extra fields: usedSor and workingFloor")
+        out["usedSor"], out["workingFloor"] = True, o.floor
     return out
+
+
+def fill(f: Fill) -> dict[str, Any]:
+    """One item of a FULL response's `fills`; an allocation's as faqs/sor_faq.md shows it."""
+    if isinstance(f, AllocFill):
+        return {
+            "matchType": "ONE_PARTY_TRADE_REPORT",
+            "price": fmt(f.price),
+            "qty": fmt(f.qty),
+            "commission": fmt(f.commission),
+            "commissionAsset": f.commission_asset,
+            "tradeId": -1,
+            "allocId": f.alloc_id,
+        }
+    return {
+        "price": fmt(f.price),
+        "qty": fmt(f.qty),
+        "commission": fmt(f.commission),
+        "commissionAsset": f.commission_asset,
+        "tradeId": f.trade_id,
+    }
 
 
 def order_details(o: Order) -> dict[str, Any]:
@@ -105,16 +128,7 @@ def order_response(o: Order, resp_type: str) -> dict[str, Any]:
         del out["origQty"]
     _conditional(o, out)
     if resp_type == "FULL":
-        out["fills"] = [
-            {
-                "price": fmt(f.price),
-                "qty": fmt(f.qty),
-                "commission": fmt(f.commission),
-                "commissionAsset": f.commission_asset,
-                "tradeId": f.trade_id,
-            }
-            for f in o.fills
-        ]
+        out["fills"] = [fill(f) for f in o.fills]
     return out
 
 
@@ -279,7 +293,45 @@ def execution_report(
             out["gp"] = fmt(o.price)
     if o.expiry_reason:
         out["eR"] = o.expiry_reason
+    if o.floor:  # user-data-stream.md: `k` workingFloor, `uS` usedSor
+        out["k"], out["uS"] = o.floor, True
     return out
+
+
+def allocation_report(o: Order, f: AllocFill, now: int) -> dict[str, Any]:
+    """The executionReport of a SOR order filled by one allocation: a TRADE without a trade
+    (`t` -1) with `b` matchType and `a` allocId (user-data-stream.md)."""
+    out = execution_report(o, "TRADE", now)
+    out.update(
+        l=fmt(f.qty),
+        L=fmt(f.price),
+        n=fmt(f.commission),
+        N=f.commission_asset,
+        Y=fmt(mul(f.price, f.qty)),
+        b="ONE_PARTY_TRADE_REPORT",
+        a=f.alloc_id,
+    )
+    return out
+
+
+def allocation(a: Allocation) -> dict[str, Any]:
+    """GET /api/v3/myAllocations item (rest-api.md §Query Allocations)."""
+    return {
+        "symbol": a.symbol,
+        "allocationId": a.allocation_id,
+        "allocationType": "SOR",
+        "orderId": a.order_id,
+        "orderListId": a.order_list_id,
+        "price": fmt(a.price),
+        "qty": fmt(a.qty),
+        "quoteQty": fmt(a.quote_qty),
+        "commission": fmt(a.commission),
+        "commissionAsset": a.commission_asset,
+        "time": a.time,
+        "isBuyer": a.is_buyer,
+        "isMaker": False,
+        "isAllocator": False,
+    }
 
 
 def account_position(account: Account, assets: set[str], now: int) -> dict[str, Any]:
