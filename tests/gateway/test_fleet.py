@@ -103,7 +103,10 @@ async def test_redis_killed_and_restarted_under_load(
 
     (How much they admit meanwhile is the Redis store's policy, backends/redis_fallback.py: a
     conservative local share of each limit until Redis answers again.)"""
-    config = gw_config(small_sim.url, store=own_redis.url, ip_name="ip-kill", max_wait_s=1.0)
+    # max_wait 3 s: the two start-ups (21 weight each) and the first 60 pings may fall in one
+    # 1-second window of 100 (95 with the margin): the last pings then wait for the next one,
+    # which a loaded machine can delay past a 1 s wait (a local 429 in the first batch)
+    config = gw_config(small_sim.url, store=own_redis.url, ip_name="ip-kill", max_wait_s=3.0)
     # While Redis is up, a call slower than the store's 0.25 s default (a loaded test machine)
     # would send a store to its fallback share and refuse pings of the first batch: a patient
     # store, as in the test above. A killed Redis refuses connections at once, whatever this is.

@@ -1,8 +1,10 @@
 """The demo's exchange: the simulator with a fault plan that hits every seed failure.
 
 `chaos` (the default): resets before and after execution, stalls past the client's timeout after
-execution, 5XX answers with the order executed and not, HTML 502s, a server clock 3 s ahead and
-drifting, a weight limit low enough that the bot reaches it, and one forced IP ban half-way.
+execution, 5XX answers with the order executed and not — on orders, order lists,
+cancel-replaces (one with only its cancel half executed) and amendments —, HTML 502s, a server
+clock 3 s ahead and drifting, a weight limit low enough that the bot reaches it, and one forced
+IP ban half-way.
 `calm`: no faults, for comparison. A plan file (YAML/JSON, examples/faults/): its rules on a
 server clock that starts true (a plan moves it with `clock_jump` rules); the weight limit is the
 demo's in every case.
@@ -81,6 +83,7 @@ def chaos_plan(seed: int, seconds: float) -> FaultPlan:
             "name": "-1006 not executed",
         },
         {**cancel, "action": "reset_after", "probability": 0.03, "name": "cancel reset after"},
+        *_edit_faults(),
         {"action": "html", "status": 502, "probability": 0.02, "name": "HTML 502"},
         {
             "method": "GET",
@@ -135,6 +138,54 @@ def chaos_plan(seed: int, seconds: float) -> FaultPlan:
         },
     ]
     return FaultPlan.from_mapping({"seed": seed, "rules": rules})
+
+
+def _edit_faults() -> list[dict[str, Any]]:
+    """Execution-unknown faults on order lists and edits (issue 16): after execution and not."""
+    lists = {"path": "/api/v3/orderList/*", "method": "POST"}
+    replace = {"path": "/api/v3/order/cancelReplace", "method": "POST"}
+    amend = {"path": "/api/v3/order/amend/keepPriority", "method": "PUT"}
+    return [
+        {**lists, "action": "reset_after", "probability": 0.08, "name": "list reset after"},
+        {
+            **lists,
+            "action": "error",
+            "status": 503,
+            "code": -1007,
+            "executed": True,
+            "probability": 0.05,
+            "name": "list -1007 executed",
+        },
+        {**lists, "action": "reset", "probability": 0.05, "name": "list reset before"},
+        {**replace, "action": "reset_after", "probability": 0.08, "name": "replace reset after"},
+        {
+            **replace,
+            "action": "error",
+            "status": 503,
+            "code": -1006,
+            "executed": True,
+            "stage": "cancel",
+            "probability": 0.05,
+            "name": "replace: only the cancel ran",
+        },
+        {
+            **replace,
+            "action": "stall_after",
+            "probability": 0.04,
+            "stall_s": 3.0,
+            "name": "replace stall after",
+        },
+        {**amend, "action": "reset_after", "probability": 0.08, "name": "amend reset after"},
+        {
+            **amend,
+            "action": "error",
+            "status": 503,
+            "code": -1007,
+            "executed": False,
+            "probability": 0.05,
+            "name": "amend -1007 not executed",
+        },
+    ]
 
 
 @dataclass(frozen=True)

@@ -103,14 +103,19 @@ async def _session(
     settled = await _settle(sim, bn, mm, book, timing)
     verdict = judge(
         journal=bn.journal.all(),
+        lists=bn.journal.lists.all(),
+        edits=bn.journal.edits.all(),
         exchange_orders=await _admin(sim.url, "orders"),
+        exchange_lists=await _admin(sim.url, "order_lists"),
+        amendments=await _admin(sim.url, "amendments"),
         requests=await _admin(sim.url, "requests"),
         forced_ban_labels={r.label for r in chosen.plan.rules if r.action == "http_418"},
         bans_learnt_at=learnt,
         clock_errors_after_sync=clock.clock_errors_after_sync,
         unhandled=mm.state.unhandled,
         prefix=bn.options.client_order_id_prefix,
-        **settled,
+        book_mismatches=settled["book_mismatches"],
+        missed_fills=settled["missed_fills"],
     )
     facts = Facts(runlog, verdict, timing, clock, DEMO_WEIGHT_LIMIT, board.weight_peak)
     story = tell(facts, forced_ban=chosen.forced_ban)

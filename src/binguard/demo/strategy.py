@@ -1,4 +1,9 @@
-"""A small market maker: quote around the book, keep a few orders open, cancel stale ones.
+"""A small market maker: quote around the book, keep a few orders open, edit and then cancel
+stale ones, and keep protective orders (brackets.py: an OCO or OTOCO and a stop-loss in turn).
+
+A stale quote is first amended (half its quantity, keeping its place in the book), the next time
+cancel-replaced to a fresh price, then cancelled: every edit the connector offers, each with its
+no-loss guarantee, under the demo's chaos.
 
 It is the application on top of the connector, so it decides what to do with typed errors: wait
 out a ban (the connector fails fast with its end), skip a tick on a rejected order, and count
@@ -25,11 +30,11 @@ from binguard.connector.client import SpotConnector
 from binguard.connector.models import Order
 from binguard.errors import BinanceError, IpBannedError, RateLimitedError
 
+from .brackets import QTY, SYMBOL, TICK, Brackets
+
 log = logging.getLogger("binguard.demo")
 
-SYMBOL = "BTCUSDT"
-TICK = Decimal("0.01")
-QTY = Decimal("0.00100")
+__all__ = ["QTY", "SYMBOL", "TICK", "MarketMaker", "StrategyState"]
 
 
 @dataclass
@@ -46,6 +51,8 @@ class StrategyState:
     book_reads: int = 0  # ticks quoted from the local book
     book_waits: int = 0  # ticks the book was resyncing (quoted from REST instead)
     cut_short: int = 0  # steps still running when time was up, cancelled after the grace
+    amended: int = 0  # stale quotes amended (keepPriority)
+    replaced: int = 0  # stale quotes cancel-replaced
 
 
 class MarketMaker:
@@ -64,6 +71,8 @@ class MarketMaker:
         self.stale_after = stale_after
         self._tick = 0
         self._end = float("inf")
+        self.brackets = Brackets(bn)
+        self._edits: dict[int, int] = {}  # orderId -> edits made to it (amend, then replace)
 
     def _left(self) -> float:
         return max(0.0, self._end - time.monotonic())
@@ -111,13 +120,11 @@ class MarketMaker:
         bid_price, ask_price = await self._top()
         if self._tick % 10 == 0:
             await self._refresh()
+        await self.brackets.tick(bid_price, ask_price)
         now = time.monotonic()
         for coid, (order, placed) in list(self.state.open.items()):
             if now - placed > self.stale_after:
-                cancelled = await self.bn.cancel_order(SYMBOL, order_id=order.order_id)
-                self.state.open.pop(coid, None)
-                self.state.cancelled += cancelled.status == "CANCELED"
-                self.state.filled += cancelled.status == "FILLED"
+                await self._retire(coid, order, bid_price, ask_price)
         sides = [o.side for o, _ in self.state.open.values()]
         for side, price in (
             ("BUY", bid_price - 5 * TICK),
@@ -132,6 +139,50 @@ class MarketMaker:
                     self.state.open[order.client_order_id] = (order, time.monotonic())
                 else:
                     self.state.filled += order.status == "FILLED"
+
+    async def _retire(self, coid: str, order: Order, bid: Decimal, ask: Decimal) -> None:
+        """A stale quote: amended the first time, cancel-replaced the second, then cancelled.
+        An edit the exchange refuses (the order filled or went meanwhile) drops it from the
+        quotes; the next openOrders refresh counts what filled."""
+        try:
+            await self._edit(coid, order, bid, ask)
+        except (IpBannedError, RateLimitedError):
+            raise  # waited out by step()
+        except BinanceError as err:
+            self.state.open.pop(coid, None)
+            log.info("stale quote %s left the book: %s", coid, err)
+
+    async def _edit(self, coid: str, order: Order, bid: Decimal, ask: Decimal) -> None:
+        done = self._edits.get(order.order_id, 0)
+        if done == 0:
+            amendment, _ = await self.bn.amend(SYMBOL, order_id=order.order_id, new_qty=QTY / 2)
+            self.state.open.pop(coid, None)
+            self.state.open[amendment.new_client_order_id] = (order, time.monotonic())
+            self._edits[order.order_id] = 1
+            self.state.amended += 1
+            return
+        if done == 1:
+            price = bid - 5 * TICK if order.side == "BUY" else ask + 5 * TICK
+            result = await self.bn.cancel_replace(
+                SYMBOL,
+                order.side,
+                "LIMIT",
+                cancel_order_id=order.order_id,
+                quantity=QTY / 2,
+                price=price,
+                time_in_force="GTC",
+            )
+            self.state.open.pop(coid, None)
+            self.state.replaced += 1
+            new = result.new_order
+            if new is not None and (new.is_open or new.status is None):
+                self.state.open[new.client_order_id] = (new, time.monotonic())
+                self._edits[new.order_id] = 2  # a replacement is cancelled when stale
+            return
+        cancelled = await self.bn.cancel_order(SYMBOL, order_id=order.order_id)
+        self.state.open.pop(coid, None)
+        self.state.cancelled += cancelled.status == "CANCELED"
+        self.state.filled += cancelled.status == "FILLED"
 
     async def _top(self) -> tuple[Decimal, Decimal]:
         """Best bid and ask: from the local book (WebSocket diffs, no weight) when it is
@@ -166,7 +217,8 @@ class MarketMaker:
                 self.state.open[order.client_order_id] = (order, time.monotonic())
 
     async def flatten(self) -> None:
-        """Cancel what is still open at the end."""
+        """Cancel what is still open at the end: quotes, then lists and stops."""
+        await self.brackets.flatten()
         for coid, (order, _) in list(self.state.open.items()):
             try:
                 await self.bn.cancel_order(SYMBOL, order_id=order.order_id)
