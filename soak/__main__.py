@@ -13,11 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import part_fleet, part_hostile, part_kill9, part_orders
+from . import part_demo, part_fleet, part_hostile, part_kill9, part_orders
 from ._common import PartResult
 from .report import plot, table
 
-PARTS = ("orders-rest", "orders-ws", "kill9", "fleet", "hostile")
+PARTS = ("orders-rest", "orders-ws", "kill9", "kill9-mixed", "fleet", "hostile", "demo-seeds")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +55,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
         help="an orders part stops placing after this long, counts reached or not",
     )
     p.add_argument("--kills", type=_positive, default=50)
+    p.add_argument("--kills-mixed", type=_positive, default=20, help="kills with lists and edits")
+    p.add_argument("--demo-seeds", type=_positive, default=20, help="demo runs, one seed each")
+    p.add_argument("--demo-seconds", type=_positive, default=30, help="each demo run's trading")
     p.add_argument("--redis-restarts", type=_positive, default=3)
     p.add_argument("--hostile-http", type=_positive, default=20_000)
     p.add_argument("--hostile-classify", type=_positive, default=100_000)
@@ -75,6 +78,12 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], PartResult]]:
         "orders-rest": orders("rest", args.orders_rest),
         "orders-ws": orders("ws", args.orders_ws),
         "kill9": lambda: part_kill9.run(part_kill9.KillSpec(args.kills, args.seed)),
+        "kill9-mixed": lambda: part_kill9.run(
+            part_kill9.KillSpec(args.kills_mixed, args.seed, "mixed")
+        ),
+        "demo-seeds": lambda: part_demo.run(
+            part_demo.DemoSpec(args.demo_seeds, args.demo_seconds, first_seed=1)
+        ),
         "fleet": lambda: part_fleet.run(part_fleet.FleetSpec(args.redis_restarts, args.seed)),
     }
 

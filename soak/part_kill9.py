@@ -2,9 +2,11 @@
 duplicated.
 
 The child (`tests.connector._child`, the kill -9 test's bot) places GTC orders through the
-connector with a file journal; the order endpoint is slowed by 30 ms, so most kills land while an
-order is in flight. After each kill a fresh connector on the same journal runs `recover()`; then
-the journal is held against the simulator's ground truth.
+connector with a file journal — in `mixed` mode also an OCO list and a cancel-replace each round;
+the order, list and cancel-replace endpoints are slowed by 30 ms, so most kills land while one
+is in flight. After each kill a fresh connector on the same journal runs `recover()`; then the
+journal (orders, lists with their legs, edits) is held against the simulator's ground truth with
+the demo's verdict (demo/verdict.py `judge`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import aiohttp
 from bench._common import SimProcess
 
 from binguard.connector import ConnectorOptions, SpotConnector
-from binguard.connector.journal import Stage
+from binguard.demo.verdict import judge
 from binguard.sim import FlowConfig, SimConfig
 
 from ._common import SELF, Clock, PartResult, rss_mb
@@ -34,6 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 class KillSpec:
     kills: int
     seed: int
+    mode: str = "orders"  # or "mixed": lists and cancel-replaces too
+
+
+_SLOWED = {
+    "orders": ("/api/v3/order",),
+    "mixed": ("/api/v3/order", "/api/v3/orderList/oco", "/api/v3/order/cancelReplace"),
+}
 
 
 @dataclass(slots=True)
@@ -44,20 +53,26 @@ class _Tally:
     duplicated: int = 0
     pending_after: int = 0
     child_errors: int = 0  # a child that died of something else than our SIGKILL
+    lists: int = 0  # lists and edits journalled so far (mixed mode)
+    edits: int = 0
 
 
 def run(spec: KillSpec) -> PartResult:
-    result = PartResult("kill9")
+    result = PartResult("kill9" if spec.mode == "orders" else f"kill9-{spec.mode}")
     config = SimConfig(seed=spec.seed, flow=FlowConfig(interval_ms=0))
     with SimProcess(config) as sim, tempfile.TemporaryDirectory() as tmp:
         sim.post("/_sim/faults", {"seed": 1, "rules": [
-            {"action": "latency", "path": "/api/v3/order", "method": "POST", "latency_ms": 30}]})  # fmt: skip
+            {"action": "latency", "path": path, "method": "POST", "latency_ms": 30}
+            for path in _SLOWED[spec.mode]]})  # fmt: skip
         tally = asyncio.run(_kill_loop(sim, Path(tmp) / "orders.db", spec, result))
     result.figures.update(
         {"kills": str(tally.kills), "in flight at a kill, settled": str(tally.in_flight)}
     )
     result.zero("lost", tally.lost)
     result.zero("duplicated", tally.duplicated)
+    if spec.mode == "mixed":
+        result.figures["lists placed"] = str(tally.lists)
+        result.figures["edits made"] = str(tally.edits)
     result.zero("left unknown after recover()", tally.pending_after)
     result.zero("children dead of another cause", tally.child_errors)
     result.check("kills that hit an order in flight", tally.in_flight,
@@ -70,7 +85,9 @@ async def _kill_loop(sim: SimProcess, journal: Path, spec: KillSpec, result: Par
     key = sim.config.demo.keys[0]
     tally, clock = _Tally(), Clock()
     for _ in range(spec.kills):
-        if not await _run_child_until_killed(sim.url, key.api_key, key.secret, journal, rng):
+        if not await _run_child_until_killed(
+            sim.url, key.api_key, key.secret, journal, rng, spec.mode
+        ):
             tally.child_errors += 1
         tally.kills += 1
         options = ConnectorOptions(
@@ -79,21 +96,42 @@ async def _kill_loop(sim: SimProcess, journal: Path, spec: KillSpec, result: Par
         async with SpotConnector(
             api_key=key.api_key, secret=key.secret, base_url=sim.url, options=options
         ) as bn:
-            tally.in_flight += len(bn.journal.pending())
+            j = bn.journal
+            tally.in_flight += len(j.pending()) + len(j.lists.pending()) + len(j.edits.pending())
             await bn.recover()
-            tally.pending_after += len(bn.journal.pending())
-            entries = {e.client_order_id: e for e in bn.journal.all()}
-        _compare(entries, await _truth(sim.url), tally)
+            tally.pending_after += (
+                len(j.pending()) + len(j.lists.pending()) + len(j.edits.pending())
+            )
+            verdict = judge(
+                journal=j.all(),
+                lists=j.lists.all(),
+                edits=j.edits.all(),
+                exchange_orders=await _truth(sim.url, "orders"),
+                exchange_lists=await _truth(sim.url, "order_lists"),
+                amendments=await _truth(sim.url, "amendments"),
+                requests=(),
+                forced_ban_labels=set(),
+                clock_errors_after_sync=0,
+                unhandled=0,
+                prefix="bg",
+            )
+            tally.lost = verdict.lost + verdict.lists_lost + verdict.edits_lost
+            tally.duplicated = (
+                verdict.duplicated + verdict.lists_duplicated + verdict.edits_duplicated
+            )
+            tally.lists, tally.edits = verdict.lists_placed, verdict.edits_made
+            for left in await bn.open_order_lists():  # a list's stop leg would pile up
+                await bn.cancel_order_list("BTCUSDT", order_list_id=left.order_list_id)
         result.series.add(clock(), rss_sim=rss_mb(sim.pid), rss_soak=rss_mb(SELF),
                           settled_in_flight=tally.in_flight)  # fmt: skip
     return tally
 
 
 async def _run_child_until_killed(
-    url: str, api_key: str, secret: str, journal: Path, rng: random.Random
+    url: str, api_key: str, secret: str, journal: Path, rng: random.Random, mode: str
 ) -> bool:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.connector._child", url, api_key, secret, str(journal),
+        sys.executable, "-m", "tests.connector._child", url, api_key, secret, str(journal), mode,
         cwd=ROOT, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -109,20 +147,8 @@ async def _run_child_until_killed(
     return await proc.wait() == -signal.SIGKILL
 
 
-async def _truth(url: str) -> list[dict[str, Any]]:
-    async with aiohttp.ClientSession() as session, session.get(f"{url}/_sim/orders") as reply:
-        orders: list[dict[str, Any]] = await reply.json()
-    return [o for o in orders if str(o["clientOrderId"]).startswith("bg")]
-
-
-def _compare(entries: dict[str, Any], truth: list[dict[str, Any]], tally: _Tally) -> None:
-    on_exchange = [str(o["clientOrderId"]) for o in truth]
-    tally.duplicated = len(on_exchange) - len(set(on_exchange))
-    lost = 0
-    for order in truth:  # on the exchange but not known to the journal as placed
-        entry = entries.get(str(order["clientOrderId"]))
-        if entry is None or entry.stage is not Stage.ACKED or entry.order_id != order["orderId"]:
-            lost += 1
-    placed = {coid for coid, e in entries.items() if e.order_id is not None}
-    lost += len(placed - set(on_exchange))  # believed placed, absent
-    tally.lost = lost
+async def _truth(url: str, what: str) -> list[dict[str, Any]]:
+    """The simulator's ground truth (`/_sim/orders`, `order_lists`, `amendments`)."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/_sim/{what}") as reply:
+        rows: list[dict[str, Any]] = await reply.json()
+    return rows

@@ -51,7 +51,8 @@ def plot(results: Sequence[PartResult], path: Path) -> Path | None:
         memory.set_title(f"{r.name}: resident memory (MB)")
         for ax in row:
             ax.set_xlabel("seconds")
-            ax.legend(loc="upper left", fontsize=8)
+            if ax.get_legend_handles_labels()[0]:  # a part without memory samples has none
+                ax.legend(loc="upper left", fontsize=8)
             ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
