@@ -8,6 +8,11 @@ STOP_LOSS below, RESULT). An OCO places two orders, checks both orders' filters 
 rules, and answers both order reports. Best of two alternated runs of each. Goal: the OCO rate
 >= 0.5x the single-order rate.
 
+(b), the client side (issue 16): the connector's typed `place_order_list` (an OTO whose working
+leg is a LIMIT IOC below the market, so it expires at once and the list is ALL_DONE) next to a
+typed `place_order` (the same LIMIT IOC), client CPU per call, same run, same simulator process,
+a file journal; interleaved rounds, best of each. Goal: the list <= 1.5x the single order.
+
 Run: `.venv/bin/python -m bench lists`.
 """
 
@@ -114,6 +119,11 @@ def _measure(kind: str) -> float:
 
 
 def run() -> None:
+    _server_rates()
+    _client_cpu()
+
+
+def _server_rates() -> None:
     # alternated, best of two each: the machine is shared, a burst of load hits one run only
     limit = oco = 0.0
     for _ in range(ROUNDS):
@@ -137,3 +147,68 @@ def run() -> None:
 
 if __name__ == "__main__":
     run()
+
+
+# -- (b) client CPU: typed place_order_list vs typed place_order ------------------------------
+CLIENT_N, CLIENT_ROUNDS, CLIENT_WARM = 300, 5, 50
+
+
+def _client_cpu() -> None:
+    import os
+    import tempfile
+
+    from bench._common import SimProcess
+    from bench.bench_connector import _cpu_config
+
+    with tempfile.TemporaryDirectory() as tmp, SimProcess(_cpu_config()) as sim:
+        key = next(k for k in sim.config.demo.keys if k.kind == "HMAC")
+        order, listed = asyncio.run(
+            _client_rounds(sim.url, key.api_key, key.secret, os.path.join(tmp, "journal.db"))
+        )
+    ratio = listed / order
+    print(f"   typed place_order (LIMIT IOC)        : {order:7.1f} µs CPU per call")
+    print(f"   typed place_order_list (OTO, IOC leg): {listed:7.1f} µs CPU per call")
+    goal(
+        "typed place_order_list client CPU",
+        f"{listed:.1f} µs ({ratio:.2f}x)",
+        f"typed place_order {order:.1f} µs",
+        "<= 1.5x place_order",
+        ratio <= 1.5,
+    )
+
+
+async def _client_rounds(url: str, api_key: str, secret: str, journal: str) -> tuple[float, float]:
+    from binguard.connector import ConnectorOptions, Leg, SpotConnector
+
+    bn = SpotConnector(
+        api_key=api_key,
+        secret=secret,
+        base_url=url,
+        options=ConnectorOptions(journal_path=journal),
+    )
+    await bn.open()
+    working = Leg("BUY", "LIMIT", quantity="0.001", price="10000.00", time_in_force="IOC")
+    pending = Leg("SELL", "LIMIT_MAKER", quantity="0.001", price="40000.00")
+
+    async def one_order() -> object:
+        return await bn.place_order(
+            "BTCUSDT", "BUY", "LIMIT", time_in_force="IOC", quantity="0.001", price="10000.00"
+        )
+
+    async def one_list() -> object:
+        return await bn.place_order_list("OTO", "BTCUSDT", working=working, pending=pending)
+
+    best = [float("inf"), float("inf")]
+    try:
+        for call in (one_order, one_list):
+            for _ in range(CLIENT_WARM):
+                await call()
+        for _ in range(CLIENT_ROUNDS):
+            for i, call in enumerate((one_order, one_list)):
+                started = time.process_time()
+                for _ in range(CLIENT_N):
+                    await call()
+                best[i] = min(best[i], (time.process_time() - started) / CLIENT_N * 1e6)
+    finally:
+        await bn.close()
+    return best[0], best[1]
