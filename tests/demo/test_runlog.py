@@ -1,6 +1,6 @@
 """The demo's reading of the connector's events: three error groups, and the story's lines.
 
-Unit tests of one layer (demo/runlog.py, demo/story.py, dashboard.top) fed with Event values as
+Unit tests of one layer (demo/runlog.py, demo/story.py, _view.top) fed with Event values as
 the connector emits them (connector/client.py `_record`, orders.py `_find`); the end-to-end runs
 are in test_demo.py."""
 
@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
+from binguard._view import VALUE_WIDTH, top
 from binguard.connector.events import Event
-from binguard.demo.dashboard import VALUE_WIDTH, top
 from binguard.demo.runlog import RunLog
 from binguard.demo.story import ClockFacts, Facts, Timing, tell
 from binguard.demo.verdict import Verdict

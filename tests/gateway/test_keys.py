@@ -24,7 +24,7 @@ from binguard.gateway.keys import (
     keygen,
     write_private,
 )
-from binguard.gateway.resign import Resigner
+from binguard.gateway.resign import Resigned, Resigner
 from binguard.policy.endpoints import Security
 from binguard.transport.signing import HmacSigner, load_signer
 
@@ -46,20 +46,19 @@ def resigner(**local: Any) -> Resigner:
     return Resigner(KeyRing.from_mapping(ring_data(**local)))
 
 
+def place(r: Resigner, *, api_key: str | None = "bg-bot", body: str = "", **kw: Any) -> Resigned:
+    """The bot's POST /api/v3/order (TRADE) through `r`; `kw`: query, security, now_ms."""
+    kw.setdefault("security", Security.TRADE)
+    kw.setdefault("now_ms", NOW)
+    return r.resign(method="POST", path="/api/v3/order", api_key=api_key, body=body, **kw)
+
+
 ORDER = "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=0.1&recvWindow=5000"
 
 
 def test_a_bot_30_s_off_is_restamped_with_the_gateway_clock_and_signed_with_the_real_key() -> None:
     query = signed(f"{ORDER}&timestamp={NOW - 30_000}")
-    out = resigner().resign(
-        method="POST",
-        path="/api/v3/order",
-        api_key="bg-bot",
-        query=query,
-        body="",
-        security=Security.TRADE,
-        now_ms=NOW,
-    )
+    out = place(resigner(), query=query)
     assert out.api_key == "REALKEY123"
     payload, _, sig = out.query.rpartition("&signature=")
     assert payload == f"{ORDER}&timestamp={NOW}"  # order and encoding kept, timestamp new
@@ -68,15 +67,7 @@ def test_a_bot_30_s_off_is_restamped_with_the_gateway_clock_and_signed_with_the_
 
 def test_a_signature_in_the_body_stays_in_the_body() -> None:
     body = signed(f"{ORDER}&timestamp={NOW}")
-    out = resigner().resign(
-        method="POST",
-        path="/api/v3/order",
-        api_key="bg-bot",
-        query="",
-        body=body,
-        security=Security.TRADE,
-        now_ms=NOW,
-    )
+    out = place(resigner(), query="", body=body)
     assert out.query == ""
     payload, _, sig = out.body.rpartition("&signature=")
     assert sig == HmacSigner(REAL_SECRET).sign(payload.encode())
@@ -85,15 +76,7 @@ def test_a_signature_in_the_body_stays_in_the_body() -> None:
 def test_query_and_body_are_signed_together() -> None:
     query, body = "symbol=BTCUSDT&side=BUY", f"type=MARKET&quantity=1&timestamp={NOW}"
     sig = HmacSigner(LOCAL_SECRET).sign((query + body).encode())
-    out = resigner().resign(
-        method="POST",
-        path="/api/v3/order",
-        api_key="bg-bot",
-        query=query,
-        body=f"{body}&signature={sig}",
-        security=Security.TRADE,
-        now_ms=NOW,
-    )
+    out = place(resigner(), query=query, body=f"{body}&signature={sig}")
     payload = out.query + out.body.rpartition("&signature=")[0]
     assert out.body.endswith("&signature=" + HmacSigner(REAL_SECRET).sign(payload.encode()))
 
@@ -110,40 +93,16 @@ def test_query_and_body_are_signed_together() -> None:
 )
 def test_a_bad_request_is_refused_with_binances_answer(query: str, code: int, reason: str) -> None:
     with pytest.raises(LocalAuthError) as caught:
-        resigner().resign(
-            method="POST",
-            path="/api/v3/order",
-            api_key="bg-bot",
-            query=query,
-            body="",
-            security=Security.TRADE,
-            now_ms=NOW,
-        )
+        place(resigner(), query=query)
     assert (caught.value.code, caught.value.reason) == (code, reason)
 
 
 def test_a_replayed_signature_is_refused_for_what_acts_not_for_reads() -> None:
     r = resigner()
     query = signed(f"{ORDER}&timestamp={NOW}")
-    r.resign(
-        method="POST",
-        path="/api/v3/order",
-        api_key="bg-bot",
-        query=query,
-        body="",
-        security=Security.TRADE,
-        now_ms=NOW,
-    )
+    place(r, query=query)
     with pytest.raises(LocalAuthError) as caught:
-        r.resign(
-            method="POST",
-            path="/api/v3/order",
-            api_key="bg-bot",
-            query=query,
-            body="",
-            security=Security.TRADE,
-            now_ms=NOW + 5,
-        )
+        place(r, query=query, now_ms=NOW + 5)
     assert (caught.value.code, caught.value.reason) == (-1022, "replayed")
     account = signed(f"timestamp={NOW}")
     for _ in range(2):  # the same read twice (or two reads in one millisecond): both answered
@@ -162,47 +121,15 @@ def test_unknown_keys_and_permissions_are_refused_with_2015() -> None:
     query = signed(f"{ORDER}&timestamp={NOW}")
     read_only = resigner(permissions=["read"])
     with pytest.raises(LocalAuthError) as caught:
-        read_only.resign(
-            method="POST",
-            path="/api/v3/order",
-            api_key="bg-bot",
-            query=query,
-            body="",
-            security=Security.TRADE,
-            now_ms=NOW,
-        )
+        place(read_only, query=query)
     assert (caught.value.code, caught.value.status) == (-2015, 401)
     other_symbol = resigner(symbols=["ETHUSDT"])
     with pytest.raises(LocalAuthError, match="symbol_not_allowed"):
-        other_symbol.resign(
-            method="POST",
-            path="/api/v3/order",
-            api_key="bg-bot",
-            query=query,
-            body="",
-            security=Security.TRADE,
-            now_ms=NOW,
-        )
+        place(other_symbol, query=query)
     with pytest.raises(LocalAuthError, match="unknown_api_key"):
-        resigner().resign(
-            method="POST",
-            path="/api/v3/order",
-            api_key="bg-other",
-            query=query,
-            body="",
-            security=Security.TRADE,
-            now_ms=NOW,
-        )
+        place(resigner(), api_key="bg-other", query=query)
     with pytest.raises(LocalAuthError) as caught:
-        resigner().resign(
-            method="POST",
-            path="/api/v3/order",
-            api_key=None,
-            query=query,
-            body="",
-            security=Security.TRADE,
-            now_ms=NOW,
-        )
+        place(resigner(), api_key=None, query=query)
     assert caught.value.code == -2014
 
 

@@ -7,13 +7,13 @@ at most ~58 characters; long lists (errors by code) are cut to their largest ent
 from __future__ import annotations
 
 import time
-from collections import Counter
 from datetime import UTC, datetime
 
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
+from binguard._view import VALUE_WIDTH, top
 from binguard.backends import LimitKind
 from binguard.connector.book import OrderBook
 from binguard.connector.client import SpotConnector
@@ -21,21 +21,6 @@ from binguard.transport.ws import WsSupervisor
 
 from .runlog import RunLog
 from .strategy import MarketMaker
-
-VALUE_WIDTH = 58  # 80 columns - borders and padding (4) - label (17) - gap (1)
-
-
-def top(counts: Counter[str], width: int = VALUE_WIDTH) -> str:
-    """`code×n` entries, largest first, as many as fit in `width` ("none" when empty)."""
-    out = ""
-    items = counts.most_common()
-    for i, (key, n) in enumerate(items):
-        item = f"{key}×{n}"
-        more = f" +{len(items) - i} more"
-        if len(out) + len(item) + 2 + len(more) > width and i < len(items) - 1:
-            return f"{out}{more}".strip()
-        out = f"{out}, {item}" if out else item
-    return out or "none"
 
 
 class Dashboard:

@@ -25,10 +25,11 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from binguard._view import VALUE_WIDTH, top
+
 if TYPE_CHECKING:
     from .app import Gateway
 
-VALUE_WIDTH = 58  # 80 columns - borders and padding (4) - label (17) - gap (1)
 PRINT_EVERY_S = 30.0
 
 
@@ -59,19 +60,6 @@ class Board:
     offset_ms: float = 0.0
     draining: bool = False
     in_flight: int = 0
-
-
-def top(counts: Counter[str], width: int = VALUE_WIDTH) -> str:
-    """`key×n` entries, largest first, as many as fit in `width` ("none" when empty)."""
-    out = ""
-    items = counts.most_common()
-    for i, (key, n) in enumerate(items):
-        item = f"{key}×{n}"
-        more = f" +{len(items) - i} more"
-        if len(out) + len(item) + 2 + len(more) > width and i < len(items) - 1:
-            return f"{out}{more}".strip()
-        out = f"{out}, {item}" if out else item
-    return out or "none"
 
 
 def _by(metric: Metric, label: str) -> Counter[str]:
