@@ -28,6 +28,18 @@ def _at(price: Decimal, factor: str) -> Decimal:
     return (price * Decimal(factor)).quantize(TICK, rounding=ROUND_DOWN)
 
 
+def _stop_loss(bid: Decimal, stop: str, limit: str) -> Leg:
+    """A STOP_LOSS_LIMIT sell below the market (`stop`, `limit`: factors of the best bid)."""
+    return Leg(
+        "SELL",
+        "STOP_LOSS_LIMIT",
+        quantity=QTY,
+        stop_price=_at(bid, stop),
+        price=_at(bid, limit),
+        time_in_force="GTC",
+    )
+
+
 class Brackets:
     """Places and retires the brackets and stops; counts what it did in `counts`."""
 
@@ -49,14 +61,15 @@ class Brackets:
             return
         self._next = now + self.every_s
         await self._bracket(bid, ask)
+        leg = _stop_loss(bid, "0.99", "0.985")
         stop = await self.bn.place_order(
             SYMBOL,
-            "SELL",
-            "STOP_LOSS_LIMIT",
-            quantity=QTY,
-            stop_price=_at(bid, "0.99"),
-            price=_at(bid, "0.985"),
-            time_in_force="GTC",
+            leg.side,
+            leg.type,
+            quantity=leg.quantity,
+            stop_price=leg.stop_price,
+            price=leg.price,
+            time_in_force=leg.time_in_force,
         )
         self.counts["stops"] += 1
         if stop.is_open or stop.status is None:
@@ -69,14 +82,7 @@ class Brackets:
                 "OCO",
                 SYMBOL,
                 above=Leg("SELL", "LIMIT_MAKER", quantity=QTY, price=_at(ask, "1.01")),
-                below=Leg(
-                    "SELL",
-                    "STOP_LOSS_LIMIT",
-                    quantity=QTY,
-                    stop_price=_at(bid, "0.99"),
-                    price=_at(bid, "0.985"),
-                    time_in_force="GTC",
-                ),
+                below=_stop_loss(bid, "0.99", "0.985"),
             )
         else:
             placed = await self.bn.place_order_list(
@@ -86,14 +92,7 @@ class Brackets:
                     "BUY", "LIMIT", quantity=QTY, price=_at(bid, "0.99"), time_in_force="GTC"
                 ),
                 pending_above=Leg("SELL", "LIMIT_MAKER", quantity=QTY, price=_at(ask, "1.02")),
-                pending_below=Leg(
-                    "SELL",
-                    "STOP_LOSS_LIMIT",
-                    quantity=QTY,
-                    stop_price=_at(bid, "0.98"),
-                    price=_at(bid, "0.975"),
-                    time_in_force="GTC",
-                ),
+                pending_below=_stop_loss(bid, "0.98", "0.975"),
             )
         self.counts["lists"] += 1
         if placed.list_order_status != "ALL_DONE":
