@@ -127,7 +127,11 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     gateway = Gateway(config)
-    await gateway.start()
+    try:
+        await gateway.start()
+    except BaseException:  # the port is taken, ...: nothing may be left open behind the error
+        await gateway.stop()
+        raise
     print(f"binguard gateway listening on {gateway.url} -> {config.rest_url}", flush=True)
     view = None
     if config.dashboard:
