@@ -14,6 +14,7 @@ import pytest
 
 from binguard.connector.book import BookNotReadyError, BookState
 from binguard.connector.events import Event
+from binguard.errors import BinanceError
 from binguard.sim import Simulator
 
 from .conftest import WS_FAST, MakeConnector, Market, admin, load_faults, until
@@ -145,3 +146,23 @@ async def test_closed_book_is_not_served(wsim: Simulator, wconnect: MakeConnecto
     with pytest.raises(BookNotReadyError):
         book.bids()
     await until(lambda: bn.streams.streams == [])
+
+
+async def test_a_snapshot_the_exchange_refuses_fails_the_book_at_once(
+    wsim: Simulator, wconnect: MakeConnector
+) -> None:
+    """A bad symbol: the snapshot request can never succeed (-1121, policy `needs_a_fix`), so
+    the book fails with that error after one request instead of asking again forever, and
+    leaves its stream."""
+    bn = await wconnect()
+    with pytest.raises(BinanceError) as caught:
+        await bn.order_book("NOPEUSDT", wait=10.0)
+    assert caught.value.code == -1121
+    book = bn._books["NOPEUSDT"]
+    assert book.state is BookState.FAILED and book.failure is caught.value
+    with pytest.raises(BookNotReadyError) as not_ready:
+        book.best()
+    assert not_ready.value.failure is caught.value
+    depth = [r for r in await admin(wsim, "requests") if r.get("path") == "/api/v3/depth"]
+    assert len(depth) == 1
+    await until(lambda: "nopeusdt@depth@100ms" not in bn.streams.streams)

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from binguard._aio import reap
 from binguard.errors import BinanceError
 from binguard.policy.backoff import Backoff
+from binguard.policy.retry import needs_a_fix
 
 from ._levels import Side
 from .models import Level
@@ -61,6 +62,7 @@ class BookState(Enum):
     SYNCING = "syncing"  # buffering, snapshot on its way: not served
     LIVE = "live"  # consistent with the exchange as of `last_update_id`
     CLOSED = "closed"
+    FAILED = "failed"  # the snapshot request must change (a bad symbol, bad keys): never served
 
 
 # An Enum member read through its class costs more than a dict lookup (3.11): the hot paths use this.
@@ -68,13 +70,17 @@ _LIVE = BookState.LIVE
 
 
 class BookNotReadyError(RuntimeError):
-    """The book is resyncing (gap, lost socket, start): it is not served until consistent."""
+    """The book is resyncing (gap, lost socket, start): it is not served until consistent.
+    For a FAILED book, `failure` is the exchange's refusal of its snapshot request."""
 
-    def __init__(self, symbol: str, state: BookState, reason: str) -> None:
+    def __init__(
+        self, symbol: str, state: BookState, reason: str, failure: BinanceError | None = None
+    ) -> None:
         super().__init__(f"order book {symbol} is {state.value}: {reason}")
         self.symbol = symbol
         self.state = state
         self.reason = reason
+        self.failure = failure
 
 
 @dataclass(slots=True)
@@ -132,6 +138,8 @@ class OrderBook:
         self._reason = "starting"
         self._buffer: deque[dict[str, Any]] = deque()
         self._live = asyncio.Event()
+        self._failed = asyncio.Event()
+        self.failure: BinanceError | None = None  # why the book FAILED (needs_a_fix), if it did
         self._resync_needed = asyncio.Event()
         self._continuity = False  # a lost socket came back: the next event may continue
         self._gap_seen = asyncio.Event()
@@ -167,12 +175,24 @@ class OrderBook:
         return self._last_u
 
     async def wait_ready(self, within: float | None = None) -> None:
-        """Wait until the book is consistent (TimeoutError after `within` seconds)."""
-        await asyncio.wait_for(self._live.wait(), within)
+        """Wait until the book is consistent (TimeoutError after `within` seconds); raises the
+        exchange's refusal at once if the snapshot request can never succeed (FAILED)."""
+        await asyncio.wait_for(self._settled(), within)
+
+    async def _settled(self) -> None:
+        live = asyncio.ensure_future(self._live.wait())
+        failed = asyncio.ensure_future(self._failed.wait())
+        try:
+            await asyncio.wait({live, failed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            live.cancel()
+            failed.cancel()
+        if self.failure is not None and self._state is BookState.FAILED:
+            raise self.failure
 
     def _check(self) -> None:
         if self._state is not _LIVE:
-            raise BookNotReadyError(self.symbol, self._state, self._reason)
+            raise BookNotReadyError(self.symbol, self._state, self._reason, self.failure)
 
     def bids(self, depth: int | None = None) -> list[Level]:
         """Best bids first (within what the snapshot covered); raises BookNotReadyError."""
@@ -186,7 +206,7 @@ class OrderBook:
     def best(self) -> tuple[Level | None, Level | None]:
         """(best bid, best ask); raises BookNotReadyError while not consistent."""
         if self._state is not _LIVE:
-            raise BookNotReadyError(self.symbol, self._state, self._reason)
+            raise BookNotReadyError(self.symbol, self._state, self._reason, self.failure)
         return self._bids.best(), self._asks.best()
 
     def view(self, depth: int | None = None) -> BookView:
@@ -256,6 +276,13 @@ class OrderBook:
         else:
             self._live.clear()
 
+    def _fail(self, err: BinanceError) -> None:
+        self.failure = err
+        self._streams.remove([self.stream], self)
+        self._set_state(BookState.FAILED, f"snapshot refused: {err}")
+        self._failed.set()
+        self._emit("book_failed", symbol=self.symbol, error=type(err).__name__, code=err.code)
+
     def _resync(self, reason: str) -> None:
         self._continuity = False
         self._set_state(BookState.SYNCING, reason)
@@ -289,7 +316,10 @@ class OrderBook:
             await self._sync()
 
     async def _sync(self) -> None:
-        """Snapshot and replay until consistent (forever, backing off between failures)."""
+        """Snapshot and replay until consistent (forever, backing off between failures), unless
+        the exchange refuses the snapshot request itself (a bad symbol or limit, bad keys:
+        policy/retry.py `needs_a_fix`): asking again would only earn more refusals, so the book
+        FAILS with that error and leaves its stream."""
         attempt = 0
         while self._state is BookState.SYNCING:
             if attempt:
@@ -304,6 +334,9 @@ class OrderBook:
                 snapshot = await self._fetch_snapshot(self.symbol, self.limit)
             except BinanceError as err:
                 log.info("book %s: snapshot failed: %s", self.symbol, err)
+                if needs_a_fix(err):
+                    self._fail(err)
+                    return
                 if err.retry_after:
                     await asyncio.sleep(err.retry_after)
                 continue
