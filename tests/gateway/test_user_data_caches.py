@@ -1,0 +1,245 @@
+"""Keys mode's account and order caches, through the gateway to the simulator (issue 17 item 3).
+
+The gateway holds the real key's user data subscription (WebSocket API) and answers a bot's
+`GET /api/v3/account` and `GET /api/v3/order` from it (rest-api.md §Account information, §Query
+order; user-data-stream.md), after the bot's signature and permissions are checked. Every
+answer is compared with what the simulator itself says for the real key; a gap in the upstream
+user data socket (reset by the simulator, resubscription refused by a fault) sends the queries
+upstream until the caches are rebuilt, so an order changed meanwhile is never answered stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from tests.sim.helpers import Api, new_order, poll
+
+from binguard.gateway import Gateway
+from binguard.gateway.answers import GATEWAY_HEADER
+from binguard.gateway.keys import write_private
+from binguard.policy.backoff import Backoff
+from binguard.sim import Simulator
+from binguard.sim.peers import point_ccxt
+from binguard.sim.ws_conn import WsConn
+from binguard.sim.ws_routes import HUB_KEY
+from binguard.transport.ws_link import WsOptions
+
+from .conftest import gw_config, load_faults
+
+ccxt = pytest.importorskip("ccxt.async_support")
+
+BOT_SECRET = "bot-local-secret-" + "7" * 40
+READER_SECRET = "reader-local-secret-" + "8" * 40
+
+
+@pytest.fixture
+def keys_file(tmp_path: Path, sim: Simulator) -> Path:
+    real = sim.config.demo.keys[0]
+    data = {
+        "real": {"main": {"api_key": real.api_key, "secret": real.secret}},
+        "local": [
+            {"api_key": "bg-bot", "secret": BOT_SECRET, "real": "main"},
+            {"api_key": "bg-writer", "secret": READER_SECRET, "real": "main",
+             "permissions": ["trade"]},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "keys.yaml"
+    write_private(path, yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+async def gw(sim: Simulator, keys_file: Path) -> AsyncIterator[Gateway]:
+    async with Gateway(gw_config(sim.url, keys=str(keys_file), cache_ttl_s=10)) as g:
+        assert g.user_data is not None
+        # reconnect quickly after the refused resubscriptions below
+        g.user_data.options = WsOptions(backoff=Backoff(base=0.02, cap=0.1), healthy_after=0.5)
+        yield g
+
+
+@pytest.fixture
+def bot(gw: Gateway, session: aiohttp.ClientSession) -> Api:
+    return Api(session, gw.url, "bg-bot", BOT_SECRET)
+
+
+@pytest.fixture
+def truth(sim: Simulator, session: aiohttp.ClientSession) -> Api:
+    """The real key, straight to the simulator: what Binance says."""
+    real = sim.config.demo.keys[0]
+    return Api(session, sim.url, real.api_key, real.secret)
+
+
+def upstream(sim: Simulator, path: str) -> int:
+    return sum(1 for r in sim.state.requests if not r.get("ws") and r["path"] == path)
+
+
+async def ready(gw: Gateway) -> dict[str, Any]:
+    """The user data stream's summary once it is live with its account snapshot in."""
+    assert gw.user_data is not None
+
+    async def summary() -> dict[str, Any]:
+        return gw.user_data.summary().get("main", {}) if gw.user_data else {}
+
+    return dict(await poll(summary, lambda s: s.get("live") and s.get("account_ready"), 10))
+
+
+def cached(reply: Any) -> bool:
+    return reply.headers.get(GATEWAY_HEADER) == "cache"
+
+
+async def same_account(bot: Api, truth: Api, **params: Any) -> dict[str, Any]:
+    """The bot's account answer, once from the cache and equal to the simulator's."""
+
+    async def both() -> tuple[Any, Any]:
+        mine = await bot.get("/api/v3/account", params, signed=True)
+        return mine, await truth.get("/api/v3/account", params, signed=True)
+
+    mine, _ = await poll(both, lambda r: cached(r[0]) and r[0].body == r[1].body, 5)
+    return dict(mine.body)
+
+
+async def test_ccxt_fetch_balance_and_fetch_order_come_from_the_caches(
+    sim: Simulator, gw: Gateway, truth: Api
+) -> None:
+    ex = ccxt.binance(
+        {
+            "apiKey": "bg-bot",
+            "secret": BOT_SECRET,
+            "enableRateLimit": False,
+            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
+        }
+    )
+    point_ccxt(ex, gw.url)
+    ex.has["fetchCurrencies"] = False
+    try:
+        await ex.load_markets()
+        first = await ex.fetch_balance()  # upstream; starts the subscription
+        await ready(gw)
+        accounts = upstream(sim, "/api/v3/account")  # the bot's and the gateway's snapshot
+        order = await ex.create_order("BTC/USDT", "limit", "buy", 0.001, 20000)
+        balances, orders = [], []
+        for _ in range(5):
+            balances.append(await ex.fetch_balance())
+            assert ex.last_response_headers.get(GATEWAY_HEADER) == "cache"
+            orders.append(await ex.fetch_order(order["id"], "BTC/USDT"))
+        order_headers = ex.last_response_headers
+    finally:
+        await ex.close()
+    assert upstream(sim, "/api/v3/account") == accounts == 2
+    real = await truth.get("/api/v3/account", signed=True)
+    assert balances[-1]["info"] == real.body
+    assert balances[-1]["USDT"]["used"] == pytest.approx(20.0)  # the order's lock, from events
+    assert first["USDT"]["used"] == 0
+    # the order was learnt from its report, or from the first query's upstream answer
+    assert order_headers.get(GATEWAY_HEADER) == "cache"
+    assert upstream(sim, "/api/v3/order") <= 1 + 1  # the placement, and at most one query
+    got = await truth.get(
+        "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order["id"]}, signed=True
+    )
+    assert orders[-1]["info"] == got.body
+    assert orders[-1]["status"] == "open"
+
+
+async def test_a_fill_arrives_by_report_and_the_query_shows_it(
+    sim: Simulator, gw: Gateway, bot: Api, truth: Api
+) -> None:
+    await bot.get("/api/v3/account", signed=True)
+    await ready(gw)
+    placed = await bot.order(**new_order("BUY", "LIMIT", "0.002", price="30000.00"))
+    assert placed.status == 200, placed.body
+    query = {"symbol": "BTCUSDT", "orderId": placed.body["orderId"]}
+
+    async def by_id() -> Any:
+        return await bot.get("/api/v3/order", query, signed=True)
+
+    await poll(by_id, lambda r: cached(r) and r.body["status"] == "NEW")
+    # the account trades with itself: an IOC sell inside the spread fills half the buy
+    hit = await truth.order(
+        **new_order("SELL", "LIMIT", "0.001", price="30000.00", timeInForce="IOC")
+    )
+    assert hit.body["status"] == "FILLED", hit.body
+    seen = await poll(by_id, lambda r: cached(r) and r.body["status"] == "PARTIALLY_FILLED")
+    assert seen.body == (await truth.get("/api/v3/order", query, signed=True)).body
+    by_client = {"symbol": "BTCUSDT", "origClientOrderId": placed.body["clientOrderId"]}
+    again = await bot.get("/api/v3/order", by_client, signed=True)
+    assert cached(again) and again.body == seen.body
+    await same_account(bot, truth)
+    zero = await same_account(bot, truth, omitZeroBalances="true")
+    assert all(float(b["free"]) or float(b["locked"]) for b in zero["balances"])
+
+
+async def test_after_the_upstream_socket_drops_queries_go_upstream_until_rebuilt(
+    sim: Simulator, gw: Gateway, bot: Api, truth: Api
+) -> None:
+    await bot.get("/api/v3/account", signed=True)
+    await ready(gw)
+    placed = await bot.order(**new_order("BUY", "LIMIT", "0.001", price="20000"))
+    query = {"symbol": "BTCUSDT", "orderId": placed.body["orderId"]}
+
+    async def by_id() -> Any:
+        return await bot.get("/api/v3/order", query, signed=True)
+
+    await poll(by_id, lambda r: cached(r) and r.body["status"] == "NEW")
+    # every resubscription is refused while the order changes: the gap stays open
+    load_faults(sim, {"action": "ws_error", "method": "userDataStream.subscribe.signature"})
+    _drop_user_data(sim)
+    assert gw.user_data is not None
+    await poll(_summary(gw), lambda s: not s["live"])
+    cancel = await truth.delete("/api/v3/order", query, signed=True)
+    assert cancel.body["status"] == "CANCELED"
+    during = await by_id()
+    assert not cached(during) and during.body["status"] == "CANCELED"
+    account = await bot.get("/api/v3/account", signed=True)
+    assert not cached(account)
+    assert account.body == (await truth.get("/api/v3/account", signed=True)).body
+    # a resubscription was refused meanwhile: the gap was held open all along
+    await poll(_refusals(sim), lambda n: n > 0)
+    assert not (await _summary(gw)())["live"]
+    load_faults(sim)  # no more faults: the next resubscription passes
+    await ready(gw)
+    after = await by_id()  # a new epoch: unknown order, asked upstream, then held
+    assert after.body["status"] == "CANCELED"
+    await poll(by_id, lambda r: cached(r) and r.body["status"] == "CANCELED")
+    await same_account(bot, truth)
+
+
+async def test_a_refused_bot_is_never_answered_from_the_caches(
+    sim: Simulator, gw: Gateway, bot: Api, session: aiohttp.ClientSession
+) -> None:
+    await bot.get("/api/v3/account", signed=True)
+    await ready(gw)
+    await poll(lambda: bot.get("/api/v3/account", signed=True), cached)
+    wrong = Api(session, gw.url, "bg-bot", "not the secret")
+    refused = await wrong.get("/api/v3/account", signed=True)
+    assert (refused.status, refused.body["code"]) == (400, -1022)
+    writer = Api(session, gw.url, "bg-writer", READER_SECRET)  # no "read" permission
+    refused = await writer.get("/api/v3/account", signed=True)
+    assert (refused.status, refused.body["code"]) == (401, -2015)
+
+
+def _drop_user_data(sim: Simulator) -> None:
+    """Reset the simulator's WebSocket API connections (a network failure)."""
+    assert sim.app is not None
+    for conn in list(sim.app[HUB_KEY].conns.values()):
+        if isinstance(conn, WsConn) and conn.kind == "api":
+            conn.reset("test: upstream lost")
+
+
+def _summary(gw: Gateway) -> Any:
+    async def get() -> dict[str, Any]:
+        assert gw.user_data is not None
+        return dict(gw.user_data.summary()["main"])
+
+    return get
+
+
+def _refusals(sim: Simulator) -> Any:
+    async def count() -> int:
+        return sum(1 for f in sim.state.faults.log if f["action"] == "ws_error")
+
+    return count
