@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
 from tests.sim.helpers import Api, new_order, poll
 
 from binguard.gateway import Gateway
@@ -24,6 +25,7 @@ from binguard.gateway.answers import GATEWAY_HEADER
 from binguard.gateway.keys import write_private
 from binguard.policy.backoff import Backoff
 from binguard.sim import Simulator
+from binguard.sim.config import demo_ed25519_private
 from binguard.sim.peers import point_ccxt
 from binguard.sim.ws_conn import WsConn
 from binguard.sim.ws_routes import HUB_KEY
@@ -78,12 +80,12 @@ def upstream(sim: Simulator, path: str) -> int:
     return sum(1 for r in sim.state.requests if not r.get("ws") and r["path"] == path)
 
 
-async def ready(gw: Gateway) -> dict[str, Any]:
+async def ready(gw: Gateway, real: str = "main") -> dict[str, Any]:
     """The user data stream's summary once it is live with its account snapshot in."""
     assert gw.user_data is not None
 
     async def summary() -> dict[str, Any]:
-        return gw.user_data.summary().get("main", {}) if gw.user_data else {}
+        return gw.user_data.summary().get(real, {}) if gw.user_data else {}
 
     return dict(await poll(summary, lambda s: s.get("live") and s.get("account_ready"), 10))
 
@@ -220,6 +222,32 @@ async def test_a_refused_bot_is_never_answered_from_the_caches(
     writer = Api(session, gw.url, "bg-writer", READER_SECRET)  # no "read" permission
     refused = await writer.get("/api/v3/account", signed=True)
     assert (refused.status, refused.body["code"]) == (401, -2015)
+
+
+async def test_an_ed25519_real_key_logs_on_and_subscribes(
+    sim: Simulator, tmp_path: Path, session: aiohttp.ClientSession, truth: Api
+) -> None:
+    """web-socket-api.md: with an Ed25519 key the socket logs on (`session.logon`), then
+    `userDataStream.subscribe` needs no signature."""
+    pem = demo_ed25519_private(sim.config.seed).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    write_private(tmp_path / "real-ed.pem", pem.decode())
+    data = {
+        "real": {"ed": {"api_key": sim.config.demo.keys[1].api_key,
+                        "private_key_file": "real-ed.pem"}},
+        "local": [{"api_key": "bg-bot", "secret": BOT_SECRET, "real": "ed"}],
+    }  # fmt: skip
+    write_private(tmp_path / "keys.yaml", yaml.safe_dump(data))
+    config = gw_config(sim.url, keys=str(tmp_path / "keys.yaml"), cache_ttl_s=10)
+    async with Gateway(config) as gw:
+        bot = Api(session, gw.url, "bg-bot", BOT_SECRET)
+        await bot.get("/api/v3/account", signed=True)
+        summary = await ready(gw, "ed")
+        await same_account(bot, truth)
+    assert summary["failed"] is None
+    methods = [r["method"] for r in sim.state.requests if r.get("ws") == "api"]
+    assert "session.logon" in methods and "userDataStream.subscribe" in methods, methods
 
 
 def _drop_user_data(sim: Simulator) -> None:
