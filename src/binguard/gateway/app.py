@@ -11,6 +11,8 @@ Routes (access rules, access.py, apply to all; a `/t/<token>` prefix is removed 
   `/ws-api/v3`: the WebSocket API (ws_api.py);
 - `GET` exchangeInfo, ticker/bookTicker, ticker/price, depth, klines, uiKlines, ticker/24hr,
   avgPrice: from the caches when they hold the answer (cache.py, books.py, market.py);
+- keys mode (caches on): a signed `GET` account or order, once the re-signer has accepted it,
+  from the real key's user data caches when they hold the answer (userdata.py);
 - every other path: forwarded to the upstream REST host (forward.py).
 """
 
