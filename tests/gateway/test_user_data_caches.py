@@ -26,7 +26,7 @@ from binguard.gateway.keys import write_private
 from binguard.policy.backoff import Backoff
 from binguard.sim import Simulator
 from binguard.sim.config import demo_ed25519_private
-from binguard.sim.peers import point_ccxt
+from binguard.sim.peers import point_ccxt, point_python_binance
 from binguard.sim.ws_conn import WsConn
 from binguard.sim.ws_routes import HUB_KEY
 from binguard.transport.ws_link import WsOptions
@@ -34,6 +34,7 @@ from binguard.transport.ws_link import WsOptions
 from .conftest import gw_config, load_faults
 
 ccxt = pytest.importorskip("ccxt.async_support")
+binance = pytest.importorskip("binance")
 
 BOT_SECRET = "bot-local-secret-" + "7" * 40
 READER_SECRET = "reader-local-secret-" + "8" * 40
@@ -248,6 +249,61 @@ async def test_an_ed25519_real_key_logs_on_and_subscribes(
     assert summary["failed"] is None
     methods = [r["method"] for r in sim.state.requests if r.get("ws") == "api"]
     assert "session.logon" in methods and "userDataStream.subscribe" in methods, methods
+
+
+async def test_python_binance_account_and_order_from_the_caches(
+    sim: Simulator, gw: Gateway, truth: Api
+) -> None:
+    client = point_python_binance(binance.AsyncClient("bg-bot", BOT_SECRET), gw.url)
+    try:
+        await client.get_account()
+        await ready(gw)
+        placed = await client.create_order(
+            symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
+            quantity="0.001", price="20000",
+        )  # fmt: skip
+        query = {"symbol": "BTCUSDT", "orderId": placed["orderId"]}
+        got = await poll(lambda: client.get_order(**query), lambda o: o["status"] == "NEW")
+        hits = _hits(gw)
+        account = await client.get_account()
+        got = await client.get_order(**query)
+    finally:
+        await client.close_connection()
+    assert _hits(gw) == {"account": hits["account"] + 1, "order": hits["order"] + 1}
+    assert account == (await truth.get("/api/v3/account", signed=True)).body
+    assert got == (await truth.get("/api/v3/order", query, signed=True)).body
+
+
+async def test_event_stream_terminated_drops_the_caches_until_resubscribed(
+    sim: Simulator, gw: Gateway, bot: Api, truth: Api
+) -> None:
+    """user-data-stream.md §Event Stream Terminated: the subscription is over; the gateway
+    drops its caches and its socket, and a new socket subscribes again. (The event is handed
+    to the gateway's stream as the socket would: the simulator sends it only to the session
+    that logged out or unsubscribed, which is the gateway's own.)"""
+    await bot.get("/api/v3/account", signed=True)
+    before = await ready(gw)
+    assert gw.user_data is not None
+    stream = gw.user_data.streams[sim.config.demo.keys[0].api_key]
+    link = stream.sup.link
+    assert link is not None
+    terminated = '{"subscriptionId": 0, "event": {"e": "eventStreamTerminated", "E": 1}}'
+    stream.sup.on_text(link, terminated)  # where the socket's reader hands each text frame
+    assert not stream.live and not stream.account.ready
+    miss = await bot.get("/api/v3/account", signed=True)
+    assert not cached(miss)
+    after = await ready(gw)
+    assert after["epoch"] > before["epoch"] and after["gaps"] > before["gaps"]
+    await same_account(bot, truth)
+
+
+def _hits(gw: Gateway) -> dict[str, float]:
+    """cache_hits_total by cache, as /metrics shows it."""
+    registry = gw.metrics.registry
+    return {
+        name: registry.get_sample_value("binguard_gateway_cache_hits_total", {"cache": name}) or 0
+        for name in ("account", "order")
+    }
 
 
 def _drop_user_data(sim: Simulator) -> None:
