@@ -297,6 +297,30 @@ async def test_event_stream_terminated_drops_the_caches_until_resubscribed(
     await same_account(bot, truth)
 
 
+async def test_during_a_ban_the_caches_answer_and_nothing_goes_upstream(
+    sim: Simulator, gw: Gateway, bot: Api, truth: Api
+) -> None:
+    """Issue 14's ban breaker: zero requests upstream until the ban ends; answers from the
+    gateway's own caches go on, the account and order caches included."""
+    await bot.get("/api/v3/account", signed=True)
+    await ready(gw)
+    placed = await bot.order(**new_order("BUY", "LIMIT", "0.001", price="20000"))
+    query = {"symbol": "BTCUSDT", "orderId": placed.body["orderId"]}
+    known = await poll(lambda: bot.get("/api/v3/order", query, signed=True), lambda r: cached(r))
+    real = (await truth.get("/api/v3/account", signed=True)).body  # the IP is banned next
+    load_faults(sim, {"action": "http_418", "path": "/api/v3/depth", "times": 1, "ban_s": 5})
+    assert (await bot.get("/api/v3/depth", {"symbol": "BTCUSDT"})).status == 418
+    seen = len(sim.state.requests)
+    account = await bot.get("/api/v3/account", signed=True)
+    order = await bot.get("/api/v3/order", query, signed=True)
+    unknown = await bot.get("/api/v3/order", {"symbol": "BTCUSDT", "orderId": 10**9}, signed=True)
+    assert cached(account) and cached(order) and order.body == known.body
+    assert unknown.status == 418 and unknown.headers[GATEWAY_HEADER] == "banned"
+    # nothing REST or WebSocket API (the market streams the depth request started are not ours)
+    assert [r for r in list(sim.state.requests)[seen:] if r.get("ws") != "stream"] == []
+    assert account.body == real
+
+
 def _hits(gw: Gateway) -> dict[str, float]:
     """cache_hits_total by cache, as /metrics shows it."""
     registry = gw.metrics.registry
