@@ -59,6 +59,8 @@ def test_a_delta_before_the_snapshot_asks_for_another_and_after_it_applies() -> 
     cache = AccountCache()
     cache.on_event({"e": "balanceUpdate", "E": 1, "a": "BTC", "d": "0.5", "T": 1})
     assert not cache.load(SNAPSHOT) and not cache.ready  # placed before or after? take another
+    cache.on_event({"e": "balanceUpdate", "E": 1, "a": "BTC", "d": "0.5", "T": 1})
+    cache.expect()  # the next request leaves after it: the delta is in its answer
     assert cache.load(SNAPSHOT)
     cache.on_event({"e": "balanceUpdate", "E": 2, "a": "BTC", "d": "-0.25000000", "T": 2})
     body = orjson.loads(cache.answer(False) or b"")

@@ -1,8 +1,9 @@
 """Keys mode's account cache: one real key's `GET /api/v3/account`, kept from the user data stream.
 
 A snapshot (the upstream answer to `GET /api/v3/account`, all balances) is taken once the
-subscription is live; events that arrive while it is in flight are held and applied on top of
-it (user-data-stream.md): an `outboundAccountPosition` carries the absolute free and locked
+subscription is live; events that arrive while it is in flight (from `expect`, called as the
+request leaves: what came before is in the snapshot) are held and applied on top of it
+(user-data-stream.md): an `outboundAccountPosition` carries the absolute free and locked
 amounts of the assets it names, so it is applied when its `u` (time of the account update) is
 not older than the snapshot's `updateTime`, in stream order; a `balanceUpdate` carries a delta,
 which cannot be placed against a snapshot taken at an unknown moment, so one arriving before the
@@ -39,6 +40,11 @@ class AccountCache:
         self._balances = {}
         self._held = []
         self._delta_held = False
+
+    def expect(self) -> None:
+        """A snapshot request leaves now: every event received so far is in its answer, so only
+        the events from here on are held (the hold stays as short as the request)."""
+        self._held, self._delta_held = [], False
 
     def load(self, snapshot: Any) -> bool:
         """Take a snapshot and apply the events held since the subscription began; False (and

@@ -181,6 +181,7 @@ class UserStream:
         """The account snapshot of this epoch, retried with backoff until it is in."""
         attempt = 0
         while epoch == self.epoch:
+            self.account.expect()  # (the budget may hold the request a little: held too)
             status, body = await self._fetch(self.real, ACCOUNT, {})
             if epoch != self.epoch:
                 return
