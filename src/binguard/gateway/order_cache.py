@@ -53,13 +53,15 @@ _CONDITIONAL: Final = (
     ("trailingDelta", "d"),
     ("trailingTime", "D"),
     ("expiryReason", "eR"),
+    ("usedSor", "uS"),  # an order placed with SOR: "two extra fields" (faqs/sor_faq.md)
+    ("workingFloor", "k"),
 )
-# A report with any other letter (pegged orders, SOR, allocations) is not shaped: its query
-# goes upstream.
+# A report with any other letter (pegged orders, allocations) is not shaped: its query goes
+# upstream.
 _KNOWN: Final = frozenset(
     {"e", "E", "s", "c", "S", "o", "f", "q", "p", "P", "F", "g", "C", "x", "X", "r", "i", "l",
      "z", "L", "n", "N", "T", "t", "I", "w", "m", "M", "O", "Z", "Y", "Q", "W", "V", "v", "A",
-     "B", "u", "U", "Cs", "pl", "pL", "pY", "j", "J", "d", "D", "eR"}
+     "B", "u", "U", "Cs", "pl", "pL", "pY", "j", "J", "d", "D", "eR", "uS", "k"}
 )  # fmt: skip
 _RANK: Final = {"PENDING_NEW": 0, "NEW": 0, "PARTIALLY_FILLED": 1, "PENDING_CANCEL": 2}
 _FINAL_RANK = 3  # FILLED, CANCELED, EXPIRED, EXPIRED_IN_MATCH, REJECTED
