@@ -246,7 +246,10 @@ async def test_an_ed25519_real_key_logs_on_and_subscribes(
         await bot.get("/api/v3/account", signed=True)
         summary = await ready(gw, "ed")
         await same_account(bot, truth)
+        async with session.get(gw.url + "/status") as r:
+            status = await r.json()
     assert summary["failed"] is None
+    assert status["user_data"]["ed"]["live"] is True  # /status shows the stream
     methods = [r["method"] for r in sim.state.requests if r.get("ws") == "api"]
     assert "session.logon" in methods and "userDataStream.subscribe" in methods, methods
 

@@ -139,3 +139,13 @@ def test_a_query_answer_is_kept_and_the_cache_is_bounded() -> None:
         cache.on_answer({**shape, "orderId": order_id, "clientOrderId": f"c{order_id}"})
     assert answer(cache) is None and answer(cache, None, "mine") is None  # the oldest went
     assert len(cache) == 2
+
+
+def test_an_sor_report_is_shaped_with_its_two_extra_fields() -> None:
+    """faqs/sor_faq.md: an order placed with SOR shows usedSor and workingFloor."""
+    cache = OrderCache()
+    cache.on_report(report("NEW", "NEW", "0.00000000", 100, uS=True, k="SOR"))
+    got = answer(cache)
+    assert (got["usedSor"], got["workingFloor"]) == (True, "SOR")
+    cache.on_report(report("TRADE", "FILLED", "1.00000000", 110, uS=True, k="SOR", b="X", a=1))
+    assert answer(cache) is None  # an allocation's letters: not shaped, asked upstream
