@@ -123,29 +123,33 @@ async def test_ccxt_fetch_balance_and_fetch_order_come_from_the_caches(
         await ex.load_markets()
         first = await ex.fetch_balance()  # upstream; starts the subscription
         await ready(gw)
-        accounts = upstream(sim, "/api/v3/account")  # the bot's and the gateway's snapshot
         order = await ex.create_order("BTC/USDT", "limit", "buy", 0.001, 20000)
-        balances, orders = [], []
-        for _ in range(5):
-            balances.append(await ex.fetch_balance())
-            assert ex.last_response_headers.get(GATEWAY_HEADER) == "cache"
-            orders.append(await ex.fetch_order(order["id"], "BTC/USDT"))
-        order_headers = ex.last_response_headers
+        real = (await truth.get("/api/v3/account", signed=True)).body
+        query = {"symbol": "BTCUSDT", "orderId": order["id"]}
+        known = (await truth.get("/api/v3/order", query, signed=True)).body
+        # the bot's first, the gateway's snapshot, the truth's; the placement, the truth's
+        accounts, orders = upstream(sim, "/api/v3/account"), upstream(sim, "/api/v3/order")
+
+        async def balance() -> tuple[Any, Any]:
+            return await ex.fetch_balance(), ex.last_response_headers.get(GATEWAY_HEADER)
+
+        async def fetched() -> tuple[Any, Any]:
+            return await ex.fetch_order(order["id"], "BTC/USDT"), ex.last_response_headers
+
+        # the order's lock comes by outboundAccountPosition, the order by its report (or the
+        # first query's upstream answer): each answer from the caches, once they have come
+        balance_now, header = await poll(balance, lambda b: b[0]["info"] == real)
+        order_now, headers = await poll(fetched, lambda o: o[0]["info"] == known)
+        for _ in range(5):  # and from then on, every time
+            assert (await balance())[1] == "cache"
+            assert (await fetched())[1].get(GATEWAY_HEADER) == "cache"
     finally:
         await ex.close()
-    assert upstream(sim, "/api/v3/account") == accounts == 2
-    real = await truth.get("/api/v3/account", signed=True)
-    assert balances[-1]["info"] == real.body
-    assert balances[-1]["USDT"]["used"] == pytest.approx(20.0)  # the order's lock, from events
-    assert first["USDT"]["used"] == 0
-    # the order was learnt from its report, or from the first query's upstream answer
-    assert order_headers.get(GATEWAY_HEADER) == "cache"
-    assert upstream(sim, "/api/v3/order") <= 1 + 1  # the placement, and at most one query
-    got = await truth.get(
-        "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order["id"]}, signed=True
-    )
-    assert orders[-1]["info"] == got.body
-    assert orders[-1]["status"] == "open"
+    assert header == "cache" and headers.get(GATEWAY_HEADER) == "cache"
+    assert upstream(sim, "/api/v3/account") == accounts == 3
+    assert balance_now["USDT"]["used"] == pytest.approx(20.0) and first["USDT"]["used"] == 0
+    assert orders == 2 and upstream(sim, "/api/v3/order") <= orders + 1  # one query at most
+    assert order_now["status"] == "open"
 
 
 async def test_a_fill_arrives_by_report_and_the_query_shows_it(
@@ -266,15 +270,18 @@ async def test_python_binance_account_and_order_from_the_caches(
             quantity="0.001", price="20000",
         )  # fmt: skip
         query = {"symbol": "BTCUSDT", "orderId": placed["orderId"]}
-        got = await poll(lambda: client.get_order(**query), lambda o: o["status"] == "NEW")
+        real = (await truth.get("/api/v3/account", signed=True)).body
+        known = (await truth.get("/api/v3/order", query, signed=True)).body
+        # once the placement's events are in (or the first query's answer is learnt) ...
+        await poll(client.get_account, lambda a: a == real)
+        await poll(lambda: client.get_order(**query), lambda o: o == known)
         hits = _hits(gw)
-        account = await client.get_account()
+        account = await client.get_account()  # ... both come from the caches
         got = await client.get_order(**query)
     finally:
         await client.close_connection()
     assert _hits(gw) == {"account": hits["account"] + 1, "order": hits["order"] + 1}
-    assert account == (await truth.get("/api/v3/account", signed=True)).body
-    assert got == (await truth.get("/api/v3/order", query, signed=True)).body
+    assert (account, got) == (real, known)
 
 
 async def test_event_stream_terminated_drops_the_caches_until_resubscribed(
@@ -310,7 +317,7 @@ async def test_during_a_ban_the_caches_answer_and_nothing_goes_upstream(
     placed = await bot.order(**new_order("BUY", "LIMIT", "0.001", price="20000"))
     query = {"symbol": "BTCUSDT", "orderId": placed.body["orderId"]}
     known = await poll(lambda: bot.get("/api/v3/order", query, signed=True), lambda r: cached(r))
-    real = (await truth.get("/api/v3/account", signed=True)).body  # the IP is banned next
+    real = await same_account(bot, truth)  # (the IP is banned next: truth can no longer ask)
     load_faults(sim, {"action": "http_418", "path": "/api/v3/depth", "times": 1, "ban_s": 5})
     assert (await bot.get("/api/v3/depth", {"symbol": "BTCUSDT"})).status == 418
     seen = len(sim.state.requests)
