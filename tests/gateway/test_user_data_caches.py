@@ -252,8 +252,11 @@ async def test_an_ed25519_real_key_logs_on_and_subscribes(
         await same_account(bot, truth)
         async with session.get(gw.url + "/status") as r:
             status = await r.json()
+        async with session.get(gw.url + "/metrics") as r:
+            metrics = await r.text()
     assert summary["failed"] is None
     assert status["user_data"]["ed"]["live"] is True  # /status shows the stream
+    assert 'binguard_gateway_upstream_sockets{kind="user_data"} 1.0' in metrics
     methods = [r["method"] for r in sim.state.requests if r.get("ws") == "api"]
     assert "session.logon" in methods and "userDataStream.subscribe" in methods, methods
 

@@ -304,6 +304,9 @@ class Gateway:
         m.bot_sockets.labels("ws_api").set(self._ws_api_bots)
         m.upstream_sockets.labels("streams").set(1 if self.streams.upstream_connected else 0)
         m.upstream_sockets.labels("ws_api").set(self._ws_api_bots)
+        if self.user_data is not None:  # keys mode: one user data socket per real key in use
+            live = sum(1 for s in self.user_data.streams.values() if s.sup.connected)
+            m.upstream_sockets.labels("user_data").set(live)
         m.reconnects.set(self.streams.reconnects)
 
     async def _status(self) -> web.Response:
