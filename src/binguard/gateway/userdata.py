@@ -94,6 +94,7 @@ class UserStream:
         self.failure: BinanceError | None = None
         self._fetch = fetch
         self._snapshot: asyncio.Task[None] | None = None
+        self._stopping: set[asyncio.Task[None]] = set()  # snapshots of ended epochs, cancelled
         self._api = WsApiClient(
             url,
             name=f"gateway-user-data-{real.name}",
@@ -122,7 +123,7 @@ class UserStream:
     async def close(self) -> None:
         self._new_epoch(live=False)
         try:
-            await reap(self._snapshot)
+            await reap(*self._stopping)
         finally:
             await self._api.close()
 
@@ -145,6 +146,8 @@ class UserStream:
         self.orders.clear()
         if self._snapshot is not None:
             self._snapshot.cancel()
+            self._stopping.add(self._snapshot)
+            self._snapshot.add_done_callback(self._stopping.discard)
             self._snapshot = None
 
     def _on_up(self, reconnected: bool) -> None:
