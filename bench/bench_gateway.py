@@ -44,8 +44,10 @@ import asyncio
 import multiprocessing
 import os
 import statistics
+import tempfile
 import time
 from multiprocessing.queues import Queue
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -250,6 +252,7 @@ MIX = ("depth", "klines", "depth", "ticker24", "place", "depth", "account", "dep
 WEIGHTS = {"ticker24": 2, "klines": 2, "depth": 5, "place": 1, "account": 20, "order": 4,
            "cancel": 1}  # fmt: skip
 SIGNED = ("place", "account", "order", "cancel")
+KEYS_MODE = "one gateway, keys mode"
 READS = {
     "ticker24": "/api/v3/ticker/24hr?symbol=BTCUSDT",
     "klines": "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=500",
@@ -328,17 +331,17 @@ def _bot_child(url: str, key: str, secret: str, seconds: float, out: Queue[dict[
     out.put(asyncio.run(_bot(url, key, secret, seconds)))
 
 
-def _fleet_run(urls: list[str]) -> dict[str, Any]:
-    """BOTS bot processes spread over `urls`; their results summed."""
+def _fleet_run(urls: list[str], local: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """BOTS bot processes spread over `urls`, on the simulator's key or (keys mode) each on its
+    own local key (`local`: api key, secret); their results summed."""
     from binguard.sim import SimConfig
 
     key = SimConfig().demo.keys[0]
+    creds = local or [(key.api_key, key.secret)] * BOTS
     ctx = multiprocessing.get_context("spawn")
     out: Queue[dict[str, Any]] = ctx.Queue()
     bots = [
-        ctx.Process(
-            target=_bot_child, args=(urls[i % len(urls)], key.api_key, key.secret, FLEET_S, out)
-        )
+        ctx.Process(target=_bot_child, args=(urls[i % len(urls)], *creds[i], FLEET_S, out))
         for i in range(BOTS)
     ]
     for b in bots:
@@ -366,9 +369,16 @@ def _upstream(sim: Any, gateways: list[str]) -> dict[str, int]:
     is costed as the bots send it (one symbol; depth limit=5, weight 5), and the gateways' own
     book snapshots (limit=1000, weight 50), counted from their /status, get the difference."""
     from bench._common import get_json
-    from binguard.policy.endpoints import rest_cost
+    from binguard.policy.endpoints import rest_cost, ws_api_cost
 
-    log = [r for r in sim.get("/_sim/requests") if not r.get("ws")]
+    every = sim.get("/_sim/requests")
+    log = [r for r in every if not r.get("ws")]
+    # keys mode's user data socket: its connection (2) and requests (logon, subscribe: 2 each)
+    ws_api = sum(
+        2 if r["method"] == "CONNECT" else ws_api_cost(r["method"]).weight
+        for r in every
+        if r.get("ws") == "api" and r["status"] < 400
+    )
     snapshots = 0
     for url in gateways:
         books = get_json(url + "/status")["caches"]["books"]
@@ -379,22 +389,31 @@ def _upstream(sim: Any, gateways: list[str]) -> dict[str, int]:
         "signed": sum(w for path, w in weights if path in _SIGNED_PATHS),
         "429": sum(1 for r in log if r["status"] == 429),
         "418": sum(1 for r in log if r["status"] == 418),
-        "weight": sum(w for _, w in weights) + snapshots * (50 - 5),
+        "weight": sum(w for _, w in weights) + snapshots * (50 - 5) + ws_api,
+        "ws_api": ws_api,
+        "reads": sum(
+            1 for r in log if r["method"] == "GET" and r["path"] in _SIGNED_PATHS
+        ),  # account and order queries that reached upstream
     }
 
 
 def _fleet() -> None:
     """(a): BOTS bot processes polling the MIX on one simulated IP (WEIGHT_LIMIT weight/s), each
-    mode on a fresh simulator: directly, through one gateway, through two sharing Redis. Goals:
-    0 x 429 and 0 x 418 upstream through the gateway(s), and upstream weight <= 10 % of the
-    direct run's demand (the weights the bots asked for, whatever they were answered).
+    mode on a fresh simulator: directly, through one gateway, through two sharing Redis, and
+    through one keys-mode gateway (each bot on its own local key; the gateway holds the
+    simulator's key). Goals: 0 x 429 and 0 x 418 upstream through the gateway(s), and upstream
+    weight <= 10 % of the direct run's demand (the weights the bots asked for, whatever they
+    were answered).
 
     The weight goal has a floor in pass-through mode: signed calls (account, order queries,
     orders, cancels) carry the bot's own key and signature and must reach Binance, and in
-    freqtrade's mix they are 34 % of the demand (MIX), so the goal cannot be met in this mode
-    (a gateway holding the keys could answer account and order queries from the user data
-    stream; the keys mode does not yet). The goal line shows both parts (signed, market data),
-    and a second line what the caches did with the market data alone.
+    freqtrade's mix they are 34 % of the demand (MIX), so the goal cannot be met in this mode.
+    A keys-mode gateway answers the account and order queries from the real key's user data
+    stream (gateway/userdata.py): only orders, cancels, the queries made before its caches are
+    ready or about orders it does not hold, its account snapshot and its user data socket
+    (connection and subscription, from the simulator's WebSocket API log) go upstream. The goal
+    line shows the parts (signed, market data), and a second line what the caches did with the
+    market data alone.
     """
     from bench._common import SimProcess, saturation_config
 
@@ -402,10 +421,29 @@ def _fleet() -> None:
         f"   (a) {BOTS} polling bots on one IP, limit {WEIGHT_LIMIT} weight/s, {FLEET_S:.0f} s each"
     )
     rows = {}
-    for mode in ("direct", "one gateway", "two gateways + Redis"):
+    for mode in ("direct", "one gateway", "two gateways + Redis", KEYS_MODE):
         with SimProcess(saturation_config(WEIGHT_LIMIT)) as sim:
             rows[mode] = _fleet_mode(mode, sim)
     _report_fleet(rows)
+
+
+def _keys_file(folder: str) -> tuple[str, list[tuple[str, str]]]:
+    """Keys mode: a keys file (0600) mapping one local HMAC key per bot to the simulator's key;
+    its path and the bots' (api key, secret)."""
+    import yaml
+
+    from binguard.gateway.keys import write_private
+    from binguard.sim import SimConfig
+
+    real = SimConfig().demo.keys[0]
+    local = [(f"bg-bench-{i}", f"bench-local-secret-{i:02d}-" + "9" * 32) for i in range(BOTS)]
+    data = {
+        "real": {"main": {"api_key": real.api_key, "secret": real.secret}},
+        "local": [{"api_key": k, "secret": s, "real": "main"} for k, s in local],
+    }
+    path = os.path.join(folder, "keys.yaml")
+    write_private(Path(path), yaml.safe_dump(data))
+    return path, local
 
 
 def _fleet_mode(mode: str, sim: Any) -> dict[str, Any]:
@@ -413,10 +451,14 @@ def _fleet_mode(mode: str, sim: Any) -> dict[str, Any]:
 
     procs: list[multiprocessing.Process] = []
     redis = RedisProcess() if mode.startswith("two") else None
+    folder = tempfile.TemporaryDirectory()
+    local = None
     try:
         urls = [sim.url]
         if mode != "direct":
             options: dict[str, Any] = {}
+            if mode == KEYS_MODE:
+                options["keys"], local = _keys_file(folder.name)
             if redis is not None:
                 redis.__enter__()
                 options["store"] = redis.url
@@ -425,10 +467,11 @@ def _fleet_mode(mode: str, sim: Any) -> dict[str, Any]:
                 proc, url = _start("gateway", sim.url, **options)
                 procs.append(proc)
                 urls.append(url)
-        result = _fleet_run(urls)
+        result = _fleet_run(urls, local)
         result.update(_upstream(sim, [] if mode == "direct" else urls))
         return result
     finally:
+        folder.cleanup()
         for p in procs:
             p.terminate()
             p.join(5)
@@ -445,7 +488,8 @@ def _report_fleet(rows: dict[str, dict[str, Any]]) -> None:
             f" | demand {r['demand']}"
         )
     demand = rows["direct"]["demand"]
-    for mode in ("one gateway", "two gateways + Redis"):
+    gateways = ("one gateway", "two gateways + Redis", KEYS_MODE)
+    for mode in gateways:
         r = rows[mode]
         goal(
             f"(a) {mode}: 429s and 418s from upstream",
@@ -455,20 +499,29 @@ def _report_fleet(rows: dict[str, dict[str, Any]]) -> None:
             r["429"] == 0 and r["418"] == 0,
         )
     market_demand = rows["direct"]["market"]
-    for mode in ("one gateway", "two gateways + Redis"):
+    for mode in gateways:
         r = rows[mode]
         share = r["weight"] / demand if demand else 1.0
         signed = r["signed"] / demand if demand else 1.0
         own = r["weight"] / r["demand"] if r["demand"] else 1.0
+        if mode == KEYS_MODE:  # the account and order queries come from the user data caches
+            parts = (
+                f"signed calls: {signed:.1%}, of which {r['reads']} account/order queries"
+                f" (the rest orders, cancels); user data socket {r['ws_api']};"
+                f" market data: {(r['weight'] - r['signed'] - r['ws_api']) / demand:.1%}"
+            )
+        else:
+            parts = (
+                f"signed calls, never cacheable: {signed:.1%}; market data: {share - signed:.1%}"
+            )
         goal(
             f"(a) {mode}: upstream weight",
-            f"{r['weight']} = {share:.1%} of the direct run's demand"
-            f" (signed calls, never cacheable: {signed:.1%}; market data: {share - signed:.1%})",
+            f"{r['weight']} = {share:.1%} of the direct run's demand ({parts})",
             f"direct demand {demand}",
             "<= 10 %",
             share <= 0.10,
         )
-        market = r["weight"] - r["signed"]
+        market = r["weight"] - r["signed"] - r["ws_api"]
         print(
             f"   {mode}: market data upstream {market} of the direct run's {market_demand:.0f}"
             f" ({market / market_demand:.1%}); all upstream vs this run's own demand"

@@ -11,6 +11,8 @@ Routes (access rules, access.py, apply to all; a `/t/<token>` prefix is removed 
   `/ws-api/v3`: the WebSocket API (ws_api.py);
 - `GET` exchangeInfo, ticker/bookTicker, ticker/price, depth, klines, uiKlines, ticker/24hr,
   avgPrice: from the caches when they hold the answer (cache.py, books.py, market.py);
+- keys mode (caches on): a signed `GET` account or order, once the re-signer has accepted it,
+  from the real key's user data caches when they hold the answer (userdata.py);
 - every other path: forwarded to the upstream REST host (forward.py).
 """
 
@@ -39,6 +41,7 @@ from .metrics import CONTENT_TYPE, Metrics
 from .resign import Resigner
 from .streams import StreamHub
 from .streams import serve_bot as serve_stream_bot
+from .userdata import UserData, forwarder_fetch
 from .ws_api import serve_bot as serve_ws_api_bot
 
 log = logging.getLogger("binguard.gateway")
@@ -85,6 +88,7 @@ class Gateway:
         self.caches = Caches(self.streams, config.cache_ttl_s, config.cache_idle_s, self.metrics)
         self.books: Books | None = None  # needs the forwarder: made in start()
         self.market: Market | None = None  # likewise
+        self.user_data: UserData | None = None  # keys mode's account and order caches
         self._access = Access(config, self.port)
         self._resigner = _resigner(config)  # keys mode; raises KeysFileError early
         self.started_at = time.time()
@@ -120,6 +124,14 @@ class Gateway:
             self.market = Market(
                 self.streams, self._forwarder, self.config.cache_idle_s, self.metrics
             )
+            if self._resigner is not None:
+                self.user_data = UserData(
+                    self._resigner.ring.reals(),
+                    self.config.ws_api_url,
+                    self.gate,
+                    forwarder_fetch(self._forwarder, self.gate),
+                    self.metrics,
+                )
         await self.gate.start(self._session)
         limit = self.config.max_header_bytes
         runner = web.AppRunner(
@@ -153,6 +165,8 @@ class Gateway:
     async def stop(self) -> None:
         await self.drain()
         await self.caches.close()
+        if self.user_data is not None:
+            await self.user_data.close()
         if self.books is not None:
             await self.books.close()
         if self.market is not None:
@@ -239,15 +253,24 @@ class Gateway:
                 log.info("gateway %s %s refused by keys mode: %s", request.method, passed.path, e)
                 return answers.local("keys", e.status, e.code, e.msg)
             seed = self.caches.seed(request.method, passed.path, passed.query)
+            learn = None
+            if self.user_data is not None:
+                mine = self.user_data.answer(call, request.headers.get("X-MBX-TIME-UNIT"))
+                if mine is not None:
+                    self.metrics.local.labels("cache").inc()
+                    mine.headers.update(await self.gate.used_headers())
+                    return mine
+                learn = self.user_data.learner(call)
             answer = await self._forwarder.forward(call)
             if (
-                seed is not None
-                and isinstance(answer, web.Response)
+                isinstance(answer, web.Response)
                 and isinstance(answer.body, bytes)
                 and answers.GATEWAY_HEADER not in answer.headers  # Binance's answers only
                 and "Content-Encoding" not in answer.headers  # kept bytes must suit any bot
             ):
-                seed(answer.status, answer.body)
+                for use in (seed, learn):
+                    if use is not None:
+                        use(answer.status, answer.body)
             return answer
         finally:
             self._inflight -= 1
@@ -281,6 +304,9 @@ class Gateway:
         m.bot_sockets.labels("ws_api").set(self._ws_api_bots)
         m.upstream_sockets.labels("streams").set(1 if self.streams.upstream_connected else 0)
         m.upstream_sockets.labels("ws_api").set(self._ws_api_bots)
+        if self.user_data is not None:  # keys mode: one user data socket per real key in use
+            live = sum(1 for s in self.user_data.streams.values() if s.sup.connected)
+            m.upstream_sockets.labels("user_data").set(live)
         m.reconnects.set(self.streams.reconnects)
 
     async def _status(self) -> web.Response:
@@ -324,6 +350,7 @@ class Gateway:
                 "reconnects": self.streams.reconnects,
             },
             "ws_api": {"bot_sockets": self._ws_api_bots},
+            "user_data": self.user_data.summary() if self.user_data is not None else {},
         }
 
 

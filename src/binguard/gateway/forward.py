@@ -117,15 +117,23 @@ class Forwarder:
         }
 
     def call(
-        self, method: str, path: str, query: str, body: bytes, headers: Mapping[str, str]
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        resign: bool = True,
     ) -> Call:
         """Build the `Call`: cost from the cost table (/api/v3 only), deadline, headers.
-        Keys mode re-signs it here, raising `LocalAuthError` for what it refuses."""
+        Keys mode re-signs it here, raising `LocalAuthError` for what it refuses (`resign`
+        False: the gateway's own request, signed with a real key already)."""
         fwd: CIMultiDict[str] = CIMultiDict()
         for k, v in headers.items():
             if k.lower() not in HOP_BY_HOP:
                 fwd.add(k, v)
-        if self._resigner is not None:
+        if self._resigner is not None and resign:
             query, body = self._resigner.request(
                 method, path, query, body, fwd, self._gate.now_ms()
             )

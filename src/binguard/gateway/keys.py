@@ -175,6 +175,10 @@ class KeyRing:
     def __repr__(self) -> str:
         return f"KeyRing({len(self._local)} local keys)"
 
+    def reals(self) -> dict[str, RealKey]:
+        """The real keys the local keys use, by their API key."""
+        return {k.real.api_key: k.real for k in self._local.values()}
+
     def local(self, api_key: str | None) -> LocalKey:
         """The local key a bot named, or `LocalAuthError` (-2014 / -2015)."""
         if not api_key:
