@@ -253,6 +253,8 @@ WEIGHTS = {"ticker24": 2, "klines": 2, "depth": 5, "place": 1, "account": 20, "o
            "cancel": 1}  # fmt: skip
 SIGNED = ("place", "account", "order", "cancel")
 KEYS_MODE = "one gateway, keys mode"
+KEYS_TWO = "two keys-mode gateways + Redis"
+KEYS_MODES = (KEYS_MODE, KEYS_TWO)
 READS = {
     "ticker24": "/api/v3/ticker/24hr?symbol=BTCUSDT",
     "klines": "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=500",
@@ -400,8 +402,8 @@ def _upstream(sim: Any, gateways: list[str]) -> dict[str, int]:
 def _fleet() -> None:
     """(a): BOTS bot processes polling the MIX on one simulated IP (WEIGHT_LIMIT weight/s), each
     mode on a fresh simulator: directly, through one gateway, through two sharing Redis, and
-    through one keys-mode gateway (each bot on its own local key; the gateway holds the
-    simulator's key). Goals: 0 x 429 and 0 x 418 upstream through the gateway(s), and upstream
+    through one keys-mode gateway and two sharing Redis (each bot on its own local key; the
+    gateways hold the simulator's key). Goals: 0 x 429 and 0 x 418 upstream through the gateway(s), and upstream
     weight <= 10 % of the direct run's demand (the weights the bots asked for, whatever they
     were answered).
 
@@ -421,7 +423,7 @@ def _fleet() -> None:
         f"   (a) {BOTS} polling bots on one IP, limit {WEIGHT_LIMIT} weight/s, {FLEET_S:.0f} s each"
     )
     rows = {}
-    for mode in ("direct", "one gateway", "two gateways + Redis", KEYS_MODE):
+    for mode in ("direct", "one gateway", "two gateways + Redis", *KEYS_MODES):
         with SimProcess(saturation_config(WEIGHT_LIMIT)) as sim:
             rows[mode] = _fleet_mode(mode, sim)
     _report_fleet(rows)
@@ -457,7 +459,7 @@ def _fleet_mode(mode: str, sim: Any) -> dict[str, Any]:
         urls = [sim.url]
         if mode != "direct":
             options: dict[str, Any] = {}
-            if mode == KEYS_MODE:
+            if mode in KEYS_MODES:
                 options["keys"], local = _keys_file(folder.name)
             if redis is not None:
                 redis.__enter__()
@@ -483,12 +485,12 @@ def _report_fleet(rows: dict[str, dict[str, Any]]) -> None:
     for mode, r in rows.items():
         bad = {k: v for k, v in r["seen"].items() if k != "200"}
         print(
-            f"   {mode:22s} upstream 429s {r['429']:4d}, 418s {r['418']:4d}, weight {r['weight']:6d}"
+            f"   {mode:30s} upstream 429s {r['429']:4d}, 418s {r['418']:4d}, weight {r['weight']:6d}"
             f" | bots saw {sum(r['seen'].values())} answers, not 200: {bad or 'none'}"
             f" | demand {r['demand']}"
         )
     demand = rows["direct"]["demand"]
-    gateways = ("one gateway", "two gateways + Redis", KEYS_MODE)
+    gateways = ("one gateway", "two gateways + Redis", *KEYS_MODES)
     for mode in gateways:
         r = rows[mode]
         goal(
@@ -504,7 +506,7 @@ def _report_fleet(rows: dict[str, dict[str, Any]]) -> None:
         share = r["weight"] / demand if demand else 1.0
         signed = r["signed"] / demand if demand else 1.0
         own = r["weight"] / r["demand"] if r["demand"] else 1.0
-        if mode == KEYS_MODE:  # the account and order queries come from the user data caches
+        if mode in KEYS_MODES:  # the account and order queries come from the user data caches
             parts = (
                 f"signed calls: {signed:.1%}, of which {r['reads']} account/order queries"
                 f" (the rest orders, cancels); user data socket {r['ws_api']};"

@@ -115,16 +115,25 @@ async def test_depth_comes_from_a_strict_local_book(
     wsim: Simulator, session: aiohttp.ClientSession
 ) -> None:
     """The book's answer is Binance's REST answer for the same lastUpdateId, for any limit it
-    holds; after a gap in the stream it resyncs and is again exactly right."""
+    holds; a deeper limit moves it to a deeper snapshot tier (gateway/books.py); after a gap in
+    the stream it resyncs and is again exactly right."""
     direct = Api(session, wsim.url)
     async with Gateway(gw_config(wsim.url, cache_ttl_s=10)) as gw:
         api = Api(session, gw.url)
         assert (await _depth(api))[0] is None  # the book starts; this one goes upstream
         await poll(lambda: _depth(api), lambda d: d[0] == "cache")
-        for limit in (1, 5, 100):
+        assert gw.books is not None
+        assert gw.books._books["BTCUSDT"][0].limit == 100  # limit 5: the weight-5 tier
+        for limit in (1, 5, 20):
             source, body = await _depth(api, limit)
             truth = (await direct.get("/api/v3/depth", {"symbol": "BTCUSDT", "limit": limit})).body
             assert source == "cache" and body == truth
+        assert (await _depth(api, 100))[0] is None  # deeper than the tier holds: upstream ...
+        assert gw.books._books["BTCUSDT"][0].limit == 500  # ... and a deeper book starts
+        await poll(lambda: _depth(api, 100), lambda d: d[0] == "cache")
+        source, body = await _depth(api, 100)
+        truth = (await direct.get("/api/v3/depth", {"symbol": "BTCUSDT", "limit": 100})).body
+        assert source == "cache" and body == truth
         load_faults(
             wsim, {"action": "ws_gap", "stream": "btcusdt@depth*", "every_nth": 2, "times": 1}
         )
@@ -137,7 +146,6 @@ async def test_depth_comes_from_a_strict_local_book(
             return source == "cache" and body == truth
 
         await poll(cached_and_current, lambda ok: ok, wait_s=5)
-        assert gw.books is not None
         book = gw.books._books["BTCUSDT"][0]
         assert book.stats.gaps >= 1 and book.stats.resyncs >= 2  # the gap was seen and healed
     assert [e["action"] for e in wsim.state.faults.log] == ["ws_gap"]

@@ -4,10 +4,17 @@ The book is binguard's own (connector/book.py: Binance's documented procedure, n
 while inconsistent); here it is fed by the gateway's shared stream socket (streams.py) and takes
 its snapshots through the gateway's own forwarder, so they pass the budget and the ban breaker
 like any bot request. The first depth request for a symbol starts its book and goes upstream;
-once the book is LIVE, requests with `limit` up to the snapshot's (`BOOK_LIMIT`) are answered
-from it with its `lastUpdateId`, prices rendered as Binance renders them (8 decimals) and
-quantities as received. A gap or a lost socket makes the book resync: meanwhile requests go
-upstream. A book nobody asked for in `idle_s` is closed.
+once the book is LIVE, requests its snapshot covers are answered from it with its
+`lastUpdateId`, prices rendered as Binance renders them (8 decimals) and quantities as received.
+A gap or a lost socket makes the book resync: meanwhile requests go upstream. A book nobody asked
+for in `idle_s` is closed.
+
+The snapshot is the smallest of Binance's depth tiers that holds `DEEPER` times the largest
+`limit` asked for (rest-api.md §Order book: limit 1-100 weighs 5, 101-500 25, 501-1000 50), so
+bots polling 5 or 20 levels cost 5 weight per snapshot instead of 50; the margin keeps the asked
+levels inside what the snapshot covered while the price moves (the book never serves past that
+price: connector/book.py `bound`). A larger `limit` goes upstream and moves the book to the tier
+that holds it (a new snapshot); at 1000 levels every `limit` up to 1000 is served, as before.
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ from .metrics import NOT_HELD, NOT_READY, Metrics
 from .streams import StreamHub
 
 DEPTH = "/api/v3/depth"
-BOOK_LIMIT = 1000  # snapshot depth (weight 50 per resync, rest-api.md §Order book)
+BOOK_LIMIT = 1000  # the deepest snapshot taken (weight 50, rest-api.md §Order book)
+TIERS = (100, 500, BOOK_LIMIT)  # snapshot depths at weights 5, 25, 50
+DEEPER = 5  # a snapshot holds at least DEEPER x the asked limit (but the deepest tier)
 _DEFAULT_LIMIT = 100  # rest-api.md: limit defaults to 100
 
 
@@ -62,19 +71,21 @@ class _Streams:
     def __init__(self, hub: StreamHub, spawn: Any) -> None:
         self._hub = hub
         self._spawn = spawn
-        self._feeds: dict[str, _Feed] = {}
+        # by (stream, book): a book replaced by a deeper one leaves while its successor is on
+        # the same stream, and must take only its own feed with it
+        self._feeds: dict[tuple[str, int], _Feed] = {}
         self._subscribing: dict[str, asyncio.Future[object]] = {}
 
     def add(self, names: Iterable[str], book: OrderBook) -> list[str]:
         chosen = list(names)
         for name in chosen:
-            feed = self._feeds[name] = _Feed(book, name)
+            feed = self._feeds[name, id(book)] = _Feed(book, name)
             self._subscribing[name] = self._spawn(self._hub.subscribe(feed, [name]))
         return chosen
 
-    def remove(self, names: Iterable[str], _book: OrderBook) -> None:
+    def remove(self, names: Iterable[str], book: OrderBook) -> None:
         for name in names:
-            feed = self._feeds.pop(name, None)
+            feed = self._feeds.pop((name, id(book)), None)
             if feed is not None:
                 self._spawn(self._hub.unsubscribe(feed, [name]))
 
@@ -111,6 +122,11 @@ class _Fetch:
         return data
 
 
+def tier_for(limit: int) -> int:
+    """The smallest snapshot tier holding DEEPER x `limit` levels (the deepest one at most)."""
+    return next((t for t in TIERS if t >= limit * DEEPER), BOOK_LIMIT)
+
+
 def _no_events(*_args: Any, **_kw: Any) -> None:
     """OrderBook's events (gaps, resyncs) are counted in its stats, shown in /status."""
 
@@ -140,7 +156,10 @@ class Books:
             self._metrics.miss(DEPTH, NOT_HELD)
             return None
         limit = int(limit_text)
-        book = self._book(symbol.upper())
+        book = self._book(symbol.upper(), limit)
+        if limit * DEEPER > book.limit and book.limit < BOOK_LIMIT:
+            self._metrics.miss(DEPTH, NOT_HELD)  # the deeper book is on its way
+            return None
         if not book.ready:
             self._metrics.miss(DEPTH, NOT_READY)
             self._sweep()
@@ -176,15 +195,21 @@ class Books:
             for symbol, (book, _) in self._books.items()
         }
 
-    def _book(self, symbol: str) -> OrderBook:
+    def _book(self, symbol: str, limit: int) -> OrderBook:
+        """The symbol's book, (re)made at the tier `limit` needs when it is shallower."""
         kept = self._books.get(symbol)
+        tier = tier_for(limit)
+        if kept is not None and kept[0].limit < tier:
+            del self._books[symbol]
+            self._spawn(kept[0].close())
+            kept = None
         if kept is None:
             book = OrderBook(
                 self._streams,  # type: ignore[arg-type]  # the hub-backed part of MarketStreams
                 self._fetch.snapshot,
                 _no_events,
                 symbol,
-                limit=BOOK_LIMIT,
+                limit=tier,
             )
             book.start()
             kept = self._books[symbol] = (book, [time.monotonic()])
