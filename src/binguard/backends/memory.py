@@ -3,6 +3,11 @@
 One event loop, no awaits inside a method: each call is atomic by construction. Counters are keyed
 by `Limit.key` (kind and interval), so a new limit value from exchangeInfo keeps the counts. Only
 the current window of each limit is kept; an older one is forgotten when a newer one is touched.
+
+Being in-process, it also offers the hot steps as plain synchronous methods (`reserve`,
+`settle_observe`): the budget calls them directly when its store is exactly a `MemoryStore`, which
+saves a coroutine per step and a `Granted` per request. The async `BudgetStore` methods are thin
+wrappers over them, so both paths run the same code.
 """
 
 from __future__ import annotations
@@ -44,6 +49,14 @@ class MemoryStore:
     async def try_reserve(
         self, now_ms: int, charges: Sequence[tuple[Limit, int]]
     ) -> Granted | Refused:
+        held = self.reserve(now_ms, charges)
+        return held if isinstance(held, Refused) else Granted(held)
+
+    def reserve(
+        self, now_ms: int, charges: Sequence[tuple[Limit, int]]
+    ) -> tuple[Held, ...] | Refused:
+        """`try_reserve`, synchronous: the held reservations (what `Granted.held` would be), or
+        the refusal."""
         if self._until:
             refused = self._blocked(now_ms)
             if refused is not None:
@@ -71,9 +84,24 @@ class MemoryStore:
             if h is None or h.limit is not limit:
                 h = w.held[amount] = Held(limit, w.start, amount)
             held.append(h)
-        return Granted(tuple(held))
+        return tuple(held)
 
     async def settle(self, held: Sequence[Held], refunds: Sequence[int]) -> None:
+        self.settle_observe(held, refunds, 0, 0, ())
+
+    async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
+        self.settle_observe((), (), sent_ms, now_ms, counts)
+
+    def settle_observe(
+        self,
+        held: Sequence[Held],
+        refunds: Sequence[int],
+        sent_ms: int,
+        now_ms: int,
+        counts: Sequence[tuple[Limit, int]],
+    ) -> None:
+        """`settle(held, refunds)`, then `observe(sent_ms, now_ms, counts)`, in one synchronous
+        step (what the budget does with every answer)."""
         kept = self._windows
         for h, refund in zip(held, refunds, strict=True):
             w = kept.get(h.limit.key)
@@ -83,9 +111,6 @@ class MemoryStore:
                 if refund:
                     used = w.used - refund
                     w.used = used if used > 0 else 0
-
-    async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
-        kept = self._windows
         for limit, count in counts:  # runs for every answer with rate headers
             interval = limit.interval_ms
             start = now_ms - now_ms % interval

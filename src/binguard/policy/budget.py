@@ -125,6 +125,10 @@ class RateBudget(Admits):
         self._edge_ms = edge_ms
         self._set(limits)
         self._store: BudgetStore = store if store is not None else MemoryStore()
+        # The in-process store (exactly a MemoryStore: a subclass or a wrapper may add awaits or
+        # watch the calls) is called through its synchronous steps, the same code without the
+        # coroutines: the hot path of every request.
+        self._local = self._store if type(self._store) is MemoryStore else None
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._server_ms = server_time or (lambda: int(self._clock.time() * 1000))
         self._sleep = sleep or asyncio.sleep
@@ -179,7 +183,15 @@ class RateBudget(Admits):
                     outcome = self._at_edge(now, charges)
                     break
             if outcome is None:
-                outcome = await self._store.try_reserve(now, charges)
+                local = self._local
+                if local is not None:
+                    held = local.reserve(now, charges)
+                    if type(held) is tuple:
+                        return Ticket(cost, held, now)
+                    assert isinstance(held, Refused)
+                    outcome = held
+                else:
+                    outcome = await self._store.try_reserve(now, charges)
             if type(outcome) is Granted:
                 return Ticket(cost, outcome.held, now)
             assert isinstance(outcome, Refused)
@@ -315,6 +327,17 @@ class RateBudget(Admits):
             refunds = [refund if h.limit.kind is LimitKind.REQUEST_WEIGHT else 0 for h in held]
         else:
             refunds = [0] * len(held)
+        local = self._local
+        if local is not None:  # the same steps in one synchronous call (hot path)
+            counts: list[tuple[Limit, int]] = []
+            decreases = False
+            if headers is not None and (headers.used_weight or headers.order_count):
+                counts, decreases = self._counts(headers)
+            now = self._server_ms() if counts else 0
+            local.settle_observe(held, refunds, ticket.granted_ms, now, counts)
+            if decreases or refund:
+                self._wake_head()
+            return
         await self._store.settle(held, refunds)
         if headers is not None and (headers.used_weight or headers.order_count):
             counts, decreases = self._counts(headers)  # observe(), inlined: every answer has them
