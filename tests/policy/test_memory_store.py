@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from binguard.backends import BudgetStore, Limit, LimitKind, MemoryStore
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from binguard.backends import BudgetStore, Held, Limit, LimitKind, MemoryStore
 from binguard.errors import Interval
 
-from .store_contract import NOON, W1M, StoreContract
+from .store_contract import NOON, O1D, O10S, RAW5M, W1M, StoreContract
 
 
 class TestMemoryStore(StoreContract):
@@ -85,3 +89,47 @@ def test_scopes() -> None:
         == "account"
     )
     assert W1M.scope == "ip" and not W1M.can_decrease
+
+
+# -- the one-pass reserve decides as the two-pass check does --------------------------------------
+_LIMITS = (W1M, O10S, O1D, RAW5M)
+_charge = st.tuples(st.sampled_from(_LIMITS), st.integers(min_value=1, max_value=6))
+_step = st.one_of(
+    st.tuples(st.just("reserve"), st.lists(_charge, min_size=1, max_size=4), st.integers(0, 25)),
+    st.tuples(st.just("settle"), st.integers(0, 5), st.booleans()),
+    st.tuples(st.just("observe"), st.sampled_from(_LIMITS), st.integers(0, 120)),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(_step, max_size=30))
+def test_one_pass_reserve_equals_the_two_pass_check(steps: list[tuple[Any, ...]]) -> None:
+    """The same steps on two stores: `reserve` (one pass, undone on a refusal) on one, the two-pass
+    check it falls back to (the reference) on the other. Grants, refusals and counters agree,
+    refusals after a partial charge and a limit named twice in one request included."""
+    fast, ref = MemoryStore(), MemoryStore()
+    held: list[tuple[tuple[Held, ...], tuple[Held, ...]]] = []
+    now = NOON
+    for step in steps:
+        if step[0] == "reserve":
+            charges, now = step[1], now + step[2] * 400
+            a = fast.reserve(now, charges)
+            b = ref._reserve_checked(now, charges)
+            assert a == b
+            if isinstance(a, tuple):
+                assert isinstance(b, tuple)
+                held.append((a, b))
+        elif step[0] == "settle" and held:
+            a, b = held.pop(step[1] % len(held))
+            refunds = [1 if step[2] else 0] * len(a)
+            fast.settle_observe(a, refunds, 0, 0, ())
+            ref.settle_observe(b, refunds, 0, 0, ())
+        elif step[0] == "observe":
+            fast.settle_observe((), (), now, now, [(step[1], step[2])])
+            ref.settle_observe((), (), now, now, [(step[1], step[2])])
+        assert _counters(fast) == _counters(ref)
+
+
+def _counters(store: MemoryStore) -> dict[str, tuple[int, int, int]]:
+    """Each kept window's (start, used, in flight); its cache of Held objects is no state."""
+    return {k: (w.start, w.used, w.in_flight) for k, w in store._windows.items()}

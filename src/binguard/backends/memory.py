@@ -56,19 +56,45 @@ class MemoryStore:
         self, now_ms: int, charges: Sequence[tuple[Limit, int]]
     ) -> tuple[Held, ...] | Refused:
         """`try_reserve`, synchronous: the held reservations (what `Granted.held` would be), or
-        the refusal."""
+        the refusal.
+
+        One pass that checks as it goes: a grant here is one the two-pass `_reserve_checked` makes
+        too (amounts are positive, so each check saw at least the count it would have seen); a
+        refusal (rare) undoes what was charged and leaves the decision to `_reserve_checked`."""
         if self._until:
             refused = self._blocked(now_ms)
             if refused is not None:
                 return refused
         kept = self._windows
-        windows = []
-        full: tuple[int, Limit] | None = None  # the full window that resets last
+        held: list[Held] = []
         for limit, amount in charges:  # _window(), inlined: this runs for every request
             start = now_ms - now_ms % limit.interval_ms
             w = kept.get(limit.key)
             if w is None or w.start < start:
                 w = kept[limit.key] = _Window(start)
+            used = w.used + amount
+            if used > limit.limit:
+                for done in held:  # undo: nothing is reserved unless everything is
+                    back = kept[done.limit.key]
+                    back.used -= done.amount
+                    back.in_flight -= done.amount
+                return self._reserve_checked(now_ms, charges)
+            w.used = used
+            w.in_flight += amount
+            h = w.held.get(amount)
+            if h is None or h.limit is not limit:
+                h = w.held[amount] = Held(limit, w.start, amount)
+            held.append(h)
+        return tuple(held)
+
+    def _reserve_checked(
+        self, now_ms: int, charges: Sequence[tuple[Limit, int]]
+    ) -> tuple[Held, ...] | Refused:
+        """Check every limit first, then charge them all (or refuse, charging none)."""
+        windows = []
+        full: tuple[int, Limit] | None = None  # the full window that resets last
+        for limit, amount in charges:
+            w = self._window(limit, now_ms)
             windows.append((limit, w, amount))
             if w.used + amount > limit.limit:
                 until = w.start + limit.interval_ms
