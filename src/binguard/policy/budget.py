@@ -51,7 +51,7 @@ from binguard.errors import (
 )
 
 from .clock import Clock, SystemClock
-from .gate import Admits
+from .gate import Admission, Admits
 from .refusals import BanInForceError, BudgetExhaustedError
 from .weights import Cost
 
@@ -163,6 +163,10 @@ class RateBudget(Admits):
         # The last cost seen and its charges: a transport hands the same Cost object again and
         # again for an endpoint (an identity check is cheaper than hashing the dataclass).
         self._last: tuple[Cost | None, tuple[tuple[Limit, int], ...]] = (None, ())
+
+    def admit(self, cost: Cost, *, deadline: float | None = None) -> Admission:
+        """`async with budget.admit(cost, deadline=...) as slot:`; see policy/gate.py."""
+        return Admission(self, cost, deadline)
 
     # -- acquiring --------------------------------------------------------------------------
     async def acquire(self, cost: Cost, *, deadline: float | None = None) -> Ticket:
@@ -335,7 +339,7 @@ class RateBudget(Admits):
                 counts, decreases = self._counts(headers)
             now = self._server_ms() if counts else 0
             local.settle_observe(held, refunds, ticket.granted_ms, now, counts)
-            if decreases or refund:
+            if (decreases or refund) and self._wake is not None:  # _wake_head(), inlined
                 self._wake_head()
             return
         await self._store.settle(held, refunds)
