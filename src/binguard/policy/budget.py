@@ -374,7 +374,10 @@ class RateBudget(Admits):
         """The counts the headers give for this budget's limits, and whether an ORDERS count is
         among them (it can decrease: fills free room, so the head of the line is woken)."""
         weight, orders = headers.used_weight, headers.order_count
-        counts = [(x, weight[letter]) for x, letter in self._weight_headed if letter in weight]
+        counts = []
+        for x, letter in self._weight_headed:  # a loop, not a comprehension: one frame less
+            if letter in weight:
+                counts.append((x, weight[letter]))
         decreases = False
         if orders:
             for limit, letter in self._order_headed:
