@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .base import BlockKind, Granted, Held, Limit, Refused, Snapshot, Usage
+from .base import BlockKind, Granted, Held, Limit, LimitKind, Refused, Snapshot, Usage
 
 
 @dataclass(slots=True)
@@ -113,21 +113,6 @@ class MemoryStore:
         return tuple(held)
 
     async def settle(self, held: Sequence[Held], refunds: Sequence[int]) -> None:
-        self.settle_observe(held, refunds, 0, 0, ())
-
-    async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
-        self.settle_observe((), (), sent_ms, now_ms, counts)
-
-    def settle_observe(
-        self,
-        held: Sequence[Held],
-        refunds: Sequence[int],
-        sent_ms: int,
-        now_ms: int,
-        counts: Sequence[tuple[Limit, int]],
-    ) -> None:
-        """`settle(held, refunds)`, then `observe(sent_ms, now_ms, counts)`, in one synchronous
-        step (what the budget does with every answer)."""
         kept = self._windows
         for h, refund in zip(held, refunds, strict=True):
             w = kept.get(h.limit.key)
@@ -135,6 +120,30 @@ class MemoryStore:
                 in_flight = w.in_flight - h.amount
                 w.in_flight = in_flight if in_flight > 0 else 0
                 if refund:
+                    used = w.used - refund
+                    w.used = used if used > 0 else 0
+
+    async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
+        self.settle_observe((), 0, sent_ms, now_ms, counts)
+
+    def settle_observe(
+        self,
+        held: Sequence[Held],
+        refund: int,
+        sent_ms: int,
+        now_ms: int,
+        counts: Sequence[tuple[Limit, int]],
+    ) -> None:
+        """`settle(held, refunds)`, then `observe(sent_ms, now_ms, counts)`, in one synchronous
+        step (what the budget does with every answer). `refund`: the weight a success gives
+        back, on each REQUEST_WEIGHT reservation (the refunds the budget would list)."""
+        kept = self._windows
+        for h in held:
+            w = kept.get(h.limit.key)
+            if w is not None and w.start == h.window:  # _current(), inlined
+                in_flight = w.in_flight - h.amount
+                w.in_flight = in_flight if in_flight > 0 else 0
+                if refund and h.limit.kind is LimitKind.REQUEST_WEIGHT:
                     used = w.used - refund
                     w.used = used if used > 0 else 0
         for limit, count in counts:  # runs for every answer with rate headers

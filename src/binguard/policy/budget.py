@@ -327,10 +327,6 @@ class RateBudget(Admits):
         ticket.settled = True
         held = ticket.held
         refund = ticket.cost.refund_if_ok if ok else 0
-        if refund:
-            refunds = [refund if h.limit.kind is LimitKind.REQUEST_WEIGHT else 0 for h in held]
-        else:
-            refunds = [0] * len(held)
         local = self._local
         if local is not None:  # the same steps in one synchronous call (hot path)
             counts: list[tuple[Limit, int]] = []
@@ -338,10 +334,14 @@ class RateBudget(Admits):
             if headers is not None and (headers.used_weight or headers.order_count):
                 counts, decreases = self._counts(headers)
             now = self._server_ms() if counts else 0
-            local.settle_observe(held, refunds, ticket.granted_ms, now, counts)
+            local.settle_observe(held, refund, ticket.granted_ms, now, counts)
             if (decreases or refund) and self._wake is not None:  # _wake_head(), inlined
                 self._wake_head()
             return
+        if refund:
+            refunds = [refund if h.limit.kind is LimitKind.REQUEST_WEIGHT else 0 for h in held]
+        else:
+            refunds = [0] * len(held)
         await self._store.settle(held, refunds)
         if headers is not None and (headers.used_weight or headers.order_count):
             counts, decreases = self._counts(headers)  # observe(), inlined: every answer has them
