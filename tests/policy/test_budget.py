@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -444,3 +445,43 @@ async def test_local_refusals_change_nothing() -> None:
     await budget.on_error(BanInForceError(NOON + 1, NOON))
     snap = await budget.snapshot()
     assert (snap.paused_until_ms, snap.banned_until_ms) == (None, None)
+
+
+class CountingStore(MemoryStore):
+    """A MemoryStore subclass that counts its async steps (a fake for this one check: the
+    budget must keep calling a subclass through the BudgetStore protocol)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[str] = []
+
+    async def try_reserve(self, now_ms: int, charges: Any) -> Any:
+        self.steps.append("try_reserve")
+        return await super().try_reserve(now_ms, charges)
+
+    async def settle(self, held: Any, refunds: Any) -> None:
+        self.steps.append("settle")
+        await super().settle(held, refunds)
+
+    async def observe(self, sent_ms: int, now_ms: int, counts: Any) -> None:
+        self.steps.append("observe")
+        await super().observe(sent_ms, now_ms, counts)
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "subclass"])
+async def test_a_memory_store_and_a_subclass_count_alike(store_kind: str) -> None:
+    """The budget calls a plain MemoryStore through its synchronous steps, and anything else
+    (here a subclass that watches the calls) through the async protocol; the counts agree."""
+    store = MemoryStore() if store_kind == "memory" else CountingStore()
+    clock = FakeClock(wall=NOON / 1000)
+    w1m = limit(LimitKind.REQUEST_WEIGHT, 1, "MINUTE", 100)
+    o10s = limit(LimitKind.ORDERS, 10, "SECOND", 5)
+    budget = RateBudget([w1m, o10s], store=store, clock=clock, sleep=clock.sleep)
+    ticket = await budget.acquire(PLACE)
+    assert await used(budget) == [PLACE.weight, 1]
+    await budget.settle(ticket, ok=True, headers=RateHeaders({"1M": 40}, {"10S": 3}, None))
+    assert await used(budget) == [40, 3]
+    snap = await budget.snapshot()
+    assert [u.in_flight for u in snap.usage] == [0, 0]
+    if isinstance(store, CountingStore):
+        assert store.steps == ["try_reserve", "settle", "observe"]

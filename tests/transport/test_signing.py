@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import pickle
 from urllib.parse import unquote
 
@@ -10,6 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.hashes import SHA256
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from binguard.transport.signing import (
     HmacSigner,
@@ -33,6 +37,26 @@ def test_hmac_doc_vector_split_between_query_and_body() -> None:
     # rest-api.md example 3: part in the query string, part in the body; the payload concatenates.
     query, body = DOC_QUERY.split("&quantity")
     assert HmacSigner(DOC_SECRET).sign(rest_payload(query, "&quantity" + body)) == DOC_SIGNATURE
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(st.binary(min_size=1, max_size=200), st.text(min_size=1, max_size=100)),
+    st.binary(max_size=300),
+)
+def test_hmac_equals_the_stdlib_hmac(secret: str | bytes, payload: bytes) -> None:
+    """HmacSigner builds HMAC from hashlib's SHA-256 (RFC 2104): the stdlib's hmac is the
+    reference, for keys shorter than, as long as and longer than SHA-256's 64-byte block."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    expected = hmac.new(raw, payload, hashlib.sha256).hexdigest()
+    assert HmacSigner(secret).sign(payload) == expected
+
+
+@pytest.mark.parametrize("size", [1, 63, 64, 65, 128, 129])
+def test_hmac_at_the_block_size(size: int) -> None:
+    secret = bytes(range(256))[:size] if size <= 256 else b"k" * size
+    payload = DOC_QUERY.encode()
+    assert HmacSigner(secret).sign(payload) == hmac.new(secret, payload, hashlib.sha256).hexdigest()
 
 
 def test_ws_api_payload_is_sorted_without_signature() -> None:

@@ -3,6 +3,11 @@
 One event loop, no awaits inside a method: each call is atomic by construction. Counters are keyed
 by `Limit.key` (kind and interval), so a new limit value from exchangeInfo keeps the counts. Only
 the current window of each limit is kept; an older one is forgotten when a newer one is touched.
+
+Being in-process, it also offers the hot steps as plain synchronous methods (`reserve`,
+`settle_observe`): the budget calls them directly when its store is exactly a `MemoryStore`, which
+saves a coroutine per step and a `Granted` per request. The async `BudgetStore` methods are thin
+wrappers over them, so both paths run the same code.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .base import BlockKind, Granted, Held, Limit, Refused, Snapshot, Usage
+from .base import BlockKind, Granted, Held, Limit, LimitKind, Refused, Snapshot, Usage
 
 
 @dataclass(slots=True)
@@ -44,18 +49,52 @@ class MemoryStore:
     async def try_reserve(
         self, now_ms: int, charges: Sequence[tuple[Limit, int]]
     ) -> Granted | Refused:
+        held = self.reserve(now_ms, charges)
+        return held if isinstance(held, Refused) else Granted(held)
+
+    def reserve(
+        self, now_ms: int, charges: Sequence[tuple[Limit, int]]
+    ) -> tuple[Held, ...] | Refused:
+        """`try_reserve`, synchronous: the held reservations (what `Granted.held` would be), or
+        the refusal.
+
+        One pass that checks as it goes: a grant here is one the two-pass `_reserve_checked` makes
+        too (amounts are positive, so each check saw at least the count it would have seen); a
+        refusal (rare) undoes what was charged and leaves the decision to `_reserve_checked`."""
         if self._until:
             refused = self._blocked(now_ms)
             if refused is not None:
                 return refused
         kept = self._windows
-        windows = []
-        full: tuple[int, Limit] | None = None  # the full window that resets last
+        held: list[Held] = []
         for limit, amount in charges:  # _window(), inlined: this runs for every request
             start = now_ms - now_ms % limit.interval_ms
             w = kept.get(limit.key)
             if w is None or w.start < start:
                 w = kept[limit.key] = _Window(start)
+            used = w.used + amount
+            if used > limit.limit:
+                for done in held:  # undo: nothing is reserved unless everything is
+                    back = kept[done.limit.key]
+                    back.used -= done.amount
+                    back.in_flight -= done.amount
+                return self._reserve_checked(now_ms, charges)
+            w.used = used
+            w.in_flight += amount
+            h = w.held.get(amount)
+            if h is None or h.limit is not limit:
+                h = w.held[amount] = Held(limit, w.start, amount)
+            held.append(h)
+        return tuple(held)
+
+    def _reserve_checked(
+        self, now_ms: int, charges: Sequence[tuple[Limit, int]]
+    ) -> tuple[Held, ...] | Refused:
+        """Check every limit first, then charge them all (or refuse, charging none)."""
+        windows = []
+        full: tuple[int, Limit] | None = None  # the full window that resets last
+        for limit, amount in charges:
+            w = self._window(limit, now_ms)
             windows.append((limit, w, amount))
             if w.used + amount > limit.limit:
                 until = w.start + limit.interval_ms
@@ -71,7 +110,7 @@ class MemoryStore:
             if h is None or h.limit is not limit:
                 h = w.held[amount] = Held(limit, w.start, amount)
             held.append(h)
-        return Granted(tuple(held))
+        return tuple(held)
 
     async def settle(self, held: Sequence[Held], refunds: Sequence[int]) -> None:
         kept = self._windows
@@ -85,7 +124,28 @@ class MemoryStore:
                     w.used = used if used > 0 else 0
 
     async def observe(self, sent_ms: int, now_ms: int, counts: Sequence[tuple[Limit, int]]) -> None:
+        self.settle_observe((), 0, sent_ms, now_ms, counts)
+
+    def settle_observe(
+        self,
+        held: Sequence[Held],
+        refund: int,
+        sent_ms: int,
+        now_ms: int,
+        counts: Sequence[tuple[Limit, int]],
+    ) -> None:
+        """`settle(held, refunds)`, then `observe(sent_ms, now_ms, counts)`, in one synchronous
+        step (what the budget does with every answer). `refund`: the weight a success gives
+        back, on each REQUEST_WEIGHT reservation (the refunds the budget would list)."""
         kept = self._windows
+        for h in held:
+            w = kept.get(h.limit.key)
+            if w is not None and w.start == h.window:  # _current(), inlined
+                in_flight = w.in_flight - h.amount
+                w.in_flight = in_flight if in_flight > 0 else 0
+                if refund and h.limit.kind is LimitKind.REQUEST_WEIGHT:
+                    used = w.used - refund
+                    w.used = used if used > 0 else 0
         for limit, count in counts:  # runs for every answer with rate headers
             interval = limit.interval_ms
             start = now_ms - now_ms % interval

@@ -51,7 +51,7 @@ from binguard.errors import (
 )
 
 from .clock import Clock, SystemClock
-from .gate import Admits
+from .gate import Admission, Admits
 from .refusals import BanInForceError, BudgetExhaustedError
 from .weights import Cost
 
@@ -125,6 +125,10 @@ class RateBudget(Admits):
         self._edge_ms = edge_ms
         self._set(limits)
         self._store: BudgetStore = store if store is not None else MemoryStore()
+        # The in-process store (exactly a MemoryStore: a subclass or a wrapper may add awaits or
+        # watch the calls) is called through its synchronous steps, the same code without the
+        # coroutines: the hot path of every request.
+        self._local = self._store if type(self._store) is MemoryStore else None
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._server_ms = server_time or (lambda: int(self._clock.time() * 1000))
         self._sleep = sleep or asyncio.sleep
@@ -160,6 +164,10 @@ class RateBudget(Admits):
         # again for an endpoint (an identity check is cheaper than hashing the dataclass).
         self._last: tuple[Cost | None, tuple[tuple[Limit, int], ...]] = (None, ())
 
+    def admit(self, cost: Cost, *, deadline: float | None = None) -> Admission:
+        """`async with budget.admit(cost, deadline=...) as slot:`; see policy/gate.py."""
+        return Admission(self, cost, deadline)
+
     # -- acquiring --------------------------------------------------------------------------
     async def acquire(self, cost: Cost, *, deadline: float | None = None) -> Ticket:
         """Reserve `cost` on every limit, waiting in line; see the module docstring."""
@@ -179,7 +187,15 @@ class RateBudget(Admits):
                     outcome = self._at_edge(now, charges)
                     break
             if outcome is None:
-                outcome = await self._store.try_reserve(now, charges)
+                local = self._local
+                if local is not None:
+                    held = local.reserve(now, charges)
+                    if type(held) is tuple:
+                        return Ticket(cost, held, now)
+                    assert isinstance(held, Refused)
+                    outcome = held
+                else:
+                    outcome = await self._store.try_reserve(now, charges)
             if type(outcome) is Granted:
                 return Ticket(cost, outcome.held, now)
             assert isinstance(outcome, Refused)
@@ -311,6 +327,17 @@ class RateBudget(Admits):
         ticket.settled = True
         held = ticket.held
         refund = ticket.cost.refund_if_ok if ok else 0
+        local = self._local
+        if local is not None:  # the same steps in one synchronous call (hot path)
+            counts: list[tuple[Limit, int]] = []
+            decreases = False
+            if headers is not None and (headers.used_weight or headers.order_count):
+                counts, decreases = self._counts(headers)
+            now = self._server_ms() if counts else 0
+            local.settle_observe(held, refund, ticket.granted_ms, now, counts)
+            if (decreases or refund) and self._wake is not None:  # _wake_head(), inlined
+                self._wake_head()
+            return
         if refund:
             refunds = [refund if h.limit.kind is LimitKind.REQUEST_WEIGHT else 0 for h in held]
         else:
@@ -347,7 +374,10 @@ class RateBudget(Admits):
         """The counts the headers give for this budget's limits, and whether an ORDERS count is
         among them (it can decrease: fills free room, so the head of the line is woken)."""
         weight, orders = headers.used_weight, headers.order_count
-        counts = [(x, weight[letter]) for x, letter in self._weight_headed if letter in weight]
+        counts = []
+        for x, letter in self._weight_headed:  # a loop, not a comprehension: one frame less
+            if letter in weight:
+                counts.append((x, weight[letter]))
         decreases = False
         if orders:
             for limit, letter in self._order_headed:

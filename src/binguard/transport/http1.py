@@ -150,6 +150,7 @@ class _Connection(asyncio.Protocol):
         # connection have later and later deadlines), rather than a timer per request.
         self.deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0  # when the timer fires (loop time)
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -207,10 +208,11 @@ class _Connection(asyncio.Protocol):
         self._got_bytes = False
         self.deadline = deadline
         timer = self._timer
-        if timer is None or timer.when() > deadline:
+        if timer is None or self._timer_at > deadline:
             if timer is not None:
                 timer.cancel()
             self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline  # its when(), kept: no method call per request
         transport = self.transport
         assert transport is not None
         transport.write(data)
@@ -223,6 +225,7 @@ class _Connection(asyncio.Protocol):
             return  # idle: the next request arms a timer again
         if self._loop.time() + _EARLY < self.deadline:
             self._timer = self._loop.call_at(self.deadline, self._on_timer)
+            self._timer_at = self.deadline
             return
         err = ReadTimeout("no whole answer within the request's timeout")
         if self._state != _HEAD:

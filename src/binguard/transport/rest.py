@@ -157,6 +157,7 @@ class RestTransport:
         self._signer = signer
         self._time = time_source
         self._gate = gate
+        self._check = gate.check if gate is not None else None  # bound once, not per request
         self.options = options or RestOptions()
         # per (method, path): its cost when no parameter changes it, else None (_fixed_cost)
         self._fixed_costs: dict[tuple[str, str], Cost | None] = {}
@@ -211,12 +212,13 @@ class RestTransport:
             # timestamp past recvWindow (that would earn -1021 for a request never sent late).
             target, slot.sent_ms = self._target(path, params, signed)
             timeout = self.options.timeout
-            if deadline is not None:
-                timeout = min(timeout, max(0.05, deadline - time.monotonic()))
+            if deadline is not None:  # min(timeout, max(0.05, time left)), without the calls
+                left = deadline - time.monotonic()
+                bound = left if left > 0.05 else 0.05
+                if bound < timeout:
+                    timeout = bound
             try:
-                answer = await self._http.exchange(
-                    method, target, timeout, gate.check if gate is not None else None
-                )
+                answer = await self._http.exchange(method, target, timeout, self._check)
             except ExchangeError as failure:
                 slot.headers = failure.rate
                 err, cause = _failed(failure, RequestInfo.of(method, path, params))
@@ -259,7 +261,8 @@ class RestTransport:
             assert self._signer is not None
             stamp = f"recvWindow={self.options.recv_window_ms}&timestamp={sent_ms}"
             query = f"{query}&{stamp}" if query else stamp
-            query = f"{query}&signature={self._signer.sign(query.encode())}"
+            # built once with its signature: no intermediate copy of the signed query
+            return f"{path}?{query}&signature={self._signer.sign(query.encode())}", sent_ms
         return (f"{path}?{query}" if query else path), sent_ms
 
 
