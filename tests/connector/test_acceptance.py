@@ -101,6 +101,26 @@ async def test_reset_before_execution_is_resent_only_after_proof(
     await assert_exactly_once(sim, bn, order.client_order_id)
 
 
+async def test_a_reset_cancel_is_seen_by_the_connector_not_resent_behind_it(
+    sim: Simulator, connect: MakeConnector
+) -> None:
+    """A cancel (DELETE) on a kept-alive connection reset before the engine: the connector sees
+    the reset and decides (aiohttp alone would re-send the "idempotent" DELETE once, unseen by
+    the budget and the request loop; binguard's backend turns that off)."""
+    bn = await connect()
+    order = await place(bn)  # the connection is now kept alive: the next request reuses it
+    load_faults(sim, {"path": "/api/v3/order", "method": "DELETE", "action": "reset", "times": 1})
+    sent_before = bn.stats.requests
+    cancelled = await bn.cancel_order("BTCUSDT", order_id=order.order_id)
+    assert cancelled.status == "CANCELED"
+    deletes = [
+        r for r in sim.state.requests if r["path"] == "/api/v3/order" and r["method"] == "DELETE"
+    ]
+    assert sim.state.faults.log, "the reset must have fired"
+    # every DELETE that reached the exchange is one the connector sent and counted
+    assert bn.stats.requests - sent_before >= len(deletes) == 2
+
+
 @pytest.mark.parametrize("skew_ms", [30_000, -30_000])
 async def test_clock_skew_is_absorbed(sim: Simulator, connect: MakeConnector, skew_ms: int) -> None:
     sim.state.clock.set(offset_ms=skew_ms)  # the server runs 30 s ahead of / behind this machine
@@ -206,9 +226,8 @@ async def test_ban_start_and_end_are_told_once_and_requests_resume(
 
 
 async def test_reads_retry_through_transient_faults(sim: Simulator, connect: MakeConnector) -> None:
-    """Three failures on three successive depth requests, then success. (A reset of a reused
-    connection is not among them: aiohttp itself re-sends an idempotent request once then, as
-    RFC 9112 allows, so the connector never sees it; resets are covered by the order cases.)"""
+    """Three failures on three successive depth requests, then success. (Resets are covered by
+    the order and cancel cases.)"""
     bn = await connect()
     depth_rule = {"path": "/api/v3/depth", "times": 1}
     load_faults(

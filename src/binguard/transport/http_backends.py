@@ -325,6 +325,10 @@ class AiohttpBackend:
                 ),
                 auto_decompress=True,
             )
+            # aiohttp re-sends a request by itself when a reused connection turns out closed,
+            # for every "idempotent" method, DELETE included: a cancel would go twice, unseen by
+            # the budget and the request loop. Retries are the policy's decision alone.
+            self._session._retry_connection = False
 
     async def close(self) -> None:
         session, self._session = self._session, None
