@@ -95,8 +95,9 @@ class OrderJournal:
         self._db.close()
 
     def flush(self) -> None:
-        """Commit the deferred writes now (one transaction). If the commit fails they are dropped
-        and the error raised: the entries stay SENT, which `recover()` settles (module docstring)."""
+        """Commit the deferred writes now (one transaction). If the commit fails, the error is
+        raised and they are kept for the next write; until then the entries are SENT on disk,
+        which a crash would leave for `recover()` to settle (module docstring)."""
         if self._later:
             self._write("", ())
 
