@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from binguard.errors import InvalidRequestError, OrderRejectedError
@@ -223,18 +224,25 @@ def _in_range(
 ) -> None:
     """filters.md PRICE_FILTER / LOT_SIZE: min <= value <= max and value % step == 0; a 0 bound
     disables that rule."""
-    low, high, step = (Decimal(str(spec.get(k, "0"))) for k in keys)
-    bad = (
-        (low and value < low, f"below {keys[0]} {low}"),
-        (high and value > high, f"above {keys[1]} {high}"),
-        (step and value % step != 0, f"not a multiple of {keys[2]} {step}"),
-    )
-    for failed, why in bad:
-        if failed:
-            full = _name(prefix, param)
-            raise FilterError(
-                f"Filter failure: {name} ({full} {value} is {why})", param=full, filter=name
-            )
+    low = _bound(spec.get(keys[0], "0"))
+    high = _bound(spec.get(keys[1], "0"))
+    step = _bound(spec.get(keys[2], "0"))
+    if low and value < low:
+        why = f"below {keys[0]} {low}"
+    elif high and value > high:
+        why = f"above {keys[1]} {high}"
+    elif step and value % step != 0:
+        why = f"not a multiple of {keys[2]} {step}"
+    else:
+        return  # the message is built only for a failure: this runs on every order
+    full = _name(prefix, param)
+    raise FilterError(f"Filter failure: {name} ({full} {value} is {why})", param=full, filter=name)
+
+
+@lru_cache(maxsize=1024, typed=True)  # a symbol's few bounds, read on every order
+def _bound(raw: Any) -> Decimal:
+    """A filter's bound from exchangeInfo (a string, or a number) as a Decimal."""
+    return Decimal(str(raw))
 
 
 def _check_notional(
@@ -259,8 +267,8 @@ def _check_notional(
         spec = f.get(name)
         if spec is None or (market and not spec.get(to_market, False)):
             continue
-        low = Decimal(str(spec.get(low_key, "0")))
-        high = Decimal(str(spec.get(high_key, "0"))) if high_key else Decimal(0)
+        low = _bound(spec.get(low_key, "0"))
+        high = _bound(spec.get(high_key, "0")) if high_key else Decimal(0)
         if (low and notional < low) or (high and not market and notional > high):
             full = _name(prefix, param)
             raise FilterError(

@@ -61,25 +61,34 @@ class OrderLedger:
     def _move(self, coid: str, to: Stage) -> bool:
         """Whether `coid` may move to `to` now: True to write it, False for a stale move
         (ignored). Raises IllegalTransition otherwise (and JournalError for an unknown id)."""
-        entry = self.journal.get(coid)
-        if entry is None:
+        known = self.journal.stage(coid)
+        if known is None:
             raise JournalError(f"no journal entry for client order id {coid!r}")
-        if (entry.stage, to) in _STALE:
+        stage, status = known
+        if (stage, to) in _STALE:
             return False
-        if to is Stage.SENT and (coid in self._rearmed or entry.status == NOT_PLACED):
+        if to is Stage.SENT and (coid in self._rearmed or status == NOT_PLACED):
             self._rearmed.discard(coid)
             return True  # placed again, or proven never placed (orders.py re-sends it)
-        if to not in TRANSITIONS[entry.stage]:
-            raise IllegalTransition(f"order {coid}: {entry.stage.value} → {to.value}")
+        if to not in TRANSITIONS[stage]:
+            raise IllegalTransition(f"order {coid}: {stage.value} → {to.value}")
         return True
 
     def intent(self, coid: str, symbol: str, params: Mapping[str, str]) -> None:
         """Journal the intent before anything is sent (the same id with the same params again:
         a re-placement, which may be sent once more)."""
-        existing = self.journal.get(coid)
+        existing = self.journal.stage(coid)
         self.journal.record_intent(coid, symbol, params)
-        if existing is not None and existing.stage in (Stage.ACKED, Stage.FINAL):
+        if existing is not None and existing[0] in (Stage.ACKED, Stage.FINAL):
             self._rearmed.add(coid)
+
+    def intent_sent(self, coid: str, symbol: str, params: Mapping[str, str]) -> None:
+        """`intent` then `sent` for a first send that follows its intent at once (no await
+        between them, so no crash point is lost by joining them): one statement and one commit
+        for a new id, made before the bytes can leave."""
+        if not self.journal.record_first_send(coid, symbol, params):
+            self.intent(coid, symbol, params)  # an id journalled before: the guarded path
+            self.sent(coid)
 
     def sent(self, coid: str) -> None:
         """Right before the bytes leave: from now on the exchange may have the order."""
@@ -91,9 +100,11 @@ class OrderLedger:
             self.journal.mark_unknown(coid, error)
 
     def acked(self, coid: str, order_id: int, status: str | None) -> None:
-        """The exchange has the order (`status` None: answered ACK, not yet known)."""
+        """The exchange has the order (`status` None: answered ACK, not yet known). Committed
+        with the next journal write or on the event loop's next turn (journal.py: a crash that
+        loses it leaves the entry SENT, and `recover()` finds the order by its id)."""
         if self._move(coid, Stage.ACKED):
-            self.journal.mark_acked(coid, order_id, status)
+            self.journal.mark_acked(coid, order_id, status, soon=True)
 
     def final(
         self, coid: str, status: str, order_id: int | None = None, error: str | None = None

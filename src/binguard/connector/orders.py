@@ -26,7 +26,7 @@ that one request; the entry stays pending for a later `recover()` with good cred
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -81,8 +81,9 @@ class OrderManager:
         self.rules = RulesBook()  # symbols' filters from exchangeInfo, for the local checks
 
     def new_client_order_id(self) -> str:
-        # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters.
-        return f"{self._options.client_order_id_prefix}-{uuid.uuid4().hex[:24]}"
+        # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters: 96 random bits in hex
+        # (os.urandom, as uuid4 draws them, without building a UUID).
+        return f"{self._options.client_order_id_prefix}-{os.urandom(12).hex()}"
 
     # -- placement --------------------------------------------------------------------------------
     async def place(self, params: Mapping[str, object], client_order_id: str | None) -> Order:
@@ -94,16 +95,18 @@ class OrderManager:
         check_order(body, self.rules.get(symbol))
         body["newClientOrderId"] = coid
         body.setdefault("newOrderRespType", "FULL")
-        self._ledger.intent(coid, symbol, body)
+        self._ledger.intent_sent(coid, symbol, body)  # durable before the bytes can leave
         order = await self._drive(coid, symbol, body)
         self._ledger.placed(order)
         return order
 
     async def _drive(self, coid: str, symbol: str, body: Mapping[str, str]) -> Order:
+        """Send until the outcome is known; the first send is journalled already (intent_sent)."""
         sends = 0
         while True:
             sends += 1
-            self._ledger.sent(coid)
+            if sends > 1:
+                self._ledger.sent(coid)
             try:
                 data = await self.send(BY_NAME["place"], body)
             except OutcomeUnknown as unknown:

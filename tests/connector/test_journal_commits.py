@@ -1,0 +1,139 @@
+"""When the journal commits (journal.py): the client order id before the request's bytes leave,
+the answer's ACKED write with the next commit or on the loop's next turn — and a crash that loses
+that write loses nothing, since recover() finds the order by its client order id.
+
+Real parts: a file journal, a second SQLite connection reading it as another process would, the
+simulator over loopback, and a child process killed with signal 9.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from binguard.connector.client import SpotConnector
+from binguard.connector.journal import JournalError, OrderJournal, Stage
+from binguard.sim import Simulator
+
+from .conftest import FAST, MakeConnector, credentials, ground_truth, load_faults, until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def on_disk(path: Path, coid: str) -> tuple[str, int] | None:
+    """(stage, attempts) of an entry as another connection reads the file: committed data only."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        row = db.execute(
+            "SELECT stage, attempts FROM orders WHERE client_order_id = ?", (coid,)
+        ).fetchone()
+    return (str(row[0]), int(row[1])) if row else None
+
+
+async def test_the_intent_is_committed_before_the_bytes_leave(
+    sim: Simulator, connect: MakeConnector, tmp_path: Path
+) -> None:
+    """While the order is at the exchange (held there 300 ms), the file already holds it SENT."""
+    path = tmp_path / "j.db"
+    bn = await connect(options={"journal_path": path})
+    load_faults(
+        sim, {"action": "latency", "path": "/api/v3/order", "method": "POST", "latency_ms": 300}
+    )
+    task = asyncio.create_task(
+        bn.place_order(
+            "BTCUSDT", "BUY", "LIMIT", quantity="0.001", price="20000", time_in_force="GTC",
+            client_order_id="bg-inflight",
+        )
+    )  # fmt: skip
+    await until(lambda: any(r["method"] == "POST" for r in sim.state.requests), what="the POST")
+    assert on_disk(path, "bg-inflight") == ("sent", 1)
+    order = await task
+    assert order.client_order_id == "bg-inflight"
+    entry = bn.journal.get("bg-inflight")  # this process sees the answer at once
+    assert entry is not None and entry.stage is Stage.ACKED and entry.order_id == order.order_id
+
+
+async def test_an_acked_write_waits_for_the_next_turn_and_reads_see_it(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with OrderJournal(path) as j:
+        assert j.record_first_send("a", "BTCUSDT", {"side": "BUY"})
+        j.mark_acked("a", 42, "NEW", soon=True)
+        assert on_disk(path, "a") == ("sent", 1)  # not committed yet: what a crash here loses
+        assert j.stage("a") == (Stage.ACKED, "NEW") and j.pending() == []  # reads see it
+        j.mark_acked("a", 42, "FILLED", soon=True)
+        await asyncio.sleep(0)  # one turn of the event loop: the scheduled commit runs
+        assert on_disk(path, "a") == ("acked", 1)
+        entry = j.get("a")
+        assert entry is not None and (entry.order_id, entry.status) == (42, "FILLED")
+
+
+def test_without_an_event_loop_an_acked_write_commits_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with OrderJournal(path) as j:
+        j.record_intent("a", "BTCUSDT", {"side": "BUY"})
+        j.mark_sent("a")
+        j.mark_acked("a", 42, "NEW", soon=True)
+        assert on_disk(path, "a") == ("acked", 1)
+
+
+async def test_the_next_write_commits_deferred_ones_even_when_it_fails(tmp_path: Path) -> None:
+    """An id reused for other params is refused, and the deferred ACKED write committed in the
+    refused statement's transaction is not lost with it."""
+    path = tmp_path / "j.db"
+    with OrderJournal(path) as j:
+        j.record_first_send("a", "BTCUSDT", {"side": "BUY"})
+        j.mark_acked("a", 42, "NEW", soon=True)
+        with pytest.raises(JournalError):
+            j.record_first_send("a", "BTCUSDT", {"side": "SELL"})
+        assert on_disk(path, "a") == ("acked", 1)
+
+
+KILL_AFTER_PLACE = """
+import asyncio, os, signal, sys
+from binguard.connector.client import SpotConnector
+from binguard.connector.options import ConnectorOptions
+
+async def main(url, key, secret, journal):
+    options = ConnectorOptions(recv_window_ms=500, reconcile_margin_ms=200, journal_path=journal)
+    bn = SpotConnector(api_key=key, secret=secret, base_url=url, options=options)
+    await bn.open()
+    order = await bn.place_order(
+        "BTCUSDT", "BUY", "LIMIT", quantity="0.001", price="20000", time_in_force="GTC",
+        client_order_id="bg-killed",
+    )
+    print(order.order_id, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # no turn of the loop since the answer: ACKED not committed
+
+asyncio.run(main(*sys.argv[1:5]))
+"""
+
+
+async def test_an_acked_write_lost_to_kill9_is_recovered(sim: Simulator, tmp_path: Path) -> None:
+    """The answer arrived, the process died before the ACKED write was committed: the entry is
+    SENT on disk, and recover() finds the order by its client order id (one order on the
+    exchange, nothing sent again) and journals it ACKED with the exchange's order id."""
+    path = tmp_path / "j.db"
+    key = sim.config.demo.keys[0]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILL_AFTER_PLACE, sim.url, key.api_key, key.secret, str(path),
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == -signal.SIGKILL
+    order_id = int(out.decode().split()[0])
+    assert on_disk(path, "bg-killed") == ("sent", 1)
+    posts = sum(r["method"] == "POST" for r in sim.state.requests)
+    async with SpotConnector(
+        base_url=sim.url, options=FAST.with_(journal_path=path), **credentials(sim)
+    ) as bn:
+        [found] = await bn.recover()
+        assert found is not None and found.order_id == order_id
+        entry = bn.journal.get("bg-killed")
+        assert entry is not None and (entry.stage, entry.order_id) == (Stage.ACKED, order_id)
+    assert sum(r["method"] == "POST" for r in sim.state.requests) == posts  # nothing re-sent
+    held = [o for o in await ground_truth(sim) if o["clientOrderId"] == "bg-killed"]
+    assert [o["orderId"] for o in held] == [order_id]
