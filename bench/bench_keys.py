@@ -1,8 +1,8 @@
 """binguard gateway keys mode: CPU per forwarded order against pass-through's (issue 17).
 
-Each server in a process of its own, the load generator in this one: the static upstream of
-bench_gateway (answers any path at once, limits too large to wait on), then one gateway per
-mode in front of it — pass-through, and keys mode with the real key HMAC, Ed25519 and RSA.
+Each server in a process of its own, the load generator in this one: per mode, a fresh static
+upstream of bench_gateway (answers any path at once, limits too large to wait on) and one
+gateway in front of it — pass-through, and keys mode with the real key HMAC, Ed25519 and RSA.
 The generator sends N sequential signed POST /api/v3/order over one keep-alive connection
 (each with its own newClientOrderId and a fresh timestamp, signed by the bot: with the real
 HMAC secret for pass-through, with its local HMAC secret for keys mode; signing is the bot's
@@ -89,10 +89,8 @@ def _cpu_per_order(url: str, pid: int, key: str, secret: str) -> float:
 
 
 def run() -> None:
-    procs = []
+    procs: list[Any] = []
     try:
-        up, up_url = _start("upstream")
-        procs.append(up)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             modes: dict[str, tuple[str, str, dict[str, Any]]] = {
@@ -104,11 +102,19 @@ def run() -> None:
             }
             cpu: dict[str, float] = {}
             for mode, (key, secret, options) in modes.items():
+                # a fresh upstream per mode: its X-MBX-USED-WEIGHT-1M counts every request it
+                # ever served (it never resets per minute), and a gateway starting against one
+                # already past Binance's default 6,000 waits for the next minute before it may
+                # read exchangeInfo
+                up, up_url = _start("upstream")
                 gw, gw_url = _start("gateway", up_url, cache_ttl_s=0.0, **options)
-                procs.append(gw)
+                procs += [up, gw]
                 assert gw.pid is not None
                 cpu[mode] = _cpu_per_order(gw_url, gw.pid, key, secret)
                 print(f"   {mode}: {cpu[mode]:.3f} ms CPU per forwarded order (N={N})")
+                for p in (gw, up):
+                    p.terminate()
+                    p.join(5)
         base = cpu["pass-through"]
         for kind in ("hmac", "ed25519"):
             ratio = cpu[f"keys {kind}"] / base

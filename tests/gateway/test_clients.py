@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from tests.sim.helpers import limit_buy
+from tests.sim.helpers import limit_buy, spot_ccxt
 
 from binguard.gateway import Gateway
 from binguard.sim import Simulator
@@ -29,20 +29,7 @@ binance = pytest.importorskip("binance")
 @pytest.fixture
 async def exchange(sim: Simulator, gateway: Gateway) -> AsyncIterator[Any]:
     key = sim.config.demo.keys[0]
-    ex = ccxt.binance(
-        {
-            "apiKey": key.api_key,
-            "secret": key.secret,
-            "enableRateLimit": False,
-            "options": {
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-            },
-        }
-    )
-    point_ccxt(ex, gateway.url)  # the base URL is all that changes
-    ex.has["fetchCurrencies"] = False
+    ex = spot_ccxt(gateway.url, key.api_key, key.secret)
     try:
         yield ex
     finally:

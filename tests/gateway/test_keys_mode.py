@@ -22,14 +22,14 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from tests.sim.helpers import Api, WsApi, limit_buy
+from tests.sim.helpers import Api, WsApi, limit_buy, spot_ccxt
 
 from binguard.gateway import Gateway
 from binguard.gateway.answers import GATEWAY_HEADER
 from binguard.gateway.keys import write_private
 from binguard.sim import Simulator
 from binguard.sim.config import demo_ed25519_private
-from binguard.sim.peers import point_ccxt, point_python_binance
+from binguard.sim.peers import point_python_binance
 
 from .conftest import gw_config
 
@@ -75,16 +75,7 @@ def refusals(sim: Simulator) -> list[Any]:
 async def test_ccxt_30_s_behind_trades_through_keys_mode_without_1021(
     sim: Simulator, keyed: Gateway
 ) -> None:
-    ex = ccxt.binance(
-        {
-            "apiKey": "bg-bot",
-            "secret": BOT_SECRET,
-            "enableRateLimit": False,
-            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
-        }
-    )
-    point_ccxt(ex, keyed.url)
-    ex.has["fetchCurrencies"] = False
+    ex = spot_ccxt(keyed.url, "bg-bot", BOT_SECRET, margins=True)
     try:
         await ex.load_markets()
         ex.options["timeDifference"] = -SKEW_MS  # ccxt stamps milliseconds() - timeDifference

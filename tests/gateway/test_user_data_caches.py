@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from tests.sim.helpers import Api, new_order, poll
+from tests.sim.helpers import Api, new_order, poll, spot_ccxt
 
 from binguard.gateway import Gateway
 from binguard.gateway.answers import GATEWAY_HEADER
@@ -26,7 +26,7 @@ from binguard.gateway.keys import write_private
 from binguard.policy.backoff import Backoff
 from binguard.sim import Simulator
 from binguard.sim.config import demo_ed25519_private
-from binguard.sim.peers import point_ccxt, point_python_binance
+from binguard.sim.peers import point_python_binance
 from binguard.sim.ws_conn import WsConn
 from binguard.sim.ws_routes import HUB_KEY
 from binguard.transport.ws_link import WsOptions
@@ -109,16 +109,7 @@ async def same_account(bot: Api, truth: Api, **params: Any) -> dict[str, Any]:
 async def test_ccxt_fetch_balance_and_fetch_order_come_from_the_caches(
     sim: Simulator, gw: Gateway, truth: Api
 ) -> None:
-    ex = ccxt.binance(
-        {
-            "apiKey": "bg-bot",
-            "secret": BOT_SECRET,
-            "enableRateLimit": False,
-            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
-        }
-    )
-    point_ccxt(ex, gw.url)
-    ex.has["fetchCurrencies"] = False
+    ex = spot_ccxt(gw.url, "bg-bot", BOT_SECRET, margins=True)
     try:
         await ex.load_markets()
         first = await ex.fetch_balance()  # upstream; starts the subscription

@@ -324,3 +324,22 @@ INTERVAL_MS = {
     "3d": 259_200_000,
     "1w": 604_800_000,
 }
+
+
+def spot_ccxt(url: str, api_key: str = "", secret: str = "", *, margins: bool = False) -> Any:
+    """An async ccxt binance client for Spot only, every URL pointed at `url` (the simulator or a
+    gateway in front of it): no currency list (a sapi call the simulator does not hold), and the
+    margin pair lists only with `margins` (ccxt loads them at start-up with a signed sapi GET)."""
+    import ccxt.async_support as ccxt
+
+    from binguard.sim.peers import point_ccxt
+
+    options: dict[str, Any] = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False}
+    if not margins:
+        options["fetchMargins"] = False
+    ex = ccxt.binance(
+        {"apiKey": api_key, "secret": secret, "enableRateLimit": False, "options": options}
+    )
+    point_ccxt(ex, url)
+    ex.has["fetchCurrencies"] = False
+    return ex

@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from tests.sim.helpers import spot_ccxt
 
 from binguard.sim import Simulator
-from binguard.sim.peers import point_ccxt, point_python_binance
+from binguard.sim.peers import point_python_binance
 
 from .helpers import limit_buy
 
@@ -24,22 +25,8 @@ binance = pytest.importorskip("binance")
 @pytest.fixture
 async def exchange(sim: Simulator) -> AsyncIterator[Any]:
     key = sim.config.demo.keys[0]
-    ex = ccxt.binance(
-        {
-            "apiKey": key.api_key,
-            "secret": key.secret,
-            "enableRateLimit": False,
-            "options": {
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-            },
-        }
-    )
-    point_ccxt(
-        ex, sim.url
-    )  # every API family at the simulator (test_market_clients.py: no options)
-    ex.has["fetchCurrencies"] = False
+    # every API family at the simulator (test_market_clients.py: no options)
+    ex = spot_ccxt(sim.url, key.api_key, key.secret)
     try:
         yield ex
     finally:
