@@ -64,11 +64,12 @@ class _Records:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
 
-    def _insert(self, key: str, columns: Mapping[str, object]) -> bool:
-        """Insert a new intent; False when `key` exists with the same params (a repeat), and
-        JournalError when it exists with others (an id reused for another thing)."""
+    def _insert(self, key: str, columns: Mapping[str, object], stage: Stage = Stage.INTENT) -> bool:
+        """Insert a new intent (or, `stage` SENT, the intent and its first send at once); False
+        when `key` exists with the same params (a repeat), and JournalError when it exists with
+        others (an id reused for another thing)."""
         now = _now_ms()
-        row = {self.key: key, **columns, "stage": Stage.INTENT.value}
+        row = {self.key: key, **columns, "stage": stage.value, "attempts": int(stage is Stage.SENT)}
         row |= {"created_ms": now, "updated_ms": now}
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
@@ -126,12 +127,19 @@ class ListRecords(_Records):
         kind: str,
         params: Mapping[str, str],
         legs: Sequence[tuple[str, str]],
-    ) -> None:
-        """The list and every leg's (client order id, role), before anything is sent."""
+        *,
+        sent: bool = False,
+    ) -> bool:
+        """The list and every leg's (client order id, role), before anything is sent — with
+        `sent`, also its first send, in the same commit (nothing awaits between this and the
+        bytes leaving, so no crash point is lost). True when written; False when the list is
+        already journalled with these params (a repeat: the caller takes the two-step path)."""
         encoded = json.dumps(dict(params), sort_keys=True)
+        stage = Stage.SENT if sent else Stage.INTENT
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            if self._insert(list_id, {"symbol": symbol, "kind": kind, "params": encoded}):
+            new = self._insert(list_id, {"symbol": symbol, "kind": kind, "params": encoded}, stage)
+            if new:
                 self._db.executemany(
                     "INSERT INTO legs (client_order_id, list_client_id, role) VALUES (?, ?, ?)",
                     [(coid, list_id, role) for coid, role in legs],
@@ -140,6 +148,7 @@ class ListRecords(_Records):
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        return new
 
     def mark_outcome(
         self,
@@ -156,6 +165,24 @@ class ListRecords(_Records):
             " last_error = COALESCE(?, last_error)",
             (stage.value, status, order_list_id, error[:500] if error else None),
         )
+
+    def settle(
+        self,
+        list_id: str,
+        legs: Sequence[tuple[str, int, str | None]],
+        outcome: tuple[Stage, str | None, int | None] | None,
+    ) -> None:
+        """The legs the exchange told and, when given, the list's (stage, status, id): one
+        commit."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self.mark_legs(legs)
+            if outcome is not None:
+                self.mark_outcome(list_id, *outcome)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def mark_legs(self, legs: Sequence[tuple[str, int, str | None]]) -> None:
         """(client order id, order id, status or None) of legs the exchange told."""

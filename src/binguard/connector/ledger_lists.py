@@ -57,8 +57,12 @@ class ListLedger:
         kind: str,
         params: Mapping[str, str],
         legs: Sequence[tuple[str, str]],
-    ) -> None:
-        self.journal.lists.record_intent(list_id, symbol, kind, params, legs)
+        *,
+        sent: bool = False,
+    ) -> bool:
+        """Journal the list (with `sent`, and its first send, in one commit); False when it was
+        journalled already (then `list_sent` moves it, as for every later send)."""
+        return self.journal.lists.record_intent(list_id, symbol, kind, params, legs, sent=sent)
 
     def list_sent(self, list_id: str) -> None:
         if self._move(self.journal.lists, list_id, Stage.SENT):
@@ -82,12 +86,11 @@ class ListLedger:
         now = lists.stage_of(lst.list_client_order_id)
         if now is None:
             return  # not one of ours (another program on the account)
-        lists.mark_legs([(coid, oid, _status_of(lst, oid)) for oid, coid in lst.orders])
+        legs = [(coid, oid, _status_of(lst, oid)) for oid, coid in lst.orders]
         to = Stage.FINAL if lst.is_final else Stage.ACKED
-        if self._move(lists, lst.list_client_order_id, to, now):
-            lists.mark_outcome(
-                lst.list_client_order_id, to, lst.list_order_status, lst.order_list_id
-            )
+        moved = self._move(lists, lst.list_client_order_id, to, now)
+        outcome = (to, lst.list_order_status, lst.order_list_id) if moved else None
+        lists.settle(lst.list_client_order_id, legs, outcome)
 
     def list_entry(self, list_id: str) -> ListEntry | None:
         return self.journal.lists.get(list_id)

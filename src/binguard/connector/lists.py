@@ -75,16 +75,21 @@ class ListManager:
         endpoint, body, ids = list_request(kind, symbol, legs, top, extra, self._new_id)
         check_list(kind, body, self.rules.get(symbol))
         list_id = body["listClientOrderId"]
-        self._ledger.list_intent(list_id, symbol, kind, body, ids)
-        lst = await self._drive(list_id, BY_NAME[endpoint], body)
+        first_sent = self._ledger.list_intent(list_id, symbol, kind, body, ids, sent=True)
+        lst = await self._drive(list_id, BY_NAME[endpoint], body, first_sent)
         self._ledger.list_seen(lst)
         return lst
 
-    async def _drive(self, list_id: str, endpoint: Endpoint, body: Mapping[str, str]) -> OrderList:
+    async def _drive(
+        self, list_id: str, endpoint: Endpoint, body: Mapping[str, str], first_sent: bool = False
+    ) -> OrderList:
+        """Send until the outcome is known; `first_sent`: the journal already holds the first
+        send (written with the intent)."""
         sends = 0
         while True:
             sends += 1
-            self._ledger.list_sent(list_id)
+            if sends > 1 or not first_sent:
+                self._ledger.list_sent(list_id)
             try:
                 data = await self._send(endpoint, body)
                 return OrderList.from_api(data, body)
