@@ -6,6 +6,8 @@ differs, which is all a bot changes.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -79,3 +81,16 @@ def upstream_paths(sim: Simulator) -> list[str]:
 
 
 MakeGateway = Callable[..., Any]
+
+
+async def gateway_process(upstream: str, *flags: str) -> tuple[asyncio.subprocess.Process, str]:
+    """`binguard gateway --upstream UPSTREAM --listen 127.0.0.1:0 FLAGS` in a process of its
+    own: the process and the URL its first stdout line says it listens on."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "binguard", "gateway", "--upstream", upstream,
+        "--listen", "127.0.0.1:0", *flags,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    return proc, line.split(" on ")[1].split(" -> ")[0]

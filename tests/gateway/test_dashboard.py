@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import signal
-import sys
 from collections import Counter
 
 import aiohttp
@@ -17,7 +16,7 @@ from binguard.gateway import Gateway
 from binguard.gateway.dashboard import Board, View, take
 from binguard.sim import Simulator
 
-from .conftest import load_faults
+from .conftest import gateway_process, load_faults
 
 
 def _text(view: View, board: Board, now: float) -> str:
@@ -97,22 +96,7 @@ async def test_the_dashboard_flag_runs_the_view(
     sim: Simulator, session: aiohttp.ClientSession
 ) -> None:
     """Not a terminal (a pipe): the view is printed once as the gateway stops."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "binguard",
-        "gateway",
-        "--upstream",
-        sim.url,
-        "--listen",
-        "127.0.0.1:0",
-        "--dashboard",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    url = line.split(" on ")[1].split(" -> ")[0]
+    proc, url = await gateway_process(sim.url, "--dashboard")
     assert (await Api(session, url).get("/api/v3/ping")).status == 200
     proc.send_signal(signal.SIGTERM)
     out, _ = await asyncio.wait_for(proc.communicate(), 30)

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +19,7 @@ from binguard.gateway import PRESETS, ConfigError, Gateway, GatewayConfig
 from binguard.gateway.cli import _FLAGS
 from binguard.sim import Simulator
 
-from .conftest import gw_config, load_faults
+from .conftest import gateway_process, gw_config, load_faults
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -126,23 +125,7 @@ async def test_drain_finishes_in_flight_and_refuses_new(
 async def test_sigterm_drains_and_exits_zero(
     sim: Simulator, session: aiohttp.ClientSession
 ) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "binguard",
-        "gateway",
-        "--upstream",
-        sim.url,
-        "--listen",
-        "127.0.0.1:0",
-        "--drain",
-        "5",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    url = line.split(" on ")[1].split(" -> ")[0]
+    proc, url = await gateway_process(sim.url, "--drain", "5")
     key = sim.config.demo.keys[0]
     api = Api(session, url, key.api_key, key.secret)
     assert (await api.get("/api/v3/ping")).status == 200
