@@ -137,12 +137,15 @@ def judge(
     ours = [o for o in exchange_orders if str(o.get("clientOrderId", "")).startswith(mine)]
     amended = [a for a in amendments if str(a.get("newClientOrderId", "")).startswith(mine)]
     known = _known_orders(entries, list_entries, edit_entries)
-    lost, duplicated = _orders_check(ours, known, amended)
+    renamed_from = {str(a["newClientOrderId"]): str(a["origClientOrderId"]) for a in amended}
+    lost, duplicated = _orders_check(ours, known, renamed_from)
     lists_lost, lists_duplicated = _lists_check(
         [t for t in exchange_lists if str(t.get("listClientOrderId", "")).startswith(mine)],
         list_entries,
     )
-    edits_lost, edits_duplicated = _edits_check(ours, amended, edit_entries)
+    edits_lost, edits_duplicated = _edits_check(
+        ours, amended, set(renamed_from.values()), edit_entries
+    )
     bans, during = count_bans(requests, forced_ban_labels, bans_learnt_at)
     return Verdict(
         orders_intended=len(known),
@@ -186,13 +189,12 @@ def _known_orders(
 
 
 def _orders_check(
-    ours: list[Mapping[str, Any]], known: Mapping[str, int | None], amended: list[Mapping[str, Any]]
+    ours: list[Mapping[str, Any]], known: Mapping[str, int | None], renamed_from: Mapping[str, str]
 ) -> tuple[int, int]:
     """(lost, duplicated) single orders, list legs and cancel-replaces' new orders.
 
     An amendment renames its order (origClientOrderId -> newClientOrderId): the exchange shows
     the new name, the journal knows the order under its first name too."""
-    renamed_from = {str(a["newClientOrderId"]): str(a["origClientOrderId"]) for a in amended}
     renamed = set(renamed_from.values())
     per_id = Counter(str(o["clientOrderId"]) for o in ours)
     duplicated = sum(n - 1 for n in per_id.values() if n > 1)
@@ -229,6 +231,7 @@ def _lists_check(
 def _edits_check(
     ours: list[Mapping[str, Any]],
     amended: list[Mapping[str, Any]],
+    renamed: set[str],
     edits: Mapping[str, EditEntry],
 ) -> tuple[int, int]:
     """(lost, duplicated) edits: an amendment on the exchange the journal does not hold as done
@@ -247,7 +250,7 @@ def _edits_check(
         if (entry.kind == "amend" and edit_id not in per_amend) or (
             entry.kind == "cancel_replace"
             and edit_id not in on_exchange
-            and not any(a.get("origClientOrderId") == edit_id for a in amended)
+            and edit_id not in renamed  # amended since: the exchange shows its new name
         ):
             lost += 1
     return lost, sum(n - 1 for n in per_amend.values() if n > 1)

@@ -30,7 +30,6 @@ class Resigned:
     query: str
     body: str
     api_key: str
-    local_key: str  # the bot's key, for logs (a short prefix only is ever shown)
 
 
 def _without_signature(raw: str) -> tuple[str, str | None]:
@@ -222,7 +221,7 @@ class Resigner:
                 if body_new
                 else (f"signature={new_signature}")
             )
-        return Resigned(query_new, body_new, real.api_key, local.api_key)
+        return Resigned(query_new, body_new, real.api_key)
 
 
 def _security(method: str, path: str, signed: bool) -> Security:
