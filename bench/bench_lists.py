@@ -178,6 +178,7 @@ def _client_cpu() -> None:
 
 
 async def _client_rounds(url: str, api_key: str, secret: str, journal: str) -> tuple[float, float]:
+    from bench.bench_connector import _cpu_round
     from binguard.connector import ConnectorOptions, Leg, SpotConnector
 
     bn = SpotConnector(
@@ -205,10 +206,7 @@ async def _client_rounds(url: str, api_key: str, secret: str, journal: str) -> t
                 await call()
         for _ in range(CLIENT_ROUNDS):
             for i, call in enumerate((one_order, one_list)):
-                started = time.process_time()
-                for _ in range(CLIENT_N):
-                    await call()
-                best[i] = min(best[i], (time.process_time() - started) / CLIENT_N * 1e6)
+                best[i] = min(best[i], (await _cpu_round(call, CLIENT_N))[0])
     finally:
         await bn.close()
     return best[0], best[1]
