@@ -156,10 +156,7 @@ class Books:
             self._metrics.miss(DEPTH, NOT_HELD)
             return None
         limit = int(limit_text)
-        book = self._book(symbol.upper(), limit)
-        if limit * DEEPER > book.limit and book.limit < BOOK_LIMIT:
-            self._metrics.miss(DEPTH, NOT_HELD)  # the deeper book is on its way
-            return None
+        book = self._book(symbol.upper(), limit)  # a deeper one when `limit` needs it
         if not book.ready:
             self._metrics.miss(DEPTH, NOT_READY)
             self._sweep()
