@@ -93,7 +93,7 @@ async def _bot_to_upstream(
         if msg.type != WSMsgType.TEXT:
             continue
         text = msg.data
-        method, rid, params = _request_of(text)
+        method, rid, params, frame = _request_of(text)
         if resigner is not None:
             try:
                 signed, used = resigner.ws_request(method, params or {}, gate.now_ms(), logged_on)
@@ -105,7 +105,7 @@ async def _bot_to_upstream(
             elif method == "session.logout":
                 logged_on = None
             if params is not None and signed is not params:
-                text = orjson.dumps({**orjson.loads(text), "params": signed}).decode()
+                text = orjson.dumps({**frame, "params": signed}).decode()
         try:
             ticket = await gate.budget.acquire(
                 ws_api_cost(method, params),
@@ -153,19 +153,22 @@ async def _upstream_to_bot(
                 await gate.budget.on_error(err, sent_ms=gate.now_ms())
 
 
-def _request_of(text: str) -> tuple[str, Any, dict[str, Any] | None]:
+def _request_of(text: str) -> tuple[str, Any, dict[str, Any] | None, dict[str, Any]]:
+    """(method, id, params, the whole frame) of a bot's request; empty for a frame that is not
+    a JSON object (forwarded as it is)."""
     try:
         frame = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return "", None, None
+        return "", None, None, {}
     if not isinstance(frame, dict):
-        return "", None, None
+        return "", None, None, {}
     params = frame.get("params")
     method = frame.get("method")
     return (
         method if isinstance(method, str) else "",
         frame.get("id"),
         params if isinstance(params, dict) else None,
+        frame,
     )
 
 
