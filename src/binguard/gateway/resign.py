@@ -32,37 +32,40 @@ class Resigned:
     api_key: str
 
 
-def _without_signature(raw: str) -> tuple[str, str | None]:
-    """`raw` without its `signature=` pair, and that pair's value (as on the wire)."""
-    if "signature=" not in raw:
-        return raw, None
-    kept: list[str] = []
-    found: str | None = None
-    for pair in raw.split("&"):
-        if pair.startswith("signature="):
-            if found is not None:
+class _Part:
+    """One part of a bot's request (the query or the body) as sent, split into its pairs once;
+    its `signature` pair taken out."""
+
+    __slots__ = ("pairs", "signature")
+
+    def __init__(self, raw: str) -> None:
+        self.pairs: list[str] = []
+        self.signature: str | None = None  # as on the wire
+        for pair in raw.split("&") if raw else ():
+            if not pair.startswith("signature="):
+                self.pairs.append(pair)
+            elif self.signature is not None:
                 raise bad_signature("two_signatures")
-            found = pair[10:]
-        else:
-            kept.append(pair)
-    return "&".join(kept), found
+            else:
+                self.signature = pair[10:]
 
+    def text(self) -> str:
+        return "&".join(self.pairs)
 
-def _value(raw: str, name: str) -> str | None:
-    prefix = name + "="
-    for pair in raw.split("&"):
-        if pair.startswith(prefix):
-            return unquote_plus(pair[len(prefix) :])
-    return None
+    def value(self, name: str) -> str | None:
+        prefix = name + "="
+        for pair in self.pairs:
+            if pair.startswith(prefix):
+                return unquote_plus(pair[len(prefix) :])
+        return None
 
-
-def _restamp(raw: str, now_ms: int) -> tuple[str, bool]:
-    pairs = raw.split("&")
-    for i, pair in enumerate(pairs):
-        if pair.startswith("timestamp="):
-            pairs[i] = f"timestamp={now_ms}"
-            return "&".join(pairs), True
-    return raw, False
+    def restamp(self, now_ms: int) -> bool:
+        """Replace `timestamp`'s value; False when this part has none."""
+        for i, pair in enumerate(self.pairs):
+            if pair.startswith("timestamp="):
+                self.pairs[i] = f"timestamp={now_ms}"
+                return True
+        return False
 
 
 class Resigner:
@@ -189,38 +192,31 @@ class Resigner:
         path: str,
     ) -> Resigned:
         local = self.ring.local(api_key)
-        query_kept, in_query = _without_signature(query)
-        body_kept, in_body = _without_signature(body)
-        if (in_query is None) == (in_body is None):
-            raise bad_signature("no_signature" if in_query is None else "two_signatures")
-        signature = in_query if in_query is not None else in_body
+        query_part, body_part = _Part(query), _Part(body)
+        if (query_part.signature is None) == (body_part.signature is None):
+            raise bad_signature(
+                "no_signature" if query_part.signature is None else "two_signatures"
+            )
+        signed = query_part if query_part.signature is not None else body_part
+        signature = signed.signature
         assert signature is not None
-        if not local.verifier.verify((query_kept + body_kept).encode(), signature):
+        if not local.verifier.verify((query_part.text() + body_part.text()).encode(), signature):
             raise bad_signature()
         self._admit(
             local,
             security,
-            _value(query_kept, "symbol") or _value(body_kept, "symbol"),
-            _value(query_kept, "timestamp") or _value(body_kept, "timestamp"),
+            query_part.value("symbol") or body_part.value("symbol"),
+            query_part.value("timestamp") or body_part.value("timestamp"),
             f"{method} {path} {signature}",
             now_ms,
         )
-        query_new, stamped = _restamp(query_kept, now_ms)
-        body_new = body_kept if stamped else _restamp(body_kept, now_ms)[0]
+        if not query_part.restamp(now_ms):
+            body_part.restamp(now_ms)
         real = local.real
-        new_signature = real.signer.sign((query_new + body_new).encode())
-        if in_query is not None:
-            query_new = (
-                f"{query_new}&signature={new_signature}"
-                if query_new
-                else (f"signature={new_signature}")
-            )
-        else:
-            body_new = (
-                f"{body_new}&signature={new_signature}"
-                if body_new
-                else (f"signature={new_signature}")
-            )
+        signed.pairs.append(
+            "signature=" + real.signer.sign((query_part.text() + body_part.text()).encode())
+        )
+        query_new, body_new = query_part.text(), body_part.text()
         return Resigned(query_new, body_new, real.api_key)
 
 
