@@ -28,6 +28,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from binguard.transport.http_backends import no_auto_resend
+
 from . import answers
 from .access import Access, Passed, Refused
 from .books import Books
@@ -112,10 +114,7 @@ class Gateway:
             proxy=http_proxy,
         )
         self.streams.use_session(self._session)
-        # aiohttp re-sends a request by itself when a reused connection turns out closed, for
-        # every "idempotent" method, DELETE included: a cancel would go twice, outside the budget.
-        # Retries are the forwarder's decision alone.
-        self._session._retry_connection = False
+        no_auto_resend(self._session)  # retries are the forwarder's decision alone
         self._forwarder = Forwarder(self.gate, self._session, self.metrics, self._resigner)
         if self.config.cache_ttl_s > 0:
             self.books = Books(

@@ -294,6 +294,14 @@ class Http1Backend:
         return Answer(r.status, r.body, rate_from_head(r.head), lambda: r.headers)
 
 
+def no_auto_resend(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """Stop aiohttp re-sending a request by itself when a reused connection turns out closed:
+    it does so for every "idempotent" method, DELETE included, so a cancel would go twice,
+    unseen by the budget and the request loop. Retries are the caller's policy alone."""
+    session._retry_connection = False
+    return session
+
+
 class AiohttpBackend:
     """aiohttp's ClientSession; its exceptions are typed by `AIOHTTP_ERRORS` (an OSError, and
     anything the table does not know, by classify)."""
@@ -325,10 +333,7 @@ class AiohttpBackend:
                 ),
                 auto_decompress=True,
             )
-            # aiohttp re-sends a request by itself when a reused connection turns out closed,
-            # for every "idempotent" method, DELETE included: a cancel would go twice, unseen by
-            # the budget and the request loop. Retries are the policy's decision alone.
-            self._session._retry_connection = False
+            no_auto_resend(self._session)
 
     async def close(self) -> None:
         session, self._session = self._session, None
