@@ -53,7 +53,10 @@ def place(r: Resigner, *, api_key: str | None = "bg-bot", body: str = "", **kw: 
     return r.resign(method="POST", path="/api/v3/order", api_key=api_key, body=body, **kw)
 
 
-ORDER = "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=0.1&recvWindow=5000"
+ORDER = (
+    "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=0.1&recvWindow=5000"
+    "&newClientOrderId=bot-1"
+)
 
 
 def test_a_bot_30_s_off_is_restamped_with_the_gateway_clock_and_signed_with_the_real_key() -> None:
@@ -63,6 +66,20 @@ def test_a_bot_30_s_off_is_restamped_with_the_gateway_clock_and_signed_with_the_
     payload, _, sig = out.query.rpartition("&signature=")
     assert payload == f"{ORDER}&timestamp={NOW}"  # order and encoding kept, timestamp new
     assert sig == HmacSigner(REAL_SECRET).sign(payload.encode())
+
+
+def test_an_order_without_a_client_id_gets_one_before_it_is_signed() -> None:
+    """The order guard's handle (gateway/order_guard.py): added where the bot sent none, inside
+    what the real key signs; a bot's own id is kept as sent."""
+    bare = ORDER.removesuffix("&newClientOrderId=bot-1")
+    out = place(resigner(), query=signed(f"{bare}&timestamp={NOW}"))
+    payload, _, sig = out.query.rpartition("&signature=")
+    head, _, added = payload.rpartition("&newClientOrderId=")
+    assert head == f"{bare}&timestamp={NOW}"
+    assert added.startswith("bgw") and len(added) == 35 and added.isalnum()
+    assert sig == HmacSigner(REAL_SECRET).sign(payload.encode())
+    again = place(resigner(), query=signed(f"{bare}&timestamp={NOW}"))
+    assert again.query.split("newClientOrderId=")[1] != out.query.split("newClientOrderId=")[1]
 
 
 def test_a_signature_in_the_body_stays_in_the_body() -> None:

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from binguard.connector.journal import OrderJournal
 from binguard.transport.http_backends import no_auto_resend
 
 from . import answers
@@ -40,6 +41,7 @@ from .gate import Gate
 from .keys import KeyRing, LocalAuthError, ReplayGuard
 from .market import Market
 from .metrics import CONTENT_TYPE, Metrics
+from .order_guard import OrderGuard
 from .resign import Resigner
 from .streams import StreamHub
 from .streams import serve_bot as serve_stream_bot
@@ -91,6 +93,7 @@ class Gateway:
         self.books: Books | None = None  # needs the forwarder: made in start()
         self.market: Market | None = None  # likewise
         self.user_data: UserData | None = None  # keys mode's account and order caches
+        self.orders: OrderGuard | None = None  # keys mode's order journal (order_guard.py)
         self._access = Access(config, self.port)
         self._resigner = _resigner(config)  # keys mode; raises KeysFileError early
         self.started_at = time.time()
@@ -131,7 +134,18 @@ class Gateway:
                     forwarder_fetch(self._forwarder, self.gate),
                     self.metrics,
                 )
+        if self._resigner is not None:
+            self.orders = OrderGuard(
+                OrderJournal(self.config.journal_path),
+                self._forwarder,
+                self.gate,
+                self._resigner.ring.reals(),
+                wait_s=self.config.order_wait_s,
+                margin_ms=int(self.config.reconcile_margin_s * 1000),
+            )
         await self.gate.start(self._session)
+        if self.orders is not None:
+            self.orders.start()  # settles what a killed run left pending, while serving
         limit = self.config.max_header_bytes
         runner = web.AppRunner(
             self.build_app(),
@@ -164,6 +178,9 @@ class Gateway:
     async def stop(self) -> None:
         await self.drain()
         await self.caches.close()
+        if self.orders is not None:
+            await self.orders.close()
+            self.orders = None
         if self.user_data is not None:
             await self.user_data.close()
         if self.books is not None:
@@ -251,15 +268,16 @@ class Gateway:
                 self.metrics.local.labels("keys").inc()
                 log.info("gateway %s %s refused by keys mode: %s", request.method, passed.path, e)
                 return answers.local("keys", e.status, e.code, e.msg)
+            learn = None if self.user_data is None else self.user_data.learner(call)
+            if self.orders is not None and self.orders.handles(call):
+                return await self.orders.place(call, learn)
             seed = self.caches.seed(request.method, passed.path, passed.query)
-            learn = None
             if self.user_data is not None:
                 mine = self.user_data.answer(call, request.headers.get("X-MBX-TIME-UNIT"))
                 if mine is not None:
                     self.metrics.local.labels("cache").inc()
                     mine.headers.update(await self.gate.used_headers())
                     return mine
-                learn = self.user_data.learner(call)
             answer = await self._forwarder.forward(call)
             if (
                 isinstance(answer, web.Response)
@@ -350,6 +368,7 @@ class Gateway:
             },
             "ws_api": {"bot_sockets": self._ws_api_bots},
             "user_data": self.user_data.summary() if self.user_data is not None else {},
+            "orders": self.orders.summary() if self.orders is not None else {},
         }
 
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 from binguard._aio import reap
+from binguard.connector.journal import JournalError, OrderJournal
 
 from . import dashboard
 from .app import Gateway
@@ -52,6 +53,9 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--log-level", "log_level", str, "DEBUG, INFO, WARNING (default INFO)"),
     ("--keys", "keys", str, "keys mode: the keys file (see: binguard gateway keygen --help)"),
     ("--keys-window", "keys_window_s", float, "keys mode: refuse bot timestamps further off"),
+    ("--journal", "journal", str, "keys mode: the order journal (default: beside the keys file)"),
+    ("--order-wait", "order_wait_s", float, "keys mode: seconds a bot waits for a lost order"),
+    ("--reconcile-margin", "reconcile_margin_s", float, "keys mode: seconds past recvWindow"),
 )
 
 
@@ -157,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         if config.keys:
             KeyRing.load(config.keys)  # a bad keys file: one line now, not a traceback later
-    except (ConfigError, KeysFileError) as e:
+            OrderJournal(config.journal_path).close()  # likewise an unusable journal
+    except (ConfigError, KeysFileError, JournalError) as e:
         print(f"binguard gateway: {e}", file=sys.stderr)
         return 2
     console = _console() if config.dashboard else None

@@ -82,6 +82,9 @@ class GatewayConfig:
     log_level: str = "INFO"
     keys: str = ""  # keys mode: a keys file (gateway/keys.py); empty: pass-through mode
     keys_window_s: float = 300.0  # keys mode: a bot timestamp further from now is refused
+    journal: str = ""  # keys mode's order journal (SQLite); empty: next to the keys file
+    order_wait_s: float = 9.0  # keys mode: how long a bot waits for an unknown order's outcome
+    reconcile_margin_s: float = 2.0  # keys mode: past timestamp + recvWindow, before "absent"
     dashboard: bool = False  # a live terminal view of the gateway (dashboard.py)
 
     @property
@@ -117,6 +120,15 @@ class GatewayConfig:
     @property
     def host_port(self) -> tuple[str, int]:
         return parse_listen(self.listen)
+
+    @property
+    def journal_path(self) -> str:
+        """Keys mode's order journal: `journal`, else `<keys file stem>-journal.sqlite` beside
+        the keys file."""
+        if self.journal:
+            return self.journal
+        keys = Path(self.keys)
+        return str(keys.with_name(keys.stem + "-journal.sqlite"))
 
     def with_(self, **changes: Any) -> GatewayConfig:
         return dataclasses.replace(self, **changes)
@@ -184,6 +196,8 @@ class GatewayConfig:
             "read_deadline_s",
             "drain_s",
             "keys_window_s",
+            "order_wait_s",
+            "reconcile_margin_s",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative")

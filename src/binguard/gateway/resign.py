@@ -19,6 +19,7 @@ from multidict import CIMultiDict
 from binguard.policy.endpoints import Security, rest_endpoint, ws_endpoint
 
 from .keys import KeyRing, LocalAuthError, LocalKey, ReplayGuard, bad_signature, refused_key
+from .order_ids import CLIENT_ID, new_client_id, places_order
 
 _MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
 
@@ -212,6 +213,12 @@ class Resigner:
         )
         if not query_part.restamp(now_ms):
             body_part.restamp(now_ms)
+        if (
+            places_order(method, path)
+            and query_part.value(CLIENT_ID) is None
+            and body_part.value(CLIENT_ID) is None
+        ):  # the order guard's handle on the order (order_guard.py): fixed before it leaves
+            signed.pairs.append(f"{CLIENT_ID}={new_client_id()}")
         real = local.real
         signed.pairs.append(
             "signature=" + real.signer.sign((query_part.text() + body_part.text()).encode())

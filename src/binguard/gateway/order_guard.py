@@ -1,0 +1,388 @@
+"""Keys mode's order guard: no bot order is lost or doubled, whatever happens to its answer.
+
+For every order a bot places over REST (`POST /api/v3/order`, `POST /api/v3/sor/order`; the
+re-signer has added a `newClientOrderId` where the bot sent none, resign.py):
+
+1. The order is journalled (connector/journal.py's OrderJournal: the raw parameters by client
+   order id, plus the real key's name and the path) and committed BEFORE its bytes leave.
+2. Binance's answer goes to the bot unchanged. When the outcome is unknown (reset or stall after
+   sending, 5XX, -1006, -1007, an answer that is not the order: order_shapes.py `outcome`), the
+   guard reconciles exactly as the connector does (connector/reconcile.py `settle`, orders.py):
+   it looks the order up by its client id; "not found" (-2013) proves nothing until the server
+   clock passes the attempt's timestamp + recvWindow + `reconcile_margin_s` (rest-api.md
+   §Timing security: past it Binance no longer forwards the attempt to the matching engine).
+   Found: the bot gets the real order in the shape it asked for (order_shapes.py `shape`).
+   Proven absent: the journalled order is sent again (re-stamped, re-signed), and so on.
+   Still unknown after `order_wait_s`: Binance's own execution-unknown answer (503 -1007,
+   answers.py); the entry stays pending and is settled in the background, by query only.
+3. A re-send of a client id the journal holds, with the same parameters (recvWindow and
+   newOrderRespType aside), gets the existing order back (reconciled first if it is pending;
+   sent again only if it was refused or proven never placed); never a duplicate, never -2010.
+   With other parameters it is refused locally: 400 -1130 "Data sent for parameter
+   'newClientOrderId' is not valid." (X-Binguard-Gateway: journal), nothing is sent.
+4. At start (after `kill -9`), every pending entry is settled by query while the gateway
+   serves (a bot asking for one of them waits for it); nothing is re-sent at recovery.
+
+The journal assumes client ids are unique: a bot reusing the id of a filled order for a new
+order (which Binance allows) gets the old order back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from aiohttp import web
+
+from binguard.connector.journal import JournalEntry, JournalError, OrderJournal, Stage
+from binguard.connector.ledger import ARCHIVED, NOT_PLACED
+from binguard.connector.models import is_final
+from binguard.errors import HttpReply, OrderArchivedError, OrderNotFoundError, classify
+from binguard.policy.retry import needs_a_fix
+
+from . import answers
+from .forward import Call, Forwarder
+from .gate import Gate
+from .keys import RealKey
+from .order_ids import CLIENT_ID, places_order
+from .order_shapes import (
+    Outcome,
+    Read,
+    body_of,
+    fills_of,
+    order_in,
+    outcome,
+    params_of,
+    resp_type,
+    same_order,
+    shape,
+)
+from .userdata import forwarder_fetch
+
+log = logging.getLogger("binguard.gateway.orders")
+
+REJECTED = "REJECTED"  # journal status: Binance refused it (a 4XX that cannot have executed)
+_RESENDABLE = frozenset({NOT_PLACED, REJECTED})  # FINAL statuses a re-send may place again
+_POLL_S = 0.25  # between lookups (the connector's reconcile_poll)
+_RECOVERY_PAUSE_S = 5.0  # a background settle that got no answer tries again after this
+_DEFAULT_WINDOW_MS = 5000  # rest-api.md §Timing security: recvWindow defaults to 5000
+_MAX_WINDOW_MS = 60000  # ... and may be at most 60000
+Learn = Callable[[int, bytes], None]
+
+
+class _BusyError(Exception):
+    """The client id stayed held by another handler until the deadline."""
+
+
+class _Absent:
+    """The order is provably not on the exchange (the recvWindow proof)."""
+
+
+class _Unknown:
+    """No lookup answered within the time given, or one needs a fix (-1022, -2015, ...)."""
+
+
+ABSENT, UNKNOWN = _Absent(), _Unknown()
+Found = dict[str, Any] | _Absent | _Unknown | type[OrderArchivedError]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One order as the guard handles it: its journal record and how to reach it."""
+
+    coid: str
+    symbol: str
+    path: str
+    real: RealKey
+    record: dict[str, str]  # the journal's params: the order's, "~real" and "~path"
+    kind: str  # the answer shape the bot asked for (ACK, RESULT, FULL)
+
+    @property
+    def window_ms(self) -> int:
+        try:
+            asked = math.ceil(float(self.record.get("recvWindow", _DEFAULT_WINDOW_MS)))
+        except ValueError:
+            return _MAX_WINDOW_MS
+        return min(max(asked, 0), _MAX_WINDOW_MS)
+
+
+class OrderGuard:
+    """See the module docstring. One per keys-mode gateway; `start()` begins the recovery."""
+
+    def __init__(
+        self,
+        journal: OrderJournal,
+        forwarder: Forwarder,
+        gate: Gate,
+        reals: Mapping[str, RealKey],
+        *,
+        wait_s: float,
+        margin_ms: int,
+    ) -> None:
+        self.journal = journal
+        self._forwarder = forwarder
+        self._gate = gate
+        self._fetch = forwarder_fetch(forwarder, gate)
+        self._by_key = {r.api_key: r for r in reals.values()}
+        self._by_name = {r.name: r for r in reals.values()}
+        self._wait_s = wait_s
+        self._margin_ms = margin_ms
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.counts: Counter[str] = Counter()
+
+    def handles(self, call: Call) -> bool:
+        return places_order(call.method, call.path)
+
+    def start(self) -> None:
+        """Settle what a previous run left pending (in the background; see step 4)."""
+        pending = self.journal.pending()
+        self.counts["recovering"] = len(pending)
+        if pending:
+            log.info("order journal: %d order(s) to settle from the last run", len(pending))
+        for entry in pending:
+            job = self._job_of(entry)
+            if job is not None:
+                self._background(job)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.journal.close()
+
+    def summary(self) -> dict[str, Any]:
+        """For /status: orders in flight or unsettled, and what the guard did."""
+        return {"unsettled": len(self.journal.pending()), **self.counts}
+
+    # -- a bot's order --------------------------------------------------------------------------
+    async def place(self, call: Call, learn: Learn | None = None) -> web.StreamResponse:
+        """The answer to a bot's order request (module docstring)."""
+        params = params_of(call)
+        coid = params.get(CLIENT_ID, "")
+        real = self._by_key.get(call.headers.get("X-MBX-APIKEY", ""))
+        if not coid or real is None:  # an empty id is Binance's to refuse
+            return await self._forwarder.forward(call)
+        call.headers.popall("Accept-Encoding", None)  # the guard reads the answer
+        record = {**params, "~real": real.name, "~path": call.path}
+        job = _Job(coid, params.get("symbol", ""), call.path, real, record, resp_type(params))
+        deadline = time.monotonic() + self._wait_s
+        try:
+            async with self._hold(coid, deadline):
+                return await self._place(job, call, deadline, learn)
+        except _BusyError:  # the id was being settled by another handler all this time
+            return answers.execution_unknown()
+
+    async def _place(
+        self, job: _Job, call: Call, deadline: float, learn: Learn | None
+    ) -> web.StreamResponse:
+        try:
+            fresh = self.journal.record_first_send(job.coid, job.symbol, job.record)
+        except JournalError:
+            fresh = False
+        except sqlite3.Error as e:
+            log.error("order journal write failed (%s): %s not sent", type(e).__name__, job.coid)
+            return answers.local("journal", 503, -1008, answers.catalog_text(-1008))
+        if fresh:
+            self.counts["placed"] += 1
+            read, answer = await self._attempt(job, call, learn)
+            return await self._until_known(job, read, answer, deadline)
+        entry = self.journal.get(job.coid)
+        assert entry is not None  # record_first_send found it
+        if not same_order(dict(entry.params), job.record):
+            self.counts["refused_other_params"] += 1
+            msg = answers.catalog_text(-1130, 1, CLIENT_ID)
+            why = " binguard gateway: this client order id is journalled for another order"
+            return answers.local("journal", 400, -1130, msg + why)
+        self.counts["resent_by_bot"] += 1
+        job = _Job(job.coid, entry.symbol, job.path, job.real, dict(entry.params), job.kind)
+        if entry.stage is Stage.FINAL and entry.status in _RESENDABLE:
+            self.journal.mark_sent(job.coid)
+            read, answer = await self._attempt(job, self._rebuild(job), learn)
+            return await self._until_known(job, read, answer, deadline)
+        if entry.stage in (Stage.ACKED, Stage.FINAL):  # it exists: the bot gets it, as it is
+            found = await self._find(job, deadline, window_ms=0)
+            if isinstance(found, dict):
+                return await self._reply(job, found)
+            return answers.execution_unknown()
+        return await self._until_known(job, Read(Outcome.UNKNOWN), None, deadline)
+
+    async def _attempt(
+        self, job: _Job, call: Call, learn: Learn | None
+    ) -> tuple[Read, web.StreamResponse]:
+        """Send once (the journal says SENT already) and journal what the answer says."""
+        answer = await self._forwarder.forward(call)
+        read = outcome(answer, job.coid)
+        if read.outcome is Outcome.PLACED:
+            assert read.order_id is not None
+            if learn is not None:
+                learn(answer.status, body_of(answer))
+            if is_final(read.status):
+                self.journal.mark_final(job.coid, read.status or "", read.order_id)
+            else:
+                self.journal.mark_acked(job.coid, read.order_id, read.status, soon=True)
+        elif read.outcome is Outcome.REFUSED:
+            status = NOT_PLACED if read.why.startswith("gateway") else REJECTED
+            self.journal.mark_final(job.coid, status, error=read.why)
+        else:
+            self.counts["unknown_outcomes"] += 1
+            self.journal.mark_unknown(job.coid, read.why)
+            log.info("order %s: outcome unknown (%s), reconciling", job.coid, read.why)
+        return read, answer
+
+    async def _until_known(
+        self, job: _Job, read: Read, answer: web.StreamResponse | None, deadline: float
+    ) -> web.StreamResponse:
+        """Binance's answer once the outcome is known; else look the order up (module
+        docstring, step 2) until it is found, or proven absent and sent again."""
+        while read.outcome is Outcome.UNKNOWN:
+            found = await self._find(job, deadline, window_ms=job.window_ms)
+            if isinstance(found, dict):
+                self.counts["reconciled_found"] += 1
+                self._journal_found(job.coid, found)
+                return await self._reply(job, found)
+            if found is not ABSENT:
+                if found is OrderArchivedError:
+                    self.journal.mark_final(job.coid, ARCHIVED)
+                else:
+                    self.counts["answered_unknown"] += 1
+                    self._background(job)
+                return answers.execution_unknown()
+            self.counts["reconciled_absent"] += 1
+            self.journal.mark_sent(job.coid)  # proven never placed: the same order, again
+            read, answer = await self._attempt(job, self._rebuild(job), None)
+        assert answer is not None
+        return answer
+
+    # -- looking up -----------------------------------------------------------------------------
+    async def _find(self, job: _Job, deadline: float, *, window_ms: int) -> Found:
+        """The order by its client id, ABSENT once the recvWindow proof holds (the rule of
+        connector/reconcile.py `settle`), OrderArchivedError (-2026: it existed, ended with
+        nothing executed) or UNKNOWN at `deadline` or on an error no repetition fixes."""
+        settled_at = self._gate.now_ms() + window_ms + self._margin_ms
+        params = {"symbol": job.symbol, "origClientOrderId": job.coid}
+        while True:
+            status, body = await self._fetch(job.real, "/api/v3/order", params)
+            order = order_in(body) if status == 200 else None
+            if order is not None:
+                return order
+            err = classify(HttpReply(status, (), body))
+            if isinstance(err, OrderNotFoundError):
+                if self._gate.now_ms() >= settled_at:
+                    return ABSENT
+            elif isinstance(err, OrderArchivedError):
+                return OrderArchivedError
+            elif err is not None and needs_a_fix(err):
+                log.warning("order %s: lookup refused (%s); left pending", job.coid, err.code)
+                return UNKNOWN
+            if time.monotonic() + _POLL_S >= deadline:
+                return UNKNOWN
+            await asyncio.sleep(_POLL_S)
+
+    def _journal_found(self, coid: str, order: dict[str, Any]) -> None:
+        status = order.get("status")
+        status = status if isinstance(status, str) else None
+        if is_final(status):
+            self.journal.mark_final(coid, status or "", order["orderId"])
+        else:
+            self.journal.mark_acked(coid, order["orderId"], status)
+
+    async def _reply(self, job: _Job, order: dict[str, Any]) -> web.Response:
+        """The found order as Binance would have answered the bot's request (order_shapes)."""
+        fills: list[dict[str, Any]] = []
+        if job.kind == "FULL":
+            query = {"symbol": job.symbol, "orderId": str(order["orderId"])}
+            status, body = await self._fetch(job.real, "/api/v3/myTrades", query)
+            if status == 200:
+                fills = fills_of(orjson.loads(body))
+            else:
+                log.warning("order %s: its fills could not be read (%d)", job.coid, status)
+        headers = {answers.GATEWAY_HEADER: "reconciled", **(await self._gate.used_headers())}
+        return web.Response(
+            body=orjson.dumps(shape(order, job.kind, fills)),
+            headers=headers,
+            content_type="application/json",
+            charset="UTF-8",
+        )
+
+    def _rebuild(self, job: _Job) -> Call:
+        """The journalled order as a new request: re-stamped, signed with the real key."""
+        params = {k: v for k, v in job.record.items() if not k.startswith("~")}
+        query = urlencode({**params, "timestamp": str(self._gate.now_ms())})
+        query += "&signature=" + job.real.signer.sign(query.encode())
+        headers = {"X-MBX-APIKEY": job.real.api_key}
+        return self._forwarder.call("POST", job.path, query, b"", headers, resign=False)
+
+    # -- recovery -------------------------------------------------------------------------------
+    def _job_of(self, entry: JournalEntry) -> _Job | None:
+        record = dict(entry.params)
+        real = self._by_name.get(record.get("~real", ""))
+        if real is None or "~path" not in record:
+            log.warning(
+                "order journal: %s has no real key of this keys file", entry.client_order_id
+            )
+            return None
+        return _Job(entry.client_order_id, entry.symbol, record["~path"], real, record, "ACK")
+
+    def _background(self, job: _Job) -> None:
+        task = asyncio.get_running_loop().create_task(self._settle(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, job: _Job) -> None:
+        """Settle one pending entry by query only, however long it takes (step 4)."""
+        while True:
+            give_up = time.monotonic() + (job.window_ms + self._margin_ms) / 1000 + 30
+            async with self._hold(job.coid, None):
+                now = self.journal.stage(job.coid)
+                if now is None or now[0] in (Stage.ACKED, Stage.FINAL):
+                    break  # a bot's re-send settled it meanwhile
+                found = await self._find(job, give_up, window_ms=job.window_ms)
+                if isinstance(found, dict):
+                    self._journal_found(job.coid, found)
+                    break
+                if found is ABSENT:
+                    self.journal.mark_final(job.coid, NOT_PLACED)
+                    break
+                if found is OrderArchivedError:
+                    self.journal.mark_final(job.coid, ARCHIVED)
+                    break
+            await asyncio.sleep(_RECOVERY_PAUSE_S)
+        self.counts["settled_in_background"] += 1
+        log.info("order %s settled: %s", job.coid, self.journal.stage(job.coid))
+
+    @contextlib.asynccontextmanager
+    async def _hold(self, coid: str, deadline: float | None) -> AsyncIterator[None]:
+        """One handler per client id at a time (a bot's re-send waits for the first attempt);
+        `_BusyError` if it is not free by `deadline`."""
+        lock, users = self._locks.get(coid, (asyncio.Lock(), 0))
+        self._locks[coid] = (lock, users + 1)
+        try:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                async with asyncio.timeout(wait):
+                    await lock.acquire()
+            except TimeoutError:
+                raise _BusyError(coid) from None
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            lock, users = self._locks[coid]
+            if users == 1:
+                del self._locks[coid]
+            else:
+                self._locks[coid] = (lock, users - 1)

@@ -1,0 +1,25 @@
+"""Which bot requests keys mode makes safe (order_guard.py), and the client order ids it adds.
+
+Kept apart from order_guard.py so that the re-signer (resign.py) can add an id before it signs
+without importing the forwarder.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+# REST requests that create an order and are answered with it (rest-api.md §Trading endpoints:
+# POST /api/v3/order; SOR: POST /api/v3/sor/order, an order queried like any other).
+ORDER_PATHS = frozenset({"/api/v3/order", "/api/v3/sor/order"})
+CLIENT_ID = "newClientOrderId"
+_PREFIX = "bgw"  # Binance's rule: ^[a-zA-Z0-9-_]{1,36}$ (rest-api.md, newClientOrderId)
+
+
+def places_order(method: str, path: str) -> bool:
+    """A request the order guard journals and reconciles (POST only: DELETE cancels)."""
+    return method == "POST" and path in ORDER_PATHS
+
+
+def new_client_id() -> str:
+    """A fresh client order id: 'bgw' and 32 hex digits (35 characters, within Binance's 36)."""
+    return _PREFIX + secrets.token_hex(16)
