@@ -54,8 +54,7 @@ def place(r: Resigner, *, api_key: str | None = "bg-bot", body: str = "", **kw: 
 
 
 ORDER = (
-    "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=0.1&recvWindow=5000"
-    "&newClientOrderId=bot-1"
+    "symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=0.1&recvWindow=5000&newClientOrderId=bot-1"
 )
 
 
@@ -80,6 +79,22 @@ def test_an_order_without_a_client_id_gets_one_before_it_is_signed() -> None:
     assert sig == HmacSigner(REAL_SECRET).sign(payload.encode())
     again = place(resigner(), query=signed(f"{bare}&timestamp={NOW}"))
     assert again.query.split("newClientOrderId=")[1] != out.query.split("newClientOrderId=")[1]
+
+
+@pytest.mark.parametrize(
+    ("sent", "upstream"),
+    [("recvWindow=10000", "recvWindow=1000"), ("recvWindow=500", "recvWindow=500"), ("", "")],
+)
+def test_an_order_s_recv_window_is_capped_for_the_absence_proof(sent: str, upstream: str) -> None:
+    """resign.py `_order_fields`: at most `order_window_ms` (a missing one is Binance's 5000,
+    above the cap: the cap is added)."""
+    r = Resigner(KeyRing.from_mapping(ring_data()), order_window_ms=1000)
+    order = ORDER.replace("&recvWindow=5000", "")
+    query = "&".join(p for p in (order, sent, f"timestamp={NOW}") if p)
+    out = place(r, query=signed(query))
+    payload = out.query.rpartition("&signature=")[0]
+    windows = [p for p in payload.split("&") if p.startswith("recvWindow=")]
+    assert windows == [upstream or "recvWindow=1000"]
 
 
 def test_a_signature_in_the_body_stays_in_the_body() -> None:

@@ -392,4 +392,8 @@ def _resigner(config: GatewayConfig) -> Resigner | None:
     if not config.keys:
         return None
     window_ms = int(config.keys_window_s * 1000)
-    return Resigner(KeyRing.load(config.keys), ReplayGuard(window_ms=window_ms))
+    return Resigner(
+        KeyRing.load(config.keys),
+        ReplayGuard(window_ms=window_ms),
+        order_window_ms=config.order_window_ms,
+    )

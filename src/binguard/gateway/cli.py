@@ -56,6 +56,7 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("--journal", "journal", str, "keys mode: the order journal (default: beside the keys file)"),
     ("--order-wait", "order_wait_s", float, "keys mode: seconds a bot waits for a lost order"),
     ("--reconcile-margin", "reconcile_margin_s", float, "keys mode: seconds past recvWindow"),
+    ("--order-window", "order_window_ms", int, "keys mode: an order's recvWindow at most (ms)"),
 )
 
 

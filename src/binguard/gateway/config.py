@@ -85,6 +85,7 @@ class GatewayConfig:
     journal: str = ""  # keys mode's order journal (SQLite); empty: next to the keys file
     order_wait_s: float = 9.0  # keys mode: how long a bot waits for an unknown order's outcome
     reconcile_margin_s: float = 2.0  # keys mode: past timestamp + recvWindow, before "absent"
+    order_window_ms: int = 5000  # keys mode: an order's recvWindow at most (resign.py)
     dashboard: bool = False  # a live terminal view of the gateway (dashboard.py)
 
     @property
@@ -203,6 +204,8 @@ class GatewayConfig:
                 raise ConfigError(f"{name} must not be negative")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        if not 1 <= self.order_window_ms <= 60000:  # rest-api.md: recvWindow max 60000
+            raise ConfigError("order_window_ms must be from 1 to 60000")
         if not 0 < self.margin <= 1:
             raise ConfigError("margin must be in (0, 1]")
         return self

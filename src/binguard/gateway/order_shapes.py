@@ -27,6 +27,21 @@ from .forward import Call
 
 NOT_COMPARED = frozenset({"recvWindow", "newOrderRespType"})  # how to send, not what
 _QUERY_ONLY = frozenset({"time", "updateTime", "isWorking"})  # GET /api/v3/order's own fields
+# RESULT's fields in rest-api.md's order (§New order, "Response RESULT"); then the order's
+# conditional ones (stopPrice, icebergQty, pegs, ...) as the query gives them
+_RESULT = (
+    "price",
+    "origQty",
+    "executedQty",
+    "origQuoteOrderQty",
+    "cummulativeQuoteQty",
+    "status",
+    "timeInForce",
+    "type",
+    "side",
+    "workingTime",
+    "selfTradePreventionMode",
+)
 _ZERO_UNLESS_SET = ("stopPrice", "icebergQty")  # the query always has them, a placement not
 
 
@@ -127,6 +142,9 @@ def shape(order: dict[str, Any], kind: str, fills: list[dict[str, Any]]) -> dict
     }
     if kind == "ACK":
         return out
+    for key in _RESULT:
+        if key in order:
+            out[key] = order[key]
     for key, value in order.items():
         if key in out or key in _QUERY_ONLY:
             continue

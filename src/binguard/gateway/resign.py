@@ -22,6 +22,8 @@ from .keys import KeyRing, LocalAuthError, LocalKey, ReplayGuard, bad_signature,
 from .order_ids import CLIENT_ID, new_client_id, places_order
 
 _MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
+_WINDOW = "recvWindow"
+_DEFAULT_WINDOW_MS = 5000  # rest-api.md §Timing security: recvWindow defaults to 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,20 @@ class _Part:
                 return unquote_plus(pair[len(prefix) :])
         return None
 
+    def cap(self, name: str, limit: int) -> bool:
+        """Lower `name`'s number to `limit` if above; False when this part has no `name`."""
+        prefix = name + "="
+        for i, pair in enumerate(self.pairs):
+            if pair.startswith(prefix):
+                try:
+                    above = float(unquote_plus(pair[len(prefix) :])) > limit
+                except ValueError:
+                    return True  # Binance refuses it as it is
+                if above:
+                    self.pairs[i] = f"{prefix}{limit}"
+                return True
+        return False
+
     def restamp(self, now_ms: int) -> bool:
         """Replace `timestamp`'s value; False when this part has none."""
         for i, pair in enumerate(self.pairs):
@@ -73,9 +89,18 @@ class Resigner:
     """Turns a bot's signed request into the real one, or raises `LocalAuthError` (never
     forwarded); one per gateway, shared by every bot."""
 
-    def __init__(self, ring: KeyRing, replay: ReplayGuard | None = None) -> None:
+    def __init__(
+        self,
+        ring: KeyRing,
+        replay: ReplayGuard | None = None,
+        *,
+        order_window_ms: int = _DEFAULT_WINDOW_MS,
+    ) -> None:
         self.ring = ring
         self.replay = replay or ReplayGuard()
+        # An order's recvWindow at most (see `_order_fields`): the bot's own window counted
+        # from its own clock, which re-stamping made meaningless.
+        self.order_window_ms = order_window_ms
 
     def request(
         self,
@@ -135,6 +160,17 @@ class Resigner:
         local_ms = int(stamp) // 1000 if int(stamp) > _MICROS else int(stamp)
         acts = security is not Security.USER_DATA  # USER_DATA reads; TRADE and the rest act
         self.replay.check(replay_key, local_ms, now_ms, acts=acts)
+
+    def _order_fields(self, query: _Part, body: _Part, signed: _Part) -> None:
+        """An order request as the order guard needs it (order_guard.py): a client order id,
+        added where the bot sent none; a recvWindow of at most `order_window_ms`, so an
+        unknown outcome's absence proof (timestamp + recvWindow + margin, rest-api.md §Timing
+        security) comes within the time a bot waits (python-binance sends 10000)."""
+        if query.value(CLIENT_ID) is None and body.value(CLIENT_ID) is None:
+            signed.pairs.append(f"{CLIENT_ID}={new_client_id()}")
+        capped = query.cap(_WINDOW, self.order_window_ms) or body.cap(_WINDOW, self.order_window_ms)
+        if not capped and self.order_window_ms < _DEFAULT_WINDOW_MS:
+            signed.pairs.append(f"{_WINDOW}={self.order_window_ms}")
 
     def ws_request(
         self, method: str, params: dict[str, Any], now_ms: int, session: LocalKey | None
@@ -213,12 +249,8 @@ class Resigner:
         )
         if not query_part.restamp(now_ms):
             body_part.restamp(now_ms)
-        if (
-            places_order(method, path)
-            and query_part.value(CLIENT_ID) is None
-            and body_part.value(CLIENT_ID) is None
-        ):  # the order guard's handle on the order (order_guard.py): fixed before it leaves
-            signed.pairs.append(f"{CLIENT_ID}={new_client_id()}")
+        if places_order(method, path):
+            self._order_fields(query_part, body_part, signed)
         real = local.real
         signed.pairs.append(
             "signature=" + real.signer.sign((query_part.text() + body_part.text()).encode())
