@@ -13,11 +13,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import part_demo, part_fleet, part_hostile, part_kill9, part_orders
+from . import part_demo, part_fleet, part_gateway_kill9, part_hostile, part_kill9, part_orders
 from ._common import PartResult
 from .report import plot, table
 
-PARTS = ("orders-rest", "orders-ws", "kill9", "kill9-mixed", "fleet", "hostile", "demo-seeds")
+PARTS = (
+    "orders-rest",
+    "orders-ws",
+    "kill9",
+    "kill9-mixed",
+    "gateway-kill9",
+    "fleet",
+    "hostile",
+    "demo-seeds",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +65,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     p.add_argument("--kills", type=_positive, default=50)
     p.add_argument("--kills-mixed", type=_positive, default=20, help="kills with lists and edits")
+    p.add_argument("--gateway-kills", type=_positive, default=20, help="kills of a keys gateway")
     p.add_argument("--demo-seeds", type=_positive, default=20, help="demo runs, one seed each")
     p.add_argument("--demo-seconds", type=_positive, default=30, help="each demo run's trading")
     p.add_argument("--redis-restarts", type=_positive, default=3)
@@ -80,6 +90,9 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[], PartResult]]:
         "kill9": lambda: part_kill9.run(part_kill9.KillSpec(args.kills, args.seed)),
         "kill9-mixed": lambda: part_kill9.run(
             part_kill9.KillSpec(args.kills_mixed, args.seed, "mixed")
+        ),
+        "gateway-kill9": lambda: part_gateway_kill9.run(
+            part_gateway_kill9.GatewayKillSpec(args.gateway_kills, args.seed)
         ),
         "demo-seeds": lambda: part_demo.run(
             part_demo.DemoSpec(args.demo_seeds, args.demo_seconds, first_seed=1)
