@@ -84,6 +84,21 @@ _INFO = orjson.dumps(
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade"}
 
 
+async def _order_ack(request: web.Request, order_id: int) -> bytes:
+    """An order's ACK answer (rest-api.md §New order), with the id the request sent: what keys
+    mode's order guard reads (gateway/order_guard.py)."""
+    params = {**request.query, **(await request.post())}
+    return orjson.dumps(
+        {
+            "symbol": params.get("symbol", ""),
+            "orderId": order_id,
+            "orderListId": -1,
+            "clientOrderId": params.get("newClientOrderId", ""),
+            "transactTime": int(time.time() * 1000),
+        }
+    )
+
+
 def _upstream_app() -> web.Application:
     used = [0]
 
@@ -94,6 +109,8 @@ def _upstream_app() -> web.Application:
             body = orjson.dumps({"serverTime": int(time.time() * 1000)})
         elif request.path == "/api/v3/exchangeInfo":
             body = _INFO
+        elif request.method == "POST" and request.path == "/api/v3/order":
+            body = await _order_ack(request, used[0])
         else:
             body = _DEPTH
         return web.Response(body=body, headers=headers)

@@ -19,10 +19,11 @@ import pytest
 import yaml
 from tests.sim.helpers import Api, limit_buy, spot_ccxt
 
-from binguard.connector.journal import OrderJournal, Stage
+from binguard.connector.journal import Stage
 from binguard.gateway import Gateway
 from binguard.gateway.answers import GATEWAY_HEADER
 from binguard.gateway.keys import write_private
+from binguard.gateway.order_guard import OrderGuard
 from binguard.sim import FaultPlan, Simulator
 from binguard.sim.peers import point_python_binance
 
@@ -74,9 +75,12 @@ async def truth(sim: Simulator) -> list[dict[str, Any]]:
     return orders
 
 
-async def assert_journal_is_truth(sim: Simulator, journal: OrderJournal) -> None:
+async def assert_journal_is_truth(sim: Simulator, guard: OrderGuard | None) -> None:
     """Every order the simulator holds is journalled with its orderId, once; every journalled
     order that exists is on the simulator; nothing is left pending."""
+    assert guard is not None
+    guard.flush()  # the answers' batch (order_guard.py, step 2)
+    journal = guard.journal
     orders = await truth(sim)
     ids = [o["clientOrderId"] for o in orders]
     assert len(ids) == len(set(ids)), "a client order id placed twice"
@@ -145,7 +149,7 @@ async def test_an_unknown_outcome_ends_with_the_real_order(
     counts = keyed.orders.counts
     assert counts["reconciled_absent"] == (0 if executed else 1)
     assert counts["reconciled_found"] == (1 if executed else 0)
-    await assert_journal_is_truth(sim, keyed.orders.journal)
+    await assert_journal_is_truth(sim, keyed.orders)
 
 
 @pytest.mark.parametrize("kind", ["ACK", "RESULT", "FULL"])
@@ -195,7 +199,7 @@ async def test_a_resend_with_the_same_client_id_gets_the_existing_order(
     ]
     assert len(posts) == 1  # answered from the journal and a lookup, never sent again
     assert keyed.orders is not None
-    await assert_journal_is_truth(sim, keyed.orders.journal)
+    await assert_journal_is_truth(sim, keyed.orders)
 
 
 async def test_a_resend_with_other_parameters_is_refused_and_not_sent(
@@ -224,7 +228,7 @@ async def test_a_resend_of_a_refused_order_is_sent_again(
     placed = await bot.order(**order("resend-3"))
     assert placed.status == 200 and placed.body["clientOrderId"] == "resend-3"
     assert keyed.orders is not None
-    await assert_journal_is_truth(sim, keyed.orders.journal)
+    await assert_journal_is_truth(sim, keyed.orders)
 
 
 async def test_concurrent_resends_wait_for_the_first_and_get_its_order(
@@ -264,7 +268,7 @@ async def test_still_unknown_at_the_end_answers_1007_and_settles_later(
         assert journal.stage("late-1") == (Stage.ACKED, "NEW")
         again = await bot.order(**order("late-1"))
         assert again.status == 200 and again.body["clientOrderId"] == "late-1"
-        await assert_journal_is_truth(sim, journal)
+        await assert_journal_is_truth(sim, gw.orders)
 
 
 async def test_ccxt_gets_the_real_order_through_a_reset_after_execution(

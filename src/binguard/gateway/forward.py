@@ -74,6 +74,7 @@ class Call:
     endpoint: str  # metrics label: a path of the cost table, or 'other'
     deadline: float  # monotonic: no attempt starts after it
     key_prefix: str  # the API key's first characters, for logs
+    params: dict[str, str]  # query and form body, decoded (the last of a repeated name)
 
 
 @dataclass(slots=True)
@@ -156,6 +157,7 @@ class Forwarder:
             path if known else "other",
             self._deadline(params),
             (key[:6] + "…") if key else "-",
+            params,
         )
 
     def _deadline(self, params: dict[str, str]) -> float:

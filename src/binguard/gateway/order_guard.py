@@ -5,12 +5,17 @@ re-signer has added a `newClientOrderId` where the bot sent none, resign.py):
 
 1. The order is journalled (connector/journal.py's OrderJournal: the raw parameters by client
    order id, plus the real key's name and the path) and committed BEFORE its bytes leave.
-2. Binance's answer goes to the bot unchanged. When the outcome is unknown (reset or stall after
-   sending, 5XX, -1006, -1007, an answer that is not the order: order_shapes.py `outcome`), the
-   guard reconciles exactly as the connector does (connector/reconcile.py `settle`, orders.py):
-   it looks the order up by its client id; "not found" (-2013) proves nothing until the server
-   clock passes the attempt's timestamp + recvWindow + `reconcile_margin_s` (rest-api.md
-   §Timing security: past it Binance no longer forwards the attempt to the matching engine).
+2. Binance's answer goes to the bot unchanged; the order's id and status are journalled
+   within 50 ms, with every other answer of that time in one commit (a kill before that
+   leaves the entry SENT, and the next start settles it by query: the same outcome, one
+   query later; connector/journal.py defers ACKED for the same reason).
+   When the outcome is unknown (reset or stall after sending, 5XX, -1006, -1007, an answer
+   that is not the order: order_shapes.py `outcome`), the guard reconciles exactly as the
+   connector does (connector/reconcile.py `settle`, orders.py): it looks the order up by its
+   client id; "not found" (-2013) proves nothing until the server clock passes the attempt's
+   timestamp + recvWindow + `reconcile_margin_s` (rest-api.md §Timing security: past it
+   Binance no longer forwards the attempt to the matching engine; the re-signer caps an
+   order's recvWindow at `order_window_ms`, so the proof comes within the bot's wait).
    Found: the bot gets the real order in the shape it asked for (order_shapes.py `shape`).
    Proven absent: the journalled order is sent again (re-stamped, re-signed), and so on.
    Still unknown after `order_wait_s`: Binance's own execution-unknown answer (503 -1007,
@@ -74,6 +79,7 @@ log = logging.getLogger("binguard.gateway.orders")
 REJECTED = "REJECTED"  # journal status: Binance refused it (a 4XX that cannot have executed)
 _RESENDABLE = frozenset({NOT_PLACED, REJECTED})  # FINAL statuses a re-send may place again
 _POLL_S = 0.25  # between lookups (the connector's reconcile_poll)
+_ACK_BATCH_S = 0.05  # placed orders' answers are journalled together, this often at most
 _RECOVERY_PAUSE_S = 5.0  # a background settle that got no answer tries again after this
 _DEFAULT_WINDOW_MS = 5000  # rest-api.md §Timing security: recvWindow defaults to 5000
 _MAX_WINDOW_MS = 60000  # ... and may be at most 60000
@@ -139,6 +145,8 @@ class OrderGuard:
         self._margin_ms = margin_ms
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._acks: dict[str, tuple[int, str | None]] = {}  # answers not journalled yet
+        self._ack_timer: asyncio.TimerHandle | None = None
         self.counts: Counter[str] = Counter()
 
     def handles(self, call: Call) -> bool:
@@ -161,10 +169,16 @@ class OrderGuard:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._write_acks()
         self.journal.close()
+
+    def flush(self) -> None:
+        """Journal the batched answers now (before reading the journal from outside)."""
+        self._write_acks()
 
     def summary(self) -> dict[str, Any]:
         """For /status: orders in flight or unsettled, and what the guard did."""
+        self._write_acks()
         return {"unsettled": len(self.journal.pending()), **self.counts}
 
     # -- a bot's order --------------------------------------------------------------------------
@@ -199,6 +213,7 @@ class OrderGuard:
             self.counts["placed"] += 1
             read, answer = await self._attempt(job, call, learn)
             return await self._until_known(job, read, answer, deadline)
+        self._write_acks(job.coid)
         entry = self.journal.get(job.coid)
         assert entry is not None  # record_first_send found it
         if not same_order(dict(entry.params), job.record):
@@ -229,10 +244,7 @@ class OrderGuard:
             assert read.order_id is not None
             if learn is not None:
                 learn(answer.status, body_of(answer))
-            if is_final(read.status):
-                self.journal.mark_final(job.coid, read.status or "", read.order_id)
-            else:
-                self.journal.mark_acked(job.coid, read.order_id, read.status, soon=True)
+            self._acked(job.coid, read.order_id, read.status)
         elif read.outcome is Outcome.REFUSED:
             status = NOT_PLACED if read.why.startswith("gateway") else REJECTED
             self.journal.mark_final(job.coid, status, error=read.why)
@@ -265,6 +277,33 @@ class OrderGuard:
             read, answer = await self._attempt(job, self._rebuild(job), None)
         assert answer is not None
         return answer
+
+    def _acked(self, coid: str, order_id: int, status: str | None) -> None:
+        """Journal a placed order's answer within `_ACK_BATCH_S`, with the others of that
+        time in one commit (module docstring: a kill before it leaves the entry SENT)."""
+        self._acks[coid] = (order_id, status)
+        if self._ack_timer is None:
+            loop = asyncio.get_running_loop()
+            self._ack_timer = loop.call_later(_ACK_BATCH_S, self._write_acks)
+
+    def _write_acks(self, coid: str | None = None) -> None:
+        """Write the batched answers now (all of them; with `coid`: only if it is among them,
+        before a read of its entry)."""
+        if coid is not None and coid not in self._acks:
+            return
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+        acks, self._acks = self._acks, {}
+        try:
+            for key, (order_id, status) in acks.items():
+                if is_final(status):
+                    self.journal.mark_final(key, status or "", order_id)
+                else:
+                    self.journal.mark_acked(key, order_id, status, soon=True)
+            self.journal.flush()
+        except sqlite3.Error as e:  # the entries stay SENT: settled by query at the next start
+            log.error("order journal: answers not written (%s)", type(e).__name__)
 
     # -- looking up -----------------------------------------------------------------------------
     async def _find(self, job: _Job, deadline: float, *, window_ms: int) -> Found:
@@ -346,6 +385,7 @@ class OrderGuard:
         while True:
             give_up = time.monotonic() + (job.window_ms + self._margin_ms) / 1000 + 30
             async with self._hold(job.coid, None):
+                self._write_acks(job.coid)
                 now = self.journal.stage(job.coid)
                 if now is None or now[0] in (Stage.ACKED, Stage.FINAL):
                     break  # a bot's re-send settled it meanwhile
@@ -367,22 +407,34 @@ class OrderGuard:
     async def _hold(self, coid: str, deadline: float | None) -> AsyncIterator[None]:
         """One handler per client id at a time (a bot's re-send waits for the first attempt);
         `_BusyError` if it is not free by `deadline`."""
-        lock, users = self._locks.get(coid, (asyncio.Lock(), 0))
-        self._locks[coid] = (lock, users + 1)
+        held = self._locks.get(coid)
+        if held is None:
+            lock = asyncio.Lock()
+            self._locks[coid] = (lock, 1)
+        else:
+            lock = held[0]
+            self._locks[coid] = (lock, held[1] + 1)
         try:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                async with asyncio.timeout(wait):
-                    await lock.acquire()
-            except TimeoutError:
-                raise _BusyError(coid) from None
+            if lock.locked():  # (a free lock is taken at once: no timer for the common case)
+                await self._acquire(lock, coid, deadline)
+            else:
+                await lock.acquire()
             try:
                 yield
             finally:
                 lock.release()
         finally:
-            lock, users = self._locks[coid]
+            users = self._locks[coid][1]
             if users == 1:
                 del self._locks[coid]
             else:
                 self._locks[coid] = (lock, users - 1)
+
+    @staticmethod
+    async def _acquire(lock: asyncio.Lock, coid: str, deadline: float | None) -> None:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            async with asyncio.timeout(wait):
+                await lock.acquire()
+        except TimeoutError:
+            raise _BusyError(coid) from None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
@@ -64,10 +63,10 @@ class Read:
 
 def params_of(call: Call) -> dict[str, str]:
     """A request's parameters (query, then a form body), without `timestamp` and `signature`."""
-    pairs = parse_qsl(call.query, keep_blank_values=True)
-    if call.body:
-        pairs += parse_qsl(call.body.decode("latin-1"), keep_blank_values=True)
-    return {k: v for k, v in pairs if k not in ("timestamp", "signature")}
+    params = dict(call.params)
+    params.pop("timestamp", None)
+    params.pop("signature", None)
+    return params
 
 
 def same_order(journalled: dict[str, str], sent: dict[str, str]) -> bool:
