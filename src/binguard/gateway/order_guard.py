@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -60,6 +61,7 @@ from .forward import Call, Forwarder
 from .gate import Gate
 from .keys import RealKey
 from .order_ids import CLIENT_ID, places_order
+from .order_locks import BusyError, IdLocks
 from .order_shapes import (
     Outcome,
     Read,
@@ -84,10 +86,7 @@ _RECOVERY_PAUSE_S = 5.0  # a background settle that got no answer tries again af
 _DEFAULT_WINDOW_MS = 5000  # rest-api.md §Timing security: recvWindow defaults to 5000
 _MAX_WINDOW_MS = 60000  # ... and may be at most 60000
 Learn = Callable[[int, bytes], None]
-
-
-class _BusyError(Exception):
-    """The client id stayed held by another handler until the deadline."""
+Send = Callable[[], Awaitable[tuple[Read, object]]]  # one attempt: its outcome and answer
 
 
 class _Absent:
@@ -103,12 +102,12 @@ Found = dict[str, Any] | _Absent | _Unknown | type[OrderArchivedError]
 
 
 @dataclass(frozen=True, slots=True)
-class _Job:
+class Job:
     """One order as the guard handles it: its journal record and how to reach it."""
 
     coid: str
     symbol: str
-    path: str
+    path: str  # the REST path that places it (a re-send goes there)
     real: RealKey
     record: dict[str, str]  # the journal's params: the order's, "~real" and "~path"
     kind: str  # the answer shape the bot asked for (ACK, RESULT, FULL)
@@ -120,6 +119,19 @@ class _Job:
         except ValueError:
             return _MAX_WINDOW_MS
         return min(max(asked, 0), _MAX_WINDOW_MS)
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What the bot is told about its order, whichever way it came (REST, WebSocket API)."""
+
+    answer: object = None  # Binance's answer to an attempt, as it came (a response or a frame)
+    order: dict[str, Any] | None = None  # the order a lookup found, to be shaped for the bot
+    local: tuple[int, int, str, str] | None = None  # the gateway's own (status, code, msg, why)
+
+
+def _unknown() -> Settled:
+    return Settled(local=(503, -1007, answers.catalog_text(-1007), "unknown"))
 
 
 class OrderGuard:
@@ -141,9 +153,9 @@ class OrderGuard:
         self._fetch = forwarder_fetch(forwarder, gate)
         self._by_key = {r.api_key: r for r in reals.values()}
         self._by_name = {r.name: r for r in reals.values()}
-        self._wait_s = wait_s
+        self.wait_s = wait_s
         self._margin_ms = margin_ms
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._locks = IdLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self._acks: dict[str, tuple[int, str | None]] = {}  # answers not journalled yet
         self._ack_timer: asyncio.TimerHandle | None = None
@@ -181,37 +193,72 @@ class OrderGuard:
         self._write_acks()
         return {"unsettled": len(self.journal.pending()), **self.counts}
 
-    # -- a bot's order --------------------------------------------------------------------------
+    # -- a bot's order over REST ----------------------------------------------------------------
     async def place(self, call: Call, learn: Learn | None = None) -> web.StreamResponse:
-        """The answer to a bot's order request (module docstring)."""
-        params = params_of(call)
-        coid = params.get(CLIENT_ID, "")
+        """The answer to a bot's REST order request (module docstring)."""
         real = self._by_key.get(call.headers.get("X-MBX-APIKEY", ""))
-        if not coid or real is None:  # an empty id is Binance's to refuse
+        job = self.job(params_of(call), real, call.path)
+        if job is None:  # an empty id is Binance's to refuse
             return await self._forwarder.forward(call)
         call.headers.popall("Accept-Encoding", None)  # the guard reads the answer
-        record = {**params, "~real": real.name, "~path": call.path}
-        job = _Job(coid, params.get("symbol", ""), call.path, real, record, resp_type(params))
-        deadline = time.monotonic() + self._wait_s
-        try:
-            async with self._hold(coid, deadline):
-                return await self._place(job, call, deadline, learn)
-        except _BusyError:  # the id was being settled by another handler all this time
-            return answers.execution_unknown()
 
-    async def _place(
-        self, job: _Job, call: Call, deadline: float, learn: Learn | None
-    ) -> web.StreamResponse:
+        async def first() -> tuple[Read, object]:
+            answer = await self._forwarder.forward(call)
+            read = outcome(answer, job.coid)
+            if read.outcome is Outcome.PLACED and learn is not None:
+                learn(answer.status, body_of(answer))
+            return read, answer
+
+        settled = await self.run(job, first)
+        if settled.order is not None:
+            return await self._reply(job, settled.order)
+        if settled.local is not None:
+            status, code, msg, why = settled.local
+            return answers.local(why, status, code, msg)
+        assert isinstance(settled.answer, web.StreamResponse)
+        return settled.answer
+
+    async def _reply(self, job: Job, order: dict[str, Any]) -> web.Response:
+        """The found order as Binance would have answered the bot's request (order_shapes)."""
+        headers = {answers.GATEWAY_HEADER: "reconciled", **(await self._gate.used_headers())}
+        return web.Response(
+            body=orjson.dumps(await self.shaped(job, order)),
+            headers=headers,
+            content_type="application/json",
+            charset="UTF-8",
+        )
+
+    # -- any order, however it came -------------------------------------------------------------
+    def job(self, params: dict[str, str], real: RealKey | None, path: str) -> Job | None:
+        """The guard's handle on an order: None when it has no client id or real key."""
+        coid = params.get(CLIENT_ID, "")
+        if not coid or real is None:
+            return None
+        record = {**params, "~real": real.name, "~path": path}
+        return Job(coid, params.get("symbol", ""), path, real, record, resp_type(params))
+
+    async def run(self, job: Job, first: Send) -> Settled:
+        """Journal, send with `first` (once: never for a client id journalled already), and
+        settle the outcome (module docstring, steps 1-3), within `wait_s`."""
+        deadline = time.monotonic() + self.wait_s
+        try:
+            async with self._locks.hold(job.coid, deadline):
+                return await self._run(job, first, deadline)
+        except BusyError:  # the id was being settled by another handler all this time
+            return _unknown()
+
+    async def _run(self, job: Job, first: Send, deadline: float) -> Settled:
         try:
             fresh = self.journal.record_first_send(job.coid, job.symbol, job.record)
         except JournalError:
             fresh = False
         except sqlite3.Error as e:
             log.error("order journal write failed (%s): %s not sent", type(e).__name__, job.coid)
-            return answers.local("journal", 503, -1008, answers.catalog_text(-1008))
+            return Settled(local=(503, -1008, answers.catalog_text(-1008), "journal"))
         if fresh:
             self.counts["placed"] += 1
-            read, answer = await self._attempt(job, call, learn)
+            read, answer = await first()
+            self._journal_read(job, read)
             return await self._until_known(job, read, answer, deadline)
         self._write_acks(job.coid)
         entry = self.journal.get(job.coid)
@@ -220,30 +267,23 @@ class OrderGuard:
             self.counts["refused_other_params"] += 1
             msg = answers.catalog_text(-1130, 1, CLIENT_ID)
             why = " binguard gateway: this client order id is journalled for another order"
-            return answers.local("journal", 400, -1130, msg + why)
+            return Settled(local=(400, -1130, msg + why, "journal"))
         self.counts["resent_by_bot"] += 1
-        job = _Job(job.coid, entry.symbol, job.path, job.real, dict(entry.params), job.kind)
+        path = entry.params.get("~path", job.path)
+        job = dataclasses.replace(job, symbol=entry.symbol, path=path, record=dict(entry.params))
         if entry.stage is Stage.FINAL and entry.status in _RESENDABLE:
             self.journal.mark_sent(job.coid)
-            read, answer = await self._attempt(job, self._rebuild(job), learn)
+            read, answer = await self._resend(job)
             return await self._until_known(job, read, answer, deadline)
         if entry.stage in (Stage.ACKED, Stage.FINAL):  # it exists: the bot gets it, as it is
             found = await self._find(job, deadline, window_ms=0)
-            if isinstance(found, dict):
-                return await self._reply(job, found)
-            return answers.execution_unknown()
+            return Settled(order=found) if isinstance(found, dict) else _unknown()
         return await self._until_known(job, Read(Outcome.UNKNOWN), None, deadline)
 
-    async def _attempt(
-        self, job: _Job, call: Call, learn: Learn | None
-    ) -> tuple[Read, web.StreamResponse]:
-        """Send once (the journal says SENT already) and journal what the answer says."""
-        answer = await self._forwarder.forward(call)
-        read = outcome(answer, job.coid)
+    def _journal_read(self, job: Job, read: Read) -> None:
+        """Journal what an attempt's answer says (the entry is SENT)."""
         if read.outcome is Outcome.PLACED:
             assert read.order_id is not None
-            if learn is not None:
-                learn(answer.status, body_of(answer))
             self._acked(job.coid, read.order_id, read.status)
         elif read.outcome is Outcome.REFUSED:
             status = NOT_PLACED if read.why.startswith("gateway") else REJECTED
@@ -252,11 +292,20 @@ class OrderGuard:
             self.counts["unknown_outcomes"] += 1
             self.journal.mark_unknown(job.coid, read.why)
             log.info("order %s: outcome unknown (%s), reconciling", job.coid, read.why)
+
+    async def _resend(self, job: Job) -> tuple[Read, object]:
+        """The journalled order sent again over REST (re-stamped, signed with the real key)."""
+        params = {k: v for k, v in job.record.items() if not k.startswith("~")}
+        query = urlencode({**params, "timestamp": str(self._gate.now_ms())})
+        query += "&signature=" + job.real.signer.sign(query.encode())
+        headers = {"X-MBX-APIKEY": job.real.api_key}
+        call = self._forwarder.call("POST", job.path, query, b"", headers, resign=False)
+        answer = await self._forwarder.forward(call)
+        read = outcome(answer, job.coid)
+        self._journal_read(job, read)
         return read, answer
 
-    async def _until_known(
-        self, job: _Job, read: Read, answer: web.StreamResponse | None, deadline: float
-    ) -> web.StreamResponse:
+    async def _until_known(self, job: Job, read: Read, answer: object, deadline: float) -> Settled:
         """Binance's answer once the outcome is known; else look the order up (module
         docstring, step 2) until it is found, or proven absent and sent again."""
         while read.outcome is Outcome.UNKNOWN:
@@ -264,19 +313,18 @@ class OrderGuard:
             if isinstance(found, dict):
                 self.counts["reconciled_found"] += 1
                 self._journal_found(job.coid, found)
-                return await self._reply(job, found)
+                return Settled(order=found)
             if found is not ABSENT:
                 if found is OrderArchivedError:
                     self.journal.mark_final(job.coid, ARCHIVED)
                 else:
                     self.counts["answered_unknown"] += 1
                     self._background(job)
-                return answers.execution_unknown()
+                return _unknown()
             self.counts["reconciled_absent"] += 1
             self.journal.mark_sent(job.coid)  # proven never placed: the same order, again
-            read, answer = await self._attempt(job, self._rebuild(job), None)
-        assert answer is not None
-        return answer
+            read, answer = await self._resend(job)
+        return Settled(answer=answer)
 
     def _acked(self, coid: str, order_id: int, status: str | None) -> None:
         """Journal a placed order's answer within `_ACK_BATCH_S`, with the others of that
@@ -306,7 +354,7 @@ class OrderGuard:
             log.error("order journal: answers not written (%s)", type(e).__name__)
 
     # -- looking up -----------------------------------------------------------------------------
-    async def _find(self, job: _Job, deadline: float, *, window_ms: int) -> Found:
+    async def _find(self, job: Job, deadline: float, *, window_ms: int) -> Found:
         """The order by its client id, ABSENT once the recvWindow proof holds (the rule of
         connector/reconcile.py `settle`), OrderArchivedError (-2026: it existed, ended with
         nothing executed) or UNKNOWN at `deadline` or on an error no repetition fixes."""
@@ -338,8 +386,9 @@ class OrderGuard:
         else:
             self.journal.mark_acked(coid, order["orderId"], status)
 
-    async def _reply(self, job: _Job, order: dict[str, Any]) -> web.Response:
-        """The found order as Binance would have answered the bot's request (order_shapes)."""
+    async def shaped(self, job: Job, order: dict[str, Any]) -> dict[str, Any]:
+        """The found order as Binance answers a placement of `job.kind` (order_shapes.py);
+        FULL's fills read from myTrades by orderId (none if that read fails: logged)."""
         fills: list[dict[str, Any]] = []
         if job.kind == "FULL":
             query = {"symbol": job.symbol, "orderId": str(order["orderId"])}
@@ -348,24 +397,10 @@ class OrderGuard:
                 fills = fills_of(orjson.loads(body))
             else:
                 log.warning("order %s: its fills could not be read (%d)", job.coid, status)
-        headers = {answers.GATEWAY_HEADER: "reconciled", **(await self._gate.used_headers())}
-        return web.Response(
-            body=orjson.dumps(shape(order, job.kind, fills)),
-            headers=headers,
-            content_type="application/json",
-            charset="UTF-8",
-        )
-
-    def _rebuild(self, job: _Job) -> Call:
-        """The journalled order as a new request: re-stamped, signed with the real key."""
-        params = {k: v for k, v in job.record.items() if not k.startswith("~")}
-        query = urlencode({**params, "timestamp": str(self._gate.now_ms())})
-        query += "&signature=" + job.real.signer.sign(query.encode())
-        headers = {"X-MBX-APIKEY": job.real.api_key}
-        return self._forwarder.call("POST", job.path, query, b"", headers, resign=False)
+        return shape(order, job.kind, fills)
 
     # -- recovery -------------------------------------------------------------------------------
-    def _job_of(self, entry: JournalEntry) -> _Job | None:
+    def _job_of(self, entry: JournalEntry) -> Job | None:
         record = dict(entry.params)
         real = self._by_name.get(record.get("~real", ""))
         if real is None or "~path" not in record:
@@ -373,18 +408,18 @@ class OrderGuard:
                 "order journal: %s has no real key of this keys file", entry.client_order_id
             )
             return None
-        return _Job(entry.client_order_id, entry.symbol, record["~path"], real, record, "ACK")
+        return Job(entry.client_order_id, entry.symbol, record["~path"], real, record, "ACK")
 
-    def _background(self, job: _Job) -> None:
+    def _background(self, job: Job) -> None:
         task = asyncio.get_running_loop().create_task(self._settle(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _settle(self, job: _Job) -> None:
+    async def _settle(self, job: Job) -> None:
         """Settle one pending entry by query only, however long it takes (step 4)."""
         while True:
             give_up = time.monotonic() + (job.window_ms + self._margin_ms) / 1000 + 30
-            async with self._hold(job.coid, None):
+            async with self._locks.hold(job.coid, None):
                 self._write_acks(job.coid)
                 now = self.journal.stage(job.coid)
                 if now is None or now[0] in (Stage.ACKED, Stage.FINAL):
@@ -402,39 +437,3 @@ class OrderGuard:
             await asyncio.sleep(_RECOVERY_PAUSE_S)
         self.counts["settled_in_background"] += 1
         log.info("order %s settled: %s", job.coid, self.journal.stage(job.coid))
-
-    @contextlib.asynccontextmanager
-    async def _hold(self, coid: str, deadline: float | None) -> AsyncIterator[None]:
-        """One handler per client id at a time (a bot's re-send waits for the first attempt);
-        `_BusyError` if it is not free by `deadline`."""
-        held = self._locks.get(coid)
-        if held is None:
-            lock = asyncio.Lock()
-            self._locks[coid] = (lock, 1)
-        else:
-            lock = held[0]
-            self._locks[coid] = (lock, held[1] + 1)
-        try:
-            if lock.locked():  # (a free lock is taken at once: no timer for the common case)
-                await self._acquire(lock, coid, deadline)
-            else:
-                await lock.acquire()
-            try:
-                yield
-            finally:
-                lock.release()
-        finally:
-            users = self._locks[coid][1]
-            if users == 1:
-                del self._locks[coid]
-            else:
-                self._locks[coid] = (lock, users - 1)
-
-    @staticmethod
-    async def _acquire(lock: asyncio.Lock, coid: str, deadline: float | None) -> None:
-        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            async with asyncio.timeout(wait):
-                await lock.acquire()
-        except TimeoutError:
-            raise _BusyError(coid) from None
