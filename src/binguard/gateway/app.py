@@ -310,6 +310,7 @@ class Gateway:
                     request,
                     passed.query,
                     self._resigner,
+                    self.orders,
                 )
             finally:
                 self._ws_api_bots -= 1

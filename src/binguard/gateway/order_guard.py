@@ -247,6 +247,39 @@ class OrderGuard:
         except BusyError:  # the id was being settled by another handler all this time
             return _unknown()
 
+    def begin(self, job: Job) -> bool:
+        """For a transport that sends in its own order (the WebSocket API, ws_orders.py):
+        journal a new order and hold its id without waiting. True: the caller sends it now,
+        then calls `finish`. False: the id is held or journalled already: `run` it instead
+        (nothing is sent for it yet)."""
+        if not self._locks.try_hold(job.coid):
+            return False
+        try:
+            fresh = self.journal.record_first_send(job.coid, job.symbol, job.record)
+        except (JournalError, sqlite3.Error):
+            fresh = False
+        if fresh:
+            self.counts["placed"] += 1
+        else:
+            self._locks.release(job.coid)
+        return fresh
+
+    async def finish(self, job: Job, answer: Send) -> Settled:
+        """After `begin` and the send: `answer()` awaits the attempt's outcome, which is
+        journalled and settled like `run`'s (module docstring, step 2)."""
+        try:
+            read, got = await answer()
+            self._journal_read(job, read)
+            return await self._until_known(job, read, got, time.monotonic() + self.wait_s)
+        finally:
+            self._locks.release(job.coid)
+
+    def spawn(self, work: Awaitable[None]) -> None:
+        """Run `work` in the background, cancelled by `close()`."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def _run(self, job: Job, first: Send, deadline: float) -> Settled:
         try:
             fresh = self.journal.record_first_send(job.coid, job.symbol, job.record)
@@ -411,9 +444,7 @@ class OrderGuard:
         return Job(entry.client_order_id, entry.symbol, record["~path"], real, record, "ACK")
 
     def _background(self, job: Job) -> None:
-        task = asyncio.get_running_loop().create_task(self._settle(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.spawn(self._settle(job))
 
     async def _settle(self, job: Job) -> None:
         """Settle one pending entry by query only, however long it takes (step 4)."""

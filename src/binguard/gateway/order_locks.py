@@ -1,5 +1,9 @@
 """One handler per client order id at a time (order_guard.py): a bot's re-send of an order
-waits for the first attempt, and a background settle for both."""
+waits for the first attempt, and a background settle for both.
+
+A free id is taken at once, without suspending (`try_hold`): the WebSocket API path journals
+and sends an order in its socket's own order (ws_orders.py), so its requests keep their order.
+"""
 
 from __future__ import annotations
 
@@ -14,41 +18,53 @@ class BusyError(Exception):
 
 
 class IdLocks:
-    """A lock per client id, kept only while someone holds or waits for it."""
+    """Held ids, each with the handlers waiting for it (served first come, first served)."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # id -> (lock, holders+waiters)
+        self._held: dict[str, list[asyncio.Future[None]]] = {}
 
     def __len__(self) -> int:
-        return len(self._locks)
+        return len(self._held)
+
+    def try_hold(self, coid: str) -> bool:
+        """Take `coid` if it is free (then `release` it); never waits."""
+        if coid in self._held:
+            return False
+        self._held[coid] = []
+        return True
+
+    def release(self, coid: str) -> None:
+        """Hand `coid` to its next waiter, or free it."""
+        waiters = self._held[coid]
+        while waiters:
+            nxt = waiters.pop(0)
+            if not nxt.done():
+                nxt.set_result(None)
+                return
+        del self._held[coid]
 
     @contextlib.asynccontextmanager
     async def hold(self, coid: str, deadline: float | None) -> AsyncIterator[None]:
-        """Hold `coid`'s lock; `BusyError` if it is not free by `deadline` (monotonic)."""
-        held = self._locks.get(coid)
-        lock = asyncio.Lock() if held is None else held[0]
-        self._locks[coid] = (lock, 1 if held is None else held[1] + 1)
+        """Hold `coid`; `BusyError` if it is not free by `deadline` (monotonic)."""
+        if not self.try_hold(coid):
+            await self._wait(coid, deadline)
         try:
-            if lock.locked():  # a free lock is taken at once: no timer in the common case
-                await _acquire(lock, coid, deadline)
-            else:
-                await lock.acquire()
-            try:
-                yield
-            finally:
-                lock.release()
+            yield
         finally:
-            users = self._locks[coid][1]
-            if users == 1:
-                del self._locks[coid]
+            self.release(coid)
+
+    async def _wait(self, coid: str, deadline: float | None) -> None:
+        turn = asyncio.get_running_loop().create_future()
+        self._held[coid].append(turn)
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            async with asyncio.timeout(wait):
+                await turn
+        except BaseException as e:
+            if turn.done() and not turn.cancelled():  # handed over as it ended: hand it on
+                self.release(coid)
             else:
-                self._locks[coid] = (lock, users - 1)
-
-
-async def _acquire(lock: asyncio.Lock, coid: str, deadline: float | None) -> None:
-    wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-    try:
-        async with asyncio.timeout(wait):
-            await lock.acquire()
-    except TimeoutError:
-        raise BusyError(coid) from None
+                turn.cancel()
+            if isinstance(e, TimeoutError):
+                raise BusyError(coid) from None
+            raise

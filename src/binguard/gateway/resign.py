@@ -19,7 +19,7 @@ from multidict import CIMultiDict
 from binguard.policy.endpoints import Security, rest_endpoint, ws_endpoint
 
 from .keys import KeyRing, LocalAuthError, LocalKey, ReplayGuard, bad_signature, refused_key
-from .order_ids import CLIENT_ID, new_client_id, places_order
+from .order_ids import CLIENT_ID, WS_ORDER_PATHS, new_client_id, places_order
 
 _MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
 _WINDOW = "recvWindow"
@@ -172,6 +172,21 @@ class Resigner:
         if not capped and self.order_window_ms < _DEFAULT_WINDOW_MS:
             signed.pairs.append(f"{_WINDOW}={self.order_window_ms}")
 
+    def _ws_order_fields(self, params: dict[str, Any]) -> None:
+        """`_order_fields` for a WebSocket API order's params (a JSON object)."""
+        if params.get(CLIENT_ID) is None:
+            params[CLIENT_ID] = new_client_id()
+        window = params.get(_WINDOW)
+        if window is None:
+            if self.order_window_ms < _DEFAULT_WINDOW_MS:
+                params[_WINDOW] = self.order_window_ms
+            return
+        try:
+            if float(str(window)) > self.order_window_ms:
+                params[_WINDOW] = self.order_window_ms
+        except ValueError:
+            pass  # Binance refuses it as it is
+
     def ws_request(
         self, method: str, params: dict[str, Any], now_ms: int, session: LocalKey | None
     ) -> tuple[dict[str, Any], LocalKey | None]:
@@ -194,6 +209,8 @@ class Resigner:
                 return params, None  # public, or refused upstream as Binance would
             local.allow(endpoint.security, _text(params.get("symbol")))
             out = dict(params)
+            if method in WS_ORDER_PATHS:
+                self._ws_order_fields(out)
             if api_key is not None:
                 out["apiKey"] = local.real.api_key
             if "timestamp" in out:  # a logged-on session's request: stamped, not signed
@@ -214,6 +231,8 @@ class Resigner:
         )
         out = {k: v for k, v in params.items() if k != "signature"}
         out["apiKey"], out["timestamp"] = local.real.api_key, now_ms
+        if method in WS_ORDER_PATHS:
+            self._ws_order_fields(out)
         out["signature"] = unquote(local.real.signer.sign(_ws_payload(out)))
         return out, local
 

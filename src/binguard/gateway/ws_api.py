@@ -15,7 +15,8 @@ socket per bot socket (a session's logon belongs to it alone).
 - Keys mode (`resigner`): a signed request is verified with the bot's local key and re-signed
   with the real one (gateway/resign.py); a refused one is answered with Binance's error frame
   and not sent. A `session.logon` made this way holds the socket's later unsigned requests to
-  its local key's permissions.
+  its local key's permissions. `order.place` and `sor.order.place` go through the order guard
+  (`orders`, ws_orders.py): journalled before they leave, their answer read by the guard.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from ._costs import WS_API_CONNECT, BanInForceError, BudgetExhaustedError, Ticke
 from .answers import catalog_text
 from .gate import Gate
 from .keys import LocalAuthError, LocalKey
+from .order_guard import OrderGuard
 from .resign import Resigner
+from .ws_orders import Watch, WsOrders
 
 log = logging.getLogger("binguard.gateway")
 
@@ -48,6 +51,7 @@ async def serve_bot(
     request: web.Request,
     query: str,
     resigner: Resigner | None = None,
+    orders: OrderGuard | None = None,
 ) -> web.StreamResponse:
     """One bot WebSocket API socket and its upstream twin, until either side closes."""
     bot = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 20)
@@ -68,9 +72,10 @@ async def serve_bot(
         return bot
     await gate.budget.settle(ticket, ok=True)
     pending: dict[Any, Ticket] = {}
-    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner))
+    guard = None if orders is None else WsOrders(orders, bot, gate.config.upstream_timeout_s)
+    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner, guard))
     try:
-        await _upstream_to_bot(gate, up, bot, pending)
+        await _upstream_to_bot(gate, up, bot, pending, {} if guard is None else guard.watch)
     finally:
         await reap(pump_up)
         for t in pending.values():
@@ -87,6 +92,7 @@ async def _bot_to_upstream(
     up: aiohttp.ClientWebSocketResponse,
     pending: dict[Any, Ticket],
     resigner: Resigner | None,
+    guard: WsOrders | None = None,
 ) -> None:
     logged_on: LocalKey | None = None  # keys mode: the local key of this socket's logon
     async for msg in bot:
@@ -94,6 +100,7 @@ async def _bot_to_upstream(
             continue
         text = msg.data
         method, rid, params, frame = _request_of(text)
+        signed, used = params or {}, None
         if resigner is not None:
             try:
                 signed, used = resigner.ws_request(method, params or {}, gate.now_ms(), logged_on)
@@ -119,6 +126,12 @@ async def _bot_to_upstream(
             pending[rid] = ticket
         else:
             await gate.budget.settle(ticket, ok=True)
+        if guard is not None and params is not None:
+            taken = await guard.send(method, rid, signed, used, text, up)
+            if taken is False:  # answered from the order journal: nothing sent
+                await gate.budget.settle(pending.pop(rid), ok=True)
+            if taken is not None:
+                continue
         await up.send_str(text)
     await up.close()
 
@@ -128,17 +141,42 @@ async def _upstream_to_bot(
     up: aiohttp.ClientWebSocketResponse,
     bot: web.WebSocketResponse,
     pending: dict[Any, Ticket],
+    watch: Watch,
+) -> None:
+    try:
+        await _answers_to_bot(gate, up, bot, pending, watch)
+    finally:
+        for turn in watch.values():  # the order guard's: the socket is gone, no answer
+            if not turn.done():
+                turn.set_result(None)
+
+
+async def _answers_to_bot(
+    gate: Gate,
+    up: aiohttp.ClientWebSocketResponse,
+    bot: web.WebSocketResponse,
+    pending: dict[Any, Ticket],
+    watch: Watch,
 ) -> None:
     async for msg in up:
         if msg.type != WSMsgType.TEXT:
             continue
-        await bot.send_str(msg.data)
+        if not watch:
+            await bot.send_str(msg.data)
         try:
             frame = orjson.loads(msg.data)
         except orjson.JSONDecodeError:
-            continue
+            frame = None
         if not isinstance(frame, dict):
+            if watch:
+                await bot.send_str(msg.data)
             continue
+        if watch:  # an order's answer goes to the order guard (ws_orders.py), not the bot
+            turn = watch.get(frame.get("id"))
+            if turn is None:
+                await bot.send_str(msg.data)
+            elif not turn.done():
+                turn.set_result(msg.data)
         status = frame.get("status")
         ticket = pending.pop(frame.get("id"), None)
         rate = parse_rate_limits(frame.get("rateLimits"))
