@@ -1,7 +1,7 @@
 """Keys mode's order guard: no bot order is lost or doubled, whatever happens to its answer.
 
-For every order a bot places over REST (`POST /api/v3/order`, `POST /api/v3/sor/order`; the
-re-signer has added a `newClientOrderId` where the bot sent none, resign.py):
+For every order a bot places (REST `POST /api/v3/order`; the WebSocket API's `order.place`,
+ws_orders.py; the re-signer has added a `newClientOrderId` where the bot sent none, resign.py):
 
 1. The order is journalled (connector/journal.py's OrderJournal: the raw parameters by client
    order id, plus the real key's name and the path) and committed BEFORE its bytes leave.

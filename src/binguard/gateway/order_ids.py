@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import secrets
 
-# REST requests that create an order and are answered with it (rest-api.md §Trading endpoints:
-# POST /api/v3/order; SOR: POST /api/v3/sor/order, an order queried like any other).
-ORDER_PATHS = frozenset({"/api/v3/order", "/api/v3/sor/order"})
+# REST requests that create an order and are answered with it (rest-api.md §New order). SOR
+# (POST /api/v3/sor/order, sor.order.place) is not here: keys mode refuses it, the endpoint
+# table (policy/endpoints.py) has no SOR entry; its orders are queried like any other, so it
+# would only need adding here and below.
+ORDER_PATHS = frozenset({"/api/v3/order"})
 # The WebSocket API's equivalents (web-socket-api.md §Trading requests), by the REST path that
 # places the same order (a re-send after the absence proof goes there).
-WS_ORDER_PATHS = {"order.place": "/api/v3/order", "sor.order.place": "/api/v3/sor/order"}
+WS_ORDER_PATHS = {"order.place": "/api/v3/order"}
 CLIENT_ID = "newClientOrderId"
 _PREFIX = "bgw"  # Binance's rule: ^[a-zA-Z0-9-_]{1,36}$ (rest-api.md, newClientOrderId)
 

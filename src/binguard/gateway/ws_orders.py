@@ -1,4 +1,4 @@
-"""Keys mode's order guard on the WebSocket API: `order.place` and `sor.order.place`.
+"""Keys mode's order guard on the WebSocket API: `order.place`.
 
 The same guarantees as REST (order_guard.py), per bot socket: the order is journalled and its
 id held before the frame goes upstream, in the socket's own order (a `cancel` sent after it
