@@ -1,10 +1,11 @@
 """Keys mode's order guard: no bot order is lost or doubled, whatever happens to its answer.
 
-For every order a bot places (REST `POST /api/v3/order`; the WebSocket API's `order.place`,
-ws_orders.py; the re-signer has added a `newClientOrderId` where the bot sent none, resign.py):
+For every order and order list a bot places (REST `POST /api/v3/order`, `/api/v3/orderList/
+oco|oto|otoco|opo|opoco`; the WebSocket API's `order.place`, ws_orders.py; the re-signer has
+added the client ids — `newClientOrderId`, a list's and its legs' — where the bot sent none):
 
-1. The order is journalled (connector/journal.py's OrderJournal: the raw parameters by client
-   order id, plus the real key's name and the path) and committed BEFORE its bytes leave.
+1. It is journalled (connector/journal.py's OrderJournal, through order_books.py: the raw
+   parameters by client id, plus the real key's name and the path) BEFORE its bytes leave.
 2. Binance's answer goes to the bot unchanged; the order's id and status are journalled
    within 50 ms, with every other answer of that time in one commit (a kill before that
    leaves the entry SENT, and the next start settles it by query: the same outcome, one
@@ -16,7 +17,7 @@ ws_orders.py; the re-signer has added a `newClientOrderId` where the bot sent no
    timestamp + recvWindow + `reconcile_margin_s` (rest-api.md §Timing security: past it
    Binance no longer forwards the attempt to the matching engine; the re-signer caps an
    order's recvWindow at `order_window_ms`, so the proof comes within the bot's wait).
-   Found: the bot gets the real order in the shape it asked for (order_shapes.py `shape`).
+   Found: the bot gets the real order (list) in the shape it asked for (order_books.py).
    Proven absent: the journalled order is sent again (re-stamped, re-signed), and so on.
    Still unknown after `order_wait_s`: Binance's own execution-unknown answer (503 -1007,
    answers.py); the entry stays pending and is settled in the background, by query only.
@@ -50,9 +51,8 @@ from urllib.parse import urlencode
 import orjson
 from aiohttp import web
 
-from binguard.connector.journal import JournalEntry, JournalError, OrderJournal, Stage
+from binguard.connector.journal import JournalError, OrderJournal, Stage
 from binguard.connector.ledger import ARCHIVED, NOT_PLACED
-from binguard.connector.models import is_final
 from binguard.errors import HttpReply, OrderArchivedError, OrderNotFoundError, classify
 from binguard.policy.retry import needs_a_fix
 
@@ -60,20 +60,10 @@ from . import answers
 from .forward import Call, Forwarder
 from .gate import Gate
 from .keys import RealKey
-from .order_ids import CLIENT_ID, places_order
+from .order_books import Book, Entry, ListBook, OrderBook
+from .order_ids import LIST_LEGS, ORDER, places_order
 from .order_locks import BusyError, IdLocks
-from .order_shapes import (
-    Outcome,
-    Read,
-    body_of,
-    fills_of,
-    order_in,
-    outcome,
-    params_of,
-    resp_type,
-    same_order,
-    shape,
-)
+from .order_shapes import Outcome, Read, body_of, outcome, params_of, resp_type, same_order
 from .userdata import forwarder_fetch
 
 log = logging.getLogger("binguard.gateway.orders")
@@ -81,7 +71,6 @@ log = logging.getLogger("binguard.gateway.orders")
 REJECTED = "REJECTED"  # journal status: Binance refused it (a 4XX that cannot have executed)
 _RESENDABLE = frozenset({NOT_PLACED, REJECTED})  # FINAL statuses a re-send may place again
 _POLL_S = 0.25  # between lookups (the connector's reconcile_poll)
-_ACK_BATCH_S = 0.05  # placed orders' answers are journalled together, this often at most
 _RECOVERY_PAUSE_S = 5.0  # a background settle that got no answer tries again after this
 _DEFAULT_WINDOW_MS = 5000  # rest-api.md §Timing security: recvWindow defaults to 5000
 _MAX_WINDOW_MS = 60000  # ... and may be at most 60000
@@ -90,7 +79,7 @@ Send = Callable[[], Awaitable[tuple[Read, object]]]  # one attempt: its outcome 
 
 
 class _Absent:
-    """The order is provably not on the exchange (the recvWindow proof)."""
+    """It is provably not on the exchange (the recvWindow proof)."""
 
 
 class _Unknown:
@@ -103,14 +92,15 @@ Found = dict[str, Any] | _Absent | _Unknown | type[OrderArchivedError]
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One order as the guard handles it: its journal record and how to reach it."""
+    """One order or list as the guard handles it: its journal record and how to reach it."""
 
-    coid: str
+    key: str  # the client id it is journalled by (an order's, a list's)
     symbol: str
     path: str  # the REST path that places it (a re-send goes there)
     real: RealKey
-    record: dict[str, str]  # the journal's params: the order's, "~real" and "~path"
+    record: dict[str, str]  # the journal's params: the request's, "~real" and "~path"
     kind: str  # the answer shape the bot asked for (ACK, RESULT, FULL)
+    book: Book
 
     @property
     def window_ms(self) -> int:
@@ -123,10 +113,10 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class Settled:
-    """What the bot is told about its order, whichever way it came (REST, WebSocket API)."""
+    """What the bot is told, whichever way it asked (REST, WebSocket API)."""
 
     answer: object = None  # Binance's answer to an attempt, as it came (a response or a frame)
-    order: dict[str, Any] | None = None  # the order a lookup found, to be shaped for the bot
+    found: dict[str, Any] | None = None  # what a lookup found, to be shaped for the bot
     local: tuple[int, int, str, str] | None = None  # the gateway's own (status, code, msg, why)
 
 
@@ -157,8 +147,9 @@ class OrderGuard:
         self._margin_ms = margin_ms
         self._locks = IdLocks()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._acks: dict[str, tuple[int, str | None]] = {}  # answers not journalled yet
-        self._ack_timer: asyncio.TimerHandle | None = None
+        self.orders = OrderBook(journal)
+        lists = ListBook(journal)
+        self._books: dict[str, Book] = {ORDER: self.orders, **dict.fromkeys(LIST_LEGS, lists)}
         self.counts: Counter[str] = Counter()
 
     def handles(self, call: Call) -> bool:
@@ -166,7 +157,7 @@ class OrderGuard:
 
     def start(self) -> None:
         """Settle what a previous run left pending (in the background; see step 4)."""
-        pending = self.journal.pending()
+        pending = [e for book in self._distinct_books() for e in book.pending()]
         self.counts["recovering"] = len(pending)
         if pending:
             log.info("order journal: %d order(s) to settle from the last run", len(pending))
@@ -181,21 +172,24 @@ class OrderGuard:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._write_acks()
+        self.flush()
         self.journal.close()
 
     def flush(self) -> None:
         """Journal the batched answers now (before reading the journal from outside)."""
-        self._write_acks()
+        self.orders.flush()
 
     def summary(self) -> dict[str, Any]:
-        """For /status: orders in flight or unsettled, and what the guard did."""
-        self._write_acks()
-        return {"unsettled": len(self.journal.pending()), **self.counts}
+        """For /status: orders and lists in flight or unsettled, and what the guard did."""
+        unsettled = sum(len(book.pending()) for book in self._distinct_books())
+        return {"unsettled": unsettled, **self.counts}
 
-    # -- a bot's order over REST ----------------------------------------------------------------
+    def _distinct_books(self) -> list[Book]:
+        return list({id(b): b for b in self._books.values()}.values())
+
+    # -- a bot's request over REST --------------------------------------------------------------
     async def place(self, call: Call, learn: Learn | None = None) -> web.StreamResponse:
-        """The answer to a bot's REST order request (module docstring)."""
+        """The answer to a bot's REST order (list) request (module docstring)."""
         real = self._by_key.get(call.headers.get("X-MBX-APIKEY", ""))
         job = self.job(params_of(call), real, call.path)
         if job is None:  # an empty id is Binance's to refuse
@@ -204,45 +198,55 @@ class OrderGuard:
 
         async def first() -> tuple[Read, object]:
             answer = await self._forwarder.forward(call)
-            read = outcome(answer, job.coid)
+            read = outcome(answer, lambda body: job.book.found_in(body, job.key))
             if read.outcome is Outcome.PLACED and learn is not None:
                 learn(answer.status, body_of(answer))
             return read, answer
 
         settled = await self.run(job, first)
-        if settled.order is not None:
-            return await self._reply(job, settled.order)
+        if settled.found is not None:
+            return await self._reply(job, settled.found)
         if settled.local is not None:
             status, code, msg, why = settled.local
             return answers.local(why, status, code, msg)
         assert isinstance(settled.answer, web.StreamResponse)
         return settled.answer
 
-    async def _reply(self, job: Job, order: dict[str, Any]) -> web.Response:
-        """The found order as Binance would have answered the bot's request (order_shapes)."""
+    async def _reply(self, job: Job, found: dict[str, Any]) -> web.Response:
+        """What a lookup found, as Binance would have answered the bot's request."""
         headers = {answers.GATEWAY_HEADER: "reconciled", **(await self._gate.used_headers())}
         return web.Response(
-            body=orjson.dumps(await self.shaped(job, order)),
+            body=orjson.dumps(await self.shaped(job, found)),
             headers=headers,
             content_type="application/json",
             charset="UTF-8",
         )
 
-    # -- any order, however it came -------------------------------------------------------------
+    async def shaped(self, job: Job, found: dict[str, Any]) -> dict[str, Any]:
+        """`found` in the shape of the placement's answer the bot asked for (order_books.py)."""
+
+        async def fetch(path: str, params: dict[str, str]) -> tuple[int, bytes]:
+            return await self._fetch(job.real, path, params)
+
+        return await job.book.shaped(found, job.kind, fetch)
+
+    # -- any order or list, however it came -----------------------------------------------------
     def job(self, params: dict[str, str], real: RealKey | None, path: str) -> Job | None:
-        """The guard's handle on an order: None when it has no client id or real key."""
-        coid = params.get(CLIENT_ID, "")
-        if not coid or real is None:
+        """The guard's handle on a request: None when it has no client id or real key."""
+        book = self._books.get(path)
+        key = params.get(book.key_param, "") if book is not None else ""
+        if book is None or not key or real is None:
             return None
         record = {**params, "~real": real.name, "~path": path}
-        return Job(coid, params.get("symbol", ""), path, real, record, resp_type(params))
+        kind = resp_type(params, book.default_shape)
+        return Job(key, params.get("symbol", ""), path, real, record, kind, book)
 
     async def run(self, job: Job, first: Send) -> Settled:
         """Journal, send with `first` (once: never for a client id journalled already), and
         settle the outcome (module docstring, steps 1-3), within `wait_s`."""
         deadline = time.monotonic() + self.wait_s
         try:
-            async with self._locks.hold(job.coid, deadline):
+            async with self._locks.hold(job.key, deadline):
                 return await self._run(job, first, deadline)
         except BusyError:  # the id was being settled by another handler all this time
             return _unknown()
@@ -252,16 +256,16 @@ class OrderGuard:
         journal a new order and hold its id without waiting. True: the caller sends it now,
         then calls `finish`. False: the id is held or journalled already: `run` it instead
         (nothing is sent for it yet)."""
-        if not self._locks.try_hold(job.coid):
+        if not self._locks.try_hold(job.key):
             return False
         try:
-            fresh = self.journal.record_first_send(job.coid, job.symbol, job.record)
+            fresh = job.book.first_send(job.key, job.symbol, job.record)
         except (JournalError, sqlite3.Error):
             fresh = False
         if fresh:
             self.counts["placed"] += 1
         else:
-            self._locks.release(job.coid)
+            self._locks.release(job.key)
         return fresh
 
     async def finish(self, job: Job, answer: Send) -> Settled:
@@ -272,7 +276,7 @@ class OrderGuard:
             self._journal_read(job, read)
             return await self._until_known(job, read, got, time.monotonic() + self.wait_s)
         finally:
-            self._locks.release(job.coid)
+            self._locks.release(job.key)
 
     def spawn(self, work: Awaitable[None]) -> None:
         """Run `work` in the background, cancelled by `close()`."""
@@ -282,122 +286,94 @@ class OrderGuard:
 
     async def _run(self, job: Job, first: Send, deadline: float) -> Settled:
         try:
-            fresh = self.journal.record_first_send(job.coid, job.symbol, job.record)
+            fresh = job.book.first_send(job.key, job.symbol, job.record)
         except JournalError:
             fresh = False
         except sqlite3.Error as e:
-            log.error("order journal write failed (%s): %s not sent", type(e).__name__, job.coid)
+            log.error("order journal write failed (%s): %s not sent", type(e).__name__, job.key)
             return Settled(local=(503, -1008, answers.catalog_text(-1008), "journal"))
         if fresh:
             self.counts["placed"] += 1
             read, answer = await first()
             self._journal_read(job, read)
             return await self._until_known(job, read, answer, deadline)
-        self._write_acks(job.coid)
-        entry = self.journal.get(job.coid)
-        assert entry is not None  # record_first_send found it
-        if not same_order(dict(entry.params), job.record):
+        entry = job.book.entry(job.key)
+        assert entry is not None  # first_send found it
+        if not same_order(entry.params, job.record):
             self.counts["refused_other_params"] += 1
-            msg = answers.catalog_text(-1130, 1, CLIENT_ID)
-            why = " binguard gateway: this client order id is journalled for another order"
+            msg = answers.catalog_text(-1130, 1, job.book.key_param)
+            why = " binguard gateway: this client id is journalled for another order"
             return Settled(local=(400, -1130, msg + why, "journal"))
         self.counts["resent_by_bot"] += 1
         path = entry.params.get("~path", job.path)
-        job = dataclasses.replace(job, symbol=entry.symbol, path=path, record=dict(entry.params))
+        job = dataclasses.replace(job, symbol=entry.symbol, path=path, record=entry.params)
         if entry.stage is Stage.FINAL and entry.status in _RESENDABLE:
-            self.journal.mark_sent(job.coid)
+            job.book.mark_sent(job.key)
             read, answer = await self._resend(job)
             return await self._until_known(job, read, answer, deadline)
         if entry.stage in (Stage.ACKED, Stage.FINAL):  # it exists: the bot gets it, as it is
             found = await self._find(job, deadline, window_ms=0)
-            return Settled(order=found) if isinstance(found, dict) else _unknown()
+            return Settled(found=found) if isinstance(found, dict) else _unknown()
         return await self._until_known(job, Read(Outcome.UNKNOWN), None, deadline)
 
     def _journal_read(self, job: Job, read: Read) -> None:
         """Journal what an attempt's answer says (the entry is SENT)."""
         if read.outcome is Outcome.PLACED:
-            assert read.order_id is not None
-            self._acked(job.coid, read.order_id, read.status)
+            assert read.found is not None
+            job.book.mark_found(job.key, read.found, soon=True)
         elif read.outcome is Outcome.REFUSED:
             status = NOT_PLACED if read.why.startswith("gateway") else REJECTED
-            self.journal.mark_final(job.coid, status, error=read.why)
+            job.book.mark_final(job.key, status, read.why)
         else:
             self.counts["unknown_outcomes"] += 1
-            self.journal.mark_unknown(job.coid, read.why)
-            log.info("order %s: outcome unknown (%s), reconciling", job.coid, read.why)
+            job.book.mark_unknown(job.key, read.why)
+            log.info("order %s: outcome unknown (%s), reconciling", job.key, read.why)
 
     async def _resend(self, job: Job) -> tuple[Read, object]:
-        """The journalled order sent again over REST (re-stamped, signed with the real key)."""
+        """The journalled request sent again over REST (re-stamped, signed with the real key)."""
         params = {k: v for k, v in job.record.items() if not k.startswith("~")}
         query = urlencode({**params, "timestamp": str(self._gate.now_ms())})
         query += "&signature=" + job.real.signer.sign(query.encode())
         headers = {"X-MBX-APIKEY": job.real.api_key}
         call = self._forwarder.call("POST", job.path, query, b"", headers, resign=False)
         answer = await self._forwarder.forward(call)
-        read = outcome(answer, job.coid)
+        read = outcome(answer, lambda body: job.book.found_in(body, job.key))
         self._journal_read(job, read)
         return read, answer
 
     async def _until_known(self, job: Job, read: Read, answer: object, deadline: float) -> Settled:
-        """Binance's answer once the outcome is known; else look the order up (module
-        docstring, step 2) until it is found, or proven absent and sent again."""
+        """Binance's answer once the outcome is known; else look it up (module docstring,
+        step 2) until it is found, or proven absent and sent again."""
         while read.outcome is Outcome.UNKNOWN:
             found = await self._find(job, deadline, window_ms=job.window_ms)
             if isinstance(found, dict):
                 self.counts["reconciled_found"] += 1
-                self._journal_found(job.coid, found)
-                return Settled(order=found)
+                job.book.mark_found(job.key, found)
+                return Settled(found=found)
             if found is not ABSENT:
                 if found is OrderArchivedError:
-                    self.journal.mark_final(job.coid, ARCHIVED)
+                    job.book.mark_final(job.key, ARCHIVED)
                 else:
                     self.counts["answered_unknown"] += 1
                     self._background(job)
                 return _unknown()
             self.counts["reconciled_absent"] += 1
-            self.journal.mark_sent(job.coid)  # proven never placed: the same order, again
+            job.book.mark_sent(job.key)  # proven never placed: the same request, again
             read, answer = await self._resend(job)
         return Settled(answer=answer)
 
-    def _acked(self, coid: str, order_id: int, status: str | None) -> None:
-        """Journal a placed order's answer within `_ACK_BATCH_S`, with the others of that
-        time in one commit (module docstring: a kill before it leaves the entry SENT)."""
-        self._acks[coid] = (order_id, status)
-        if self._ack_timer is None:
-            loop = asyncio.get_running_loop()
-            self._ack_timer = loop.call_later(_ACK_BATCH_S, self._write_acks)
-
-    def _write_acks(self, coid: str | None = None) -> None:
-        """Write the batched answers now (all of them; with `coid`: only if it is among them,
-        before a read of its entry)."""
-        if coid is not None and coid not in self._acks:
-            return
-        if self._ack_timer is not None:
-            self._ack_timer.cancel()
-            self._ack_timer = None
-        acks, self._acks = self._acks, {}
-        try:
-            for key, (order_id, status) in acks.items():
-                if is_final(status):
-                    self.journal.mark_final(key, status or "", order_id)
-                else:
-                    self.journal.mark_acked(key, order_id, status, soon=True)
-            self.journal.flush()
-        except sqlite3.Error as e:  # the entries stay SENT: settled by query at the next start
-            log.error("order journal: answers not written (%s)", type(e).__name__)
-
     # -- looking up -----------------------------------------------------------------------------
     async def _find(self, job: Job, deadline: float, *, window_ms: int) -> Found:
-        """The order by its client id, ABSENT once the recvWindow proof holds (the rule of
+        """What the client id names, ABSENT once the recvWindow proof holds (the rule of
         connector/reconcile.py `settle`), OrderArchivedError (-2026: it existed, ended with
         nothing executed) or UNKNOWN at `deadline` or on an error no repetition fixes."""
         settled_at = self._gate.now_ms() + window_ms + self._margin_ms
-        params = {"symbol": job.symbol, "origClientOrderId": job.coid}
+        path, params = job.book.lookup(job.key, job.symbol)
         while True:
-            status, body = await self._fetch(job.real, "/api/v3/order", params)
-            order = order_in(body) if status == 200 else None
-            if order is not None:
-                return order
+            status, body = await self._fetch(job.real, path, params)
+            found = job.book.found_in(body, job.key) if status == 200 else None
+            if found is not None:
+                return found
             err = classify(HttpReply(status, (), body))
             if isinstance(err, OrderNotFoundError):
                 if self._gate.now_ms() >= settled_at:
@@ -405,43 +381,21 @@ class OrderGuard:
             elif isinstance(err, OrderArchivedError):
                 return OrderArchivedError
             elif err is not None and needs_a_fix(err):
-                log.warning("order %s: lookup refused (%s); left pending", job.coid, err.code)
+                log.warning("order %s: lookup refused (%s); left pending", job.key, err.code)
                 return UNKNOWN
             if time.monotonic() + _POLL_S >= deadline:
                 return UNKNOWN
             await asyncio.sleep(_POLL_S)
 
-    def _journal_found(self, coid: str, order: dict[str, Any]) -> None:
-        status = order.get("status")
-        status = status if isinstance(status, str) else None
-        if is_final(status):
-            self.journal.mark_final(coid, status or "", order["orderId"])
-        else:
-            self.journal.mark_acked(coid, order["orderId"], status)
-
-    async def shaped(self, job: Job, order: dict[str, Any]) -> dict[str, Any]:
-        """The found order as Binance answers a placement of `job.kind` (order_shapes.py);
-        FULL's fills read from myTrades by orderId (none if that read fails: logged)."""
-        fills: list[dict[str, Any]] = []
-        if job.kind == "FULL":
-            query = {"symbol": job.symbol, "orderId": str(order["orderId"])}
-            status, body = await self._fetch(job.real, "/api/v3/myTrades", query)
-            if status == 200:
-                fills = fills_of(orjson.loads(body))
-            else:
-                log.warning("order %s: its fills could not be read (%d)", job.coid, status)
-        return shape(order, job.kind, fills)
-
     # -- recovery -------------------------------------------------------------------------------
-    def _job_of(self, entry: JournalEntry) -> Job | None:
-        record = dict(entry.params)
-        real = self._by_name.get(record.get("~real", ""))
-        if real is None or "~path" not in record:
-            log.warning(
-                "order journal: %s has no real key of this keys file", entry.client_order_id
-            )
+    def _job_of(self, entry: Entry) -> Job | None:
+        real = self._by_name.get(entry.params.get("~real", ""))
+        book = self._books.get(entry.params.get("~path", ""))
+        if real is None or book is None:
+            log.warning("order journal: %s has no real key of this keys file", entry.key)
             return None
-        return Job(entry.client_order_id, entry.symbol, record["~path"], real, record, "ACK")
+        path = entry.params["~path"]
+        return Job(entry.key, entry.symbol, path, real, entry.params, "ACK", book)
 
     def _background(self, job: Job) -> None:
         self.spawn(self._settle(job))
@@ -450,21 +404,16 @@ class OrderGuard:
         """Settle one pending entry by query only, however long it takes (step 4)."""
         while True:
             give_up = time.monotonic() + (job.window_ms + self._margin_ms) / 1000 + 30
-            async with self._locks.hold(job.coid, None):
-                self._write_acks(job.coid)
-                now = self.journal.stage(job.coid)
-                if now is None or now[0] in (Stage.ACKED, Stage.FINAL):
+            async with self._locks.hold(job.key, None):
+                if job.book.stage(job.key) in (None, Stage.ACKED, Stage.FINAL):
                     break  # a bot's re-send settled it meanwhile
                 found = await self._find(job, give_up, window_ms=job.window_ms)
                 if isinstance(found, dict):
-                    self._journal_found(job.coid, found)
+                    job.book.mark_found(job.key, found)
                     break
-                if found is ABSENT:
-                    self.journal.mark_final(job.coid, NOT_PLACED)
-                    break
-                if found is OrderArchivedError:
-                    self.journal.mark_final(job.coid, ARCHIVED)
+                if found is ABSENT or found is OrderArchivedError:
+                    job.book.mark_final(job.key, NOT_PLACED if found is ABSENT else ARCHIVED)
                     break
             await asyncio.sleep(_RECOVERY_PAUSE_S)
         self.counts["settled_in_background"] += 1
-        log.info("order %s settled: %s", job.coid, self.journal.stage(job.coid))
+        log.info("order %s settled: %s", job.key, job.book.stage(job.key))

@@ -12,17 +12,34 @@ import secrets
 # (POST /api/v3/sor/order, sor.order.place) is not here: keys mode refuses it, the endpoint
 # table (policy/endpoints.py) has no SOR entry; its orders are queried like any other, so it
 # would only need adding here and below.
-ORDER_PATHS = frozenset({"/api/v3/order"})
+ORDER = "/api/v3/order"
+# Order lists (rest-api.md §Order lists), each leg's client id parameter by its role prefix.
+LIST_LEGS: dict[str, tuple[str, ...]] = {
+    "/api/v3/orderList/oco": ("above", "below"),
+    "/api/v3/orderList/oto": ("working", "pending"),
+    "/api/v3/orderList/otoco": ("working", "pendingAbove", "pendingBelow"),
+    "/api/v3/orderList/opo": ("working", "pending"),
+    "/api/v3/orderList/opoco": ("working", "pendingAbove", "pendingBelow"),
+}
+ORDER_PATHS = frozenset({ORDER, *LIST_LEGS})
 # The WebSocket API's equivalents (web-socket-api.md §Trading requests), by the REST path that
 # places the same order (a re-send after the absence proof goes there).
 WS_ORDER_PATHS = {"order.place": "/api/v3/order"}
 CLIENT_ID = "newClientOrderId"
+LIST_CLIENT_ID = "listClientOrderId"
 _PREFIX = "bgw"  # Binance's rule: ^[a-zA-Z0-9-_]{1,36}$ (rest-api.md, newClientOrderId)
 
 
 def places_order(method: str, path: str) -> bool:
     """A request the order guard journals and reconciles (POST only: DELETE cancels)."""
     return method == "POST" and path in ORDER_PATHS
+
+
+def client_id_params(path: str) -> tuple[str, ...]:
+    """The client id parameters of an order request the guard fixes before it leaves."""
+    if path == ORDER:
+        return (CLIENT_ID,)
+    return (LIST_CLIENT_ID, *(role + "ClientOrderId" for role in LIST_LEGS.get(path, ())))
 
 
 def new_client_id() -> str:

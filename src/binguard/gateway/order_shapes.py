@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,12 +53,11 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """An answer as the guard reads it: outcome, the order's id and status, why (for the
-    journal's `last_error`)."""
+    """An answer as the guard reads it: outcome, what was placed (the answer's JSON), why (for
+    the journal's `last_error`)."""
 
     outcome: Outcome
-    order_id: int | None = None
-    status: str | None = None
+    found: dict[str, Any] | None = None
     why: str = ""
 
 
@@ -78,12 +78,15 @@ def same_order(journalled: dict[str, str], sent: dict[str, str]) -> bool:
     return what(journalled) == what(sent)
 
 
-def resp_type(params: dict[str, str]) -> str:
-    """The answer shape the bot asked for; Binance's default: "MARKET and LIMIT order types
-    default to FULL, all other orders default to ACK" (rest-api.md §New order)."""
+def resp_type(params: dict[str, str], default: str | None = None) -> str:
+    """The answer shape the bot asked for, else `default`, else Binance's for an order:
+    "MARKET and LIMIT order types default to FULL, all other orders default to ACK"
+    (rest-api.md §New order)."""
     asked = params.get("newOrderRespType", "").upper()
     if asked in ("ACK", "RESULT", "FULL"):
         return asked
+    if default is not None:
+        return default
     return "FULL" if params.get("type", "").upper() in ("MARKET", "LIMIT") else "ACK"
 
 
@@ -92,9 +95,10 @@ def body_of(answer: web.StreamResponse) -> bytes:
     return body if isinstance(body, bytes) else b""
 
 
-def outcome(answer: web.StreamResponse, coid: str) -> Read:
-    """See the module docstring. The forwarder's own answers say what happened: "unknown"
-    (sent, outcome lost) or a refusal before sending (budget, ban, draining, connect failed)."""
+def outcome(answer: web.StreamResponse, found_in: Callable[[bytes], dict[str, Any] | None]) -> Read:
+    """See the module docstring; `found_in` reads what a 2XX body placed (order_books.py).
+    The forwarder's own answers say what happened: "unknown" (sent, outcome lost) or a refusal
+    before sending (budget, ban, draining, connect failed)."""
     reason = answer.headers.get(GATEWAY_HEADER)
     if reason is not None:
         if reason == "unknown":
@@ -102,13 +106,10 @@ def outcome(answer: web.StreamResponse, coid: str) -> Read:
         return Read(Outcome.REFUSED, why=f"gateway: {reason}, not sent")
     body = body_of(answer)
     if answer.status < 400:
-        order = order_in(body)
-        if order is not None and order.get("clientOrderId") == coid:
-            status = order.get("status")
-            return Read(
-                Outcome.PLACED, order["orderId"], status if isinstance(status, str) else None
-            )
-        return Read(Outcome.UNKNOWN, why=f"{answer.status}: not an order")
+        found = found_in(body)
+        if found is not None:
+            return Read(Outcome.PLACED, found)
+        return Read(Outcome.UNKNOWN, why=f"{answer.status}: not the order")
     err = classify(HttpReply(answer.status, (), body))
     code = err.code if err is not None else None
     if err is None or err.may_have_executed:

@@ -19,7 +19,7 @@ from multidict import CIMultiDict
 from binguard.policy.endpoints import Security, rest_endpoint, ws_endpoint
 
 from .keys import KeyRing, LocalAuthError, LocalKey, ReplayGuard, bad_signature, refused_key
-from .order_ids import CLIENT_ID, WS_ORDER_PATHS, new_client_id, places_order
+from .order_ids import CLIENT_ID, WS_ORDER_PATHS, client_id_params, new_client_id, places_order
 
 _MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
 _WINDOW = "recvWindow"
@@ -161,13 +161,15 @@ class Resigner:
         acts = security is not Security.USER_DATA  # USER_DATA reads; TRADE and the rest act
         self.replay.check(replay_key, local_ms, now_ms, acts=acts)
 
-    def _order_fields(self, query: _Part, body: _Part, signed: _Part) -> None:
-        """An order request as the order guard needs it (order_guard.py): a client order id,
-        added where the bot sent none; a recvWindow of at most `order_window_ms`, so an
-        unknown outcome's absence proof (timestamp + recvWindow + margin, rest-api.md §Timing
-        security) comes within the time a bot waits (python-binance sends 10000)."""
-        if query.value(CLIENT_ID) is None and body.value(CLIENT_ID) is None:
-            signed.pairs.append(f"{CLIENT_ID}={new_client_id()}")
+    def _order_fields(self, path: str, query: _Part, body: _Part, signed: _Part) -> None:
+        """An order request as the order guard needs it (order_guard.py): its client ids (an
+        order's; a list's and its legs'), added where the bot sent none; a recvWindow of at
+        most `order_window_ms`, so an unknown outcome's absence proof (timestamp + recvWindow
+        + margin, rest-api.md §Timing security) comes within the time a bot waits
+        (python-binance sends 10000)."""
+        for name in client_id_params(path):
+            if query.value(name) is None and body.value(name) is None:
+                signed.pairs.append(f"{name}={new_client_id()}")
         capped = query.cap(_WINDOW, self.order_window_ms) or body.cap(_WINDOW, self.order_window_ms)
         if not capped and self.order_window_ms < _DEFAULT_WINDOW_MS:
             signed.pairs.append(f"{_WINDOW}={self.order_window_ms}")
@@ -269,7 +271,7 @@ class Resigner:
         if not query_part.restamp(now_ms):
             body_part.restamp(now_ms)
         if places_order(method, path):
-            self._order_fields(query_part, body_part, signed)
+            self._order_fields(path, query_part, body_part, signed)
         real = local.real
         signed.pairs.append(
             "signature=" + real.signer.sign((query_part.text() + body_part.text()).encode())

@@ -86,7 +86,7 @@ class WsOrders:
                 self.watch.pop(rid, None)
             if frame is None:
                 return Read(Outcome.UNKNOWN, why="ws: no answer"), None
-            return frame_outcome(frame, job.coid), frame
+            return frame_outcome(frame, job), frame
 
         return read
 
@@ -95,12 +95,12 @@ class WsOrders:
         try:
             await self._bot.send_str(await self._frame(rid, job, settled))
         except (ConnectionError, RuntimeError):  # the bot's socket closed meanwhile
-            log.info("order %s: settled after its bot socket closed", job.coid)
+            log.info("order %s: settled after its bot socket closed", job.key)
 
     async def _frame(self, rid: Any, job: Job, settled: Settled) -> str:
         """What the bot gets (module docstring)."""
-        if settled.order is not None:
-            result = await self.guard.shaped(job, settled.order)
+        if settled.found is not None:
+            result = await self.guard.shaped(job, settled.found)
             return _dumps({"id": rid, "status": 200, "result": result, "rateLimits": []})
         if settled.local is not None:
             status, code, msg, _ = settled.local
@@ -118,7 +118,7 @@ class WsOrders:
         return _dumps({"id": rid, "status": settled.answer.status, "error": {"code": -1006}})
 
 
-def frame_outcome(text: str, coid: str) -> Read:
+def frame_outcome(text: str, job: Job) -> Read:
     """An order.place answer frame read as order_shapes.py `outcome` reads a REST answer."""
     try:
         frame = orjson.loads(text)
@@ -129,12 +129,10 @@ def frame_outcome(text: str, coid: str) -> Read:
         return Read(Outcome.UNKNOWN, why="ws: no status")
     result = frame.get("result")
     if status < 400:
-        if isinstance(result, dict) and result.get("clientOrderId") == coid:
-            order_id = result.get("orderId")
-            if isinstance(order_id, int) and not isinstance(order_id, bool):
-                got = result.get("status")
-                return Read(Outcome.PLACED, order_id, got if isinstance(got, str) else None)
-        return Read(Outcome.UNKNOWN, why=f"ws {status}: not an order")
+        found = job.book.found_in(orjson.dumps(result), job.key)
+        if found is not None:
+            return Read(Outcome.PLACED, found)
+        return Read(Outcome.UNKNOWN, why=f"ws {status}: not the order")
     err = classify(frame)
     code = err.code if err is not None else None
     if err is None or err.may_have_executed:
