@@ -232,3 +232,33 @@ def test_no_secret_in_any_repr_and_nothing_pickles() -> None:
         assert LOCAL_SECRET not in text and REAL_SECRET not in text and "REALKEY123" not in text
     with pytest.raises(TypeError):
         pickle.dumps(key.verifier)
+
+
+def test_a_list_gets_its_ids_and_a_resend_of_its_id_names_the_same_legs() -> None:
+    """resign.py `_order_fields` for an OCO (rest-api.md §New Order list - OCO): the list's id
+    where the bot sent none, each leg's derived from the list's (order_ids.py `leg_id`)."""
+    oco = (
+        "symbol=BTCUSDT&side=SELL&quantity=1&aboveType=LIMIT_MAKER&abovePrice=2"
+        "&belowType=STOP_LOSS&belowStopPrice=1"
+    )
+
+    def sent(query: str) -> dict[str, str]:
+        out = resigner().resign(
+            method="POST", path="/api/v3/orderList/oco", api_key="bg-bot", body="",
+            query=signed(f"{query}&timestamp={NOW}"), security=Security.TRADE, now_ms=NOW,
+        )  # fmt: skip
+        return dict(p.split("=", 1) for p in out.query.split("&"))
+
+    bare = sent(oco)
+    assert bare["listClientOrderId"].startswith("bgw")
+    assert {bare["aboveClientOrderId"], bare["belowClientOrderId"]}.isdisjoint(
+        {bare["listClientOrderId"]}
+    )
+    first, again = sent(oco + "&listClientOrderId=L1"), sent(oco + "&listClientOrderId=L1")
+    assert first["listClientOrderId"] == "L1"
+    assert first["aboveClientOrderId"] == again["aboveClientOrderId"] != bare["aboveClientOrderId"]
+    mine = sent(oco + "&listClientOrderId=L1&belowClientOrderId=mine")
+    assert (
+        mine["belowClientOrderId"] == "mine"
+        and mine["aboveClientOrderId"] == first["aboveClientOrderId"]
+    )

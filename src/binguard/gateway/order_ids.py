@@ -6,6 +6,7 @@ without importing the forwarder.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 # REST requests that create an order and are answered with it (rest-api.md §New order). SOR
@@ -35,11 +36,15 @@ def places_order(method: str, path: str) -> bool:
     return method == "POST" and path in ORDER_PATHS
 
 
-def client_id_params(path: str) -> tuple[str, ...]:
-    """The client id parameters of an order request the guard fixes before it leaves."""
-    if path == ORDER:
-        return (CLIENT_ID,)
-    return (LIST_CLIENT_ID, *(role + "ClientOrderId" for role in LIST_LEGS.get(path, ())))
+def leg_params(path: str) -> tuple[str, ...]:
+    """A list request's leg client id parameters (aboveClientOrderId, ...); () for others."""
+    return tuple(role + "ClientOrderId" for role in LIST_LEGS.get(path, ()))
+
+
+def leg_id(list_id: str, param: str) -> str:
+    """The id the gateway gives a leg the bot named none for: derived from the list's id, so a
+    re-send of the list with the same id names the same legs (order_guard.py, step 3)."""
+    return _PREFIX + hashlib.sha256(f"{list_id}\x00{param}".encode()).hexdigest()[:32]
 
 
 def new_client_id() -> str:

@@ -19,7 +19,16 @@ from multidict import CIMultiDict
 from binguard.policy.endpoints import Security, rest_endpoint, ws_endpoint
 
 from .keys import KeyRing, LocalAuthError, LocalKey, ReplayGuard, bad_signature, refused_key
-from .order_ids import CLIENT_ID, WS_ORDER_PATHS, client_id_params, new_client_id, places_order
+from .order_ids import (
+    CLIENT_ID,
+    LIST_CLIENT_ID,
+    ORDER,
+    WS_ORDER_PATHS,
+    leg_id,
+    leg_params,
+    new_client_id,
+    places_order,
+)
 
 _MICROS = 10**14  # a timestamp above this is in microseconds (rest-api.md: ms or µs)
 _WINDOW = "recvWindow"
@@ -167,9 +176,15 @@ class Resigner:
         most `order_window_ms`, so an unknown outcome's absence proof (timestamp + recvWindow
         + margin, rest-api.md §Timing security) comes within the time a bot waits
         (python-binance sends 10000)."""
-        for name in client_id_params(path):
+        main = CLIENT_ID if path == ORDER else LIST_CLIENT_ID
+        own = query.value(main)
+        own = own if own is not None else body.value(main)
+        if own is None:
+            own = new_client_id()
+            signed.pairs.append(f"{main}={own}")
+        for name in leg_params(path):
             if query.value(name) is None and body.value(name) is None:
-                signed.pairs.append(f"{name}={new_client_id()}")
+                signed.pairs.append(f"{name}={leg_id(own, name)}")
         capped = query.cap(_WINDOW, self.order_window_ms) or body.cap(_WINDOW, self.order_window_ms)
         if not capped and self.order_window_ms < _DEFAULT_WINDOW_MS:
             signed.pairs.append(f"{_WINDOW}={self.order_window_ms}")
