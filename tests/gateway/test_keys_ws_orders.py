@@ -1,6 +1,6 @@
 """Keys mode's order guard on the WebSocket API (issue 17, item 2; gateway/ws_orders.py).
 
-`order.place` through the gateway's `/ws-api/v3` to the simulator, under its WebSocket API
+`order.place` (and an `orderList.place.oco`) through the gateway's `/ws-api/v3` to the simulator, under its WebSocket API
 faults (sim/faults.py: `ws_error` with and without `executed`, `ws_silence` and `ws_reset`
 after execution): the bot gets Binance's answer frame for its real order on the same socket,
 or, when the upstream socket was lost (its own socket closes with it), gets the order back by
@@ -16,12 +16,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.sim.helpers import WsApi, limit_buy, recv_json
+from tests.sim.helpers import WsApi, limit_buy, oco_sell, recv_json
 
 from binguard.gateway import Gateway
 from binguard.sim import Simulator
 
 from .conftest import load_faults
+from .test_keys_lists import assert_lists_journal_is_truth, lists_truth
 from .test_keys_orders import BOT_SECRET, WINDOW, assert_journal_is_truth, keyed_config, truth
 from .test_keys_orders import keys_file as keys_file  # the fixture, shared
 
@@ -126,4 +127,32 @@ async def test_ws_requests_after_an_order_keep_their_order_and_a_resend_is_not_s
     places = [r for r in sim.state.requests if r.get("ws") and r["method"] == "order.place"]
     assert len(places) == 1
     assert len(await truth(sim)) == 1
+    await bot.ws.close()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param({"action": "ws_error", "status": 503, "code": -1007, "executed": True},
+                     id="-1007 executed"),
+        pytest.param({"action": "ws_error", "status": 500, "code": -1006}, id="-1006 not executed"),
+    ],
+)  # fmt: skip
+async def test_an_unknown_ws_list_outcome_ends_with_the_real_list(
+    sim: Simulator, keyed: Gateway, session: aiohttp.ClientSession, fault: dict[str, Any]
+) -> None:
+    """orderList.place.oco (web-socket-api.md §Place new Order list - OCO): the list and its
+    legs get the gateway's ids; the bot gets the real list with its orderReports."""
+    bot = await bot_socket(session, keyed)
+    load_faults(sim, {"path": "/ws-api/v3", "method": "orderList.place.oco", "times": 1, **fault})
+    params = {**oco_sell(), "recvWindow": int(WINDOW)}
+    reply = await bot.call("orderList.place.oco", params, signed=True)
+    assert sim.state.faults.log, "the fault must have fired"
+    assert reply["status"] == 200, reply
+    [real] = await lists_truth(sim)
+    assert reply["result"]["orderListId"] == real["orderListId"]
+    assert real["listClientOrderId"].startswith("bgw")
+    reports = reply["result"]["orderReports"]
+    assert [r["orderId"] for r in reports] == [o["orderId"] for o in real["orders"]]
+    await assert_lists_journal_is_truth(sim, keyed.orders)
     await bot.ws.close()

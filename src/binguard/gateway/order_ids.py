@@ -25,7 +25,11 @@ LIST_LEGS: dict[str, tuple[str, ...]] = {
 ORDER_PATHS = frozenset({ORDER, *LIST_LEGS})
 # The WebSocket API's equivalents (web-socket-api.md §Trading requests), by the REST path that
 # places the same order (a re-send after the absence proof goes there).
-WS_ORDER_PATHS = {"order.place": "/api/v3/order"}
+WS_ORDER_PATHS = {
+    "order.place": "/api/v3/order",
+    **{"orderList.place." + path.rsplit("/", 1)[1]: path for path in LIST_LEGS},
+}
+
 CLIENT_ID = "newClientOrderId"
 LIST_CLIENT_ID = "listClientOrderId"
 _PREFIX = "bgw"  # Binance's rule: ^[a-zA-Z0-9-_]{1,36}$ (rest-api.md, newClientOrderId)

@@ -189,10 +189,15 @@ class Resigner:
         if not capped and self.order_window_ms < _DEFAULT_WINDOW_MS:
             signed.pairs.append(f"{_WINDOW}={self.order_window_ms}")
 
-    def _ws_order_fields(self, params: dict[str, Any]) -> None:
-        """`_order_fields` for a WebSocket API order's params (a JSON object)."""
-        if params.get(CLIENT_ID) is None:
-            params[CLIENT_ID] = new_client_id()
+    def _ws_order_fields(self, path: str, params: dict[str, Any]) -> None:
+        """`_order_fields` for a WebSocket API order's params (a JSON object); `path`: the REST
+        path of its method (order_ids.py WS_ORDER_PATHS)."""
+        main = CLIENT_ID if path == ORDER else LIST_CLIENT_ID
+        if params.get(main) is None:
+            params[main] = new_client_id()
+        for name in leg_params(path):
+            if params.get(name) is None:
+                params[name] = leg_id(str(params[main]), name)
         window = params.get(_WINDOW)
         if window is None:
             if self.order_window_ms < _DEFAULT_WINDOW_MS:
@@ -227,7 +232,7 @@ class Resigner:
             local.allow(endpoint.security, _text(params.get("symbol")))
             out = dict(params)
             if method in WS_ORDER_PATHS:
-                self._ws_order_fields(out)
+                self._ws_order_fields(WS_ORDER_PATHS[method], out)
             if api_key is not None:
                 out["apiKey"] = local.real.api_key
             if "timestamp" in out:  # a logged-on session's request: stamped, not signed
@@ -249,7 +254,7 @@ class Resigner:
         out = {k: v for k, v in params.items() if k != "signature"}
         out["apiKey"], out["timestamp"] = local.real.api_key, now_ms
         if method in WS_ORDER_PATHS:
-            self._ws_order_fields(out)
+            self._ws_order_fields(WS_ORDER_PATHS[method], out)
         out["signature"] = unquote(local.real.signer.sign(_ws_payload(out)))
         return out, local
 

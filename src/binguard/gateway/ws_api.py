@@ -15,7 +15,7 @@ socket per bot socket (a session's logon belongs to it alone).
 - Keys mode (`resigner`): a signed request is verified with the bot's local key and re-signed
   with the real one (gateway/resign.py); a refused one is answered with Binance's error frame
   and not sent. A `session.logon` made this way holds the socket's later unsigned requests to
-  its local key's permissions. `order.place` goes through the order guard
+  its local key's permissions. `order.place` and `orderList.place.*` go through the order guard
   (`orders`, ws_orders.py): journalled before they leave, their answer read by the guard.
 """
 

@@ -1,6 +1,7 @@
-"""Keys mode's order guard on the WebSocket API: `order.place`.
+"""Keys mode's order guard on the WebSocket API: `order.place` and `orderList.place.*`.
 
-The same guarantees as REST (order_guard.py), per bot socket: the order is journalled and its
+The same guarantees as REST (order_guard.py), per bot socket: the order (or list: the same,
+by its listClientOrderId, order_books.py) is journalled and its
 id held before the frame goes upstream, in the socket's own order (a `cancel` sent after it
 still follows it); its answer frame is read before the bot gets it. When the outcome is
 unknown — an error frame with a 5XX status, -1006 or -1007, no answer within
