@@ -25,6 +25,7 @@ from .order_shapes import fills_of, order_in, shape
 
 log = logging.getLogger("binguard.gateway.orders")
 
+REJECTED = "REJECTED"  # journal status: Binance refused it (a 4XX that cannot have executed)
 _ACK_BATCH_S = 0.05  # placed orders' answers are journalled together, this often at most
 Fetch = Callable[[str, dict[str, str]], Awaitable[tuple[int, bytes]]]  # a signed GET
 
@@ -56,11 +57,31 @@ class Book(Protocol):
     def pending(self) -> list[Entry]: ...
     def lookup(self, key: str, symbol: str) -> tuple[str, dict[str, str]]: ...
     def found_in(self, body: bytes, key: str) -> dict[str, Any] | None: ...
-    async def shaped(self, found: dict[str, Any], kind: str, fetch: Fetch) -> dict[str, Any]: ...
+    async def complete(
+        self, found: dict[str, Any] | None, record: dict[str, str], fetch: Fetch
+    ) -> dict[str, Any] | None: ...
+    async def shaped(
+        self, found: dict[str, Any], kind: str, fetch: Fetch
+    ) -> tuple[int, dict[str, Any]]: ...
+    def refused_status(self, why: str) -> str: ...
     def flush(self, key: str | None = None) -> None: ...
 
 
-class OrderBook:
+class _Simple:
+    """What orders and lists share: a lookup's find is the whole answer; a refusal is one."""
+
+    async def complete(
+        self, found: dict[str, Any] | None, record: dict[str, str], fetch: Fetch
+    ) -> dict[str, Any] | None:
+        """What the lookup found (None: absent), as the guard keeps it."""
+        return found
+
+    def refused_status(self, why: str) -> str:
+        """The journal status of a request Binance refused (`why`: "<status> <code>")."""
+        return REJECTED
+
+
+class OrderBook(_Simple):
     """Single orders (POST /api/v3/order, order.place). A placed order's answer is journalled
     within `_ACK_BATCH_S`, with every other of that time in one commit (order_guard.py)."""
 
@@ -140,11 +161,13 @@ class OrderBook:
         order = order_in(body)
         return order if order is not None and order.get("clientOrderId") == key else None
 
-    async def shaped(self, found: dict[str, Any], kind: str, fetch: Fetch) -> dict[str, Any]:
-        return shape(found, kind, await _fills(found, kind, fetch))
+    async def shaped(
+        self, found: dict[str, Any], kind: str, fetch: Fetch
+    ) -> tuple[int, dict[str, Any]]:
+        return 200, shape(found, kind, await read_fills(found, kind, fetch))
 
 
-class ListBook:
+class ListBook(_Simple):
     """Order lists (POST /api/v3/orderList/oco, oto, otoco, opo, opoco): journalled with every
     leg's client id (connector/journal_records.py ListRecords); looked up by
     GET /api/v3/orderList?origClientOrderId; answered as the placement was, its orderReports
@@ -213,7 +236,9 @@ class ListBook:
                 return dict(data)
         return None
 
-    async def shaped(self, found: dict[str, Any], kind: str, fetch: Fetch) -> dict[str, Any]:
+    async def shaped(
+        self, found: dict[str, Any], kind: str, fetch: Fetch
+    ) -> tuple[int, dict[str, Any]]:
         """The list as GET orderList gives it, with `orderReports`: each leg read by its
         orderId and shaped as its placement answer in `kind`."""
         reports = []
@@ -222,11 +247,11 @@ class ListBook:
             status, body = await fetch("/api/v3/order", query)
             order = order_in(body) if status == 200 else None
             if order is not None:
-                reports.append(shape(order, kind, await _fills(order, kind, fetch)))
-        return {**found, "orderReports": reports}
+                reports.append(shape(order, kind, await read_fills(order, kind, fetch)))
+        return 200, {**found, "orderReports": reports}
 
 
-async def _fills(order: dict[str, Any], kind: str, fetch: Fetch) -> list[dict[str, Any]]:
+async def read_fills(order: dict[str, Any], kind: str, fetch: Fetch) -> list[dict[str, Any]]:
     """FULL's fills: the order's trades (myTrades by orderId); none if that read fails."""
     if kind != "FULL":
         return []

@@ -57,11 +57,12 @@ from binguard.errors import HttpReply, OrderArchivedError, OrderNotFoundError, c
 from binguard.policy.retry import needs_a_fix
 
 from . import answers
+from .edit_book import EditBook
 from .forward import Call, Forwarder
 from .gate import Gate
 from .keys import RealKey
 from .order_books import Book, Entry, ListBook, OrderBook
-from .order_ids import LIST_LEGS, ORDER, places_order
+from .order_ids import CANCEL_REPLACE, LIST_LEGS, ORDER, places_order
 from .order_locks import BusyError, IdLocks
 from .order_shapes import Outcome, Read, body_of, outcome, params_of, resp_type, same_order
 from .userdata import forwarder_fetch
@@ -149,7 +150,11 @@ class OrderGuard:
         self._tasks: set[asyncio.Task[None]] = set()
         self.orders = OrderBook(journal)
         lists = ListBook(journal)
-        self._books: dict[str, Book] = {ORDER: self.orders, **dict.fromkeys(LIST_LEGS, lists)}
+        self._books: dict[str, Book] = {
+            ORDER: self.orders,
+            CANCEL_REPLACE: EditBook(journal),
+            **dict.fromkeys(LIST_LEGS, lists),
+        }
         self.counts: Counter[str] = Counter()
 
     def handles(self, call: Call) -> bool:
@@ -215,20 +220,25 @@ class OrderGuard:
     async def _reply(self, job: Job, found: dict[str, Any]) -> web.Response:
         """What a lookup found, as Binance would have answered the bot's request."""
         headers = {answers.GATEWAY_HEADER: "reconciled", **(await self._gate.used_headers())}
+        status, body = await self.shaped(job, found)
         return web.Response(
-            body=orjson.dumps(await self.shaped(job, found)),
+            body=orjson.dumps(body),
+            status=status,
             headers=headers,
             content_type="application/json",
             charset="UTF-8",
         )
 
-    async def shaped(self, job: Job, found: dict[str, Any]) -> dict[str, Any]:
-        """`found` in the shape of the placement's answer the bot asked for (order_books.py)."""
+    async def shaped(self, job: Job, found: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """`found` as Binance answers the request, in the shape the bot asked for: (HTTP
+        status, body) (order_books.py)."""
+        return await job.book.shaped(found, job.kind, self._fetcher(job))
 
+    def _fetcher(self, job: Job) -> Callable[[str, dict[str, str]], Awaitable[tuple[int, bytes]]]:
         async def fetch(path: str, params: dict[str, str]) -> tuple[int, bytes]:
             return await self._fetch(job.real, path, params)
 
-        return await job.book.shaped(found, job.kind, fetch)
+        return fetch
 
     # -- any order or list, however it came -----------------------------------------------------
     def job(self, params: dict[str, str], real: RealKey | None, path: str) -> Job | None:
@@ -322,7 +332,8 @@ class OrderGuard:
             assert read.found is not None
             job.book.mark_found(job.key, read.found, soon=True)
         elif read.outcome is Outcome.REFUSED:
-            status = NOT_PLACED if read.why.startswith("gateway") else REJECTED
+            gateway = read.why.startswith("gateway")
+            status = NOT_PLACED if gateway else job.book.refused_status(read.why)
             job.book.mark_final(job.key, status, read.why)
         else:
             self.counts["unknown_outcomes"] += 1
@@ -364,6 +375,16 @@ class OrderGuard:
 
     # -- looking up -----------------------------------------------------------------------------
     async def _find(self, job: Job, deadline: float, *, window_ms: int) -> Found:
+        """`_lookup`, completed by the kind (order_books.py `complete`: a cancel-replace's old
+        order): what happened, or ABSENT when nothing did."""
+        found = await self._lookup(job, deadline, window_ms=window_ms)
+        if not isinstance(found, dict) and found is not ABSENT:
+            return found
+        got = found if isinstance(found, dict) else None
+        done = await job.book.complete(got, job.record, self._fetcher(job))
+        return ABSENT if done is None else done
+
+    async def _lookup(self, job: Job, deadline: float, *, window_ms: int) -> Found:
         """What the client id names, ABSENT once the recvWindow proof holds (the rule of
         connector/reconcile.py `settle`), OrderArchivedError (-2026: it existed, ended with
         nothing executed) or UNKNOWN at `deadline` or on an error no repetition fixes."""

@@ -22,11 +22,15 @@ LIST_LEGS: dict[str, tuple[str, ...]] = {
     "/api/v3/orderList/opo": ("working", "pending"),
     "/api/v3/orderList/opoco": ("working", "pendingAbove", "pendingBelow"),
 }
-ORDER_PATHS = frozenset({ORDER, *LIST_LEGS})
+CANCEL_REPLACE = (
+    "/api/v3/order/cancelReplace"  # rest-api.md §Cancel an Existing Order and Send a New Order
+)
+ORDER_PATHS = frozenset({ORDER, CANCEL_REPLACE, *LIST_LEGS})
 # The WebSocket API's equivalents (web-socket-api.md §Trading requests), by the REST path that
 # places the same order (a re-send after the absence proof goes there).
 WS_ORDER_PATHS = {
-    "order.place": "/api/v3/order",
+    "order.place": ORDER,
+    "order.cancelReplace": CANCEL_REPLACE,
     **{"orderList.place." + path.rsplit("/", 1)[1]: path for path in LIST_LEGS},
 }
 
@@ -40,14 +44,22 @@ def places_order(method: str, path: str) -> bool:
     return method == "POST" and path in ORDER_PATHS
 
 
+def main_id_param(path: str) -> str:
+    """The client id a request is journalled by: a list's own, else the (new) order's."""
+    return LIST_CLIENT_ID if path in LIST_LEGS else CLIENT_ID
+
+
 def leg_params(path: str) -> tuple[str, ...]:
-    """A list request's leg client id parameters (aboveClientOrderId, ...); () for others."""
+    """The other client ids the guard fixes: a list's legs' (aboveClientOrderId, ...), a
+    cancel-replace's cancel's (cancelNewClientOrderId); () for an order."""
+    if path == CANCEL_REPLACE:
+        return ("cancelNewClientOrderId",)
     return tuple(role + "ClientOrderId" for role in LIST_LEGS.get(path, ()))
 
 
 def leg_id(list_id: str, param: str) -> str:
-    """The id the gateway gives a leg the bot named none for: derived from the list's id, so a
-    re-send of the list with the same id names the same legs (order_guard.py, step 3)."""
+    """The id the gateway gives a leg (or a cancel) the bot named none for: derived from the
+    main id, so a re-send with the same id names the same legs (order_guard.py, step 3)."""
     return _PREFIX + hashlib.sha256(f"{list_id}\x00{param}".encode()).hexdigest()[:32]
 
 

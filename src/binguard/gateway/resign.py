@@ -20,12 +20,10 @@ from binguard.policy.endpoints import Security, rest_endpoint, ws_endpoint
 
 from .keys import KeyRing, LocalAuthError, LocalKey, ReplayGuard, bad_signature, refused_key
 from .order_ids import (
-    CLIENT_ID,
-    LIST_CLIENT_ID,
-    ORDER,
     WS_ORDER_PATHS,
     leg_id,
     leg_params,
+    main_id_param,
     new_client_id,
     places_order,
 )
@@ -176,7 +174,7 @@ class Resigner:
         most `order_window_ms`, so an unknown outcome's absence proof (timestamp + recvWindow
         + margin, rest-api.md §Timing security) comes within the time a bot waits
         (python-binance sends 10000)."""
-        main = CLIENT_ID if path == ORDER else LIST_CLIENT_ID
+        main = main_id_param(path)
         own = query.value(main)
         own = own if own is not None else body.value(main)
         if own is None:
@@ -192,7 +190,7 @@ class Resigner:
     def _ws_order_fields(self, path: str, params: dict[str, Any]) -> None:
         """`_order_fields` for a WebSocket API order's params (a JSON object); `path`: the REST
         path of its method (order_ids.py WS_ORDER_PATHS)."""
-        main = CLIENT_ID if path == ORDER else LIST_CLIENT_ID
+        main = main_id_param(path)
         if params.get(main) is None:
             params[main] = new_client_id()
         for name in leg_params(path):

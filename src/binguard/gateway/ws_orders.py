@@ -101,8 +101,9 @@ class WsOrders:
     async def _frame(self, rid: Any, job: Job, settled: Settled) -> str:
         """What the bot gets (module docstring)."""
         if settled.found is not None:
-            result = await self.guard.shaped(job, settled.found)
-            return _dumps({"id": rid, "status": 200, "result": result, "rateLimits": []})
+            status, shaped = await self.guard.shaped(job, settled.found)
+            part = "result" if status < 400 else "error"
+            return _dumps({"id": rid, "status": status, part: shaped, "rateLimits": []})
         if settled.local is not None:
             status, code, msg, _ = settled.local
             return _dumps({"id": rid, "status": status, "error": {"code": code, "msg": msg}})
@@ -111,9 +112,9 @@ class WsOrders:
         if not isinstance(settled.answer, web.StreamResponse):  # `_never_sent`: nothing left
             error = {"code": -1008, "msg": answers.catalog_text(-1008)}
             return _dumps({"id": rid, "status": 503, "error": error})
-        body = body_of(settled.answer)
+        raw = body_of(settled.answer)
         with contextlib.suppress(orjson.JSONDecodeError):
-            data = orjson.loads(body) if body else None
+            data = orjson.loads(raw) if raw else None
             part = "result" if settled.answer.status < 400 else "error"
             return _dumps({"id": rid, "status": settled.answer.status, part: data})
         return _dumps({"id": rid, "status": settled.answer.status, "error": {"code": -1006}})
