@@ -156,3 +156,29 @@ async def test_an_unknown_ws_list_outcome_ends_with_the_real_list(
     assert [r["orderId"] for r in reports] == [o["orderId"] for o in real["orders"]]
     await assert_lists_journal_is_truth(sim, keyed.orders)
     await bot.ws.close()
+
+
+async def test_an_unknown_ws_cancel_replace_ends_with_both_halves(
+    sim: Simulator, keyed: Gateway, session: aiohttp.ClientSession
+) -> None:
+    """order.cancelReplace (web-socket-api.md §Cancel and replace order) under a -1007 after
+    execution: the bot gets both halves, reconciled over REST (edit_book.py)."""
+    bot = await bot_socket(session, keyed)
+    placed = await bot.call("order.place", order("ws-old"), signed=True)
+    old = placed["result"]["orderId"]
+    fault = {"action": "ws_error", "status": 503, "code": -1007, "executed": True}
+    load_faults(sim, {"path": "/ws-api/v3", "method": "order.cancelReplace", "times": 1, **fault})
+    params = {
+        **order("ws-new", quantity="0.002", price="20100"),
+        "cancelReplaceMode": "STOP_ON_FAILURE",
+        "cancelOrderId": old,
+    }
+    reply = await bot.call("order.cancelReplace", params, signed=True)
+    assert sim.state.faults.log, "the fault must have fired"
+    assert reply["status"] == 200, reply
+    result = reply["result"]
+    assert (result["cancelResult"], result["newOrderResult"]) == ("SUCCESS", "SUCCESS")
+    orders = {o["clientOrderId"]: o for o in await truth(sim)}
+    assert orders["ws-old"]["status"] == "CANCELED"
+    assert result["newOrderResponse"]["orderId"] == orders["ws-new"]["orderId"]
+    await bot.ws.close()

@@ -1,0 +1,130 @@
+"""Keys mode's order guard for cancel-replace (issue 17, item 2; gateway/edit_book.py).
+
+POST /api/v3/order/cancelReplace (rest-api.md §Cancel an Existing Order and Send a New Order)
+through the gateway to the simulator, under its execution-aware faults, `stage: cancel` (only
+the cancel half ran) included: the bot gets Binance's answer for what happened — 200 with both
+halves, or 409 -2021 naming the half that did — and the journal's edit equals the simulator's
+orders; a re-send with the same newClientOrderId is answered from the journal, never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from tests.sim.helpers import Api, limit_buy
+
+from binguard.connector.journal import Stage
+from binguard.gateway import Gateway
+from binguard.gateway.answers import GATEWAY_HEADER
+from binguard.sim import Simulator
+
+from .conftest import load_faults
+from .test_keys_orders import BOT_SECRET, WINDOW, keyed_config, truth
+from .test_keys_orders import keys_file as keys_file  # the fixture, shared
+
+PATH = "/api/v3/order/cancelReplace"
+FAULT = {"path": PATH, "method": "POST", "times": 1}
+
+
+@pytest.fixture
+async def keyed(sim: Simulator, keys_file: Path) -> AsyncIterator[Gateway]:
+    async with Gateway(keyed_config(sim, keys_file)) as gw:
+        yield gw
+
+
+@pytest.fixture
+def bot(keyed: Gateway, session: aiohttp.ClientSession) -> Api:
+    return Api(session, keyed.url, "bg-bot", BOT_SECRET)
+
+
+async def resting(bot: Api) -> int:
+    placed = await bot.order(**limit_buy("0.001", "20000"))
+    assert placed.status == 200, placed.body
+    order_id: int = placed.body["orderId"]
+    return order_id
+
+
+def replace(old: int, new_id: str) -> dict[str, Any]:
+    return {
+        **limit_buy("0.002", "20100"),
+        "cancelReplaceMode": "STOP_ON_FAILURE",
+        "cancelOrderId": old,
+        "newClientOrderId": new_id,
+        "newOrderRespType": "RESULT",
+        "recvWindow": WINDOW,
+    }
+
+
+def by_id(orders: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    return {o["orderId"]: o for o in orders}
+
+
+@pytest.mark.parametrize(
+    ("fault", "executed"),
+    [
+        pytest.param({"action": "reset_after"}, True, id="reset after execution"),
+        pytest.param({"action": "error", "status": 503, "code": -1007, "executed": True}, True,
+                     id="-1007 executed"),
+        pytest.param({"action": "error", "status": 500, "code": -1006}, False,
+                     id="-1006 not executed"),
+    ],
+)  # fmt: skip
+async def test_an_unknown_cancel_replace_ends_with_both_halves(
+    sim: Simulator, keyed: Gateway, bot: Api, fault: dict[str, Any], executed: bool
+) -> None:
+    old = await resting(bot)
+    load_faults(sim, {**FAULT, **fault})
+    reply = await bot.post(PATH, replace(old, "cr-1"), signed=True)
+    assert sim.state.faults.log, "the fault must have fired"
+    assert reply.status == 200, reply.body
+    assert reply.headers.get(GATEWAY_HEADER) == ("reconciled" if executed else None)
+    assert (reply.body["cancelResult"], reply.body["newOrderResult"]) == ("SUCCESS", "SUCCESS")
+    orders = by_id(await truth(sim))
+    assert orders[old]["status"] == "CANCELED"
+    new = reply.body["newOrderResponse"]
+    assert orders[new["orderId"]]["clientOrderId"] == "cr-1"
+    assert reply.body["cancelResponse"]["orderId"] == old
+    assert len(orders) == 2
+    assert keyed.orders is not None
+    entry = keyed.orders.journal.edits.get("cr-1")
+    assert entry is not None
+    assert (entry.stage, entry.status, entry.order_id) == (Stage.FINAL, "SUCCESS", new["orderId"])
+
+
+async def test_a_cancel_replace_lost_after_its_cancel_is_a_409_naming_the_cancel(
+    sim: Simulator, keyed: Gateway, bot: Api
+) -> None:
+    """Only the cancel half ran (`stage: cancel`): no new order after the recvWindow proof, the
+    old one CANCELED: Binance's -2021 with the cancel SUCCESS, never a re-send (the market
+    moved; the bot decides)."""
+    old = await resting(bot)
+    load_faults(sim, {**FAULT, "action": "reset_after", "stage": "cancel"})
+    reply = await bot.post(PATH, replace(old, "cr-2"), signed=True)
+    assert (reply.status, reply.code) == (409, -2021), reply.body
+    data = reply.body["data"]
+    assert (data["cancelResult"], data["newOrderResult"]) == ("SUCCESS", "FAILURE")
+    assert data["cancelResponse"]["orderId"] == old
+    assert data["newOrderResponse"]["code"] == -2010
+    orders = await truth(sim)
+    assert [o["status"] for o in orders] == ["CANCELED"]
+    assert keyed.orders is not None
+    entry = keyed.orders.journal.edits.get("cr-2")
+    assert entry is not None and (entry.stage, entry.status) == (Stage.FINAL, "PARTIAL")
+
+
+async def test_a_cancel_replace_resent_with_its_id_is_answered_not_sent(
+    sim: Simulator, keyed: Gateway, bot: Api
+) -> None:
+    old = await resting(bot)
+    first = await bot.post(PATH, replace(old, "cr-3"), signed=True)
+    assert first.status == 200, first.body
+    again = await bot.post(PATH, replace(old, "cr-3"), signed=True)
+    assert again.status == 200, again.body
+    assert again.body["newOrderResponse"]["orderId"] == first.body["newOrderResponse"]["orderId"]
+    sent = [r for r in sim.state.requests if r["path"] == PATH]
+    assert len(sent) == 1
+    assert len(await truth(sim)) == 2
