@@ -2,7 +2,8 @@
 and its journal's recovery nothing is lost or duplicated.
 
 The rounds are tests/gateway/gw_kill9.py's (shared with the suite's 3-kill test): a bot places
-two orders through `binguard gateway --keys` (one with its own client id, one without), the
+two orders and an OCO list through `binguard gateway --keys` (one order with its own client
+id; the other and the list without), the
 gateway is killed while they are in flight, a new one on the same journal settles them by query,
 and the bot sends its own again with the same id; then the journal is held against the
 simulator's ground truth.
@@ -42,6 +43,7 @@ def run(spec: GatewayKillSpec) -> PartResult:
             "kills": str(tally.kills),
             "in flight at a kill, settled": str(tally.in_flight),
             "orders on the exchange": str(tally.placed),
+            "order lists on the exchange": str(tally.lists),
         }
     )
     result.zero("lost", tally.lost)

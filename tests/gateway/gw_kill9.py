@@ -2,9 +2,10 @@
 duplicated (issue 17, item 2: "20 kill -9 of the gateway mid-order lose and duplicate nothing").
 
 Each round: a `binguard gateway --keys` process; a bot (tests/sim/helpers.py `Api`, local key)
-places two orders at once, one with its own client id and one without (the gateway adds one);
-the simulator holds every POST /api/v3/order 150 ms, and the gateway is killed with SIGKILL
-(every other round) once the simulator holds one of them, or 0-250 ms after they left. A new gateway on the
+places two orders and an OCO list at once, one order with its own client id, the other order
+and the list without (the gateway adds them, the list's legs' too); the simulator holds every
+one 150 ms, and the gateway is killed with SIGKILL (every other round) once the simulator holds
+one of them, or 0-250 ms after they left. A new gateway on the
 same journal settles what was pending (by query only, order_guard.py), and the bot, which may
 believe its order failed, sends it again with the same id: it must get the one order.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 import aiohttp
 import yaml
-from tests.sim.helpers import Api, limit_buy
+from tests.sim.helpers import Api, limit_buy, oco_sell
 
 from binguard.connector.journal import OrderJournal
 from binguard.gateway.keys import write_private
@@ -38,6 +39,7 @@ class KillTally:
     kills: int = 0
     in_flight: int = 0  # journal entries a restarted gateway had to settle
     placed: int = 0  # orders on the simulator at the end
+    lists: int = 0  # order lists on the simulator at the end
     lost: int = 0
     duplicated: int = 0
     pending_after: int = 0
@@ -58,14 +60,19 @@ async def kill_rounds(
     write_private(keys, yaml.safe_dump(data))
     rng, tally, intents = random.Random(seed), KillTally(), []
     async with aiohttp.ClientSession() as session:
-        slow = {"action": "latency", "path": "/api/v3/order", "method": "POST", "latency_ms": 150}
-        await _admin(session, "POST", f"{sim_url}/_sim/faults", {"seed": seed, "rules": [slow]})
+        slow = [
+            {"action": "latency", "path": path, "method": "POST", "latency_ms": 150}
+            for path in ("/api/v3/order", "/api/v3/orderList/oco")
+        ]
+        await _admin(session, "POST", f"{sim_url}/_sim/faults", {"seed": seed, "rules": slow})
         for n in range(kills):
             mine = f"k{seed % 10000}-{n}"
             intents.append(mine)
             await _round(session, sim_url, keys, journal, workdir, mine, rng, tally)
         truth = await _admin(session, "GET", f"{sim_url}/_sim/orders")
+        lists = await _admin(session, "GET", f"{sim_url}/_sim/order_lists")
     _verdict(tally, truth, journal, intents)
+    _lists_verdict(tally, lists, journal)
     return tally
 
 
@@ -83,6 +90,7 @@ async def _round(
     bot = Api(session, url, BOT_KEY, BOT_SECRET)
     before = len(await _admin(session, "GET", f"{sim_url}/_sim/requests"))
     sent = [asyncio.create_task(bot.order(**_order(c))) for c in (mine, None)]
+    sent.append(asyncio.create_task(bot.post("/api/v3/orderList/oco", oco_sell(), signed=True)))
     if tally.kills % 2 == 0:  # once the simulator holds an order, before it answers
         await _until_held(session, sim_url, before)
     else:
@@ -128,9 +136,33 @@ def _order(coid: str | None) -> dict[str, str]:
     return params
 
 
+def _lists_verdict(tally: KillTally, truth: list[dict[str, Any]], journal: Path) -> None:
+    """The same for order lists: each on the exchange journalled with its id and its legs'
+    order ids, each journalled as placed on the exchange, no list id twice."""
+    tally.lists = len(truth)
+    ids = [lst["listClientOrderId"] for lst in truth]
+    tally.duplicated += len(ids) - len(set(ids))
+    by_id = {lst["listClientOrderId"]: lst for lst in truth}
+    with OrderJournal(journal) as j:
+        entries = {e.list_client_id: e for e in j.lists.all()}
+        tally.pending_after += len(j.lists.pending())
+    lost = []
+    for key, lst in by_id.items():
+        entry = entries.get(key)
+        legs = {o["clientOrderId"]: o["orderId"] for o in lst["orders"]}
+        journalled = {} if entry is None else {g.client_order_id: g.order_id for g in entry.legs}
+        if entry is None or entry.order_list_id != lst["orderListId"] or journalled != legs:
+            lost.append(key)
+    lost += [k for k, e in entries.items() if e.order_list_id is not None and k not in by_id]
+    tally.lost += len(lost)
+    tally.problems += [f"list lost: {k}" for k in lost]
+
+
 def _verdict(tally: KillTally, truth: list[dict[str, Any]], journal: Path, mine: list[str]) -> None:
     """Lost: an order of the bot's not on the exchange, or one on the exchange the journal does
-    not hold as placed (with its orderId); duplicated: a client id on the exchange twice."""
+    not hold as placed (with its orderId); duplicated: a client id on the exchange twice. A
+    list's legs are its own (`_lists_verdict`)."""
+    truth = [o for o in truth if o.get("orderListId", -1) == -1]
     counts: dict[str, int] = {}
     for order in truth:
         counts[order["clientOrderId"]] = counts.get(order["clientOrderId"], 0) + 1

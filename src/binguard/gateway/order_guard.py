@@ -1,8 +1,10 @@
 """Keys mode's order guard: no bot order is lost or doubled, whatever happens to its answer.
 
-For every order and order list a bot places (REST `POST /api/v3/order`, `/api/v3/orderList/
-oco|oto|otoco|opo|opoco`; the WebSocket API's `order.place`, ws_orders.py; the re-signer has
-added the client ids — `newClientOrderId`, a list's and its legs' — where the bot sent none):
+For every order, order list and cancel-replace a bot sends (REST `POST /api/v3/order`,
+`/api/v3/orderList/oco|oto|otoco|opo|opoco`, `/api/v3/order/cancelReplace`; the WebSocket
+API's `order.place`, `orderList.place.*`, `order.cancelReplace`: ws_orders.py), the re-signer
+having added the client ids the bot did not send (`newClientOrderId`; a list's and its legs';
+a cancel-replace's `cancelNewClientOrderId`: resign.py, order_ids.py):
 
 1. It is journalled (connector/journal.py's OrderJournal, through order_books.py: the raw
    parameters by client id, plus the real key's name and the path) BEFORE its bytes leave.
@@ -17,7 +19,8 @@ added the client ids — `newClientOrderId`, a list's and its legs' — where th
    timestamp + recvWindow + `reconcile_margin_s` (rest-api.md §Timing security: past it
    Binance no longer forwards the attempt to the matching engine; the re-signer caps an
    order's recvWindow at `order_window_ms`, so the proof comes within the bot's wait).
-   Found: the bot gets the real order (list) in the shape it asked for (order_books.py).
+   Found: the bot gets the real order (list) in the shape it asked for (order_books.py; a
+   cancel-replace's two halves: edit_book.py).
    Proven absent: the journalled order is sent again (re-stamped, re-signed), and so on.
    Still unknown after `order_wait_s`: Binance's own execution-unknown answer (503 -1007,
    answers.py); the entry stays pending and is settled in the background, by query only.
@@ -25,12 +28,14 @@ added the client ids — `newClientOrderId`, a list's and its legs' — where th
    newOrderRespType aside), gets the existing order back (reconciled first if it is pending;
    sent again only if it was refused or proven never placed); never a duplicate, never -2010.
    With other parameters it is refused locally: 400 -1130 "Data sent for parameter
-   'newClientOrderId' is not valid." (X-Binguard-Gateway: journal), nothing is sent.
+   'newClientOrderId' is not valid." (or 'listClientOrderId'; X-Binguard-Gateway: journal),
+   and nothing is sent.
 4. At start (after `kill -9`), every pending entry is settled by query while the gateway
    serves (a bot asking for one of them waits for it); nothing is re-sent at recovery.
 
 The journal assumes client ids are unique: a bot reusing the id of a filled order for a new
-order (which Binance allows) gets the old order back.
+order (which Binance allows) gets the old order back. Amend keep-priority and SOR are not
+guarded: keys mode refuses them (the endpoint table, policy/endpoints.py, has no entry).
 """
 
 from __future__ import annotations
