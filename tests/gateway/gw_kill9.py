@@ -4,10 +4,11 @@ duplicated (issue 17, item 2: "20 kill -9 of the gateway mid-order lose and dupl
 Each round: a `binguard gateway --keys` process; a bot (tests/sim/helpers.py `Api`, local key)
 places two orders and an OCO list at once, one order with its own client id, the other order
 and the list without (the gateway adds them, the list's legs' too); the simulator holds every
-one 150 ms, and the gateway is killed with SIGKILL (every other round) once the simulator holds
-one of them, or 0-250 ms after they left. A new gateway on the
-same journal settles what was pending (by query only, order_guard.py), and the bot, which may
-believe its order failed, sends it again with the same id: it must get the one order.
+one 150 ms before it runs and, half of them, 400 ms after (the answer then lost: the gateway
+looks it up); the gateway is killed with SIGKILL (every other round) once the simulator holds
+one of them, or 0-250 ms after they left. A new gateway on the same journal settles what was
+pending (by query only, order_guard.py), and the bot, which may believe its order failed,
+sends it again with the same id: it must get the one order.
 
 Shared by tests/gateway/test_keys_kill9.py (a few kills) and the soak part `gateway-kill9`.
 """
@@ -61,9 +62,14 @@ async def kill_rounds(
     rng, tally, intents = random.Random(seed), KillTally(), []
     async with aiohttp.ClientSession() as session:
         slow = [
-            {"action": "latency", "path": path, "method": "POST", "latency_ms": 150}
+            rule
             for path in ("/api/v3/order", "/api/v3/orderList/oco")
-        ]
+            for rule in (
+                {"action": "latency", "path": path, "method": "POST", "latency_ms": 150},
+                {"action": "stall_after", "path": path, "method": "POST", "stall_s": 0.4,
+                 "probability": 0.5},  # executed, its answer held: a kill then loses it
+            )
+        ]  # fmt: skip
         await _admin(session, "POST", f"{sim_url}/_sim/faults", {"seed": seed, "rules": slow})
         for n in range(kills):
             mine = f"k{seed % 10000}-{n}"
