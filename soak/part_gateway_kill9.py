@@ -42,6 +42,7 @@ def run(spec: GatewayKillSpec) -> PartResult:
         {
             "kills": str(tally.kills),
             "in flight at a kill, settled": str(tally.in_flight),
+            "... found executed": str(tally.found),
             "orders on the exchange": str(tally.placed),
             "order lists on the exchange": str(tally.lists),
         }

@@ -39,6 +39,7 @@ WINDOW_MS = 1000  # --order-window: the absence proof takes 1 s + the margin
 class KillTally:
     kills: int = 0
     in_flight: int = 0  # journal entries a restarted gateway had to settle
+    found: int = 0  # ... of which on the exchange (executed, their answer lost with the kill)
     placed: int = 0  # orders on the simulator at the end
     lists: int = 0  # order lists on the simulator at the end
     lost: int = 0
@@ -114,11 +115,12 @@ async def _round(
             tally.bad_answers += 1
             tally.problems.append(f"re-send of {mine}: {again.status} {again.body}")
         deadline = time.monotonic() + 30
-        while (await _admin(session, "GET", f"{url}/status"))["orders"]["unsettled"]:
+        while (orders := (await _admin(session, "GET", f"{url}/status"))["orders"])["unsettled"]:
             if time.monotonic() > deadline:
                 tally.problems.append(f"round of {mine}: not settled within 30 s")
                 break
             await asyncio.sleep(0.05)
+        tally.found += int(orders.get("settled_found", 0))
     finally:
         proc.terminate()
         await proc.wait()

@@ -435,9 +435,11 @@ class OrderGuard:
                     break  # a bot's re-send settled it meanwhile
                 found = await self._find(job, give_up, window_ms=job.window_ms)
                 if isinstance(found, dict):
+                    self.counts["settled_found"] += 1
                     job.book.mark_found(job.key, found)
                     break
                 if found is ABSENT or found is OrderArchivedError:
+                    self.counts["settled_absent"] += 1
                     job.book.mark_final(job.key, NOT_PLACED if found is ABSENT else ARCHIVED)
                     break
             await asyncio.sleep(_RECOVERY_PAUSE_S)
