@@ -19,8 +19,9 @@ import pytest
 import yaml
 from tests.sim.helpers import Api, limit_buy, spot_ccxt
 
+from binguard.cli import main
 from binguard.connector.journal import Stage
-from binguard.gateway import Gateway
+from binguard.gateway import Gateway, GatewayConfig
 from binguard.gateway.answers import GATEWAY_HEADER
 from binguard.gateway.keys import write_private
 from binguard.gateway.order_guard import OrderGuard
@@ -305,3 +306,18 @@ async def test_python_binance_gets_the_real_order_through_1006_not_executed(
     assert (placed["orderId"], placed["clientOrderId"]) == (real["orderId"], "pb-1")
     assert placed["fills"] == []  # LIMIT: FULL by default (rest-api.md §New order)
     assert sim.state.faults.log
+
+
+def test_an_unusable_journal_is_one_line_and_status_2(
+    tmp_path: Path, keys_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--journal` (config.py `journal`; default: beside the keys file): a file SQLite cannot
+    use is refused before serving, in one line (cli.py)."""
+    bad = tmp_path / "not-a-journal.sqlite"
+    bad.write_bytes(b"this is not a database, " * 100)
+    assert main(["gateway", "--keys", str(keys_file), "--journal", str(bad)]) == 2
+    assert main(["gateway", "--keys", str(keys_file), "--order-window", "0"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("binguard gateway: ") for line in err)
+    assert "journal" in err[0] and "order_window_ms" in err[1]
+    assert GatewayConfig(keys=str(keys_file)).journal_path == str(tmp_path / "keys-journal.sqlite")
