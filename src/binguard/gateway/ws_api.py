@@ -172,7 +172,8 @@ async def _answers_to_bot(
                 await bot.send_str(msg.data)
             continue
         if watch:  # an order's answer goes to the order guard (ws_orders.py), not the bot
-            turn = watch.get(frame.get("id"))
+            rid = frame.get("id")
+            turn = watch.get(rid) if isinstance(rid, str | int) else None
             if turn is None:
                 await bot.send_str(msg.data)
             elif not turn.done():

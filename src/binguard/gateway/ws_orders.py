@@ -60,7 +60,7 @@ class WsOrders:
         answer will come from the guard. False: taken without sending (the id is journalled
         already or in use: the guard answers from the journal)."""
         path = WS_ORDER_PATHS.get(method)
-        if path is None or rid is None or used is None or rid in self.watch:
+        if path is None or not isinstance(rid, str | int) or used is None or rid in self.watch:
             return None
         job = self.guard.job(_strings(params), used.real, path)
         if job is None:
