@@ -29,7 +29,7 @@ from binguard.gateway.keys import write_private
 from binguard.policy.backoff import Backoff
 from binguard.sim import Simulator
 from binguard.sim.config import demo_ed25519_private
-from binguard.sim.peers import point_ccxt
+from binguard.sim.peers import point_ccxt, point_python_binance
 from binguard.sim.ws_conn import WsConn
 from binguard.sim.ws_routes import HUB_KEY
 from binguard.transport.ws_link import WsOptions
@@ -131,9 +131,13 @@ async def test_subscribe_with_a_local_signature_events_then_unsubscribe(
         refused = await writer.call(SUBSCRIBE_SIG, {}, signed=True)
         assert (refused["status"], refused["error"]["code"]) == (401, -2015)
 
-        sub = await bot.call(SUBSCRIBE_SIG, {}, signed=True)
+        signed = bot.signed({})
+        sub = await bot.response(await bot.send(SUBSCRIBE_SIG, signed))
         assert sub == {"id": sub["id"], "status": 200, "result": {"subscriptionId": 0}}
-        again = await bot.call(SUBSCRIBE_SIG, {}, signed=True)  # one per account per socket
+        replayed = await bot.response(await bot.send(SUBSCRIBE_SIG, signed))
+        assert replayed["error"]["code"] == -1022  # the same frame again: a replay
+        # one per account per socket (recvWindow: not the same signature in the same ms)
+        again = await bot.call(SUBSCRIBE_SIG, {"recvWindow": 5000}, signed=True)
         assert again["error"]["code"] == -2035
         assert (await peer.call(SUBSCRIBE_SIG, {}, signed=True))["result"] == {"subscriptionId": 0}
         placed = await bot.call("order.place", limit_buy("0.001", "20000"), signed=True)
@@ -280,3 +284,21 @@ def _drop_upstream(sim: Simulator) -> None:
     for conn in list(sim.app[HUB_KEY].conns.values()):
         if isinstance(conn, WsConn) and conn.kind == "api" and conn.summary()["subscriptions"]:
             conn.reset("test: upstream lost")
+
+
+async def test_python_binance_user_socket_through_the_gateway(sim: Simulator, gw: Gateway) -> None:
+    """python-binance (1.0.37: `user_socket` subscribes over the client's WebSocket API with
+    `userDataStream.subscribe.signature`, unsubscribes on exit) unchanged but for URLs."""
+    binance = pytest.importorskip("binance")
+    client = point_python_binance(binance.AsyncClient("bg-bot", BOT_SECRET), gw.url)
+    manager = point_python_binance(binance.BinanceSocketManager(client), gw.url)
+    try:
+        async with manager.user_socket() as stream:
+            placed = await client.create_order(**limit_buy("0.001", "20000"))
+            while (event := await asyncio.wait_for(stream.recv(), 5))["e"] != "executionReport":
+                pass
+            assert (event["i"], event["x"]) == (placed["orderId"], "NEW")
+            assert await _bots(gw) == 1
+        await poll(lambda: _bots(gw), lambda n: n == 0)  # its unsubscribe on exit
+    finally:
+        await client.close_connection()

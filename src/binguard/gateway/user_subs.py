@@ -15,6 +15,7 @@ upstream's answer to `session.logout`.
 Checks, as for any keys-mode request: the local signature (a wrong one: -1022, nothing sent),
 the timestamp window, and the local key's permissions (gateway/keys.py): `subscribe.signature`
 is USER_DATA (needs "read"), `subscribe` after a logon is USER_STREAM (needs "user_stream").
+A `subscribe.signature` frame sent twice is refused like a replayed order (-1022).
 
 **A gap upstream ends the bot's subscription.** When the real key's subscription has a gap (its
 socket lost, a rotation without overlap, an upstream `eventStreamTerminated`), events may have
@@ -57,6 +58,7 @@ SESSION_ANSWERS: Final = frozenset({"session.logon", "session.status", "session.
 MAX_ACTIVE, MAX_IDS = 1000, 65535  # web-socket-api.md §User Data Stream subscription: Limits
 MAX_BACKLOG = 10_000  # events waiting for one slow bot before its subscriptions end
 _SIGNATURE_PARAMS: Final = ("apiKey", "timestamp", "signature")
+_MICROS: Final = 10**14  # a timestamp above this is in microseconds (web-socket-api.md)
 
 
 def _refusal(code: int, status: int = 400, index: int = 0, *values: object) -> LocalAuthError:
@@ -142,8 +144,14 @@ class BotSubscriptions:
         extra = set(params) - {*_SIGNATURE_PARAMS, "recvWindow"}
         if extra:
             raise _refusal(-1104, 400, 1, len(params) - len(extra), len(params))
-        _out, local = self._resigner.ws_request(SIGNATURE, params, self._now_ms(), None)
+        now = self._now_ms()
+        _out, local = self._resigner.ws_request(SIGNATURE, params, now, None)
         assert local is not None  # a signed request names its key
+        # a subscription acts (it opens the account's events to whoever sends it): a captured
+        # frame sent again is refused, as a replayed order is (gateway/keys.py ReplayGuard)
+        stamp = int(str(params["timestamp"]))  # digits: ws_request checked them
+        stamp = stamp // 1000 if stamp > _MICROS else stamp
+        self._resigner.replay.check(f"ws {SIGNATURE} {params['signature']}", stamp, now)
         return local
 
     @staticmethod

@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Final, Protocol
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import orjson
 from aiohttp import web
@@ -44,6 +44,7 @@ from binguard.transport.ws_link import WsOptions
 
 from .account_cache import AccountCache
 from .answers import GATEWAY_HEADER
+from .cache_queries import account_answer, order_answer, query_params
 from .forward import Call, Forwarder
 from .gate import Gate
 from .keys import RealKey
@@ -54,7 +55,6 @@ log = logging.getLogger("binguard.gateway")
 
 ACCOUNT, ORDER = "/api/v3/account", "/api/v3/order"
 SNAPSHOT_BACKOFF = Backoff(base=0.2, cap=10.0)
-_COMMON: Final = frozenset({"recvWindow", "timestamp", "signature"})
 _ORDER_ANSWERS: Final = ("/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders")
 
 # (real key, path, params) -> the upstream answer's (status, body)
@@ -331,13 +331,13 @@ class UserData:
             return None
         body = None
         if stream.live and time_unit is None:  # microsecond times: Binance's own answer
-            params = _params(call.query)
+            params = query_params(call.query)
             if params is None:
                 body = None
             elif call.path == ACCOUNT:
-                body = _account(stream.account, params)
+                body = account_answer(stream.account, params)
             else:
-                body = _order(stream.orders, params)
+                body = order_answer(stream.orders, params)
         if body is None:
             self.misses += 1
             held = stream.live and (call.path == ORDER or stream.account.ready)
@@ -364,44 +364,3 @@ class UserData:
     async def close(self) -> None:
         for stream in list(self.streams.values()):
             await stream.close()
-
-
-def _params(query: str) -> dict[str, str] | None:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    params = dict(pairs)
-    return None if len(params) != len(pairs) else params  # a repeated name: Binance decides
-
-
-def _account(cache: AccountCache, params: dict[str, str]) -> bytes | None:
-    if not params.keys() <= _COMMON | {"omitZeroBalances"}:
-        return None
-    omit = params.get("omitZeroBalances", "false").lower()
-    if omit not in ("true", "false") or not _recv_window_ok(params):
-        return None
-    return cache.answer(omit == "true")
-
-
-def _order(cache: OrderCache, params: dict[str, str]) -> bytes | None:
-    if not params.keys() <= _COMMON | {"symbol", "orderId", "origClientOrderId"}:
-        return None
-    order_id = params.get("orderId")
-    if order_id is not None and not order_id.isdigit():
-        return None
-    if not _recv_window_ok(params) or "symbol" not in params:
-        return None
-    return cache.answer(
-        params["symbol"],
-        None if order_id is None else int(order_id),
-        params.get("origClientOrderId"),
-    )
-
-
-def _recv_window_ok(params: dict[str, str]) -> bool:
-    """rest-api.md: recvWindow is a decimal no greater than 60000; else Binance answers."""
-    raw = params.get("recvWindow")
-    if raw is None:
-        return True
-    try:
-        return 0 < float(raw) <= 60000
-    except ValueError:
-        return False
