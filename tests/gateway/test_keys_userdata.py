@@ -245,6 +245,68 @@ async def test_an_upstream_gap_ends_the_subscription_and_rest_shows_the_missed_f
     assert final.body["status"] == "FILLED"
 
 
+async def test_fills_racing_an_upstream_drop_are_reported_or_announced(
+    sim: Simulator, gw: Gateway, session: aiohttp.ClientSession, truth: Api
+) -> None:
+    """Fills keep coming while the upstream socket drops and comes back: every fill the bot
+    was not sent happened before the answer to its new subscription (so its REST catch-up,
+    made after that answer, has it), and only after it was told `eventStreamTerminated`."""
+    bot = await connect(gw, session, "bg-bot", BOT_SECRET)
+    async with bot.ws:
+        assert (await bot.call(SUBSCRIBE_SIG, {}, signed=True))["result"]["subscriptionId"] == 0
+        placed = await bot.call("order.place", limit_buy("0.050", "30000"), signed=True)
+        order_id = placed["result"]["orderId"]
+        resubscribed = asyncio.Event()
+        late: set[int] = set()  # trades of sells sent after the bot's new subscription
+        five = asyncio.Event()
+
+        async def fill() -> None:
+            """Fills as fast as they go (at most 40 before the bot subscribes again), until 5
+            have followed the new subscription."""
+            sell = new_order("SELL", "LIMIT", "0.001", price="30000.00", timeInForce="IOC")
+            for k in range(45):
+                if k == 40:
+                    await resubscribed.wait()
+                after = resubscribed.is_set()
+                answer = (await truth.order(**sell)).body
+                assert answer["status"] == "FILLED", answer
+                if after:
+                    late.update(f["tradeId"] for f in answer["fills"])
+                if k == 4:
+                    five.set()
+                if len(late) == 5:
+                    return
+
+        filler = asyncio.create_task(fill())
+        await five.wait()
+        _drop_upstream(sim)
+        reported: set[int] = set()
+        told = 0
+        while not (filler.done() and late <= reported):
+            frame = await bot.event()
+            event = frame["event"]
+            if event["e"] == "eventStreamTerminated":
+                told += 1
+                again = await bot.call(SUBSCRIBE_SIG, {}, signed=True)
+                assert again["result"] == {"subscriptionId": told}, again
+                resubscribed.set()
+            elif event["e"] == "executionReport" and event["i"] == order_id:
+                assert frame["subscriptionId"] == told  # none after its subscription ended
+                if event["x"] == "TRADE":
+                    reported.add(event["t"])
+        await filler
+    trades = await truth.get("/api/v3/myTrades", {"symbol": "BTCUSDT"}, signed=True)
+    mine = {t["id"] for t in trades.body if t["orderId"] == order_id}
+    assert told == 1 and len(late) == 5 and reported <= mine
+    # what was not sent came before the new subscription's answer: the catch-up has it
+    assert not (mine - reported) & late
+    rest = Api(session, gw.url, "bg-bot", BOT_SECRET)
+    caught = await rest.get(
+        "/api/v3/order", {"symbol": "BTCUSDT", "orderId": order_id}, signed=True
+    )
+    assert caught.body["executedQty"] == f"{len(mine) / 1000:.8f}", caught.body
+
+
 async def test_ccxt_pro_watch_orders_through_the_gateway(
     sim: Simulator, gw: Gateway, truth: Api
 ) -> None:
@@ -286,10 +348,17 @@ def _drop_upstream(sim: Simulator) -> None:
             conn.reset("test: upstream lost")
 
 
-async def test_python_binance_user_socket_through_the_gateway(sim: Simulator, gw: Gateway) -> None:
+async def test_python_binance_user_socket_through_the_gateway(
+    sim: Simulator, gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """python-binance (1.0.37: `user_socket` subscribes over the client's WebSocket API with
     `userDataStream.subscribe.signature`, unsubscribes on exit) unchanged but for URLs."""
     binance = pytest.importorskip("binance")
+    from binance.ws.websocket_api import WebsocketAPI
+
+    # its read loop notices its own close only after TIMEOUT (10 s) without a frame, against
+    # the simulator too: shortened so the test ends at once (nothing else reads it)
+    monkeypatch.setattr(WebsocketAPI, "TIMEOUT", 0.2)
     client = point_python_binance(binance.AsyncClient("bg-bot", BOT_SECRET), gw.url)
     manager = point_python_binance(binance.BinanceSocketManager(client), gw.url)
     try:
