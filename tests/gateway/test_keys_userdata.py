@@ -207,19 +207,19 @@ async def test_logon_then_subscribe_and_logout_ends_it(
     assert upstream_calls(sim, "userDataStream.subscribe") == 1  # the gateway's, on real "ed"
 
 
-async def test_an_upstream_gap_ends_the_subscription_and_rest_shows_the_missed_fill(
+async def test_an_upstream_gap_closes_the_bot_socket_and_rest_shows_the_missed_fill(
     sim: Simulator, gw: Gateway, session: aiohttp.ClientSession, truth: Api
 ) -> None:
-    """The upstream socket drops while the order fills: the bot is told
-    (`eventStreamTerminated`), subscribes again once the upstream is back, and its REST
-    catch-up through the gateway shows the fill it could not have received."""
+    """The upstream socket drops and stays down while the order fills: the bot is told which
+    subscription ended (`eventStreamTerminated`) and loses its socket, as it would have had it
+    held the subscription itself; on a new socket it subscribes again (answered once the
+    upstream is back) and its REST catch-up shows the fill it could not have been sent."""
     bot = await connect(gw, session, "bg-bot", BOT_SECRET)
-    rest = Api(session, gw.url, "bg-bot", BOT_SECRET)
+    sell = new_order("SELL", "LIMIT", "0.001", price="30000.00", timeInForce="IOC")
     async with bot.ws:
         assert (await bot.call(SUBSCRIBE_SIG, {}, signed=True))["result"]["subscriptionId"] == 0
         placed = await bot.call("order.place", limit_buy("0.003", "30000"), signed=True)
         order_id = placed["result"]["orderId"]
-        sell = new_order("SELL", "LIMIT", "0.001", price="30000.00", timeInForce="IOC")
         assert (await truth.order(**sell)).body["status"] == "FILLED"  # fill 1: seen live
         seen = [(await next_event(bot, "executionReport", order_id))["event"] for _ in (1, 2)]
         assert [(e["x"], e["z"]) for e in seen] == [("NEW", "0.00000000"), ("TRADE", "0.00100000")]
@@ -228,31 +228,34 @@ async def test_an_upstream_gap_ends_the_subscription_and_rest_shows_the_missed_f
         _drop_upstream(sim)
         ended = await next_event(bot, "eventStreamTerminated")
         assert ended["subscriptionId"] == 0
-        assert (await truth.order(**sell)).body["status"] == "FILLED"  # fill 2: in the gap
-        assert (await bot.call("session.subscriptions", {}))["result"] == []
-        load_faults(sim)
+        assert await closed(bot) == 1001
+    assert (await truth.order(**sell)).body["status"] == "FILLED"  # fill 2: in the gap
+    load_faults(sim)
+    bot = await connect(gw, session, "bg-bot", BOT_SECRET)
+    async with bot.ws:
         again = await bot.call(SUBSCRIBE_SIG, {}, signed=True)  # answered once live again
-        assert again["result"] == {"subscriptionId": 1}, again
+        assert again["result"] == {"subscriptionId": 0}, again
         # the catch-up over REST (never from a cache of before the gap) has fill 2
         query = {"symbol": "BTCUSDT", "orderId": order_id}
-        caught = await rest.get("/api/v3/order", query, signed=True)
+        caught = await Api(session, gw.url, "bg-bot", BOT_SECRET).get(
+            "/api/v3/order", query, signed=True
+        )
         assert caught.body["executedQty"] == "0.00200000", caught.body
         assert (await truth.order(**sell)).body["status"] == "FILLED"  # fill 3: seen live
         report = await next_event(bot, "executionReport", order_id)
-        assert report["subscriptionId"] == 1
         assert (report["event"]["x"], report["event"]["z"]) == ("TRADE", "0.00300000")
-    final = await truth.get("/api/v3/order", query, signed=True)
-    assert final.body["status"] == "FILLED"
 
 
-async def test_fills_racing_an_upstream_drop_are_reported_or_announced(
+async def test_fills_racing_an_upstream_drop_are_sent_or_announced(
     sim: Simulator, gw: Gateway, session: aiohttp.ClientSession, truth: Api
 ) -> None:
     """Fills keep coming while the upstream socket drops and comes back: every fill the bot
     was not sent happened before the answer to its new subscription (so its REST catch-up,
-    made after that answer, has it), and only after it was told `eventStreamTerminated`."""
+    made after that answer, has it), after it was told (`eventStreamTerminated`, then its
+    socket closed with no event in between)."""
     bot = await connect(gw, session, "bg-bot", BOT_SECRET)
-    async with bot.ws:
+    sockets = [bot.ws]
+    try:
         assert (await bot.call(SUBSCRIBE_SIG, {}, signed=True))["result"]["subscriptionId"] == 0
         placed = await bot.call("order.place", limit_buy("0.050", "30000"), signed=True)
         order_id = placed["result"]["orderId"]
@@ -283,18 +286,25 @@ async def test_fills_racing_an_upstream_drop_are_reported_or_announced(
         reported: set[int] = set()
         told = 0
         while not (filler.done() and late <= reported):
-            frame = await bot.event()
-            event = frame["event"]
+            event = (await bot.event())["event"]
             if event["e"] == "eventStreamTerminated":
                 told += 1
+                assert await closed(bot) == 1001
+                bot = await connect(gw, session, "bg-bot", BOT_SECRET)
+                sockets.append(bot.ws)
                 again = await bot.call(SUBSCRIBE_SIG, {}, signed=True)
-                assert again["result"] == {"subscriptionId": told}, again
+                assert again["result"] == {"subscriptionId": 0}, again
                 resubscribed.set()
-            elif event["e"] == "executionReport" and event["i"] == order_id:
-                assert frame["subscriptionId"] == told  # none after its subscription ended
-                if event["x"] == "TRADE":
-                    reported.add(event["t"])
+            elif (event["e"], event.get("x"), event.get("i")) == (
+                "executionReport",
+                "TRADE",
+                order_id,
+            ):
+                reported.add(event["t"])  # (the sells' own reports are not counted)
         await filler
+    finally:
+        for ws in sockets:
+            await ws.close()
     trades = await truth.get("/api/v3/myTrades", {"symbol": "BTCUSDT"}, signed=True)
     mine = {t["id"] for t in trades.body if t["orderId"] == order_id}
     assert told == 1 and len(late) == 5 and reported <= mine
@@ -307,11 +317,12 @@ async def test_fills_racing_an_upstream_drop_are_reported_or_announced(
     assert caught.body["executedQty"] == f"{len(mine) / 1000:.8f}", caught.body
 
 
-async def test_ccxt_pro_watch_orders_through_the_gateway(
-    sim: Simulator, gw: Gateway, truth: Api
+async def test_ccxt_pro_watch_orders_through_the_gateway_and_a_gap(
+    sim: Simulator, gw: Gateway
 ) -> None:
     """ccxt.pro (4.5: `watch_orders` subscribes with `userDataStream.subscribe.signature`)
-    unchanged but for its URLs and the local key."""
+    unchanged but for its URLs and the local key: events arrive; after an upstream gap its
+    pending `watch_orders` fails (the socket is lost), and watching again subscribes again."""
     ccxtpro = pytest.importorskip("ccxt.pro")
     options = {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False,
                "fetchMargins": False}  # fmt: skip
@@ -328,10 +339,26 @@ async def test_ccxt_pro_watch_orders_through_the_gateway(
         await rest.create_order("BTC/USDT", "limit", "buy", 0.001, 20000)
         first = await asyncio.wait_for(watching, 5)
         assert first[-1]["status"] == "open" and first[-1]["price"] == 20000
+        pending = asyncio.ensure_future(ex.watch_orders("BTC/USDT"))
+        _drop_upstream(sim)
+        with pytest.raises(ccxtpro.NetworkError):
+            await asyncio.wait_for(pending, 5)
+        watching = asyncio.ensure_future(ex.watch_orders("BTC/USDT"))  # the bot's own loop
+        await poll(lambda: _bots(gw), lambda n: n == 1, 5)
+        await rest.create_order("BTC/USDT", "limit", "buy", 0.001, 20001)
+        after = await asyncio.wait_for(watching, 5)
+        assert after[-1]["price"] == 20001
     finally:
         await ex.close()
         await rest.close()
-    assert upstream_calls(sim, SUBSCRIBE_SIG) == 1
+    assert upstream_calls(sim, SUBSCRIBE_SIG) == 2  # the gateway's, before and after the gap
+
+
+async def closed(bot: WsApi) -> int | None:
+    """The bot's socket is closed next, with no frame before the close; its close code."""
+    msg = await bot.ws.receive(timeout=5)
+    assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), (msg.type, msg.data)
+    return bot.ws.close_code
 
 
 async def _bots(gw: Gateway) -> int:

@@ -17,17 +17,25 @@ the timestamp window, and the local key's permissions (gateway/keys.py): `subscr
 is USER_DATA (needs "read"), `subscribe` after a logon is USER_STREAM (needs "user_stream").
 A `subscribe.signature` frame sent twice is refused like a replayed order (-1022).
 
-**A gap upstream ends the bot's subscription.** When the real key's subscription has a gap (its
-socket lost, a rotation without overlap, an upstream `eventStreamTerminated`), events may have
-been missed, so every bot subscription attached to it gets `eventStreamTerminated` and is gone
-(`session.subscriptions` no longer lists it), as a Binance subscription that ends. The bot
-subscribes again (answered once the upstream is live again, so every event after the answer
-arrives) and catches up over REST as it would after any lost subscription; the gateway's own
-account and order caches are rebuilt from REST meanwhile and answer only once they are (so the
-catch-up is never answered stale). Events are never synthesized: a replayed `executionReport`
-could not be exact (trade ids, fees and the quantity of each fill), and a bot must never believe
-it missed nothing when it did. A bot that reads too slowly (`MAX_BACKLOG` events waiting) has
-its subscriptions ended the same way rather than the gateway's memory grow.
+**A gap upstream is a lost socket for the bot.** When the real key's subscription has a gap
+(its socket lost, a rotation without overlap, an upstream `eventStreamTerminated`), events may
+have been missed. Had the bot held the subscription itself, its socket would have been lost, so
+that is what it gets: every bot subscription attached to the stream gets `eventStreamTerminated`
+(which subscription ended), then the bot's socket is closed (1001, "user data gap"). Every
+client library treats a lost socket as "reconnect, subscribe again, resync": ccxt.pro 4.5 rejects
+its pending `watch_orders`/`watch_balance` with a NetworkError (on `eventStreamTerminated` alone
+it drops the subscription silently and a pending watch never returns), python-binance 1.0.37
+puts an `{"e": "error"}` message in the user socket's queue. The new subscription is answered
+once the upstream is live again, so every event after the answer arrives; the bot's REST
+catch-up made after the answer sees everything before it (the gateway's own caches are rebuilt
+from REST and answer only once they are, so that catch-up is never answered stale). A request
+the bot had in flight on that socket has an unknown outcome for it, as on any lost socket (keys
+mode's order journal answers a re-send with the same client id with the existing order).
+
+Events are never synthesized: a replayed `executionReport` could not be exact (trade ids, fees,
+the quantity of each fill), and a bot must never believe it missed nothing when it did. A bot
+that reads too slowly (`MAX_BACKLOG` events waiting) loses its socket the same way rather than
+the gateway's memory grow.
 """
 
 from __future__ import annotations
@@ -35,10 +43,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
+from aiohttp import web
 
 from binguard._aio import reap
 from binguard.policy.endpoints import Security
@@ -56,7 +65,8 @@ METHODS: Final = frozenset({SUBSCRIBE, SIGNATURE, UNSUBSCRIBE, LIST})
 # answers whose `userDataStream` flag says whether the session has a subscription
 SESSION_ANSWERS: Final = frozenset({"session.logon", "session.status", "session.logout"})
 MAX_ACTIVE, MAX_IDS = 1000, 65535  # web-socket-api.md §User Data Stream subscription: Limits
-MAX_BACKLOG = 10_000  # events waiting for one slow bot before its subscriptions end
+MAX_BACKLOG = 10_000  # events waiting for one slow bot before its socket is closed
+GAP_CLOSE: Final = (1001, b"binguard gateway: user data gap; subscribe again and resync")
 _SIGNATURE_PARAMS: Final = ("apiKey", "timestamp", "signature")
 _MICROS: Final = 10**14  # a timestamp above this is in microseconds (web-socket-api.md)
 
@@ -76,7 +86,7 @@ class _Sub:
     def deliver(self, event: str) -> None:
         self.owner.put(f'{{"subscriptionId":{self.sub_id},"event":{event}}}')
         if self.owner.backlog() > MAX_BACKLOG:
-            log.warning("gateway user data: a bot reads too slowly; its subscriptions end")
+            log.warning("gateway user data: a bot reads too slowly; its socket is closed")
             self.owner.end_all()
 
     def ended(self) -> None:
@@ -87,22 +97,24 @@ class BotSubscriptions:
     """One bot socket's user data subscriptions, and the one writer of what they send it.
 
     Everything this sends (answers and events) goes out in order through one queue, so a
-    subscription's answer precedes its events and its `eventStreamTerminated` follows them."""
+    subscription's answer precedes its events and its `eventStreamTerminated` follows them,
+    and a gap's close follows that."""
 
     def __init__(
         self,
         user_data: UserData,
         resigner: Resigner,
-        send: Callable[[str], Awaitable[None]],
+        bot: web.WebSocketResponse,
         now_ms: Callable[[], int],
     ) -> None:
         self._user_data = user_data
         self._resigner = resigner
-        self._send = send
+        self._bot = bot
         self._now_ms = now_ms
         self._subs: dict[int, _Sub] = {}
         self._next_id = 0
-        self._outbox: asyncio.Queue[str] = asyncio.Queue()
+        self._closing = False
+        self._outbox: asyncio.Queue[str | None] = asyncio.Queue()  # None: close the socket
         self._writer: asyncio.Task[None] | None = None
         self.awaiting: dict[Any, str] = {}  # forwarded session requests' ids -> method
 
@@ -234,7 +246,7 @@ class BotSubscriptions:
         return orjson.dumps(frame).decode(), after
 
     # -- the stream's side ------------------------------------------------------------------
-    def put(self, text: str) -> None:
+    def put(self, text: str | None) -> None:
         if self._writer is None:
             self._writer = asyncio.create_task(self._write(), name="gateway-user-data-bot")
         self._outbox.put_nowait(text)
@@ -243,14 +255,23 @@ class BotSubscriptions:
         return self._outbox.qsize()
 
     def ended(self, sub: _Sub) -> None:
-        """The upstream had a gap: `sub` is over (see the module docstring)."""
+        """The upstream had a gap: `sub` is over, the socket closes (see the module
+        docstring)."""
         if self._subs.pop(sub.sub_id, None) is sub:
             self._terminated(sub)
+            self._close_soon()
 
     def end_all(self) -> None:
         for sub in list(self._subs.values()):
             self._detach(sub)
             self._terminated(sub)
+        self._close_soon()
+
+    def _close_soon(self) -> None:
+        """Close the bot's socket once what is queued before has gone out."""
+        if not self._closing:
+            self._closing = True
+            self.put(None)
 
     def _detach(self, sub: _Sub) -> None:
         self._subs.pop(sub.sub_id, None)
@@ -264,10 +285,15 @@ class BotSubscriptions:
         self.put(orjson.dumps({"id": rid, "status": 200, "result": result}).decode())
 
     async def _write(self) -> None:
+        bot = self._bot
         while True:
             text = await self._outbox.get()
             try:
-                await self._send(text)
+                if text is None:
+                    code, reason = GAP_CLOSE
+                    await bot.close(code=code, message=reason)
+                    return
+                await bot.send_str(text)
             except (ConnectionError, RuntimeError):
                 return  # the bot is gone; close() detaches
 

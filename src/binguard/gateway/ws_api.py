@@ -78,7 +78,7 @@ async def serve_bot(
     pending: dict[Any, Ticket] = {}
     subs = None
     if resigner is not None and user_data is not None:
-        subs = BotSubscriptions(user_data, resigner, bot.send_str, gate.now_ms)
+        subs = BotSubscriptions(user_data, resigner, bot, gate.now_ms)
     pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner, subs))
     try:
         await _upstream_to_bot(gate, up, bot, pending, subs)
