@@ -84,6 +84,8 @@ class _Sub:
         self.owner, self.sub_id, self.stream, self.via_session = owner, sub_id, stream, session
 
     def deliver(self, event: str) -> None:
+        if not self.owner.holds(self):
+            return  # ended meanwhile (a stream hands an event to the bots it had when it came)
         self.owner.put(f'{{"subscriptionId":{self.sub_id},"event":{event}}}')
         if self.owner.backlog() > MAX_BACKLOG:
             log.warning("gateway user data: a bot reads too slowly; its socket is closed")
@@ -253,6 +255,9 @@ class BotSubscriptions:
 
     def backlog(self) -> int:
         return self._outbox.qsize()
+
+    def holds(self, sub: _Sub) -> bool:
+        return self._subs.get(sub.sub_id) is sub
 
     def ended(self, sub: _Sub) -> None:
         """The upstream had a gap: `sub` is over, the socket closes (see the module
