@@ -122,6 +122,12 @@ async def test_subscribe_with_a_local_signature_events_then_unsubscribe(
     bot = await connect(gw, session, "bg-bot", BOT_SECRET)
     peer = await connect(gw, session, "bg-peer", PEER_SECRET)
     async with bot.ws, peer.ws:
+        unsigned = {"apiKey": "bg-bot", "timestamp": bot.signed({})["timestamp"]}
+        missing = await bot.response(await bot.send(SUBSCRIBE_SIG, unsigned))
+        assert missing["error"] == {
+            "code": -1102,
+            "msg": "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+        }
         forged = bot.signed({})
         forged["signature"] = peer.signed({})["signature"]
         wrong = await bot.response(await bot.send(SUBSCRIBE_SIG, forged))
@@ -204,6 +210,15 @@ async def test_logon_then_subscribe_and_logout_ends_it(
         report = await next_event(bot, "executionReport")
         assert report["subscriptionId"] == 1
         assert report["event"]["i"] == placed["result"]["orderId"]
+        # logged on again: a third; an unsubscribe without an id ends every one (2025-08-12)
+        assert (await bot.call("session.logon", {}, signed=True))["status"] == 200
+        assert (await bot.call("userDataStream.subscribe"))["result"] == {"subscriptionId": 2}
+        assert (await bot.call("userDataStream.unsubscribe"))["result"] == {}
+        ended_ids = [(await next_event(bot, "eventStreamTerminated"))["subscriptionId"]]
+        ended_ids.append((await next_event(bot, "eventStreamTerminated"))["subscriptionId"])
+        assert sorted(ended_ids) == [1, 2]
+        assert (await bot.call("session.subscriptions", {}))["result"] == []
+        assert (await bot.call("session.status"))["result"]["userDataStream"] is False
     assert upstream_calls(sim, "userDataStream.subscribe") == 1  # the gateway's, on real "ed"
 
 
