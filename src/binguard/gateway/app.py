@@ -292,6 +292,7 @@ class Gateway:
                     request,
                     passed.query,
                     self._resigner,
+                    self.user_data,
                 )
             finally:
                 self._ws_api_bots -= 1

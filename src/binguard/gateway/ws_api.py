@@ -16,6 +16,10 @@ socket per bot socket (a session's logon belongs to it alone).
   with the real one (gateway/resign.py); a refused one is answered with Binance's error frame
   and not sent. A `session.logon` made this way holds the socket's later unsigned requests to
   its local key's permissions.
+- Keys mode with the user data caches on (`user_data`): the user data methods are answered by
+  the gateway and served from its one upstream subscription per real key (gateway/user_subs.py,
+  which says what a bot gets after an upstream gap). Without them they are forwarded re-signed
+  like any request (the bot's upstream twin subscribes itself).
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from .answers import catalog_text
 from .gate import Gate
 from .keys import LocalAuthError, LocalKey
 from .resign import Resigner
+from .user_subs import METHODS as USER_DATA_METHODS
+from .user_subs import SESSION_ANSWERS, BotSubscriptions
+from .userdata import UserData
 
 log = logging.getLogger("binguard.gateway")
 
@@ -48,6 +55,7 @@ async def serve_bot(
     request: web.Request,
     query: str,
     resigner: Resigner | None = None,
+    user_data: UserData | None = None,
 ) -> web.StreamResponse:
     """One bot WebSocket API socket and its upstream twin, until either side closes."""
     bot = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 20)
@@ -68,11 +76,16 @@ async def serve_bot(
         return bot
     await gate.budget.settle(ticket, ok=True)
     pending: dict[Any, Ticket] = {}
-    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner))
+    subs = None
+    if resigner is not None and user_data is not None:
+        subs = BotSubscriptions(user_data, resigner, bot, gate.now_ms)
+    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner, subs))
     try:
-        await _upstream_to_bot(gate, up, bot, pending)
+        await _upstream_to_bot(gate, up, bot, pending, subs)
     finally:
         await reap(pump_up)
+        if subs is not None:
+            await subs.close()
         for t in pending.values():
             await gate.budget.settle(t, ok=False)
         await up.close()
@@ -87,6 +100,7 @@ async def _bot_to_upstream(
     up: aiohttp.ClientWebSocketResponse,
     pending: dict[Any, Ticket],
     resigner: Resigner | None,
+    subs: BotSubscriptions | None,
 ) -> None:
     logged_on: LocalKey | None = None  # keys mode: the local key of this socket's logon
     async for msg in bot:
@@ -94,6 +108,9 @@ async def _bot_to_upstream(
             continue
         text = msg.data
         method, rid, params, frame = _request_of(text)
+        if subs is not None and method in USER_DATA_METHODS:
+            await subs.request(method, rid, params, logged_on)  # answered here, never sent
+            continue
         if resigner is not None:
             try:
                 signed, used = resigner.ws_request(method, params or {}, gate.now_ms(), logged_on)
@@ -117,6 +134,8 @@ async def _bot_to_upstream(
             continue
         if rid is not None:
             pending[rid] = ticket
+            if subs is not None and method in SESSION_ANSWERS:
+                subs.awaiting[rid] = method
         else:
             await gate.budget.settle(ticket, ok=True)
         await up.send_str(text)
@@ -128,11 +147,18 @@ async def _upstream_to_bot(
     up: aiohttp.ClientWebSocketResponse,
     bot: web.WebSocketResponse,
     pending: dict[Any, Ticket],
+    subs: BotSubscriptions | None,
 ) -> None:
     async for msg in up:
         if msg.type != WSMsgType.TEXT:
             continue
-        await bot.send_str(msg.data)
+        if subs is not None and subs.awaiting:  # a session answer: its userDataStream flag
+            text, after = subs.upstream_answer(msg.data)
+            await bot.send_str(text)
+            if after is not None:
+                after()
+        else:
+            await bot.send_str(msg.data)
         try:
             frame = orjson.loads(msg.data)
         except orjson.JSONDecodeError:
