@@ -195,11 +195,12 @@ def test_only_the_composition_root_knows_the_connector() -> None:
     """No connector module but client.py (the composition root) and __init__.py imports
     `client` or names `SpotConnector` in code or annotations (docstrings may mention it)."""
     offenders = []
+    graph = import_graph(SRC.parent)
     for path in sorted((SRC / "connector").glob("*.py")):
         if path.name in ("client.py", "__init__.py"):
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        graph_edges = import_graph(SRC.parent)[module_name(path, SRC.parent)]
+        graph_edges = graph[module_name(path, SRC.parent)]
         if "binguard.connector.client" in graph_edges:
             offenders.append(f"{path.name} imports client")
         for node in ast.walk(tree):

@@ -128,7 +128,7 @@ def _check(book: OrderBook, ref: Reference, depth: int | None) -> None:
     assert _exact([ask] if ask else []) == _exact(asks[:1])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_book_reads_equal_the_reference(data: st.DataObject) -> None:
     limit = data.draw(st.integers(1, 12), label="limit")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from tests.sim.helpers import limit_buy, spot_ccxt
 
+from binguard._aio import reap
 from binguard.gateway import Gateway
 from binguard.sim import Simulator
 from binguard.sim.peers import point_ccxt, point_python_binance
@@ -199,6 +200,10 @@ async def test_python_binance_streams_through_the_gateway(
         frames = [await asyncio.wait_for(combined.recv(), 10)]
         while frames[-1]["stream"] != "btcusdt@depth" and len(frames) < 50:
             frames.append(await asyncio.wait_for(combined.recv(), 10))
+        # python-binance leaves a socket once its read loop wakes (a message, or its 10 s
+        # TIMEOUT): the market keeps moving, as on Binance, so each exit takes a moment
+        moving = asyncio.create_task(_market_moves(sim))
+    await reap(moving)
     assert event["e"] == "depthUpdate" and event["s"] == "BTCUSDT"
     assert frames[-1]["data"] == event
     assert {f["stream"] for f in frames} <= {"btcusdt@depth", "btcusdt@trade"}
@@ -206,6 +211,12 @@ async def test_python_binance_streams_through_the_gateway(
         r for r in sim.state.requests if r.get("ws") == "stream" and r["method"] == "CONNECT"
     ]
     assert len(connects) == 1
+
+
+async def _market_moves(sim: Simulator) -> None:
+    while True:
+        sim.state.crowd.step()
+        await asyncio.sleep(0.05)
 
 
 async def test_ccxt_pro_streams_through_the_gateway(sim: Simulator, gateway: Gateway) -> None:

@@ -76,6 +76,35 @@ async def test_many_bot_sockets_share_one_upstream_socket(
     assert len(connects) == 1  # three bots, one upstream socket
 
 
+async def test_no_upstream_socket_is_opened_during_a_ban(
+    wsim: Simulator, wgw: Gateway, session: aiohttp.ClientSession
+) -> None:
+    """A stream handshake reaches the banned IP too: the hub waits for the ban's end (and the
+    budget's margin) before its first upstream socket, then serves the bot as usual."""
+    load_faults(wsim, {"action": "http_418", "path": "/api/v3/depth", "times": 1, "ban_s": 1.0})
+    banned = await Api(session, wgw.url).get("/api/v3/depth", {"symbol": "BTCUSDT"})
+    assert banned.status == 418
+    ban_end = wsim.state.limits.ips["127.0.0.1"].banned_until_ms
+    async with session.ws_connect(_ws(wgw) + "/ws/btcusdt@depth") as ws:
+        connects = await poll(
+            lambda: _stream_connects(wsim),
+            lambda c: len(c) == 1,
+            wait_s=_rest_of_ban_s(ban_end, wsim),
+        )
+        wsim.state.crowd.step()
+        assert (await recv_json(ws))["e"] == "depthUpdate"
+    assert connects[0]["time"] >= ban_end  # none during the ban
+
+
+def _rest_of_ban_s(ban_end_ms: int, wsim: Simulator) -> float:
+    """How long to wait for the upstream socket: the rest of the ban, plus slack."""
+    return max(0.0, (ban_end_ms - wsim.state.clock.now_ms()) / 1000) + 5.0
+
+
+async def _stream_connects(wsim: Simulator) -> list[dict]:
+    return [r for r in wsim.state.requests if r.get("ws") == "stream" and r["method"] == "CONNECT"]
+
+
 async def test_a_depth_gap_closes_the_bot_socket_with_a_reason(
     wsim: Simulator, wgw: Gateway, session: aiohttp.ClientSession
 ) -> None:

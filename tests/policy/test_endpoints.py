@@ -37,6 +37,40 @@ from binguard.policy.retry import Attempt
         ("query_order", ("GET", "/api/v3/order"), "order.status", Security.USER_DATA, False, True),
         ("account", ("GET", "/api/v3/account"), "account.status", Security.USER_DATA, False, True),
         ("depth", ("GET", "/api/v3/depth"), "depth", Security.NONE, False, True),
+        # "New order using SOR (TRADE)" places an order; its test places none
+        (
+            "sor_place",
+            ("POST", "/api/v3/sor/order"),
+            "sor.order.place",
+            Security.TRADE,
+            True,
+            False,
+        ),
+        (
+            "sor_place_test",
+            ("POST", "/api/v3/sor/order/test"),
+            "sor.order.test",
+            Security.TRADE,
+            False,
+            False,
+        ),
+        # "New OCO - Deprecated (TRADE)"; web-socket-api.md orderList.place
+        (
+            "oco_legacy",
+            ("POST", "/api/v3/order/oco"),
+            "orderList.place",
+            Security.TRADE,
+            True,
+            False,
+        ),
+        (
+            "allocations",
+            ("GET", "/api/v3/myAllocations"),
+            "myAllocations",
+            Security.USER_DATA,
+            False,
+            True,
+        ),
         # web-socket-api.md "Log in with API key (SIGNED)", "Subscribe to User Data Stream (USER_STREAM)"
         ("logon", None, "session.logon", Security.SIGNED, False, False),
         (

@@ -37,6 +37,17 @@ def names(n: int) -> str:
         ("/api/v3/ticker/tradingDay", {"symbols": names(2)}, 8),
         ("/api/v3/ticker/tradingDay", {"symbols": names(80)}, 200),
         ("/api/v3/klines", {"symbol": "BTCUSDT", "limit": 1000}, 2),
+        # rest-api.md §Query Execution Rules: symbol 2, symbols 2 each capped at 40, else 40
+        ("/api/v3/executionRules", {"symbol": "BTCUSDT"}, 2),
+        ("/api/v3/executionRules", {"symbols": names(3)}, 6),
+        ("/api/v3/executionRules", {"symbols": names(20)}, 40),
+        ("/api/v3/executionRules", {"symbols": names(30)}, 40),
+        ("/api/v3/executionRules", {"symbolStatus": "TRADING"}, 40),
+        ("/api/v3/executionRules", None, 40),
+        ("/api/v3/referencePrice", {"symbol": "BTCUSDT"}, 2),
+        # rest-api.md §Query Prevented Matches: 2 by preventedMatchId, 20 by orderId
+        ("/api/v3/myPreventedMatches", {"symbol": "BTCUSDT", "preventedMatchId": 1}, 2),
+        ("/api/v3/myPreventedMatches", {"symbol": "BTCUSDT", "orderId": 1}, 20),
         ("/api/v3/uiKlines", {"symbol": "BTCUSDT"}, 2),
         ("/api/v3/avgPrice", {"symbol": "BTCUSDT"}, 2),
         ("/api/v3/aggTrades", {"symbol": "BTCUSDT"}, 4),

@@ -143,6 +143,24 @@ async def test_selection_every_nth_times_method_window(api: Api) -> None:
     assert log["rules"][0]["action"] == "waf"
 
 
+async def test_one_fault_per_request_the_others_keep_their_times(api: Api) -> None:
+    """Two faults due on one request: the first in plan order is injected; the second neither
+    fires nor spends its `times`, so it hits the next request (it was spent unseen before)."""
+    await _plan(
+        api,
+        {"action": "error", "status": 503, "code": -1008, "times": 1, "path": "/api/v3/ping"},
+        {"action": "html", "status": 502, "times": 1, "path": "/api/v3/ping"},
+        {"action": "latency", "latency_ms": 1, "times": 1, "path": "/api/v3/ping"},
+    )
+    first, second, third = [await api.get("/api/v3/ping") for _ in range(3)]
+    assert (first.status, first.code) == (503, -1008)
+    assert second.status == 502  # the html page, still due
+    assert third.status == 200
+    log = (await api.admin("faults"))["log"]
+    # the latency rule came after a fault that ended the request: it waited for the third
+    assert [e["action"] for e in log] == ["error", "html", "latency"]
+
+
 async def test_probability_is_seeded(sim: Simulator, api: Api) -> None:
     async def pattern(seed: int) -> list[int]:
         await _plan(api, {"action": "html", "status": 503, "probability": 0.5}, seed=seed)

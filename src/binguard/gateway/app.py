@@ -88,7 +88,7 @@ class Gateway:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._forwarder: Forwarder | None = None
-        self.streams = StreamHub(config.stream_url, self.metrics)
+        self.streams = StreamHub(config.stream_url, self.metrics, gate=self.gate.budget)
         self.caches = Caches(self.streams, config.cache_ttl_s, config.cache_idle_s, self.metrics)
         self.books: Books | None = None  # needs the forwarder: made in start()
         self.market: Market | None = None  # likewise
@@ -310,6 +310,7 @@ class Gateway:
                     request,
                     passed.query,
                     self._resigner,
+                    self.user_data,
                     self.orders,
                 )
             finally:

@@ -181,10 +181,12 @@ class Books:
         )
 
     def summary(self) -> dict[str, dict[str, object]]:
-        """For /status: each book's state and how often it took a snapshot or saw a gap."""
+        """For /status: each book's state, its snapshot depth (`limit`: the tier), and how often
+        it took a snapshot or saw a gap."""
         return {
             symbol: {
                 "state": book.state.value,
+                "limit": book.limit,
                 "last_update_id": book.last_update_id,
                 "snapshots": book.stats.resyncs,
                 "gaps": book.stats.gaps,

@@ -32,12 +32,13 @@ from .config import GatewayConfig
 
 log = logging.getLogger("binguard.gateway")
 
-# rest-api.md §LIMITS / exchangeInfo of the live Spot API: used until exchangeInfo is read.
+# rest-api.md §LIMITS / exchangeInfo of the live Spot API (RAW_REQUESTS 300,000 per 5 minutes
+# since 2026-04-02, CHANGELOG.md 2026-03-27): used until exchangeInfo is read.
 FALLBACK_LIMITS: tuple[Mapping[str, Any], ...] = (
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
     {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 50},
     {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 160000},
-    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 300000},
 )
 LIMITS_REFRESH_S = 3600.0
 # No grant in the last 50 ms of a window (RateBudget's edge, 20 ms for a direct client): a

@@ -15,8 +15,10 @@ correctly"). After a gap — an event missing upstream, or the upstream socket l
 the gateway does NOT re-base the bot's book: it closes that bot's socket (code 1011, reason
 "upstream gap on <stream>: resync your book"), so the bot's own resync runs (reconnect, fetch a
 snapshot, buffer, apply) exactly as after a disconnect from Binance. Other streams (trades,
-tickers) go on across an upstream reconnect. A bot too slow to take its messages (more than
-`QUEUE_LIMIT` waiting) is closed too (1008), never silently skipped.
+tickers) go on across an upstream reconnect. During a ban the gateway's budget knows of, no
+upstream socket is opened (a handshake reaches the banned IP too): a lost one is replaced once
+the ban ends (transport/ws.py asks the gate before each attempt). A bot too slow to take its
+messages (more than `QUEUE_LIMIT` waiting) is closed too (1008), never silently skipped.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from binguard._aio import reap
+from binguard.policy.gate import RateGate
 from binguard.transport.ws import Frame, WsLink, WsOptions, WsSupervisor
 
 from .metrics import Metrics
@@ -106,10 +109,18 @@ class BotStream:
 class StreamHub:
     """The shared upstream socket and who wants which stream (module docstring)."""
 
-    def __init__(self, base_url: str, metrics: Metrics, options: WsOptions | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        metrics: Metrics,
+        options: WsOptions | None = None,
+        *,
+        gate: RateGate | None = None,
+    ) -> None:
         self._url = base_url.rstrip("/") + "/stream"
         self._metrics = metrics
         self._options = options or WsOptions()
+        self._gate = gate  # no upstream socket is opened during a ban it knows of
         self._wanted: dict[str, set[Subscriber]] = {}
         self._upstream: set[str] = set()
         self._last_u: dict[str, int] = {}
@@ -206,6 +217,7 @@ class StreamHub:
                 on_up=self._on_up,
                 options=self._options,
                 session=self._session,
+                gate=self._gate,
             )
             self._sup.start()
         return self._sup

@@ -14,18 +14,23 @@ breaker apply) and orders are learnt again from reports and from upstream answer
 answer is learnt only if one epoch held from before the request left until its answer came, so
 no order that changed while the stream was down is ever answered from what was known before.
 
+Bots' own subscriptions (gateway/user_subs.py) are `Subscriber`s of a stream: each event is
+handed to every one of them as JSON text; every gap ends all of them (`Subscriber.ended`), so a
+bot is told of a gap exactly when the caches are dropped, and subscribes again once live.
+
 The socket is the supervisor's own aiohttp session (a `--proxy` does not apply to it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode
+from typing import Any, Final, Protocol
+from urllib.parse import urlencode
 
 import orjson
 from aiohttp import web
@@ -39,6 +44,7 @@ from binguard.transport.ws_link import WsOptions
 
 from .account_cache import AccountCache
 from .answers import GATEWAY_HEADER
+from .cache_queries import account_answer, order_answer, query_params
 from .forward import Call, Forwarder
 from .gate import Gate
 from .keys import RealKey
@@ -49,12 +55,21 @@ log = logging.getLogger("binguard.gateway")
 
 ACCOUNT, ORDER = "/api/v3/account", "/api/v3/order"
 SNAPSHOT_BACKOFF = Backoff(base=0.2, cap=10.0)
-_COMMON: Final = frozenset({"recvWindow", "timestamp", "signature"})
 _ORDER_ANSWERS: Final = ("/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders")
 
 # (real key, path, params) -> the upstream answer's (status, body)
 Fetch = Callable[[RealKey, str, dict[str, str]], Awaitable[tuple[int, bytes]]]
 Learn = Callable[[int, bytes], None]
+
+
+class Subscriber(Protocol):
+    """A bot's subscription to a real key's user data (gateway/user_subs.py)."""
+
+    def deliver(self, event: str) -> None:
+        """One event, as the JSON text of Binance's `event` object."""
+
+    def ended(self) -> None:
+        """The upstream subscription had a gap: this subscriber is detached already."""
 
 
 def forwarder_fetch(forwarder: Forwarder, gate: Gate) -> Fetch:
@@ -92,7 +107,10 @@ class UserStream:
         self.gaps = 0
         self.snapshots = 0
         self.failure: BinanceError | None = None
+        self.bots_ended = 0  # bot subscriptions ended by gaps
         self._fetch = fetch
+        self._bots: set[Subscriber] = set()
+        self._up = asyncio.Event()  # set while live
         self._snapshot: asyncio.Task[None] | None = None
         self._stopping: set[asyncio.Task[None]] = set()  # snapshots of ended epochs, cancelled
         self._api = WsApiClient(
@@ -138,10 +156,37 @@ class UserStream:
         result = await api.request(method, signed=signed, deadline=deadline, link=link)
         link.context["subscription"] = result.get("subscriptionId")
 
+    def attach(self, bot: Subscriber) -> None:
+        """Hand `bot` every event from now on, until it detaches or a gap ends it; only
+        while live (`wait_live`)."""
+        assert self.live
+        self._bots.add(bot)
+
+    def detach(self, bot: Subscriber) -> None:
+        self._bots.discard(bot)
+
+    async def wait_live(self, deadline: float) -> bool:
+        """Whether the subscription is live, waiting for it until `deadline` (monotonic) or
+        until it is refused for good (`failure`)."""
+        if not self.live and self.failure is None:
+            wait = max(0.0, deadline - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._up.wait(), wait)
+        return self.live
+
     def _new_epoch(self, *, live: bool) -> None:
-        """Empty both caches; a snapshot in flight belongs to the old epoch and stops."""
+        """Empty both caches and end every bot's subscription (a gap for them: they learn of
+        it); a snapshot in flight belongs to the old epoch and stops."""
         self.epoch += 1
         self.live = live
+        if live:
+            self._up.set()
+        else:
+            self._up.clear()
+        bots, self._bots = self._bots, set()
+        self.bots_ended += len(bots)
+        for bot in bots:
+            bot.ended()
         self.account.reset()
         self.orders.clear()
         if self._snapshot is not None:
@@ -164,6 +209,7 @@ class UserStream:
     def _on_refused(self, err: BinanceError) -> None:
         self.failure = err
         self._new_epoch(live=False)
+        self._up.set()  # wakes `wait_live`: it will not be live
         log.warning("gateway user data %s refused: code %s", self.real.name, err.code)
 
     def _on_message(self, frame: Frame) -> None:
@@ -175,10 +221,15 @@ class UserStream:
             self.orders.on_report(event)
         elif kind == "eventStreamTerminated":
             self.gaps += 1
-            self._new_epoch(live=False)
+            self._new_epoch(live=False)  # the bots get their own
             self.sup.drop("eventStreamTerminated")  # a new socket subscribes again
+            return
         else:
             self.account.on_event(event)
+        if self._bots:
+            text = orjson.dumps(event).decode()  # once, whatever the number of bots
+            for bot in list(self._bots):
+                bot.deliver(text)
 
     async def _take_snapshot(self, epoch: int) -> None:
         """The account snapshot of this epoch, retried with backoff until it is in."""
@@ -228,6 +279,8 @@ class UserStream:
             "account_snapshots": self.snapshots,
             "orders": len(self.orders),
             "failed": None if self.failure is None else self.failure.code,
+            "bots": len(self._bots),
+            "bots_ended_by_gaps": self.bots_ended,
         }
 
 
@@ -278,13 +331,13 @@ class UserData:
             return None
         body = None
         if stream.live and time_unit is None:  # microsecond times: Binance's own answer
-            params = _params(call.query)
+            params = query_params(call.query)
             if params is None:
                 body = None
             elif call.path == ACCOUNT:
-                body = _account(stream.account, params)
+                body = account_answer(stream.account, params)
             else:
-                body = _order(stream.orders, params)
+                body = order_answer(stream.orders, params)
         if body is None:
             self.misses += 1
             held = stream.live and (call.path == ORDER or stream.account.ready)
@@ -311,44 +364,3 @@ class UserData:
     async def close(self) -> None:
         for stream in list(self.streams.values()):
             await stream.close()
-
-
-def _params(query: str) -> dict[str, str] | None:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    params = dict(pairs)
-    return None if len(params) != len(pairs) else params  # a repeated name: Binance decides
-
-
-def _account(cache: AccountCache, params: dict[str, str]) -> bytes | None:
-    if not params.keys() <= _COMMON | {"omitZeroBalances"}:
-        return None
-    omit = params.get("omitZeroBalances", "false").lower()
-    if omit not in ("true", "false") or not _recv_window_ok(params):
-        return None
-    return cache.answer(omit == "true")
-
-
-def _order(cache: OrderCache, params: dict[str, str]) -> bytes | None:
-    if not params.keys() <= _COMMON | {"symbol", "orderId", "origClientOrderId"}:
-        return None
-    order_id = params.get("orderId")
-    if order_id is not None and not order_id.isdigit():
-        return None
-    if not _recv_window_ok(params) or "symbol" not in params:
-        return None
-    return cache.answer(
-        params["symbol"],
-        None if order_id is None else int(order_id),
-        params.get("origClientOrderId"),
-    )
-
-
-def _recv_window_ok(params: dict[str, str]) -> bool:
-    """rest-api.md: recvWindow is a decimal no greater than 60000; else Binance answers."""
-    raw = params.get("recvWindow")
-    if raw is None:
-        return True
-    try:
-        return 0 < float(raw) <= 60000
-    except ValueError:
-        return False

@@ -15,8 +15,13 @@ socket per bot socket (a session's logon belongs to it alone).
 - Keys mode (`resigner`): a signed request is verified with the bot's local key and re-signed
   with the real one (gateway/resign.py); a refused one is answered with Binance's error frame
   and not sent. A `session.logon` made this way holds the socket's later unsigned requests to
-  its local key's permissions. `order.place` and `orderList.place.*` go through the order guard
-  (`orders`, ws_orders.py): journalled before they leave, their answer read by the guard.
+  its local key's permissions.
+- Keys mode with the user data caches on (`user_data`): the user data methods are answered by
+  the gateway and served from its one upstream subscription per real key (gateway/user_subs.py,
+  which says what a bot gets after an upstream gap). Without them they are forwarded re-signed
+  like any request (the bot's upstream twin subscribes itself).
+- Keys mode's order guard (`orders`, ws_orders.py): `order.place`, `orderList.place.*` and
+  `order.cancelReplace` are journalled before they leave, and their answer is read by the guard.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ from .gate import Gate
 from .keys import LocalAuthError, LocalKey
 from .order_guard import OrderGuard
 from .resign import Resigner
+from .user_subs import METHODS as USER_DATA_METHODS
+from .user_subs import SESSION_ANSWERS, BotSubscriptions
+from .userdata import UserData
 from .ws_orders import Watch, WsOrders
 
 log = logging.getLogger("binguard.gateway")
@@ -51,6 +59,7 @@ async def serve_bot(
     request: web.Request,
     query: str,
     resigner: Resigner | None = None,
+    user_data: UserData | None = None,
     orders: OrderGuard | None = None,
 ) -> web.StreamResponse:
     """One bot WebSocket API socket and its upstream twin, until either side closes."""
@@ -72,12 +81,18 @@ async def serve_bot(
         return bot
     await gate.budget.settle(ticket, ok=True)
     pending: dict[Any, Ticket] = {}
+    subs = None
+    if resigner is not None and user_data is not None:
+        subs = BotSubscriptions(user_data, resigner, bot, gate.now_ms)
     guard = None if orders is None else WsOrders(orders, bot, gate.config.upstream_timeout_s)
-    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner, guard))
+    pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner, subs, guard))
     try:
-        await _upstream_to_bot(gate, up, bot, pending, {} if guard is None else guard.watch)
+        watch: Watch = {} if guard is None else guard.watch
+        await _upstream_to_bot(gate, up, bot, pending, subs, watch)
     finally:
         await reap(pump_up)
+        if subs is not None:
+            await subs.close()
         for t in pending.values():
             await gate.budget.settle(t, ok=False)
         await up.close()
@@ -92,6 +107,7 @@ async def _bot_to_upstream(
     up: aiohttp.ClientWebSocketResponse,
     pending: dict[Any, Ticket],
     resigner: Resigner | None,
+    subs: BotSubscriptions | None,
     guard: WsOrders | None = None,
 ) -> None:
     logged_on: LocalKey | None = None  # keys mode: the local key of this socket's logon
@@ -101,6 +117,9 @@ async def _bot_to_upstream(
         text = msg.data
         method, rid, params, frame = _request_of(text)
         signed, used = params or {}, None
+        if subs is not None and method in USER_DATA_METHODS:
+            await subs.request(method, rid, params, logged_on)  # answered here, never sent
+            continue
         if resigner is not None:
             try:
                 signed, used = resigner.ws_request(method, params or {}, gate.now_ms(), logged_on)
@@ -124,6 +143,8 @@ async def _bot_to_upstream(
             continue
         if rid is not None:
             pending[rid] = ticket
+            if subs is not None and method in SESSION_ANSWERS:
+                subs.awaiting[rid] = method
         else:
             await gate.budget.settle(ticket, ok=True)
         if guard is not None and params is not None:
@@ -141,10 +162,11 @@ async def _upstream_to_bot(
     up: aiohttp.ClientWebSocketResponse,
     bot: web.WebSocketResponse,
     pending: dict[Any, Ticket],
+    subs: BotSubscriptions | None,
     watch: Watch,
 ) -> None:
     try:
-        await _answers_to_bot(gate, up, bot, pending, watch)
+        await _answers_to_bot(gate, up, bot, pending, subs, watch)
     finally:
         for turn in watch.values():  # the order guard's: the socket is gone, no answer
             if not turn.done():
@@ -156,28 +178,26 @@ async def _answers_to_bot(
     up: aiohttp.ClientWebSocketResponse,
     bot: web.WebSocketResponse,
     pending: dict[Any, Ticket],
+    subs: BotSubscriptions | None,
     watch: Watch,
 ) -> None:
     async for msg in up:
         if msg.type != WSMsgType.TEXT:
             continue
-        if not watch:
+        frame = _frame_of(msg.data) if watch else None  # read first only for the order guard
+        if frame is not None and _watched(watch, frame, msg.data):
+            pass  # an order's answer: the order guard's (ws_orders.py), not the bot's
+        elif subs is not None and subs.awaiting:  # a session answer: its userDataStream flag
+            text, after = subs.upstream_answer(msg.data)
+            await bot.send_str(text)
+            if after is not None:
+                after()
+        else:
             await bot.send_str(msg.data)
-        try:
-            frame = orjson.loads(msg.data)
-        except orjson.JSONDecodeError:
-            frame = None
-        if not isinstance(frame, dict):
-            if watch:
-                await bot.send_str(msg.data)
-            continue
-        if watch:  # an order's answer goes to the order guard (ws_orders.py), not the bot
-            rid = frame.get("id")
-            turn = watch.get(rid) if isinstance(rid, str | int) else None
-            if turn is None:
-                await bot.send_str(msg.data)
-            elif not turn.done():
-                turn.set_result(msg.data)
+        if frame is None:
+            frame = _frame_of(msg.data)
+            if frame is None:
+                continue
         status = frame.get("status")
         ticket = pending.pop(frame.get("id"), None)
         rate = parse_rate_limits(frame.get("rateLimits"))
@@ -190,6 +210,26 @@ async def _answers_to_bot(
             err = classify(frame)
             if err is not None:
                 await gate.budget.on_error(err, sent_ms=gate.now_ms())
+
+
+def _frame_of(text: str) -> dict[str, Any] | None:
+    """An upstream frame as a JSON object, else None."""
+    try:
+        frame = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+def _watched(watch: Watch, frame: dict[str, Any], text: str) -> bool:
+    """Hand `text` to the order guard if it answers a request the guard sent."""
+    rid = frame.get("id")
+    turn = watch.get(rid) if isinstance(rid, str | int) else None
+    if turn is None:
+        return False
+    if not turn.done():
+        turn.set_result(text)
+    return True
 
 
 def _request_of(text: str) -> tuple[str, Any, dict[str, Any] | None, dict[str, Any]]:

@@ -150,6 +150,10 @@ TICKER_24HR: Final = Rule(80, by_symbols=((20, 2), (100, 40), (101, 80)))
 # capped at 200 once more than 50 symbols are named.
 TICKER_WINDOW: Final = Rule(4, per_symbol=4, symbols_cap=200)
 TICKER_PRICE: Final = Rule(4, when_param=(("symbol", 2),))  # /ticker/price, /ticker/bookTicker
+# "Query Execution Rules": `symbol` 2, `symbols` 2 each capped at 40, `symbolStatus` or none 40.
+EXECUTION_RULES: Final = Rule(40, by_symbols=tuple((n, 2 * n) for n in range(1, 21)))
+# "Query Prevented Matches": 2 by preventedMatchId (or an invalid symbol), 20 by orderId.
+PREVENTED_MATCHES: Final = Rule(2, when_param=(("orderId", 20),))
 
 # WebSocket API only: sessions and user data (listenKeys are gone since 2026-02-20).
 # web-socket-api.md §Authentication requests: session.logon, session.status, session.logout
@@ -235,6 +239,22 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     ),
     _row("ticker_price", ("GET", f"{_V3}/ticker/price"), "ticker.price", _N, TICKER_PRICE),
     _row("book_ticker", ("GET", f"{_V3}/ticker/bookTicker"), "ticker.book", _N, TICKER_PRICE),
+    # rest-api.md §Reference price, §Reference price calculation: weight 2 each.
+    _row("reference_price", ("GET", f"{_V3}/referencePrice"), "referencePrice", _N, Rule(2)),
+    _row(
+        "reference_price_calculation",
+        ("GET", f"{_V3}/referencePrice/calculation"),
+        "referencePrice.calculation",
+        _N,
+        Rule(2),
+    ),
+    _row(
+        "execution_rules",
+        ("GET", f"{_V3}/executionRules"),
+        "executionRules",
+        _N,
+        EXECUTION_RULES,
+    ),
     # -- trading (rest-api.md §Trading endpoints) ----------------------------------------------
     _row("place", ("POST", f"{_V3}/order"), "order.place", _T, PLACE, order=True),
     _row("place_test", ("POST", f"{_V3}/order/test"), "order.test", _T, PLACE_TEST),
@@ -276,6 +296,12 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
         OTOCO,
         order=True,
     ),
+    # rest-api.md §New OCO - Deprecated: weight 1, 2 orders; web-socket-api.md orderList.place.
+    _row("oco_legacy", ("POST", f"{_V3}/order/oco"), "orderList.place", _T, OCO, order=True),
+    # rest-api.md §New order using SOR: weight 1, 1 order (0 weight if successful, CL
+    # 2026-03-27); §Test new order using SOR: 1, or 20 with computeCommissionRates.
+    _row("sor_place", ("POST", f"{_V3}/sor/order"), "sor.order.place", _T, PLACE, order=True),
+    _row("sor_place_test", ("POST", f"{_V3}/sor/order/test"), "sor.order.test", _T, PLACE_TEST),
     # rest-api.md §Order Amend Keep Priority: weight 4, adds 0 orders.
     _row(
         "amend",
@@ -297,6 +323,16 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
     _row("open_lists", ("GET", f"{_V3}/openOrderList"), "openOrderLists.status", _U, Rule(6)),
     _row("amendments", ("GET", f"{_V3}/order/amendments"), "order.amendments", _U, QUERY_ORDER),
     _row("my_trades", ("GET", f"{_V3}/myTrades"), "myTrades", _U, MY_TRADES),
+    # rest-api.md §Query Prevented Matches, §Query Allocations (20), §Query Commission Rates (20).
+    _row(
+        "prevented_matches",
+        ("GET", f"{_V3}/myPreventedMatches"),
+        "myPreventedMatches",
+        _U,
+        PREVENTED_MATCHES,
+    ),
+    _row("allocations", ("GET", f"{_V3}/myAllocations"), "myAllocations", _U, Rule(20)),
+    _row("commission", ("GET", f"{_V3}/account/commission"), "account.commission", _U, Rule(20)),
     _row(
         "order_rate_limit",
         ("GET", f"{_V3}/rateLimit/order"),

@@ -3,7 +3,9 @@
 A plan is a list of rules, from YAML/JSON, CLI flags (`ACTION[:key=value,...]`) or the admin API.
 A rule selects requests by path pattern (fnmatch), method, a time window relative to when the plan
 was loaded, every Nth matching request and/or a probability drawn from `random.Random(seed)`,
-and fires at most `times` times. Actions:
+and fires at most `times` times. A request fires at most one fault, the first due in plan order,
+and the modifiers (latency, clock_jump) due before it; the other due rules neither fire nor spend
+their `times`. Actions:
 
 before the engine (the request has no effect):
   reset        TCP RST (SO_LINGER 0 + abort): the client sees ECONNRESET
@@ -47,6 +49,7 @@ import math
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -62,6 +65,21 @@ WS_REQUEST = WS_CONNECTION | {"ws_error"}
 WS_EVENT = frozenset({"ws_gap", "ws_duplicate", "ws_delay"})
 WS_ACTIONS = WS_REQUEST | WS_EVENT
 ACTIONS = REST_ACTIONS | WS_ACTIONS
+
+
+def first_only() -> Callable[[FaultRule], bool]:
+    """A `claim` for `FaultInjector.pick`: the first due rule fires and no other (one fault per
+    WebSocket API request or stream event; the rest keep their `times`)."""
+    taken = False
+
+    def claim(_rule: FaultRule) -> bool:
+        nonlocal taken
+        if taken:
+            return False
+        taken = True
+        return True
+
+    return claim
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +271,7 @@ class FaultInjector:
         exact_method: bool = False,
         stream: str | None = None,
         log: bool = True,
+        claim: Callable[[FaultRule], bool] | None = None,
     ) -> list[FaultRule]:
         """The rules firing for this request, in plan order.
 
@@ -260,6 +279,9 @@ class FaultInjector:
         other way round); `exact_method` skips rules for any method (WebSocket API requests only
         fire rules naming their method); `stream` is matched against the rule's `stream`. With
         `log=False` the caller records the firing itself (`record`) when it is injected.
+        `claim(rule)`, asked just before a due rule fires: False when the caller cannot apply it
+        (one before-engine fault already ends the request), so it neither fires nor spends one
+        of its `times`.
         """
         if not self.plan.rules:
             return []
@@ -287,6 +309,8 @@ class FaultInjector:
             if rule.every_nth and st.matched % rule.every_nth:
                 continue
             if rule.probability < 1.0 and self.rng.random() >= rule.probability:
+                continue
+            if claim is not None and not claim(rule):
                 continue
             st.fired += 1
             fired.append(rule)

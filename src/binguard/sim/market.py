@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .candles import (
+    FIXED_MS,
     HOUR,
     LAST,
     MINUTE,
@@ -262,10 +263,15 @@ class Tape:
             begin = max(start, first)
             open_ms = bucket(name, tz, begin)
             open_ms = open_ms if open_ms >= begin else following(name, tz, open_ms)
+            if name != "1M":  # a fixed step: one C-level range (the hot path of a klines call)
+                return list(range(open_ms, last + 1, FIXED_MS[name])[:limit])
             while open_ms <= last and len(out) < limit:
                 out.append(open_ms)
                 open_ms = following(name, tz, open_ms)
             return out
+        if name != "1M":
+            size = FIXED_MS[name]
+            return list(range(max(first, last - (limit - 1) * size), last + 1, size))
         open_ms = last
         while open_ms >= first and len(out) < limit:
             out.append(open_ms)
@@ -278,21 +284,23 @@ class Tape:
     ) -> list[str]:
         """Pre-serialised kline rows (rest-api.md §Kline/Candlestick data)."""
         cached = self._rows.setdefault((name, tz), {})
-        out: list[str] = []
-        prev: int | None = None
-        for open_ms in self.opens(name, tz, start, end, limit, now):
-            text = cached.get(open_ms)
-            if text is None:
-                close = following(name, tz, open_ms)
-                c = self.candle(name, tz, open_ms, prev)
-                text = row(c, close - 1)
-                if close <= self.anchor and tz in _CACHED_ZONES:  # wholly history: format once
-                    cached[open_ms] = text
-                prev = c[C]
-            else:
+        opens = self.opens(name, tz, start, end, limit, now)
+        out: list[str | None] = list(map(cached.get, opens))  # None: not (yet) formatted
+        if None not in out:
+            return out  # type: ignore[return-value]
+        prev: int | None = None  # a computed candle's close opens the next one
+        for i in range(out.index(None), len(out)):  # usually the live candle(s) at the end
+            if out[i] is not None:
                 prev = None
-            out.append(text)
-        return out
+                continue
+            open_ms = opens[i]
+            close = following(name, tz, open_ms)
+            c = self.candle(name, tz, open_ms, prev)
+            out[i] = text = row(c, close - 1)
+            if close <= self.anchor and tz in _CACHED_ZONES:  # wholly history: format once
+                cached[open_ms] = text
+            prev = c[C]
+        return out  # type: ignore[return-value]
 
     def window(self, lo: int, now: int) -> list[int]:
         """Statistics candle of [lo, now] from 1m candles opening at or after `lo`."""

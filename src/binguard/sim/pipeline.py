@@ -20,7 +20,7 @@ from .auth import authenticate
 from .call import Call, Endpoint, RawJson
 from .errors import JSON as JSON  # re-exported: the WebSocket faces import it from here
 from .errors import SimError
-from .faults import FaultRule
+from .faults import MODIFIERS, FaultRule
 from .params import Params
 from .state import SimState
 
@@ -44,14 +44,14 @@ async def serve(request: web.Request, endpoint: Endpoint, state: SimState) -> we
     state.requests.append(entry)
     after: FaultRule | None = None
     if state.faults.active:
-        for rule in state.faults.pick(request.method, endpoint.path, ip, now_ms):
+        for rule in state.faults.pick(request.method, endpoint.path, ip, now_ms, claim=_OneFault()):
             entry["fault"] = rule.label
             if rule.action == "latency":
                 await asyncio.sleep(rule.latency_ms / 1000.0)
             elif rule.action == "clock_jump":
                 state.clock.jump(rule.jump_ms)
             elif rule.after_engine:
-                after = after or rule
+                after = rule
             else:
                 return _before_fault(request, rule, state, ip, entry)
 
@@ -61,6 +61,29 @@ async def serve(request: web.Request, endpoint: Endpoint, state: SimState) -> we
     if after is not None:
         return await _after_fault(request, after, state, status, body, headers)
     return web.Response(body=body, status=status, headers=headers, content_type=JSON)
+
+
+class _OneFault:
+    """Which due rules one request fires: every modifier (latency, clock_jump) up to its
+    fault, and one fault, the first in plan order — a before-engine fault ends the request, an
+    after-engine one replaces its reply. The others neither fire nor spend their `times`."""
+
+    __slots__ = ("ended", "taken")
+
+    def __init__(self) -> None:
+        self.taken = False
+        self.ended = False
+
+    def __call__(self, rule: FaultRule) -> bool:
+        if self.ended:
+            return False
+        if rule.action in MODIFIERS:
+            return True
+        if self.taken:
+            return False
+        self.taken = True
+        self.ended = not rule.after_engine
+        return True
 
 
 async def _process(

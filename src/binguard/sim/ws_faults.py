@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from .faults import WS_CONNECTION, WS_REQUEST, FaultRule
+from .faults import WS_CONNECTION, WS_REQUEST, FaultRule, first_only
 from .state import SimState
 from .ws_conn import GOING_AWAY, NORMAL, WsConn
 
@@ -43,7 +43,14 @@ def for_request(state: SimState, conn: WsConn, method: str) -> list[FaultRule]:
         return []
     now = state.clock.now_ms()
     return state.faults.pick(
-        method.upper(), conn.path, conn.ip, now, WS_REQUEST, exact_method=True, log=False
+        method.upper(),
+        conn.path,
+        conn.ip,
+        now,
+        WS_REQUEST,
+        exact_method=True,
+        log=False,
+        claim=first_only(),
     )
 
 
@@ -73,7 +80,14 @@ def fires(state: SimState, conn: WsConn, action: str, stream: str) -> FaultRule 
     """The first `action` rule firing for this event on `conn` (logged), or None."""
     now = state.clock.now_ms()
     rules = state.faults.pick(
-        "GET", conn.path, conn.ip, now, frozenset({action}), stream=stream, log=False
+        "GET",
+        conn.path,
+        conn.ip,
+        now,
+        frozenset({action}),
+        stream=stream,
+        log=False,
+        claim=first_only(),
     )
     if not rules:
         return None

@@ -436,10 +436,23 @@ class WsSupervisor:
             await link.drain(self.options.request_timeout)
         await link.finish()
 
+    def _gate_check(self) -> None:
+        """No connection attempt during a ban the gate knows of (a handshake is a request to the
+        banned IP too): raised as a failed attempt, and every attempt waits for the ban's end."""
+        assert self._gate is not None
+        try:
+            self._gate.check()
+        except BinanceError as err:
+            if err.retry_after is not None:
+                self._limiter.pause(err.retry_after)
+            raise
+
     async def _connect(self, *, buffering: bool) -> WsLink:
         """Open, start reading, run `on_open`; a typed BinanceError on any failure."""
         opts = self.options
         await self._limiter.acquire()
+        if self._gate is not None:
+            self._gate_check()
         if self._gate is not None and opts.connect_weight:
             async with self._gate.admit(Cost(weight=opts.connect_weight)) as slot:
                 slot.ok = True  # a connection costs its weight whatever follows
