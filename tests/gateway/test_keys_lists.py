@@ -128,3 +128,23 @@ async def test_a_list_resent_with_its_id_is_not_placed_twice(
     assert (other.status, other.code) == (400, -1130)
     assert len(await lists_truth(sim)) == 1
     await assert_lists_journal_is_truth(sim, keyed.orders)
+
+
+async def test_the_deprecated_oco_lost_after_execution_is_the_real_list(
+    sim: Simulator, keyed: Gateway, bot: Api
+) -> None:
+    """POST /api/v3/order/oco (deprecated; limitClientOrderId, stopClientOrderId): the same."""
+    load_faults(sim, {"path": "/api/v3/order/oco", "method": "POST", "times": 1,
+                      "action": "reset_after"})  # fmt: skip
+    params = {
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.01", "price": "31000",
+        "stopPrice": "29000", "stopLimitPrice": "28900", "stopLimitTimeInForce": "GTC",
+        "recvWindow": WINDOW,
+    }  # fmt: skip
+    reply = await bot.post("/api/v3/order/oco", params, signed=True)
+    assert reply.status == 200, reply.body
+    assert reply.headers[GATEWAY_HEADER] == "reconciled"
+    [real] = await lists_truth(sim)
+    assert reply.body["orderListId"] == real["orderListId"]
+    assert all(o["clientOrderId"].startswith("bgw") for o in real["orders"])
+    await assert_lists_journal_is_truth(sim, keyed.orders)

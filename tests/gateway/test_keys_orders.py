@@ -18,6 +18,8 @@ import aiohttp
 import pytest
 import yaml
 from tests.sim.helpers import Api, limit_buy, spot_ccxt
+from tests.sim.sor_setup import ASKS, book, sor_order
+from tests.sim.sor_setup import CONFIG as SOR_CONFIG
 
 from binguard.cli import main
 from binguard.connector.journal import Stage
@@ -321,3 +323,35 @@ def test_an_unusable_journal_is_one_line_and_status_2(
     assert len(err) == 2 and all(line.startswith("binguard gateway: ") for line in err)
     assert "journal" in err[0] and "order_window_ms" in err[1]
     assert GatewayConfig(keys=str(keys_file)).journal_path == str(tmp_path / "keys-journal.sqlite")
+
+
+async def test_an_sor_order_lost_after_execution_is_answered_with_its_allocations(
+    tmp_path: Path, session: aiohttp.ClientSession
+) -> None:
+    """POST /api/v3/sor/order (rest-api.md §New order using SOR): journalled and looked up like
+    any order; a FULL answer's fills are its allocations (myAllocations, faqs/sor_faq.md)."""
+    async with Simulator(SOR_CONFIG) as sor:
+        real = sor.config.demo.keys[0]
+        data = {
+            "real": {"main": {"api_key": real.api_key, "secret": real.secret}},
+            "local": [{"api_key": "bg-bot", "secret": BOT_SECRET, "real": "main"}],
+        }
+        keys = tmp_path / "keys.yaml"
+        write_private(keys, yaml.safe_dump(data))
+        await book(Api(session, sor.url, "makerkey", "makersecret"), "SELL", ASKS)
+        async with Gateway(keyed_config(sor, keys)) as gw:
+            bot = Api(session, gw.url, "bg-bot", BOT_SECRET)
+            load_faults(sor, {"path": "/api/v3/sor/order", "method": "POST", "times": 1,
+                              "action": "reset_after"})  # fmt: skip
+            params = sor_order("BUY", "MARKET", "2", recvWindow=WINDOW)  # MARKET: FULL
+            reply = await bot.post("/api/v3/sor/order", params, signed=True)
+            assert reply.status == 200, reply.body
+            assert reply.headers[GATEWAY_HEADER] == "reconciled"
+            assert (reply.body["status"], reply.body["usedSor"]) == ("FILLED", True)
+            fills = [(f["price"], f["qty"], f["matchType"]) for f in reply.body["fills"]]
+            assert fills == [
+                ("28000.00000000", "1.00000000", "ONE_PARTY_TRADE_REPORT"),
+                ("29000.00000000", "1.00000000", "ONE_PARTY_TRADE_REPORT"),
+            ]
+            mine = [o for o in await truth(sor) if o["clientOrderId"].startswith("bgw")]
+            assert [o["orderId"] for o in mine] == [reply.body["orderId"]]

@@ -21,7 +21,7 @@ from binguard.connector.journal import OrderJournal, Stage
 from binguard.connector.models import is_final
 
 from .order_ids import CLIENT_ID, LIST_CLIENT_ID, LIST_LEGS
-from .order_shapes import fills_of, order_in, shape
+from .order_shapes import allocations_of, fills_of, order_in, shape
 
 log = logging.getLogger("binguard.gateway.orders")
 
@@ -252,12 +252,14 @@ class ListBook(_Simple):
 
 
 async def read_fills(order: dict[str, Any], kind: str, fetch: Fetch) -> list[dict[str, Any]]:
-    """FULL's fills: the order's trades (myTrades by orderId); none if that read fails."""
+    """FULL's fills: the order's trades (myTrades by orderId) or, for an order placed with SOR
+    (`usedSor`), its allocations (myAllocations: faqs/sor_faq.md); none if that read fails."""
     if kind != "FULL":
         return []
+    sor = order.get("usedSor") is True
     query = {"symbol": str(order.get("symbol")), "orderId": str(order["orderId"])}
-    status, body = await fetch("/api/v3/myTrades", query)
+    status, body = await fetch("/api/v3/myAllocations" if sor else "/api/v3/myTrades", query)
     if status != 200:
         log.warning("order %s: its fills could not be read (%d)", order.get("orderId"), status)
         return []
-    return fills_of(orjson.loads(body))
+    return (allocations_of if sor else fills_of)(orjson.loads(body))

@@ -1,8 +1,9 @@
 """Keys mode's order guard: no bot order is lost or doubled, whatever happens to its answer.
 
 For every order, order list and cancel-replace a bot sends (REST `POST /api/v3/order`,
-`/api/v3/orderList/oco|oto|otoco|opo|opoco`, `/api/v3/order/cancelReplace`; the WebSocket
-API's `order.place`, `orderList.place.*`, `order.cancelReplace`: ws_orders.py), the re-signer
+`/api/v3/sor/order`, `/api/v3/orderList/oco|oto|otoco|opo|opoco`, the deprecated
+`/api/v3/order/oco`, `/api/v3/order/cancelReplace`; the WebSocket API's `order.place`,
+`sor.order.place`, `orderList.place(.*)`, `order.cancelReplace`: ws_orders.py), the re-signer
 having added the client ids the bot did not send (`newClientOrderId`; a list's and its legs';
 a cancel-replace's `cancelNewClientOrderId`: resign.py, order_ids.py):
 
@@ -34,8 +35,8 @@ a cancel-replace's `cancelNewClientOrderId`: resign.py, order_ids.py):
    serves (a bot asking for one of them waits for it); nothing is re-sent at recovery.
 
 The journal assumes client ids are unique: a bot reusing the id of a filled order for a new
-order (which Binance allows) gets the old order back. Amend keep-priority and SOR are not
-guarded: keys mode refuses them (the endpoint table, policy/endpoints.py, has no entry).
+order (which Binance allows) gets the old order back. Amend keep-priority is not guarded:
+keys mode refuses it (the endpoint table, policy/endpoints.py, has no entry).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ from .forward import Call, Forwarder
 from .gate import Gate
 from .keys import RealKey
 from .order_books import Book, Entry, ListBook, OrderBook
-from .order_ids import CANCEL_REPLACE, LIST_LEGS, ORDER, places_order
+from .order_ids import CANCEL_REPLACE, LIST_LEGS, ORDER, SOR, places_order
 from .order_locks import BusyError, IdLocks
 from .order_shapes import Outcome, Read, body_of, outcome, params_of, resp_type, same_order
 from .userdata import forwarder_fetch
@@ -157,6 +158,7 @@ class OrderGuard:
         lists = ListBook(journal)
         self._books: dict[str, Book] = {
             ORDER: self.orders,
+            SOR: self.orders,
             CANCEL_REPLACE: EditBook(journal),
             **dict.fromkeys(LIST_LEGS, lists),
         }

@@ -9,29 +9,32 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-# REST requests that create an order and are answered with it (rest-api.md §New order). SOR
-# (POST /api/v3/sor/order, sor.order.place) is not here: keys mode refuses it, the endpoint
-# table (policy/endpoints.py) has no SOR entry; its orders are queried like any other, so it
-# would only need adding here and below.
+# REST requests that create an order and are answered with it (rest-api.md §New order; SOR:
+# §New order using SOR, an order queried like any other).
 ORDER = "/api/v3/order"
-# Order lists (rest-api.md §Order lists), each leg's client id parameter by its role prefix.
+SOR = "/api/v3/sor/order"
+# Order lists (rest-api.md §Order lists), each leg's client id parameter by its role prefix;
+# /api/v3/order/oco is the deprecated OCO (limitClientOrderId, stopClientOrderId).
 LIST_LEGS: dict[str, tuple[str, ...]] = {
     "/api/v3/orderList/oco": ("above", "below"),
     "/api/v3/orderList/oto": ("working", "pending"),
     "/api/v3/orderList/otoco": ("working", "pendingAbove", "pendingBelow"),
     "/api/v3/orderList/opo": ("working", "pending"),
     "/api/v3/orderList/opoco": ("working", "pendingAbove", "pendingBelow"),
+    "/api/v3/order/oco": ("limit", "stop"),
 }
 CANCEL_REPLACE = (
     "/api/v3/order/cancelReplace"  # rest-api.md §Cancel an Existing Order and Send a New Order
 )
-ORDER_PATHS = frozenset({ORDER, CANCEL_REPLACE, *LIST_LEGS})
+ORDER_PATHS = frozenset({ORDER, SOR, CANCEL_REPLACE, *LIST_LEGS})
 # The WebSocket API's equivalents (web-socket-api.md §Trading requests), by the REST path that
 # places the same order (a re-send after the absence proof goes there).
 WS_ORDER_PATHS = {
     "order.place": ORDER,
+    "sor.order.place": SOR,
     "order.cancelReplace": CANCEL_REPLACE,
-    **{"orderList.place." + path.rsplit("/", 1)[1]: path for path in LIST_LEGS},
+    "orderList.place": "/api/v3/order/oco",
+    **{"orderList.place." + path.rsplit("/", 1)[1]: path for path in LIST_LEGS if "List" in path},
 }
 
 CLIENT_ID = "newClientOrderId"

@@ -174,6 +174,26 @@ def fills_of(trades: object) -> list[dict[str, Any]]:
     ]
 
 
+def allocations_of(rows: object) -> list[dict[str, Any]]:
+    """myAllocations items as a FULL answer's `fills` for an SOR order (faqs/sor_faq.md: each
+    an allocation, `matchType` ONE_PARTY_TRADE_REPORT, `tradeId` -1, `allocId`)."""
+    if not isinstance(rows, list):
+        return []
+    return [
+        {
+            "matchType": "ONE_PARTY_TRADE_REPORT",
+            "price": a.get("price"),
+            "qty": a.get("qty"),
+            "commission": a.get("commission"),
+            "commissionAsset": a.get("commissionAsset"),
+            "tradeId": -1,
+            "allocId": a.get("allocationId"),
+        }
+        for a in rows
+        if isinstance(a, dict)
+    ]
+
+
 def _is_zero(value: object) -> bool:
     try:
         return float(str(value)) == 0.0
