@@ -262,6 +262,11 @@ class OrderGuard:
         """Journal, send with `first` (once: never for a client id journalled already), and
         settle the outcome (module docstring, steps 1-3), within `wait_s`."""
         deadline = time.monotonic() + self.wait_s
+        if self._locks.try_hold(job.key):  # the common case, without a context manager
+            try:
+                return await self._run(job, first, deadline)
+            finally:
+                self._locks.release(job.key)
         try:
             async with self._locks.hold(job.key, deadline):
                 return await self._run(job, first, deadline)
