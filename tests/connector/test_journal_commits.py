@@ -1,23 +1,29 @@
-"""When the journal commits (journal.py): the client order id before the request's bytes leave,
-the answer's ACKED write with the next commit or on the loop's next turn — and a crash that loses
-that write loses nothing, since recover() finds the order by its client order id.
+"""When the journal's writes become durable (journal.py): the client order id (in the intent log)
+before the request's bytes leave, the answer's ACKED write with the next commit or within
+`commit_after` — and a crash that loses that write loses nothing, since recover() finds the order
+by its client order id.
 
-Real parts: a file journal, a second SQLite connection reading it as another process would, the
-simulator over loopback, and a child process killed with signal 9.
+Real parts: a file journal, a copy of its files opened as a process started after a crash would
+open them (and a second SQLite connection reading what is committed), the simulator over
+loopback, and a child process killed with signal 9.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import sqlite3
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from binguard.connector.client import SpotConnector
-from binguard.connector.journal import JournalError, OrderJournal, Stage
+import orjson
+
+from binguard.connector.journal import COMMIT_BATCH, JournalError, OrderJournal, Stage
 from binguard.sim import Simulator
 
 from .conftest import FAST, MakeConnector, credentials, ground_truth, load_faults, until
@@ -26,7 +32,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def on_disk(path: Path, coid: str) -> tuple[str, int] | None:
-    """(stage, attempts) of an entry as another connection reads the file: committed data only."""
+    """(stage, attempts) of an entry as a process started after a crash now would read it: the
+    journal's files as they are (SQLite file, its WAL, the intent log) copied and opened."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for suffix in ("", "-wal", "-intents"):
+            if Path(f"{path}{suffix}").exists():
+                shutil.copy(f"{path}{suffix}", f"{tmp}/j.db{suffix}")
+        with OrderJournal(f"{tmp}/j.db") as j:
+            entry = j.get(coid)
+    return (entry.stage.value, entry.attempts) if entry else None
+
+
+def committed(path: Path, coid: str) -> tuple[str, int] | None:
+    """(stage, attempts) of an entry in the SQLite file alone, as another connection reads it."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         row = db.execute(
             "SELECT stage, attempts FROM orders WHERE client_order_id = ?", (coid,)
@@ -37,7 +55,8 @@ def on_disk(path: Path, coid: str) -> tuple[str, int] | None:
 async def test_the_intent_is_committed_before_the_bytes_leave(
     sim: Simulator, connect: MakeConnector, tmp_path: Path
 ) -> None:
-    """While the order is at the exchange (held there 300 ms), the file already holds it SENT."""
+    """While the order is at the exchange (held there 300 ms), the journal's files already hold it
+    SENT (in the intent log: not yet in SQLite, one write instead of a commit)."""
     path = tmp_path / "j.db"
     bn = await connect(options={"journal_path": path})
     load_faults(
@@ -51,24 +70,56 @@ async def test_the_intent_is_committed_before_the_bytes_leave(
     )  # fmt: skip
     await until(lambda: any(r["method"] == "POST" for r in sim.state.requests), what="the POST")
     assert on_disk(path, "bg-inflight") == ("sent", 1)
+    assert committed(path, "bg-inflight") is None
     order = await task
     assert order.client_order_id == "bg-inflight"
     entry = bn.journal.get("bg-inflight")  # this process sees the answer at once
     assert entry is not None and entry.stage is Stage.ACKED and entry.order_id == order.order_id
 
 
-async def test_an_acked_write_waits_for_the_next_turn_and_reads_see_it(tmp_path: Path) -> None:
+async def test_deferred_writes_wait_for_a_commit_and_reads_see_them(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
-    with OrderJournal(path) as j:
+    with OrderJournal(path, commit_after=0.05) as j:
         assert j.record_first_send("a", "BTCUSDT", {"side": "BUY"})
         j.mark_acked("a", 42, "NEW", soon=True)
-        assert on_disk(path, "a") == ("sent", 1)  # not committed yet: what a crash here loses
+        assert committed(path, "a") is None  # the intent is in the log only
+        assert on_disk(path, "a") == ("sent", 1)  # what a crash here leaves: recover() settles it
         assert j.stage("a") == (Stage.ACKED, "NEW") and j.pending() == []  # reads see it
         j.mark_acked("a", 42, "FILLED", soon=True)
-        await asyncio.sleep(0)  # one turn of the event loop: the scheduled commit runs
-        assert on_disk(path, "a") == ("acked", 1)
+        await until(lambda: committed(path, "a") == ("acked", 1), what="the deferred commit")
+        assert Path(f"{path}-intents").stat().st_size == 0  # emptied once committed
         entry = j.get("a")
         assert entry is not None and (entry.order_id, entry.status) == (42, "FILLED")
+
+
+async def test_a_batch_of_deferred_writes_commits_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "j.db"
+    with OrderJournal(path, commit_after=60) as j:
+        for i in range(COMMIT_BATCH):
+            assert j.record_first_send(f"o{i}", "BTCUSDT", {"side": "BUY"})
+        assert committed(path, "o0") == ("sent", 1)
+
+
+def test_an_intent_log_left_by_a_crash_is_applied_once(tmp_path: Path) -> None:
+    """The log's lines are applied when the journal opens, a line cut short is skipped, and an
+    intent already committed (a crash between the commit and emptying the log) stays as it is."""
+    path = tmp_path / "j.db"
+    with OrderJournal(path) as j:
+        j.record_intent("done", "BTCUSDT", {"side": "BUY"})
+        j.mark_sent("done")
+        j.mark_acked("done", 7, "FILLED")
+    lines = [
+        orjson.dumps({"t": "o", "c": c, "s": "BTCUSDT", "p": '{"side":"BUY"}', "m": 1})
+        for c in ("done", "new")
+    ]
+    Path(f"{path}-intents").write_bytes(b"\n".join(lines) + b'\n{"t": "o", "c": "cut')
+    with OrderJournal(path) as j:
+        assert [(e.client_order_id, e.stage, e.attempts) for e in j.all()] == [
+            ("new", Stage.SENT, 1),  # created_ms 1: listed first
+            ("done", Stage.ACKED, 1),
+        ]
+        assert [e.client_order_id for e in j.pending()] == ["new"]
+    assert Path(f"{path}-intents").stat().st_size == 0
 
 
 def test_without_an_event_loop_an_acked_write_commits_at_once(tmp_path: Path) -> None:
@@ -77,7 +128,7 @@ def test_without_an_event_loop_an_acked_write_commits_at_once(tmp_path: Path) ->
         j.record_intent("a", "BTCUSDT", {"side": "BUY"})
         j.mark_sent("a")
         j.mark_acked("a", 42, "NEW", soon=True)
-        assert on_disk(path, "a") == ("acked", 1)
+        assert committed(path, "a") == ("acked", 1)
 
 
 async def test_the_next_write_commits_deferred_ones_even_when_it_fails(tmp_path: Path) -> None:
@@ -89,7 +140,7 @@ async def test_the_next_write_commits_deferred_ones_even_when_it_fails(tmp_path:
         j.mark_acked("a", 42, "NEW", soon=True)
         with pytest.raises(JournalError):
             j.record_first_send("a", "BTCUSDT", {"side": "SELL"})
-        assert on_disk(path, "a") == ("acked", 1)
+        assert committed(path, "a") == ("acked", 1)
 
 
 KILL_AFTER_PLACE = """

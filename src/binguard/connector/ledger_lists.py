@@ -77,8 +77,9 @@ class ListLedger:
         if self._move(self.journal.lists, list_id, Stage.FINAL):
             self.journal.lists.mark_outcome(list_id, Stage.FINAL, status, error=error)
 
-    def list_seen(self, lst: OrderList) -> None:
-        """A list's state from any source: tracked, its journal entry and legs settled."""
+    def list_seen(self, lst: OrderList, *, soon: bool = False) -> None:
+        """A list's state from any source: tracked, its journal entry and legs settled. `soon`:
+        the journal write may wait for its next commit (a placement's answer; journal.py)."""
         self.tracker.update_list(lst)
         for report in lst.reports:
             self.tracker.update_order(report)
@@ -90,7 +91,7 @@ class ListLedger:
         to = Stage.FINAL if lst.is_final else Stage.ACKED
         moved = self._move(lists, lst.list_client_order_id, to, now)
         outcome = (to, lst.list_order_status, lst.order_list_id) if moved else None
-        lists.settle(lst.list_client_order_id, legs, outcome)
+        lists.settle(lst.list_client_order_id, legs, outcome, soon=soon)
 
     def list_entry(self, list_id: str) -> ListEntry | None:
         return self.journal.lists.get(list_id)

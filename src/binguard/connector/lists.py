@@ -77,7 +77,7 @@ class ListManager:
         list_id = body["listClientOrderId"]
         first_sent = self._ledger.list_intent(list_id, symbol, kind, body, ids, sent=True)
         lst = await self._drive(list_id, BY_NAME[endpoint], body, first_sent)
-        self._ledger.list_seen(lst)
+        self._ledger.list_seen(lst, soon=True)
         return lst
 
     async def _drive(

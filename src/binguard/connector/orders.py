@@ -95,7 +95,8 @@ class OrderManager:
         check_order(body, self.rules.get(symbol))
         body["newClientOrderId"] = coid
         body.setdefault("newOrderRespType", "FULL")
-        self._ledger.intent_sent(coid, symbol, body)  # durable before the bytes can leave
+        # durable before the bytes can leave
+        self._ledger.intent_sent(coid, symbol, body, fresh=client_order_id is None)
         order = await self._drive(coid, symbol, body)
         self._ledger.placed(order)
         return order
