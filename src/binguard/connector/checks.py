@@ -14,7 +14,7 @@ MAX_NUM_* counts, MAX_POSITION) is left to the exchange: it cannot be judged loc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -81,11 +81,17 @@ _PEGGABLE = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_L
 _ICEBERG = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 _DECIMALS = ("quantity", "quoteOrderQty", "price", "stopPrice", "icebergQty")
 _INTEGERS = ("trailingDelta", "pegOffsetValue", "strategyId", "strategyType")
+_NUMERIC = (*_DECIMALS, *_INTEGERS)
 # filters.md §TRAILING_DELTA: which bounds apply ("above" for STOP_LOSS BUY, TAKE_PROFIT SELL...).
 _ABOVE = frozenset(
     {("STOP_LOSS", "BUY"), ("STOP_LOSS_LIMIT", "BUY"), ("TAKE_PROFIT", "SELL")}
     | {("TAKE_PROFIT_LIMIT", "SELL")}
 )
+
+
+_PRICE_KEYS = ("minPrice", "maxPrice", "tickSize")
+_LOT_KEYS = ("minQty", "maxQty", "stepSize")
+_RANGE_KEYS = {"PRICE_FILTER": _PRICE_KEYS, "LOT_SIZE": _LOT_KEYS, "MARKET_LOT_SIZE": _LOT_KEYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,23 @@ class SymbolRules:
     order_types: frozenset[str]
     iceberg_allowed: bool
     filters: Mapping[str, Mapping[str, Any]]
+    # (min, max, step) of PRICE_FILTER, LOT_SIZE and MARKET_LOT_SIZE, parsed once: every order
+    # reads them (0 disables a bound, as in filters.md)
+    ranges: Mapping[str, tuple[Decimal, Decimal, Decimal]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        ranges = {}
+        for name, keys in _RANGE_KEYS.items():
+            spec = self.filters.get(name)
+            if spec is not None:
+                ranges[name] = (
+                    _bound(spec.get(keys[0], "0")),
+                    _bound(spec.get(keys[1], "0")),
+                    _bound(spec.get(keys[2], "0")),
+                )
+        object.__setattr__(self, "ranges", ranges)
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> SymbolRules:
@@ -125,8 +148,12 @@ def check_order(
     if needed is None:
         name = _name(prefix, "type")
         raise ParamError(f"{name} {order_type!r} is not an order type", param=name)
+    get = params.get
     for any_of in needed:
-        if not any(params.get(p) for p in any_of):
+        for p in any_of:
+            if get(p):
+                break
+        else:
             name = _name(prefix, any_of[0])
             raise ParamError(f"a {order_type} order needs {name}", param=name)
     numbers = _numbers(params, prefix)
@@ -142,8 +169,9 @@ def _name(names: Mapping[str, str], param: str) -> str:
 def _numbers(params: Mapping[str, str], prefix: Mapping[str, str]) -> dict[str, Decimal]:
     """The numeric parameters, parsed; a value that is not a positive number is a ParamError."""
     out: dict[str, Decimal] = {}
-    for key in (*_DECIMALS, *_INTEGERS):
-        raw = params.get(key)
+    get = params.get
+    for key in _NUMERIC:
+        raw = get(key)
         if raw is None:
             continue
         try:
@@ -194,13 +222,17 @@ def _check_filters(
         name = _name(prefix, "icebergQty")
         raise ParamError(f"{rules.symbol} does not allow iceberg orders", param=name)
     f = rules.filters
-    for key in ("price", "stopPrice"):
-        if key in n and "PRICE_FILTER" in f:
-            _in_range(n[key], f["PRICE_FILTER"], ("minPrice", "maxPrice", "tickSize"), key, prefix)
+    price_range = rules.ranges.get("PRICE_FILTER")
+    if price_range is not None:
+        for key in ("price", "stopPrice"):
+            if key in n:
+                _in_range(n[key], price_range, _PRICE_KEYS, key, prefix)
     lot = "MARKET_LOT_SIZE" if order_type == "MARKET" else "LOT_SIZE"
-    for key in ("quantity", "icebergQty"):
-        if key in n and lot in f and not (key == "icebergQty" and lot != "LOT_SIZE"):
-            _in_range(n[key], f[lot], ("minQty", "maxQty", "stepSize"), key, prefix, name=lot)
+    lot_range = rules.ranges.get(lot)
+    if lot_range is not None:
+        for key in ("quantity", "icebergQty"):
+            if key in n and not (key == "icebergQty" and lot != "LOT_SIZE"):
+                _in_range(n[key], lot_range, _LOT_KEYS, key, prefix, name=lot)
     _check_notional(order_type, n, f, prefix)
     if "icebergQty" in n and "quantity" in n and "ICEBERG_PARTS" in f:
         parts = -(-n["quantity"] // n["icebergQty"])  # CEIL(qty / icebergQty)
@@ -215,7 +247,7 @@ def _check_filters(
 
 def _in_range(
     value: Decimal,
-    spec: Mapping[str, Any],
+    bounds: tuple[Decimal, Decimal, Decimal],
     keys: tuple[str, str, str],
     param: str,
     prefix: Mapping[str, str],
@@ -223,10 +255,8 @@ def _in_range(
     name: str = "PRICE_FILTER",
 ) -> None:
     """filters.md PRICE_FILTER / LOT_SIZE: min <= value <= max and value % step == 0; a 0 bound
-    disables that rule."""
-    low = _bound(spec.get(keys[0], "0"))
-    high = _bound(spec.get(keys[1], "0"))
-    step = _bound(spec.get(keys[2], "0"))
+    disables that rule. `bounds`: the filter's (min, max, step) (`SymbolRules.ranges`)."""
+    low, high, step = bounds
     if low and value < low:
         why = f"below {keys[0]} {low}"
     elif high and value > high:

@@ -74,8 +74,8 @@ _INSERT_ROW = (
     "INSERT OR IGNORE INTO orders (client_order_id, symbol, params, stage, attempts, created_ms,"
     " updated_ms, order_id, status) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)"
 )
-COMMIT_AFTER_S = 0.25  # a deferred write waits at most this long for a commit (event loop time)
-COMMIT_BATCH = 1024  # ... or until this many deferred writes are waiting
+COMMIT_AFTER_S = 1.0  # a deferred write waits at most this long for a commit (event loop time)
+COMMIT_BATCH = 4096  # ... or until this many deferred writes are waiting
 # A deferred write: (statement, values, many: values is a list of rows for executemany).
 Deferred = tuple[str, Any, bool]
 
