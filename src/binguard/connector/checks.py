@@ -140,6 +140,8 @@ def check_order(
     for a single order) break. `rules` None: the symbol's filters are not known; only the type's
     rules are checked. `names`: what the request calls each parameter when it differs (an order
     list's leg: "stopPrice" → "aboveStopPrice"), so the error names what the caller sent."""
+    if rules is not None and _plain_and_valid(params, rules):
+        return
     prefix = names or {}
     order_type, side = params.get("type", ""), params.get("side", "")
     if side not in SIDES:
@@ -160,6 +162,47 @@ def check_order(
     _check_combinations(order_type, params, prefix)
     if rules is not None:
         _check_filters(order_type, side, numbers, rules, prefix)
+
+
+# What a plain LIMIT / LIMIT_MAKER order may hold for `_plain_and_valid` (a list's leg holds a
+# subset): anything else (a stop, a peg, an iceberg, a strategy...) takes the full check.
+_PLAIN_KEYS = frozenset(
+    {"symbol", "side", "type", "timeInForce", "quantity", "price", "newClientOrderId"}
+    | {"newOrderRespType", "selfTradePreventionMode"}
+)
+_NO_NAMES: Mapping[str, str] = {}
+
+
+def _plain_and_valid(params: Mapping[str, str], rules: SymbolRules) -> bool:
+    """True when `params` is a plain LIMIT or LIMIT_MAKER order that passes every rule
+    check_order applies; False sends it through the full check, which finds what is wrong (or
+    that nothing is). The usual order, checked without scanning for the rules it cannot break:
+    the same rules, the same functions, so the two paths cannot disagree on a valid order."""
+    order_type = params.get("type")
+    if order_type == "LIMIT":
+        if not params.get("timeInForce"):
+            return False
+    elif order_type != "LIMIT_MAKER":
+        return False
+    if params.get("side") not in SIDES or not _PLAIN_KEYS.issuperset(params):
+        return False
+    if rules.order_types and order_type not in rules.order_types:
+        return False
+    try:
+        n = {"price": Decimal(params["price"]), "quantity": Decimal(params["quantity"])}
+        for value in n.values():
+            if not value.is_finite() or value <= 0:
+                return False
+        price_range = rules.ranges.get("PRICE_FILTER")
+        if price_range is not None:
+            _in_range(n["price"], price_range, _PRICE_KEYS, "price", _NO_NAMES)
+        lot_range = rules.ranges.get("LOT_SIZE")
+        if lot_range is not None:
+            _in_range(n["quantity"], lot_range, _LOT_KEYS, "quantity", _NO_NAMES, name="LOT_SIZE")
+        _check_notional(order_type, n, rules.filters, _NO_NAMES)
+    except (KeyError, ArithmeticError, FilterError):  # (InvalidOperation is an ArithmeticError)
+        return False
+    return True
 
 
 def _name(names: Mapping[str, str], param: str) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
+
 from .journal_stage import JournalError, Stage
 
 __all__ = ["EditEntry", "EditRecords", "LegEntry", "ListEntry", "ListRecords"]
@@ -105,7 +107,7 @@ class _Records:
             found = self._db.execute(
                 f"SELECT params FROM {self.table} WHERE {self.key} = ?", (key,)
             ).fetchone()
-            if found is None or found[0] != columns["params"]:
+            if found is None or json.loads(found[0]) != json.loads(str(columns["params"])):
                 raise JournalError(f"{self.key} {key!r} is already used for another one") from None
             return False
         return True
@@ -171,7 +173,7 @@ class ListRecords(_Records):
         `sent`, also its first send, in the same commit (nothing awaits between this and the
         bytes leaving, so no crash point is lost). True when written; False when the list is
         already journalled with these params (a repeat: the caller takes the two-step path)."""
-        encoded = json.dumps(dict(params), sort_keys=True)
+        encoded = _encode(params)
         if sent and self._is_new(list_id):
             record: dict[str, Any] = {"t": "l", "l": list_id, "s": symbol, "k": kind, "p": encoded}
             record |= {"legs": [list(leg) for leg in legs], "m": _now_ms()}
@@ -371,6 +373,14 @@ _MARK_LEGS = "UPDATE legs SET order_id = ?, status = COALESCE(?, status) WHERE c
 
 def _leg_rows(legs: Sequence[tuple[str, int, str | None]]) -> list[tuple[int, str | None, str]]:
     return [(order_id, status, coid) for coid, order_id, status in legs]
+
+
+def _encode(params: Mapping[str, str]) -> str:
+    """A list's or edit's params as stored: JSON, keys sorted (compared parsed: journals written
+    before held json.dumps' spacing)."""
+    return orjson.dumps(
+        params if type(params) is dict else dict(params), option=orjson.OPT_SORT_KEYS
+    ).decode()
 
 
 def _now_ms() -> int:
