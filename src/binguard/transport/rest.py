@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import quote
 
 from binguard.errors import (
@@ -124,14 +124,12 @@ def encode_query(params: Mapping[str, object] | None) -> str:
         return ""
     if {*map(type, params.values())} == _STR_ONLY:  # the usual request: no Python loop
         # (a name that is not a str raises TypeError here, as it always did)
-        query = "&".join(map("=".join, params.items()))
+        query = "&".join(map("=".join, cast(Mapping[str, str], params).items()))
         count = len(params)
     else:  # a number, a bool, a None (left out)...
         # (k + "=": a name that is not a str raises TypeError here, as it always did)
         parts = [
-            k + "=" + (v if type(v) is str else _fmt(v))
-            for k, v in params.items()
-            if v is not None
+            k + "=" + (v if type(v) is str else _fmt(v)) for k, v in params.items() if v is not None
         ]
         query = "&".join(parts)
         count = len(parts)
