@@ -18,11 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+import orjson
 import pytest
 
 from binguard.connector.client import SpotConnector
-import orjson
-
 from binguard.connector.journal import COMMIT_BATCH, JournalError, OrderJournal, Stage
 from binguard.sim import Simulator
 
@@ -41,6 +40,11 @@ def on_disk(path: Path, coid: str) -> tuple[str, int] | None:
         with OrderJournal(f"{tmp}/j.db") as j:
             entry = j.get(coid)
     return (entry.stage.value, entry.attempts) if entry else None
+
+
+def log_size(path: Path) -> int:
+    """Bytes in the journal's intent log."""
+    return Path(f"{path}-intents").stat().st_size
 
 
 def committed(path: Path, coid: str) -> tuple[str, int] | None:
@@ -87,7 +91,7 @@ async def test_deferred_writes_wait_for_a_commit_and_reads_see_them(tmp_path: Pa
         assert j.stage("a") == (Stage.ACKED, "NEW") and j.pending() == []  # reads see it
         j.mark_acked("a", 42, "FILLED", soon=True)
         await until(lambda: committed(path, "a") == ("acked", 1), what="the deferred commit")
-        assert Path(f"{path}-intents").stat().st_size == 0  # emptied once committed
+        assert log_size(path) == 0  # emptied once committed
         entry = j.get("a")
         assert entry is not None and (entry.order_id, entry.status) == (42, "FILLED")
 
@@ -119,7 +123,7 @@ def test_an_intent_log_left_by_a_crash_is_applied_once(tmp_path: Path) -> None:
             ("done", Stage.ACKED, 1),
         ]
         assert [e.client_order_id for e in j.pending()] == ["new"]
-    assert Path(f"{path}-intents").stat().st_size == 0
+    assert log_size(path) == 0
 
 
 def test_without_an_event_loop_an_acked_write_commits_at_once(tmp_path: Path) -> None:

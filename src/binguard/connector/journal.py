@@ -160,6 +160,9 @@ class OrderJournal:
         if len(self._later) >= COMMIT_BATCH:
             self.flush()
             return
+        due = self._flush_on
+        if due is not None and due.is_running():
+            return  # a commit is due on the running loop (one check, not a loop look-up)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop: nothing comes "soon", commit now

@@ -27,6 +27,7 @@ that one request; the entry stays pending for a later `recover()` with good cred
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -49,6 +50,19 @@ from .options import ConnectorOptions
 from .reconcile import settle
 
 __all__ = ["OrderManager", "OrderSocket", "OutcomeUnknown"]
+
+_IDS_PER_DRAW = 64
+# Every manager's ids drawn ahead, forgotten in a forked child (which would else draw the
+# parent's next ids: the same client order ids twice).
+_DRAWN: weakref.WeakSet[OrderManager] = weakref.WeakSet()
+
+
+def _forget_drawn() -> None:
+    for manager in _DRAWN:
+        manager._random.clear()
+
+
+os.register_at_fork(after_in_child=_forget_drawn)
 
 
 class OrderSocket(Protocol):
@@ -79,11 +93,18 @@ class OrderManager:
         self._options = options
         self.ws = ws
         self.rules = RulesBook()  # symbols' filters from exchangeInfo, for the local checks
+        self._random: list[str] = []  # 96-bit hex ids drawn ahead (new_client_order_id)
+        _DRAWN.add(self)
 
     def new_client_order_id(self) -> str:
         # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters: 96 random bits in hex
-        # (os.urandom, as uuid4 draws them, without building a UUID).
-        return f"{self._options.client_order_id_prefix}-{os.urandom(12).hex()}"
+        # (os.urandom, as uuid4 draws them, without building a UUID), drawn 64 ids at a time:
+        # one system call, not one per order.
+        pool = self._random
+        if not pool:
+            raw = os.urandom(12 * _IDS_PER_DRAW).hex()
+            pool.extend(raw[i : i + 24] for i in range(0, len(raw), 24))
+        return f"{self._options.client_order_id_prefix}-{pool.pop()}"
 
     # -- placement --------------------------------------------------------------------------------
     async def place(self, params: Mapping[str, object], client_order_id: str | None) -> Order:
