@@ -168,13 +168,15 @@ class ListRecords(_Records):
         legs: Sequence[tuple[str, str]],
         *,
         sent: bool = False,
+        fresh: bool = False,
     ) -> bool:
         """The list and every leg's (client order id, role), before anything is sent — with
-        `sent`, also its first send, in the same commit (nothing awaits between this and the
+        `sent`, also its first send, in the same write (`fresh`: every id was drawn just now,
+        orders.py, so none is looked up) (nothing awaits between this and the
         bytes leaving, so no crash point is lost). True when written; False when the list is
         already journalled with these params (a repeat: the caller takes the two-step path)."""
         encoded = _encode(params)
-        if sent and self._is_new(list_id):
+        if sent and (fresh or self._is_new(list_id, legs)):
             record: dict[str, Any] = {"t": "l", "l": list_id, "s": symbol, "k": kind, "p": encoded}
             record |= {"legs": [list(leg) for leg in legs], "m": _now_ms()}
             self._journal.log_intent(record)  # durable now; the rows follow (module docstring)
@@ -198,14 +200,25 @@ class ListRecords(_Records):
             raise
         return new
 
-    def _is_new(self, list_id: str) -> bool:
-        """No entry and no deferred write for `list_id` (then its intent may be deferred)."""
+    def _is_new(self, list_id: str, legs: Sequence[tuple[str, str]]) -> bool:
+        """No entry and no deferred write for `list_id`, and no leg id journalled already (then
+        its intent may be deferred; else the two-step path decides, refusing a reused leg id)."""
         if self._journal.deferred(list_id):
             return False
+        self._flush()  # (a leg id may be in a deferred write of another list)
         found = self._db.execute(
             "SELECT 1 FROM lists WHERE list_client_id = ?", (list_id,)
         ).fetchone()
-        return found is None
+        if found is not None:
+            return False
+        marks = ", ".join("?" for _ in legs)
+        return (
+            self._db.execute(
+                f"SELECT 1 FROM legs WHERE client_order_id IN ({marks})",
+                [coid for coid, _ in legs],
+            ).fetchone()
+            is None
+        )
 
     @staticmethod
     def intent_rows(record: Mapping[str, Any]) -> list[tuple[str, Any, bool]]:

@@ -59,10 +59,14 @@ class ListLedger:
         legs: Sequence[tuple[str, str]],
         *,
         sent: bool = False,
+        fresh: bool = False,
     ) -> bool:
-        """Journal the list (with `sent`, and its first send, in one commit); False when it was
-        journalled already (then `list_sent` moves it, as for every later send)."""
-        return self.journal.lists.record_intent(list_id, symbol, kind, params, legs, sent=sent)
+        """Journal the list (with `sent`, and its first send, in one write); False when it was
+        journalled already (then `list_sent` moves it, as for every later send). `fresh`: the
+        list's and legs' ids were all drawn just now (not looked up)."""
+        return self.journal.lists.record_intent(
+            list_id, symbol, kind, params, legs, sent=sent, fresh=fresh
+        )
 
     def list_sent(self, list_id: str) -> None:
         if self._move(self.journal.lists, list_id, Stage.SENT):
