@@ -34,7 +34,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -99,6 +99,7 @@ class OrderJournal:
             self._later: list[Deferred] = []
             self._later_ids: set[str] = set()
             self._rows: dict[str, int] = {}  # a deferred first send's row: its index in _later
+            self._generation = 0  # +1 each time the deferred writes are taken for a commit
             self._flush_on: asyncio.AbstractEventLoop | None = None  # a flush is scheduled there
             self.lists = ListRecords(self._db, self)  # order lists and their legs (schema v2)
             self.edits = EditRecords(self._db, self)  # cancel-replaces and amendments (schema v2)
@@ -181,6 +182,20 @@ class OrderJournal:
     def deferred(self, key: str) -> bool:
         """Whether a deferred write about `key` waits for its commit."""
         return key in self._later_ids
+
+    def deferred_at(self) -> tuple[int, int]:
+        """Where the next deferred write waits: give it to `redefer` to replace it (and the
+        ones after it) while they still wait."""
+        return self._generation, len(self._later)
+
+    def redefer(self, at: tuple[int, int], writes: Sequence[Deferred]) -> bool:
+        """Replace the deferred writes from `at` on with `writes` (as many) when they still
+        wait; False (nothing replaced) once they were committed."""
+        generation, start = at
+        if generation != self._generation or start + len(writes) > len(self._later):
+            return False
+        self._later[start : start + len(writes)] = writes
+        return True
 
     def __enter__(self) -> OrderJournal:
         return self
@@ -328,6 +343,7 @@ class OrderJournal:
             return self._db.execute(sql, args)
         later, ids = self._later, self._later_ids
         self._later, self._later_ids = [], set()
+        self._generation += 1  # what deferred_at() handed out no longer points at them
         self._rows.clear()  # (kept back after a failed commit, an ACKED write is an UPDATE)
         committed = False
         try:

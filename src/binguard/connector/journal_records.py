@@ -73,6 +73,10 @@ class Deferrer(Protocol):
 
     def deferred(self, key: str) -> bool: ...
 
+    def deferred_at(self) -> tuple[int, int]: ...
+
+    def redefer(self, at: tuple[int, int], writes: Sequence[tuple[str, Any, bool]]) -> bool: ...
+
 
 class _Records:
     """Stage writes shared by lists and edits: one table, one key column. Every statement
@@ -88,6 +92,9 @@ class _Records:
         # (stage, status) of entries written through the deferred path and still open here:
         # `stage_of` answers them without committing (only entries in flight: it stays small).
         self._open: dict[str, tuple[Stage, str | None]] = {}
+        # A new entry's deferred intent rows: where they wait (Deferrer.deferred_at) and the
+        # intent log record they came from, so its outcome can be written into them.
+        self._unwritten: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
 
     def _insert(self, key: str, columns: Mapping[str, object], stage: Stage = Stage.INTENT) -> bool:
         """Insert a new intent (or, `stage` SENT, the intent and its first send at once); False
@@ -114,6 +121,7 @@ class _Records:
 
     def _update(self, key: str, assignments: str, values: tuple[Any, ...]) -> None:
         # `assignments` are fixed column lists from this module, never user input.
+        self._unwritten.pop(key, None)
         self._flush()
         cur = self._db.execute(
             f"UPDATE {self.table} SET {assignments}, updated_ms = ? WHERE {self.key} = ?",
@@ -180,6 +188,7 @@ class ListRecords(_Records):
             record: dict[str, Any] = {"t": "l", "l": list_id, "s": symbol, "k": kind, "p": encoded}
             record |= {"legs": [list(leg) for leg in legs], "m": _now_ms()}
             self._journal.log_intent(record)  # durable now; the rows follow (module docstring)
+            self._unwritten[list_id] = (self._journal.deferred_at(), record)
             for statement, values, many in self.intent_rows(record):
                 self._journal.defer(statement, values, list_id, many=many)
             self._open[list_id] = (Stage.SENT, None)
@@ -221,21 +230,24 @@ class ListRecords(_Records):
         )
 
     @staticmethod
-    def intent_rows(record: Mapping[str, Any]) -> list[tuple[str, Any, bool]]:
+    def intent_rows(
+        record: Mapping[str, Any],
+        outcome: tuple[Stage, str | None, int | None] | None = None,
+        told: Mapping[str, tuple[int, str | None]] | None = None,
+    ) -> list[tuple[str, Any, bool]]:
         """The rows of a list's intent and first send from its intent log record: (statement,
-        values, many). "OR IGNORE": applied again after a crash, they change nothing."""
+        values, many). "OR IGNORE": applied again after a crash, they change nothing. With the
+        answer's `outcome` (the list's stage, status, id) and the legs it `told` (client order
+        id → order id, status), the rows as settle() would leave them: one write each."""
         lid, now = record["l"], record["m"]
+        stage, status, order_list_id = outcome or (Stage.SENT, None, None)
+        told = told or {}
+        row = (lid, record["s"], record["k"], record["p"], stage.value, now, _now_ms())
         return [
+            (_INSERT_LIST, (*row, order_list_id, status), False),
             (
-                "INSERT OR IGNORE INTO lists (list_client_id, symbol, kind, params, stage,"
-                " attempts, created_ms, updated_ms) VALUES (?, ?, ?, ?, 'sent', 1, ?, ?)",
-                (lid, record["s"], record["k"], record["p"], now, now),
-                False,
-            ),
-            (
-                "INSERT OR IGNORE INTO legs (client_order_id, list_client_id, role)"
-                " VALUES (?, ?, ?)",
-                [(coid, lid, role) for coid, role in record["legs"]],
+                _INSERT_LEGS,
+                [(coid, lid, role, *told.get(coid, (None, None))) for coid, role in record["legs"]],
                 True,
             ),
         ]
@@ -268,8 +280,14 @@ class ListRecords(_Records):
         """The legs the exchange told and, when given, the list's (stage, status, id): one
         commit. `soon`: it may wait for the journal's next commit (a crash that loses it leaves
         the entry as it was, for `recover()` to settle by the list's id; journal.py)."""
+        unwritten = self._unwritten.pop(list_id, None)
         if soon:
             self._open.pop(list_id, None)
+            if unwritten is not None:  # its rows wait too: written as they end up, at once
+                at, record = unwritten
+                told = {coid: (order_id, status) for coid, order_id, status in legs}
+                if self._journal.redefer(at, self.intent_rows(record, outcome, told)):
+                    return
             self._journal.defer(_MARK_LEGS, _leg_rows(legs), list_id, many=True)
             if outcome is not None:
                 stage, status, order_list_id = outcome
@@ -381,6 +399,14 @@ def _edit(row: tuple[Any, ...]) -> EditEntry:
     )  # fmt: skip
 
 
+_INSERT_LIST = (
+    "INSERT OR IGNORE INTO lists (list_client_id, symbol, kind, params, stage, attempts,"
+    " created_ms, updated_ms, order_list_id, status) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
+)
+_INSERT_LEGS = (
+    "INSERT OR IGNORE INTO legs (client_order_id, list_client_id, role, order_id, status)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
 _MARK_LEGS = "UPDATE legs SET order_id = ?, status = COALESCE(?, status) WHERE client_order_id = ?"
 
 
