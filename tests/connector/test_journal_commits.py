@@ -192,3 +192,57 @@ async def test_an_acked_write_lost_to_kill9_is_recovered(sim: Simulator, tmp_pat
     assert sum(r["method"] == "POST" for r in sim.state.requests) == posts  # nothing re-sent
     held = [o for o in await ground_truth(sim) if o["clientOrderId"] == "bg-killed"]
     assert [o["orderId"] for o in held] == [order_id]
+
+
+def test_a_list_intent_in_the_log_is_applied_with_its_legs(tmp_path: Path) -> None:
+    """A list's intent and first send left in the intent log by a crash: the list SENT, every
+    leg known by its client order id, for recover() to look up."""
+    path = tmp_path / "j.db"
+    OrderJournal(path).close()
+    record = {
+        "t": "l", "l": "list-1", "s": "BTCUSDT", "k": "OTO", "p": '{"symbol":"BTCUSDT"}',
+        "legs": [["leg-w", "working"], ["leg-p", "pending"]], "m": 5,
+    }  # fmt: skip
+    Path(f"{path}-intents").write_bytes(orjson.dumps(record) + b"\n")
+    with OrderJournal(path) as j:
+        entry = j.lists.get("list-1")
+        assert entry is not None and (entry.stage, entry.attempts) == (Stage.SENT, 1)
+        assert [(leg.client_order_id, leg.role) for leg in entry.legs] == [
+            ("leg-w", "working"),
+            ("leg-p", "pending"),
+        ]
+        assert j.lists.leg_list("leg-p") == "list-1"
+
+
+async def test_a_list_answered_before_the_commit_is_written_once_as_it_ended(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.db"
+    with OrderJournal(path, commit_after=60) as j:
+        legs = [("leg-w", "working"), ("leg-p", "pending")]
+        assert j.lists.record_intent(
+            "l1", "BTCUSDT", "OTO", {"a": "1"}, legs, sent=True, fresh=True
+        )
+        assert j.lists.stage_of("l1") == (Stage.SENT, None)
+        j.lists.settle("l1", [("leg-w", 11, "EXPIRED"), ("leg-p", 12, "EXPIRED")],
+                       (Stage.FINAL, "ALL_DONE", 7), soon=True)  # fmt: skip
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            assert db.execute("SELECT COUNT(*) FROM lists").fetchone() == (0,)  # not yet
+        entry = j.lists.get("l1")  # a read commits it
+        assert entry is not None
+        assert (entry.stage, entry.status, entry.order_list_id) == (Stage.FINAL, "ALL_DONE", 7)
+        assert [(leg.order_id, leg.status) for leg in entry.legs] == [
+            (11, "EXPIRED"),
+            (12, "EXPIRED"),
+        ]
+        assert log_size(path) == 0
+
+
+def test_a_leg_id_used_by_another_list_is_refused(tmp_path: Path) -> None:
+    with OrderJournal(tmp_path / "j.db") as j:
+        j.lists.record_intent("l1", "BTCUSDT", "OTO", {"a": "1"}, [("leg", "working")], sent=True)
+        with pytest.raises(JournalError):
+            j.lists.record_intent(
+                "l2", "BTCUSDT", "OTO", {"a": "2"}, [("leg", "working")], sent=True
+            )
+        assert j.lists.get("l2") is None

@@ -204,6 +204,11 @@ class ListRecords(_Records):
                     [(coid, list_id, role) for coid, role in legs],
                 )
             self._db.execute("COMMIT")
+        except sqlite3.IntegrityError:  # (the list's own id is handled by _insert)
+            self._db.execute("ROLLBACK")
+            raise JournalError(
+                f"a leg's client order id of list {list_id!r} is used already"
+            ) from None
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
