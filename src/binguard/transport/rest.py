@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from binguard.errors import (
@@ -99,7 +99,6 @@ def _fmt(value: object) -> str:
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 _PLAIN_QUERY = re.compile(r"[A-Za-z0-9_.~=&-]*").fullmatch  # the same, and the separators
 _KEYS: dict[str, str] = {}  # parameter names, encoded once (a handful of fixed names)
-_STR_ONLY = {str}
 
 
 def _encoded(text: str) -> str:
@@ -122,20 +121,14 @@ def encode_query(params: Mapping[str, object] | None) -> str:
     and only when it holds a character that needs it."""
     if not params:
         return ""
-    if {*map(type, params.values())} == _STR_ONLY:  # the usual request: no Python loop
-        # (a name that is not a str raises TypeError here, as it always did)
-        query = "&".join(map("=".join, cast(Mapping[str, str], params).items()))
-        count = len(params)
-    else:  # a number, a bool, a None (left out)...
-        # (k + "=": a name that is not a str raises TypeError here, as it always did)
-        parts = [
-            k + "=" + (v if type(v) is str else _fmt(v)) for k, v in params.items() if v is not None
-        ]
-        query = "&".join(parts)
-        count = len(parts)
+    # (k + "=": a name that is not a str raises TypeError here, as it always did)
+    parts = [
+        k + "=" + (v if type(v) is str else _fmt(v)) for k, v in params.items() if v is not None
+    ]
+    query = "&".join(parts)
     # The usual case, one check for all: only unreserved characters besides the separators, and
     # no more separators than the parts put there (else a name or value holds one: encode it).
-    if _PLAIN_QUERY(query) and query.count("=") == count == query.count("&") + 1:
+    if _PLAIN_QUERY(query) and query.count("=") == len(parts) == query.count("&") + 1:
         return query
     return "&".join(
         [
