@@ -246,3 +246,20 @@ def test_a_leg_id_used_by_another_list_is_refused(tmp_path: Path) -> None:
                 "l2", "BTCUSDT", "OTO", {"a": "2"}, [("leg", "working")], sent=True
             )
         assert j.lists.get("l2") is None
+
+
+async def test_a_second_journal_on_a_file_in_use_commits_its_intents_at_once(
+    tmp_path: Path,
+) -> None:
+    """One journal holds a file's intent log; another opened on the same file meanwhile writes
+    its intents to SQLite before they leave, and never empties the first one's log."""
+    path = tmp_path / "j.db"
+    with OrderJournal(path, commit_after=60) as first:
+        assert first.record_first_send("a", "BTCUSDT", {"side": "BUY"})
+        assert committed(path, "a") is None and log_size(path) > 0
+        with OrderJournal(path, commit_after=60) as second:
+            assert not second.defers_intents
+            assert second.record_first_send("b", "BTCUSDT", {"side": "SELL"})
+            assert committed(path, "b") == ("sent", 1)
+            assert log_size(path) > 0  # the first one's intent is still there
+        assert on_disk(path, "a") == ("sent", 1)

@@ -107,12 +107,22 @@ class OrderJournal:
             # UNKNOWN) and has not seen settle: `stage()` answers them without a read. Only
             # orders in flight, so it stays small; this journal is its file's only writer.
             self._open: dict[str, tuple[Stage, str | None]] = {}
+            # New intents may wait for a commit when they are in the intent log, or when
+            # nothing is durable anyway (a journal in memory); not when another journal holds
+            # this file's log (then each is committed before its bytes leave, as before).
+            self.defers_intents = True
             if self.path not in (":memory:", ""):
-                self._log = IntentLog(log_path(self.path))
-                self._replay(self._log)
+                try:
+                    self._log = IntentLog(log_path(self.path))
+                except BlockingIOError:
+                    self.defers_intents = False
+                else:
+                    self._replay(self._log)
         except (sqlite3.DatabaseError, OSError) as exc:
             if self._log is not None:
                 self._log.close()
+            with contextlib.suppress(sqlite3.Error, AttributeError):
+                self._db.close()
             raise JournalError(f"cannot open order journal {self.path!r}: {exc}") from exc
         except SchemaError as exc:
             self._db.close()
@@ -227,8 +237,8 @@ class OrderJournal:
         returns (in the intent log; module docstring): the bytes may leave. `fresh`: the caller
         drew the id just now from 96 random bits (orders.py), so it is not looked up."""
         coid = client_order_id
-        if not fresh and (
-            coid in self._later_ids or self._db.execute(_EXISTS, (coid,)).fetchone() is not None
+        if not self.defers_intents or (
+            not fresh and (coid in self._later_ids or self._db.execute(_EXISTS, (coid,)).fetchone())
         ):
             self.flush()
             return self._insert(coid, symbol, params, Stage.SENT)  # refused, or False

@@ -13,11 +13,14 @@ so nothing was sent). The records are intents only — applying one is "insert i
 record applied twice (a crash after the SQLite commit, before the log was emptied) changes
 nothing. The log is emptied after every commit that applied it.
 
-The file is `<journal path>-intents`; a journal kept in memory has none.
+The file is `<journal path>-intents`; a journal kept in memory has none. One journal holds it
+(an advisory lock): another `OrderJournal` opened on the same file meanwhile writes its intents
+to SQLite at once, as before this log existed, so no log is emptied under a writer's feet.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 from typing import Any
 
@@ -34,8 +37,15 @@ class IntentLog:
     """One journal's append-only intent file (see the module docstring)."""
 
     def __init__(self, path: str) -> None:
+        """Open (or create) the log and take it: BlockingIOError when another journal holds it
+        (the lock goes with the process, so a killed writer's log is free at once)."""
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            raise
         self.dirty = os.fstat(self._fd).st_size > 0  # holds lines not yet emptied
 
     def append(self, record: dict[str, Any]) -> None:

@@ -69,6 +69,8 @@ class Deferrer(Protocol):
 
     def defer(self, statement: str, values: Any, key: str, *, many: bool = False) -> None: ...
 
+    defers_intents: bool
+
     def log_intent(self, record: dict[str, Any]) -> None: ...
 
     def deferred(self, key: str) -> bool: ...
@@ -184,7 +186,7 @@ class ListRecords(_Records):
         bytes leaving, so no crash point is lost). True when written; False when the list is
         already journalled with these params (a repeat: the caller takes the two-step path)."""
         encoded = _encode(params)
-        if sent and (fresh or self._is_new(list_id, legs)):
+        if sent and self._journal.defers_intents and (fresh or self._is_new(list_id, legs)):
             record: dict[str, Any] = {"t": "l", "l": list_id, "s": symbol, "k": kind, "p": encoded}
             record |= {"legs": [list(leg) for leg in legs], "m": _now_ms()}
             self._journal.log_intent(record)  # durable now; the rows follow (module docstring)
