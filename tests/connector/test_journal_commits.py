@@ -18,11 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import orjson
 import pytest
 
 from binguard.connector.client import SpotConnector
 from binguard.connector.journal import COMMIT_BATCH, JournalError, OrderJournal, Stage
+from binguard.connector.journal_log import SIZE, encode_line
 from binguard.sim import Simulator
 
 from .conftest import FAST, MakeConnector, credentials, ground_truth, load_faults, until
@@ -43,8 +43,14 @@ def on_disk(path: Path, coid: str) -> tuple[str, int] | None:
 
 
 def log_size(path: Path) -> int:
-    """Bytes in the journal's intent log."""
-    return Path(f"{path}-intents").stat().st_size
+    """Bytes of records in the journal's intent log (the rest of the file is zeros)."""
+    data = Path(f"{path}-intents").read_bytes()
+    return len(data.rstrip(b"\0"))
+
+
+def write_log(path: Path, records: bytes) -> None:
+    """An intent log as a crash left it: `records`, then zeros."""
+    Path(f"{path}-intents").write_bytes(records + bytes(SIZE - len(records)))
 
 
 def committed(path: Path, coid: str) -> tuple[str, int] | None:
@@ -113,10 +119,11 @@ def test_an_intent_log_left_by_a_crash_is_applied_once(tmp_path: Path) -> None:
         j.mark_sent("done")
         j.mark_acked("done", 7, "FILLED")
     lines = [
-        orjson.dumps({"t": "o", "c": c, "s": "BTCUSDT", "p": '{"side":"BUY"}', "m": 1})
+        encode_line({"t": "o", "c": c, "s": "BTCUSDT", "p": '{"side":"BUY"}', "m": 1})
         for c in ("done", "new")
     ]
-    Path(f"{path}-intents").write_bytes(b"\n".join(lines) + b'\n{"t": "o", "c": "cut')
+    cut = encode_line({"t": "o", "c": "cut", "s": "BTCUSDT", "p": "{}", "m": 1})[:-9]
+    write_log(path, b"".join(lines) + cut)
     with OrderJournal(path) as j:
         assert [(e.client_order_id, e.stage, e.attempts) for e in j.all()] == [
             ("new", Stage.SENT, 1),  # created_ms 1: listed first
@@ -203,7 +210,7 @@ def test_a_list_intent_in_the_log_is_applied_with_its_legs(tmp_path: Path) -> No
         "t": "l", "l": "list-1", "s": "BTCUSDT", "k": "OTO", "p": '{"symbol":"BTCUSDT"}',
         "legs": [["leg-w", "working"], ["leg-p", "pending"]], "m": 5,
     }  # fmt: skip
-    Path(f"{path}-intents").write_bytes(orjson.dumps(record) + b"\n")
+    write_log(path, encode_line(record))
     with OrderJournal(path) as j:
         entry = j.lists.get("list-1")
         assert entry is not None and (entry.stage, entry.attempts) == (Stage.SENT, 1)
@@ -263,3 +270,17 @@ async def test_a_second_journal_on_a_file_in_use_commits_its_intents_at_once(
             assert committed(path, "b") == ("sent", 1)
             assert log_size(path) > 0  # the first one's intent is still there
         assert on_disk(path, "a") == ("sent", 1)
+
+
+async def test_a_full_intent_log_commits_and_goes_on(tmp_path: Path) -> None:
+    """Intents that fill the log: the journal commits what it holds, empties it, and logs on;
+    every intent ends up in the file."""
+    path = tmp_path / "j.db"
+    big = {"side": "BUY", "note": "x" * 100_000}
+    with OrderJournal(path, commit_after=60) as j:
+        for i in range(SIZE // 100_000 + 5):
+            assert j.record_first_send(f"o{i}", "BTCUSDT", big, fresh=True)
+        assert committed(path, "o0") == ("sent", 1)  # committed when the log was full
+        assert 0 < log_size(path) < SIZE
+    with OrderJournal(path) as j:
+        assert len(j.pending()) == SIZE // 100_000 + 5

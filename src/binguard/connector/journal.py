@@ -6,8 +6,9 @@ was in flight, and the connector's `recover()` reconciles each entry with the ex
 
 Two files. The journal itself is SQLite in WAL mode with synchronous=NORMAL. Beside it, an
 append-only intent log (journal_log.py, `<path>-intents`) takes a new order's (or order list's)
-intent and first send as one line, one `write()`, before the request's bytes can leave: the
-client order id is durable first, at a few microseconds instead of a SQLite commit. The SQLite
+intent and first send as one line, copied into a shared memory map of the file, before the
+request's bytes can leave: the client order id is durable first, at about a microsecond instead
+of a SQLite commit. The SQLite
 rows follow in batches: `record_first_send`'s row and the answer's ACKED write
 (`mark_acked(..., soon=True)`) wait for the next write that is not deferred, a read that
 concerns them, `COMMIT_AFTER_S`, or `COMMIT_BATCH` deferred writes, whichever comes first, and
@@ -42,8 +43,8 @@ from typing import Any
 
 import orjson
 
-from .journal_log import IntentLog, log_path
-from .journal_records import EditRecords, ListRecords
+from .journal_log import IntentLog, LogFull, log_path
+from .journal_records import _INSERT_LEGS, _INSERT_LIST, EditRecords, ListRecords
 from .journal_schema import SchemaError, migrate
 from .journal_stage import JournalError, Stage
 
@@ -74,6 +75,7 @@ _INSERT_ROW = (
     "INSERT OR IGNORE INTO orders (client_order_id, symbol, params, stage, attempts, created_ms,"
     " updated_ms, order_id, status) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)"
 )
+_ACKED = Stage.ACKED.value  # (read once: an enum member's value is a descriptor call)
 COMMIT_AFTER_S = 1.0  # a deferred write waits at most this long for a commit (event loop time)
 COMMIT_BATCH = 4096  # ... or until this many deferred writes are waiting
 # A deferred write: (statement, values, many: values is a list of rows for executemany).
@@ -187,7 +189,17 @@ class OrderJournal:
         """Make a new intent durable before its bytes leave: one line in the intent log (for
         this module and journal_records.py; a journal in memory has no log)."""
         if self._log is not None:
-            self._log.append(record)
+            try:
+                self._log.append(record)
+            except LogFull:  # commit what the log holds (emptying it), then append
+                if self._later:
+                    self.flush()
+                else:  # (nothing waits: what it holds is committed already)
+                    self._log.empty()
+                try:
+                    self._log.append(record)
+                except LogFull as full:
+                    raise JournalError(f"an intent too large for the journal: {full}") from None
 
     def deferred(self, key: str) -> bool:
         """Whether a deferred write about `key` waits for its commit."""
@@ -287,13 +299,13 @@ class OrderJournal:
         at = self._rows.pop(client_order_id, None)
         if at is not None:  # its row waits too: written ACKED at once (one row, not two writes)
             coid, symbol, encoded, _, created, _, _, _ = self._later[at][1]
-            row = (coid, symbol, encoded, Stage.ACKED.value, created, _now_ms(), order_id, status)
+            row = (coid, symbol, encoded, _ACKED, created, _now_ms(), order_id, status)
             self._later[at] = (_INSERT_ROW, row, False)
             return
         self.defer(
             "UPDATE orders SET stage = ?, order_id = ?, status = ?, updated_ms = ?"
             " WHERE client_order_id = ?",
-            (Stage.ACKED.value, order_id, status, _now_ms(), client_order_id),
+            (_ACKED, order_id, status, _now_ms(), client_order_id),
             client_order_id,
         )
 
@@ -418,18 +430,32 @@ class OrderJournal:
 
 
 _EXISTS = "SELECT 1 FROM orders WHERE client_order_id = ?"
+# The deferred "insert if absent" rows of new entries (orders, lists, legs): each its own row
+# under a fresh key, so their order among themselves does not matter (_runs).
+COMMUTING = frozenset({_INSERT_ROW, _INSERT_LIST, _INSERT_LEGS})
 
 
 def _runs(later: list[Deferred]) -> list[tuple[str, list[Any]]]:
-    """Deferred writes as runs of one statement (one executemany each), in their order."""
+    """Deferred writes as runs of one statement (one executemany each), in their order. New
+    entries' rows ("insert if absent", each its own row) commute: a stretch of them is grouped
+    by statement (the orders', lists' and legs' rows of many placements: three runs, not three
+    per placement); any other write keeps its place."""
     runs: list[tuple[str, list[Any]]] = []
+    inserts: dict[str, list[Any]] = {}  # the stretch of intent rows being grouped
     for statement, values, many in later:
-        if not runs or runs[-1][0] != statement:
-            runs.append((statement, []))
-        if many:
-            runs[-1][1].extend(values)
+        if statement in COMMUTING:
+            rows = inserts.setdefault(statement, [])
         else:
-            runs[-1][1].append(values)
+            runs.extend(inserts.items())
+            inserts = {}
+            if not runs or runs[-1][0] != statement:
+                runs.append((statement, []))
+            rows = runs[-1][1]
+        if many:
+            rows.extend(values)
+        else:
+            rows.append(values)
+    runs.extend(inserts.items())
     return runs
 
 

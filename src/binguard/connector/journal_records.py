@@ -249,7 +249,7 @@ class ListRecords(_Records):
         lid, now = record["l"], record["m"]
         stage, status, order_list_id = outcome or (Stage.SENT, None, None)
         told = told or {}
-        row = (lid, record["s"], record["k"], record["p"], stage.value, now, _now_ms())
+        row = (lid, record["s"], record["k"], record["p"], _TEXT[stage], now, _now_ms())
         return [
             (_INSERT_LIST, (*row, order_list_id, status), False),
             (
@@ -301,7 +301,7 @@ class ListRecords(_Records):
                 self._journal.defer(
                     "UPDATE lists SET stage = ?, status = ?, order_list_id = COALESCE(?,"
                     " order_list_id), updated_ms = ? WHERE list_client_id = ?",
-                    (stage.value, status, order_list_id, _now_ms(), list_id),
+                    (_TEXT[stage], status, order_list_id, _now_ms(), list_id),
                     list_id,
                 )
             return
@@ -406,6 +406,7 @@ def _edit(row: tuple[Any, ...]) -> EditEntry:
     )  # fmt: skip
 
 
+_TEXT = {stage: stage.value for stage in Stage}  # (an enum member's value is a descriptor call)
 _INSERT_LIST = (
     "INSERT OR IGNORE INTO lists (list_client_id, symbol, kind, params, stage, attempts,"
     " created_ms, updated_ms, order_list_id, status) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
