@@ -27,6 +27,7 @@ that one request; the entry stays pending for a later `recover()` with good cred
 from __future__ import annotations
 
 import os
+import time
 import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -97,14 +98,17 @@ class OrderManager:
         _DRAWN.add(self)
 
     def new_client_order_id(self) -> str:
-        # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters: 96 random bits in hex
-        # (os.urandom, as uuid4 draws them, without building a UUID), drawn 64 ids at a time:
-        # one system call, not one per order.
+        # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters: the time in ms (11 hex
+        # digits, until the year 2527) then 52 random bits (os.urandom, drawn 64 ids at a time:
+        # one system call, not one per order). Ids made later sort later, so the journal's
+        # index grows at its end instead of at random places: cheaper as the journal grows.
         pool = self._random
         if not pool:
-            raw = os.urandom(12 * _IDS_PER_DRAW).hex()
-            pool.extend(raw[i : i + 24] for i in range(0, len(raw), 24))
-        return f"{self._options.client_order_id_prefix}-{pool.pop()}"
+            raw = os.urandom(7 * _IDS_PER_DRAW).hex()
+            pool.extend(raw[i : i + 13] for i in range(0, len(raw), 14))
+        return (
+            f"{self._options.client_order_id_prefix}-{time.time_ns() // 1_000_000:011x}{pool.pop()}"
+        )
 
     # -- placement --------------------------------------------------------------------------------
     async def place(self, params: Mapping[str, object], client_order_id: str | None) -> Order:
