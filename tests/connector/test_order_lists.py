@@ -224,6 +224,7 @@ async def test_recover_settles_lists(sim: Simulator, connect: MakeConnector, tmp
     lists = first.journal.lists
     lists.record_intent("never-left", "BTCUSDT", "OCO", {"x": "1"}, [("leg-a", "above")])
     lists.mark_sent("never-left")
+    first.journal.flush()  # the placement's rows may wait for a commit (journal.py)
     first.journal._db.execute(
         "UPDATE lists SET stage = 'sent' WHERE list_client_id = 'on-exchange'"
     )

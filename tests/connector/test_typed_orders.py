@@ -250,3 +250,28 @@ def test_accepted_names_are_endpoint_rows_and_snake_names_map() -> None:
     assert set(ACCEPTED) <= set(BY_NAME)
     assert all(camel(snake) == name for snake, name in ORDER_PARAMS.items())
     assert set(ORDER_PARAMS.values()) <= ACCEPTED["place"]
+
+
+def test_generated_client_order_ids_are_unique_and_not_shared_with_a_forked_child() -> None:
+    """Ids are drawn 64 at a time (orders.py); a forked child forgets the parent's drawn ids,
+    so the two never send the same client order id. (A unit test of the id source alone.)"""
+    import os
+
+    from binguard.connector.options import ConnectorOptions
+    from binguard.connector.orders import OrderManager
+
+    manager = OrderManager(None, None, ConnectorOptions())  # type: ignore[arg-type]
+    first = manager.new_client_order_id()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.write(write, " ".join(manager.new_client_order_id() for _ in range(70)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as f:
+        child = f.read().split()
+    os.waitpid(pid, 0)
+    parent = [manager.new_client_order_id() for _ in range(70)]
+    ids = [first, *parent, *child]
+    assert len(set(ids)) == len(ids) == 141
+    assert all(i.startswith("bg-") and len(i) == 27 for i in ids)

@@ -164,6 +164,24 @@ class RequestLoop:
         `OutcomeUnknown` (for orders) when the request may have executed."""
         deadline = deadline or time.monotonic() + self.options.request_deadline
         transport = self.transport
+        sync = signed and sync
+        # The first attempt inline (the usual request succeeds at once: no closure, no frame of
+        # `retrying`); a failure goes on in the same loop, from its second attempt.
+        if sync and (not self.time.synced or self.time.needs_resync()):
+            await self.ensure_time()
+        self.stats.requests += 1
+        try:
+            return await transport.send(method, path, params, signed=signed, deadline=deadline)
+        except BinanceError as err:
+            facts = Attempt.of(
+                method,
+                path,
+                is_order=is_order,
+                attempt=1,
+                time_left=deadline - time.monotonic(),
+                resynced=False,
+            )
+            resynced = await self._after(err, facts)
 
         def once() -> Awaitable[RestResponse]:
             return transport.send(method, path, params, signed=signed, deadline=deadline)
@@ -174,7 +192,9 @@ class RequestLoop:
             path=path,
             is_order=is_order,
             deadline=deadline,
-            sync=signed and sync,
+            sync=sync,
+            attempt=1,
+            resynced=resynced,
         )
 
     async def retrying(
@@ -186,13 +206,14 @@ class RequestLoop:
         is_order: bool,
         deadline: float,
         sync: bool,
+        attempt: int = 0,
+        resynced: bool = False,
     ) -> T:
         """The retry loop every request path shares: `once()` is one attempt; the retry policy
         decides what a failure calls for. `sync`: the attempt is signed, so the clock must be
         synced first. `path` is a REST path or a WebSocket API method (the endpoint table,
-        policy/endpoints.py, tells reads from writes)."""
-        attempt = 0
-        resynced = False
+        policy/endpoints.py, tells reads from writes). `attempt`: attempts made already (`call`
+        makes its first one inline), `resynced`: the clock was resynced for them."""
         while True:
             attempt += 1
             if sync and (not self.time.synced or self.time.needs_resync()):

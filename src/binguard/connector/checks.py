@@ -14,7 +14,7 @@ MAX_NUM_* counts, MAX_POSITION) is left to the exchange: it cannot be judged loc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -81,11 +81,17 @@ _PEGGABLE = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_L
 _ICEBERG = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 _DECIMALS = ("quantity", "quoteOrderQty", "price", "stopPrice", "icebergQty")
 _INTEGERS = ("trailingDelta", "pegOffsetValue", "strategyId", "strategyType")
+_NUMERIC = (*_DECIMALS, *_INTEGERS)
 # filters.md §TRAILING_DELTA: which bounds apply ("above" for STOP_LOSS BUY, TAKE_PROFIT SELL...).
 _ABOVE = frozenset(
     {("STOP_LOSS", "BUY"), ("STOP_LOSS_LIMIT", "BUY"), ("TAKE_PROFIT", "SELL")}
     | {("TAKE_PROFIT_LIMIT", "SELL")}
 )
+
+
+_PRICE_KEYS = ("minPrice", "maxPrice", "tickSize")
+_LOT_KEYS = ("minQty", "maxQty", "stepSize")
+_RANGE_KEYS = {"PRICE_FILTER": _PRICE_KEYS, "LOT_SIZE": _LOT_KEYS, "MARKET_LOT_SIZE": _LOT_KEYS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,23 @@ class SymbolRules:
     order_types: frozenset[str]
     iceberg_allowed: bool
     filters: Mapping[str, Mapping[str, Any]]
+    # (min, max, step) of PRICE_FILTER, LOT_SIZE and MARKET_LOT_SIZE, parsed once: every order
+    # reads them (0 disables a bound, as in filters.md)
+    ranges: Mapping[str, tuple[Decimal, Decimal, Decimal]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        ranges = {}
+        for name, keys in _RANGE_KEYS.items():
+            spec = self.filters.get(name)
+            if spec is not None:
+                ranges[name] = (
+                    _bound(spec.get(keys[0], "0")),
+                    _bound(spec.get(keys[1], "0")),
+                    _bound(spec.get(keys[2], "0")),
+                )
+        object.__setattr__(self, "ranges", ranges)
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> SymbolRules:
@@ -117,6 +140,8 @@ def check_order(
     for a single order) break. `rules` None: the symbol's filters are not known; only the type's
     rules are checked. `names`: what the request calls each parameter when it differs (an order
     list's leg: "stopPrice" → "aboveStopPrice"), so the error names what the caller sent."""
+    if rules is not None and _plain_and_valid(params, rules):
+        return
     prefix = names or {}
     order_type, side = params.get("type", ""), params.get("side", "")
     if side not in SIDES:
@@ -125,14 +150,59 @@ def check_order(
     if needed is None:
         name = _name(prefix, "type")
         raise ParamError(f"{name} {order_type!r} is not an order type", param=name)
+    get = params.get
     for any_of in needed:
-        if not any(params.get(p) for p in any_of):
+        for p in any_of:
+            if get(p):
+                break
+        else:
             name = _name(prefix, any_of[0])
             raise ParamError(f"a {order_type} order needs {name}", param=name)
     numbers = _numbers(params, prefix)
     _check_combinations(order_type, params, prefix)
     if rules is not None:
         _check_filters(order_type, side, numbers, rules, prefix)
+
+
+# What a plain LIMIT / LIMIT_MAKER order may hold for `_plain_and_valid` (a list's leg holds a
+# subset): anything else (a stop, a peg, an iceberg, a strategy...) takes the full check.
+_PLAIN_KEYS = frozenset(
+    {"symbol", "side", "type", "timeInForce", "quantity", "price", "newClientOrderId"}
+    | {"newOrderRespType", "selfTradePreventionMode"}
+)
+_NO_NAMES: Mapping[str, str] = {}
+
+
+def _plain_and_valid(params: Mapping[str, str], rules: SymbolRules) -> bool:
+    """True when `params` is a plain LIMIT or LIMIT_MAKER order that passes every rule
+    check_order applies; False sends it through the full check, which finds what is wrong (or
+    that nothing is). The usual order, checked without scanning for the rules it cannot break:
+    the same rules, the same functions, so the two paths cannot disagree on a valid order."""
+    order_type = params.get("type")
+    if order_type == "LIMIT":
+        if not params.get("timeInForce"):
+            return False
+    elif order_type != "LIMIT_MAKER":
+        return False
+    if params.get("side") not in SIDES or not _PLAIN_KEYS.issuperset(params):
+        return False
+    if rules.order_types and order_type not in rules.order_types:
+        return False
+    try:
+        n = {"price": Decimal(params["price"]), "quantity": Decimal(params["quantity"])}
+        for value in n.values():
+            if not value.is_finite() or value <= 0:
+                return False
+        price_range = rules.ranges.get("PRICE_FILTER")
+        if price_range is not None:
+            _in_range(n["price"], price_range, _PRICE_KEYS, "price", _NO_NAMES)
+        lot_range = rules.ranges.get("LOT_SIZE")
+        if lot_range is not None:
+            _in_range(n["quantity"], lot_range, _LOT_KEYS, "quantity", _NO_NAMES, name="LOT_SIZE")
+        _check_notional(order_type, n, rules.filters, _NO_NAMES)
+    except (KeyError, ArithmeticError, FilterError):  # (InvalidOperation is an ArithmeticError)
+        return False
+    return True
 
 
 def _name(names: Mapping[str, str], param: str) -> str:
@@ -142,8 +212,9 @@ def _name(names: Mapping[str, str], param: str) -> str:
 def _numbers(params: Mapping[str, str], prefix: Mapping[str, str]) -> dict[str, Decimal]:
     """The numeric parameters, parsed; a value that is not a positive number is a ParamError."""
     out: dict[str, Decimal] = {}
-    for key in (*_DECIMALS, *_INTEGERS):
-        raw = params.get(key)
+    get = params.get
+    for key in _NUMERIC:
+        raw = get(key)
         if raw is None:
             continue
         try:
@@ -194,13 +265,17 @@ def _check_filters(
         name = _name(prefix, "icebergQty")
         raise ParamError(f"{rules.symbol} does not allow iceberg orders", param=name)
     f = rules.filters
-    for key in ("price", "stopPrice"):
-        if key in n and "PRICE_FILTER" in f:
-            _in_range(n[key], f["PRICE_FILTER"], ("minPrice", "maxPrice", "tickSize"), key, prefix)
+    price_range = rules.ranges.get("PRICE_FILTER")
+    if price_range is not None:
+        for key in ("price", "stopPrice"):
+            if key in n:
+                _in_range(n[key], price_range, _PRICE_KEYS, key, prefix)
     lot = "MARKET_LOT_SIZE" if order_type == "MARKET" else "LOT_SIZE"
-    for key in ("quantity", "icebergQty"):
-        if key in n and lot in f and not (key == "icebergQty" and lot != "LOT_SIZE"):
-            _in_range(n[key], f[lot], ("minQty", "maxQty", "stepSize"), key, prefix, name=lot)
+    lot_range = rules.ranges.get(lot)
+    if lot_range is not None:
+        for key in ("quantity", "icebergQty"):
+            if key in n and not (key == "icebergQty" and lot != "LOT_SIZE"):
+                _in_range(n[key], lot_range, _LOT_KEYS, key, prefix, name=lot)
     _check_notional(order_type, n, f, prefix)
     if "icebergQty" in n and "quantity" in n and "ICEBERG_PARTS" in f:
         parts = -(-n["quantity"] // n["icebergQty"])  # CEIL(qty / icebergQty)
@@ -215,7 +290,7 @@ def _check_filters(
 
 def _in_range(
     value: Decimal,
-    spec: Mapping[str, Any],
+    bounds: tuple[Decimal, Decimal, Decimal],
     keys: tuple[str, str, str],
     param: str,
     prefix: Mapping[str, str],
@@ -223,10 +298,8 @@ def _in_range(
     name: str = "PRICE_FILTER",
 ) -> None:
     """filters.md PRICE_FILTER / LOT_SIZE: min <= value <= max and value % step == 0; a 0 bound
-    disables that rule."""
-    low = _bound(spec.get(keys[0], "0"))
-    high = _bound(spec.get(keys[1], "0"))
-    step = _bound(spec.get(keys[2], "0"))
+    disables that rule. `bounds`: the filter's (min, max, step) (`SymbolRules.ranges`)."""
+    low, high, step = bounds
     if low and value < low:
         why = f"below {keys[0]} {low}"
     elif high and value > high:

@@ -1,24 +1,31 @@
 """The order journal: every order intent is written down before it leaves, so none is lost or doubled.
 
 An order moves INTENT → SENT → ACKED or UNKNOWN → FINAL. The client order id is fixed at INTENT, so
-every attempt and every reconciliation query share it. After a crash (even `kill -9`), `pending()`
-lists what was in flight, and the connector's `recover()` reconciles each entry with the exchange.
+every attempt and every lookup share it. After a crash (even `kill -9`), `pending()` lists what
+was in flight, and the connector's `recover()` reconciles each entry with the exchange.
 
-SQLite in WAL mode with synchronous=NORMAL: a committed write survives the process being killed
-(`kill -9`, an unhandled exception, the OOM killer: the case that matters for a bot), at tens of
-microseconds per commit, so calls are made inline. It does NOT survive a power cut or an OS crash: the
-last commits may be lost then (WAL with synchronous=NORMAL does not fsync each commit; SQLite's docs,
-"WAL mode"), and an order whose intent was lost with them is unknown to `recover()`: after a power
-cut, compare with `open_orders()` and the account's recent orders.
+Two files. The journal itself is SQLite in WAL mode with synchronous=NORMAL. Beside it, an
+append-only intent log (journal_log.py, `<path>-intents`) takes a new order's (or order list's)
+intent and first send as one line, copied into a shared memory map of the file, before the
+request's bytes can leave: the client order id is durable first, at about a microsecond instead
+of a SQLite commit. The SQLite
+rows follow in batches: `record_first_send`'s row and the answer's ACKED write
+(`mark_acked(..., soon=True)`) wait for the next write that is not deferred, a read that
+concerns them, `COMMIT_AFTER_S`, or `COMMIT_BATCH` deferred writes, whichever comes first, and
+share its commit; the log is emptied after it. Opening the journal applies what the log still
+holds (an intent applied twice changes nothing). Every read sees deferred writes.
 
-One commit per order on the hot path. A new order's intent and first send are one statement
-(`record_first_send`), committed before the request's bytes can leave: the client order id is
-durable first. The answer's ACKED write (`mark_acked(..., soon=True)`) is not committed at once:
-it waits for the next write (and shares its commit) or for the event loop's next turn, whichever
-comes first. A crash that loses it leaves the entry SENT, and `recover()` looks the order up by
-its client order id and journals it ACKED then: the same outcome, one query later, so no order is
-lost or doubled by the delay. Every read sees deferred writes (it commits them first when they
-concern what it reads).
+What survives what: a write that returned survives the process being killed (`kill -9`, an
+unhandled exception, the OOM killer: the case that matters for a bot). A deferred ACKED write
+does not; a crash that loses it leaves the entry SENT, and `recover()` looks the order up by its
+client order id and journals it ACKED then: the same outcome, one query later, so no order is
+lost or doubled by the delay. Nothing survives a power cut or an OS crash for certain: neither
+file is fsynced on each write (WAL with synchronous=NORMAL does not fsync each commit; SQLite's
+docs, "WAL mode"), and an order whose intent was lost with them is unknown to `recover()`: after
+a power cut, compare with `open_orders()` and the account's recent orders.
+
+One process writes a journal file at a time: a second `OrderJournal` opened on a file in use
+applies and empties the first one's intent log.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +43,8 @@ from typing import Any
 
 import orjson
 
-from .journal_records import EditRecords, ListRecords
+from .journal_log import IntentLog, LogFull, log_path
+from .journal_records import _INSERT_LEGS, _INSERT_LIST, EditRecords, ListRecords
 from .journal_schema import SchemaError, migrate
 from .journal_stage import JournalError, Stage
 
@@ -60,30 +68,63 @@ class JournalEntry:
 
 
 _KEYS = {"orders": "client_order_id", "lists": "list_client_id", "edits": "edit_id"}
+# A first send's row, deferred (its intent is in the intent log already), with the answer's
+# ACKED when it came before the commit: "OR IGNORE" because record_first_send checked that the id
+# is new, and a replayed log applies it again harmlessly.
+_INSERT_ROW = (
+    "INSERT OR IGNORE INTO orders (client_order_id, symbol, params, stage, attempts, created_ms,"
+    " updated_ms, order_id, status) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)"
+)
+_ACKED = Stage.ACKED.value  # (read once: an enum member's value is a descriptor call)
+COMMIT_AFTER_S = 1.0  # a deferred write waits at most this long for a commit (event loop time)
+COMMIT_BATCH = 4096  # ... or until this many deferred writes are waiting
+# A deferred write: (statement, values, many: values is a list of rows for executemany).
+Deferred = tuple[str, Any, bool]
 
 
 class OrderJournal:
     """A durable record of order intents and outcomes, keyed by client order id."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(
+        self, path: str | Path = ":memory:", *, commit_after: float = COMMIT_AFTER_S
+    ) -> None:
         self.path = str(path)
+        self._commit_after = commit_after
+        self._log: IntentLog | None = None
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self.migrated_from, self.version = migrate(self._db)
-            self.lists = ListRecords(self._db)  # order lists and their legs (schema v2)
-            self.edits = EditRecords(self._db)  # cancel-replaces and amendments (schema v2)
-            # Writes that may wait for the next commit (ACKED: see the module docstring), in
-            # order, and the client order ids they touch (a read of one commits them first).
-            self._later: list[tuple[str, tuple[Any, ...]]] = []
+            # Writes that may wait for the next commit (module docstring), in order, and the
+            # ids they touch (a read of one commits them first).
+            self._later: list[Deferred] = []
             self._later_ids: set[str] = set()
+            self._rows: dict[str, int] = {}  # a deferred first send's row: its index in _later
+            self._generation = 0  # +1 each time the deferred writes are taken for a commit
             self._flush_on: asyncio.AbstractEventLoop | None = None  # a flush is scheduled there
+            self.lists = ListRecords(self._db, self)  # order lists and their legs (schema v2)
+            self.edits = EditRecords(self._db, self)  # cancel-replaces and amendments (schema v2)
             # (stage, status) of the entries this journal wrote into an open stage (INTENT, SENT,
             # UNKNOWN) and has not seen settle: `stage()` answers them without a read. Only
             # orders in flight, so it stays small; this journal is its file's only writer.
             self._open: dict[str, tuple[Stage, str | None]] = {}
-        except sqlite3.DatabaseError as exc:
+            # New intents may wait for a commit when they are in the intent log, or when
+            # nothing is durable anyway (a journal in memory); not when another journal holds
+            # this file's log (then each is committed before its bytes leave, as before).
+            self.defers_intents = True
+            if self.path not in (":memory:", ""):
+                try:
+                    self._log = IntentLog(log_path(self.path))
+                except BlockingIOError:
+                    self.defers_intents = False
+                else:
+                    self._replay(self._log)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if self._log is not None:
+                self._log.close()
+            with contextlib.suppress(sqlite3.Error, AttributeError):
+                self._db.close()
             raise JournalError(f"cannot open order journal {self.path!r}: {exc}") from exc
         except SchemaError as exc:
             self._db.close()
@@ -93,13 +134,90 @@ class OrderJournal:
         with contextlib.suppress(sqlite3.Error):  # best effort: recover() settles what it loses
             self.flush()
         self._db.close()
+        if self._log is not None:
+            self._log.close()
 
     def flush(self) -> None:
         """Commit the deferred writes now (one transaction). If the commit fails, the error is
-        raised and they are kept for the next write; until then the entries are SENT on disk,
-        which a crash would leave for `recover()` to settle (module docstring)."""
+        raised and they are kept for the next write; until then the intents are in the intent
+        log and the ACKED entries SENT, which a crash would leave for `recover()` to settle
+        (module docstring)."""
         if self._later:
             self._write("", ())
+
+    def _replay(self, log: IntentLog) -> None:
+        """Apply what the intent log holds (a crash came before its rows were committed)."""
+        if not log.dirty:
+            return
+        records = log.replay()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for r in records:
+                if r.get("t") == "o":
+                    row = (r["c"], r["s"], r["p"], "sent", r["m"], r["m"], None, None)
+                    self._db.execute(_INSERT_ROW, row)
+                elif r.get("t") == "l":
+                    for statement, values, many in self.lists.intent_rows(r):
+                        (self._db.executemany if many else self._db.execute)(statement, values)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        log.empty()
+
+    def defer(self, statement: str, values: Any, key: str, *, many: bool = False) -> None:
+        """A write that may wait for the next commit (module docstring), about entry `key`;
+        committed at once without a running event loop. For this module and journal_records.py."""
+        self._later.append((statement, values, many))
+        self._later_ids.add(key)
+        if len(self._later) >= COMMIT_BATCH:
+            self.flush()
+            return
+        due = self._flush_on
+        if due is not None and due.is_running():
+            return  # a commit is due on the running loop (one check, not a loop look-up)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: nothing comes "soon", commit now
+            self.flush()
+            return
+        if self._flush_on is not loop:  # (a loop that ended with a flush due never ran it)
+            self._flush_on = loop
+            loop.call_later(self._commit_after, self._flush_soon)
+
+    def log_intent(self, record: dict[str, Any]) -> None:
+        """Make a new intent durable before its bytes leave: one line in the intent log (for
+        this module and journal_records.py; a journal in memory has no log)."""
+        if self._log is not None:
+            try:
+                self._log.append(record)
+            except LogFull:  # commit what the log holds (emptying it), then append
+                if self._later:
+                    self.flush()
+                else:  # (nothing waits: what it holds is committed already)
+                    self._log.empty()
+                try:
+                    self._log.append(record)
+                except LogFull as full:
+                    raise JournalError(f"an intent too large for the journal: {full}") from None
+
+    def deferred(self, key: str) -> bool:
+        """Whether a deferred write about `key` waits for its commit."""
+        return key in self._later_ids
+
+    def deferred_at(self) -> tuple[int, int]:
+        """Where the next deferred write waits: give it to `redefer` to replace it (and the
+        ones after it) while they still wait."""
+        return self._generation, len(self._later)
+
+    def redefer(self, at: tuple[int, int], writes: Sequence[Deferred]) -> bool:
+        """Replace the deferred writes from `at` on with `writes` (as many) when they still
+        wait; False (nothing replaced) once they were committed."""
+        generation, start = at
+        if generation != self._generation or start + len(writes) > len(self._later):
+            return False
+        self._later[start : start + len(writes)] = writes
+        return True
 
     def __enter__(self) -> OrderJournal:
         return self
@@ -118,13 +236,31 @@ class OrderJournal:
         self._insert(client_order_id, symbol, params, Stage.INTENT)
 
     def record_first_send(
-        self, client_order_id: str, symbol: str, params: Mapping[str, str]
+        self,
+        client_order_id: str,
+        symbol: str,
+        params: Mapping[str, str],
+        *,
+        fresh: bool = False,
     ) -> bool:
-        """`record_intent` then `mark_sent` as one statement and one commit, for a new id: True
-        when written; False when the id is already journalled with these params (a
-        re-placement: the caller takes the two-step path). Reusing an id for other params is
-        refused. Committed when this returns: the bytes may leave."""
-        return self._insert(client_order_id, symbol, params, Stage.SENT)
+        """`record_intent` then `mark_sent` as one write, for a new id: True when written; False
+        when the id is already journalled with these params (a re-placement: the caller takes
+        the two-step path). Reusing an id for other params is refused. Durable when this
+        returns (in the intent log; module docstring): the bytes may leave. `fresh`: the caller
+        drew the id just now from 96 random bits (orders.py), so it is not looked up."""
+        coid = client_order_id
+        if not self.defers_intents or (
+            not fresh and (coid in self._later_ids or self._db.execute(_EXISTS, (coid,)).fetchone())
+        ):
+            self.flush()
+            return self._insert(coid, symbol, params, Stage.SENT)  # refused, or False
+        encoded = _encode(params)
+        now = _now_ms()
+        self.log_intent({"t": "o", "c": coid, "s": symbol, "p": encoded, "m": now})
+        self._rows[coid] = len(self._later)
+        self.defer(_INSERT_ROW, (coid, symbol, encoded, "sent", now, now, None, None), coid)
+        self._open[coid] = (Stage.SENT, None)
+        return True
 
     def _insert(self, coid: str, symbol: str, params: Mapping[str, str], stage: Stage) -> bool:
         now = _now_ms()
@@ -160,22 +296,18 @@ class OrderJournal:
             self._set_outcome(client_order_id, Stage.ACKED, order_id, status)
             return
         self._open.pop(client_order_id, None)
-        self._later.append(
-            (
-                "UPDATE orders SET stage = ?, order_id = ?, status = ?, updated_ms = ?"
-                " WHERE client_order_id = ?",
-                (Stage.ACKED.value, order_id, status, _now_ms(), client_order_id),
-            )
-        )
-        self._later_ids.add(client_order_id)
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop: nothing comes "soon", commit now
-            self.flush()
+        at = self._rows.pop(client_order_id, None)
+        if at is not None:  # its row waits too: written ACKED at once (one row, not two writes)
+            coid, symbol, encoded, _, created, _, _, _ = self._later[at][1]
+            row = (coid, symbol, encoded, _ACKED, created, _now_ms(), order_id, status)
+            self._later[at] = (_INSERT_ROW, row, False)
             return
-        if self._flush_on is not loop:  # (a loop that ended with a flush due never ran it)
-            self._flush_on = loop
-            loop.call_soon(self._flush_soon)
+        self.defer(
+            "UPDATE orders SET stage = ?, order_id = ?, status = ?, updated_ms = ?"
+            " WHERE client_order_id = ?",
+            (_ACKED, order_id, status, _now_ms(), client_order_id),
+            client_order_id,
+        )
 
     def _flush_soon(self) -> None:
         self._flush_on = None
@@ -233,16 +365,20 @@ class OrderJournal:
             return self._db.execute(sql, args)
         later, ids = self._later, self._later_ids
         self._later, self._later_ids = [], set()
+        self._generation += 1  # what deferred_at() handed out no longer points at them
+        self._rows.clear()  # (kept back after a failed commit, an ACKED write is an UPDATE)
         committed = False
         try:
             self._db.execute("BEGIN")
-            for statement, values in later:
-                self._db.execute(statement, values)
+            for statement, rows in _runs(later):
+                self._db.executemany(statement, rows)
             try:
                 return self._db.execute(sql or "SELECT 0", args)
             finally:  # SQLite undid a failed `sql` alone: the deferred writes stand
                 self._db.execute("COMMIT")
                 committed = True
+                if self._log is not None:
+                    self._log.empty()  # every intent it held is committed now
         except BaseException:
             if not committed:
                 if self._db.in_transaction:
@@ -291,6 +427,36 @@ class OrderJournal:
         self.flush()
         rows = self._db.execute("SELECT * FROM orders ORDER BY created_ms, rowid").fetchall()
         return [_entry(r) for r in rows]
+
+
+_EXISTS = "SELECT 1 FROM orders WHERE client_order_id = ?"
+# The deferred "insert if absent" rows of new entries (orders, lists, legs): each its own row
+# under a fresh key, so their order among themselves does not matter (_runs).
+COMMUTING = frozenset({_INSERT_ROW, _INSERT_LIST, _INSERT_LEGS})
+
+
+def _runs(later: list[Deferred]) -> list[tuple[str, list[Any]]]:
+    """Deferred writes as runs of one statement (one executemany each), in their order. New
+    entries' rows ("insert if absent", each its own row) commute: a stretch of them is grouped
+    by statement (the orders', lists' and legs' rows of many placements: three runs, not three
+    per placement); any other write keeps its place."""
+    runs: list[tuple[str, list[Any]]] = []
+    inserts: dict[str, list[Any]] = {}  # the stretch of intent rows being grouped
+    for statement, values, many in later:
+        if statement in COMMUTING:
+            rows = inserts.setdefault(statement, [])
+        else:
+            runs.extend(inserts.items())
+            inserts = {}
+            if not runs or runs[-1][0] != statement:
+                runs.append((statement, []))
+            rows = runs[-1][1]
+        if many:
+            rows.extend(values)
+        else:
+            rows.append(values)
+    runs.extend(inserts.items())
+    return runs
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:

@@ -82,11 +82,14 @@ class OrderLedger:
         if existing is not None and existing[0] in (Stage.ACKED, Stage.FINAL):
             self._rearmed.add(coid)
 
-    def intent_sent(self, coid: str, symbol: str, params: Mapping[str, str]) -> None:
+    def intent_sent(
+        self, coid: str, symbol: str, params: Mapping[str, str], *, fresh: bool = False
+    ) -> None:
         """`intent` then `sent` for a first send that follows its intent at once (no await
-        between them, so no crash point is lost by joining them): one statement and one commit
-        for a new id, made before the bytes can leave."""
-        if not self.journal.record_first_send(coid, symbol, params):
+        between them, so no crash point is lost by joining them): one durable write for a new
+        id, made before the bytes can leave. `fresh`: an id the caller drew just now
+        (journal.py `record_first_send`)."""
+        if not self.journal.record_first_send(coid, symbol, params, fresh=fresh):
             self.intent(coid, symbol, params)  # an id journalled before: the guarded path
             self.sent(coid)
 

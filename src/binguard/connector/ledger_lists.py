@@ -59,10 +59,14 @@ class ListLedger:
         legs: Sequence[tuple[str, str]],
         *,
         sent: bool = False,
+        fresh: bool = False,
     ) -> bool:
-        """Journal the list (with `sent`, and its first send, in one commit); False when it was
-        journalled already (then `list_sent` moves it, as for every later send)."""
-        return self.journal.lists.record_intent(list_id, symbol, kind, params, legs, sent=sent)
+        """Journal the list (with `sent`, and its first send, in one write); False when it was
+        journalled already (then `list_sent` moves it, as for every later send). `fresh`: the
+        list's and legs' ids were all drawn just now (not looked up)."""
+        return self.journal.lists.record_intent(
+            list_id, symbol, kind, params, legs, sent=sent, fresh=fresh
+        )
 
     def list_sent(self, list_id: str) -> None:
         if self._move(self.journal.lists, list_id, Stage.SENT):
@@ -77,8 +81,9 @@ class ListLedger:
         if self._move(self.journal.lists, list_id, Stage.FINAL):
             self.journal.lists.mark_outcome(list_id, Stage.FINAL, status, error=error)
 
-    def list_seen(self, lst: OrderList) -> None:
-        """A list's state from any source: tracked, its journal entry and legs settled."""
+    def list_seen(self, lst: OrderList, *, soon: bool = False) -> None:
+        """A list's state from any source: tracked, its journal entry and legs settled. `soon`:
+        the journal write may wait for its next commit (a placement's answer; journal.py)."""
         self.tracker.update_list(lst)
         for report in lst.reports:
             self.tracker.update_order(report)
@@ -90,7 +95,7 @@ class ListLedger:
         to = Stage.FINAL if lst.is_final else Stage.ACKED
         moved = self._move(lists, lst.list_client_order_id, to, now)
         outcome = (to, lst.list_order_status, lst.order_list_id) if moved else None
-        lists.settle(lst.list_client_order_id, legs, outcome)
+        lists.settle(lst.list_client_order_id, legs, outcome, soon=soon)
 
     def list_entry(self, list_id: str) -> ListEntry | None:
         return self.journal.lists.get(list_id)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, fields
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from .checks import ParamError, SymbolRules, check_order
@@ -76,7 +77,20 @@ class Leg:
 
     def typed(self) -> dict[str, object]:
         """snake_case name → value (None: not given)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in _leg_names()}
+
+
+@cache  # the fields of Leg, read for every leg of every list
+def _leg_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(Leg))
+
+
+@cache
+def _leg_keywords(prefix: str) -> tuple[tuple[str, str], ...]:
+    """(Leg field, the list's snake_case keyword for it) for a leg with Binance prefix `prefix`,
+    the leg's own client order id left out (list_request sets it)."""
+    head = _snake(prefix) + "_"
+    return tuple((name, head + name) for name in _leg_names() if name != "client_order_id")
 
 
 def list_request(
@@ -109,9 +123,10 @@ def list_request(
             raise TypeError(f"place_order_list({kind!r}) needs a {keyword}= leg")
         coid = leg.client_order_id or new_id()
         ids.append((coid, prefix))
-        for name, value in leg.typed().items():
-            if value is not None and name != "client_order_id":
-                typed[_snake(prefix) + "_" + name] = value
+        for name, keyword in _leg_keywords(prefix):
+            value = getattr(leg, name)
+            if value is not None:
+                typed[keyword] = value
         typed[_snake(prefix) + "_client_order_id"] = coid
     _share(kind, typed, shared)
     params = request_params("place_order_list", endpoint, {"symbol": symbol}, typed, extra)
@@ -145,7 +160,18 @@ def _share(kind: str, typed: dict[str, object], shared: Mapping[str, tuple[str, 
 
 def check_list(kind: str, params: Mapping[str, str], rules: SymbolRules | None) -> None:
     """Each leg checked as one order (checks.py), errors naming the list's own parameter."""
+    for prefix, names in _leg_names_of(kind):
+        leg = {p: params[n] for p, n in names.items() if n in params}
+        if not leg and prefix == "pendingBelow":
+            continue
+        check_order(leg, rules, names=names)
+
+
+@cache  # a few kinds and roles; read for every list (the mappings are never changed)
+def _leg_names_of(kind: str) -> tuple[tuple[str, Mapping[str, str]], ...]:
+    """(prefix, {a single order's parameter: the list's name for it}) of each leg of `kind`."""
     _, roles, shared = KINDS[kind]
+    out = []
     for _, prefix in roles:
         names = {p: prefix + p[0].upper() + p[1:] for p in _LEG_FIELDS}
         for name, sharers in shared.items():
@@ -153,10 +179,8 @@ def check_list(kind: str, params: Mapping[str, str], rules: SymbolRules | None) 
                 names["side" if name.lower().endswith("side") else "quantity"] = name
         if kind in ("OPO", "OPOCO") and prefix != "working":
             names["quantity"] = "workingQuantity"  # the most the pending order can be
-        leg = {p: params[n] for p, n in names.items() if n in params}
-        if not leg and prefix == "pendingBelow":
-            continue
-        check_order(leg, rules, names=names)
+        out.append((prefix, MappingProxyType(names)))
+    return tuple(out)
 
 
 _LEG_FIELDS = (
@@ -193,7 +217,12 @@ class OrderList:
             (int(_req(o, "orderId")), str(o.get("clientOrderId", ""))) for o in _req(d, "orders")
         )
         reports = tuple(
-            Order.from_placement(r, _leg_request(request or {}, str(r.get("clientOrderId", ""))))
+            # a report with a status (RESULT, FULL) needs nothing of the request
+            Order.from_api(r)
+            if isinstance(r, Mapping) and "status" in r
+            else Order.from_placement(
+                r, _leg_request(request or {}, str(r.get("clientOrderId", "")))
+            )
             for r in d.get("orderReports") or ()
         )
         return cls(

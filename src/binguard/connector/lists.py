@@ -75,9 +75,14 @@ class ListManager:
         endpoint, body, ids = list_request(kind, symbol, legs, top, extra, self._new_id)
         check_list(kind, body, self.rules.get(symbol))
         list_id = body["listClientOrderId"]
-        first_sent = self._ledger.list_intent(list_id, symbol, kind, body, ids, sent=True)
+        fresh = not top.get("list_client_order_id") and all(
+            leg is None or leg.client_order_id is None for leg in legs.values()
+        )  # every id drawn by list_request just now
+        first_sent = self._ledger.list_intent(
+            list_id, symbol, kind, body, ids, sent=True, fresh=fresh
+        )
         lst = await self._drive(list_id, BY_NAME[endpoint], body, first_sent)
-        self._ledger.list_seen(lst)
+        self._ledger.list_seen(lst, soon=True)
         return lst
 
     async def _drive(

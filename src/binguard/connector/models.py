@@ -170,6 +170,46 @@ class Order:
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> Order:
+        """An order from Binance's JSON (place FULL/RESULT, query, cancel). Read on every
+        placement, so the usual shape (numbers as strings) takes a short path; anything else
+        takes `_from_api_checked`, which names a missing or malformed field."""
+        try:
+            get = d.get
+            price, orig, done, quote = (
+                get("price", "0"),
+                get("origQty", "0"),
+                get("executedQty", "0"),
+                get("cummulativeQuoteQty", "0"),
+            )
+            fills = get("fills")
+            if (
+                type(price) is str
+                and type(orig) is str
+                and type(done) is str
+                and type(quote) is str
+            ):
+                return cls(
+                    str(d["symbol"]),
+                    int(d["orderId"]),
+                    str(get("origClientOrderId") or get("clientOrderId") or ""),
+                    str(get("side", "")),
+                    str(get("type", "")),
+                    str(d["status"]),
+                    Decimal(price),
+                    Decimal(orig),
+                    Decimal(done),
+                    Decimal(quote),
+                    get("timeInForce"),
+                    get("time") or get("transactTime"),
+                    get("updateTime"),
+                    tuple([Fill.from_api(f) for f in fills]) if fills else (),
+                )
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError):
+            pass  # the checked path says which field
+        return cls._from_api_checked(d)
+
+    @classmethod
+    def _from_api_checked(cls, d: Mapping[str, Any]) -> Order:
         return cls(
             symbol=str(_req(d, "symbol")),
             order_id=int(_req(d, "orderId")),

@@ -25,7 +25,9 @@ class ConnectorOptions:
       engine, so an order still missing past that instant was never placed.
     - `reconcile_margin_ms`: extra wait past that instant, for delays inside the matching engine.
     - `request_deadline`: how long one call may take, retries included.
-    - `journal_path`: SQLite file of order intents; ":memory:" keeps it in RAM (no crash recovery).
+    - `journal_path`: SQLite file of order intents, with its append-only intent log beside it
+      (`<path>-intents`; journal.py): survives a killed process, not a power cut. ":memory:"
+      keeps it in RAM (no crash recovery).
     - `stream_url` / `ws_api_url`: market data streams and WebSocket API (user data) endpoints;
       `ws`: how their sockets are supervised (silence, rotation, backoff; transport/ws.py).
     - `book_limit`: snapshot depth of local order books (weight 50 at 1000; 250 at 5000).

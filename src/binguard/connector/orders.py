@@ -27,6 +27,8 @@ that one request; the entry stays pending for a later `recover()` with good cred
 from __future__ import annotations
 
 import os
+import time
+import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -49,6 +51,19 @@ from .options import ConnectorOptions
 from .reconcile import settle
 
 __all__ = ["OrderManager", "OrderSocket", "OutcomeUnknown"]
+
+_IDS_PER_DRAW = 64
+# Every manager's ids drawn ahead, forgotten in a forked child (which would else draw the
+# parent's next ids: the same client order ids twice).
+_DRAWN: weakref.WeakSet[OrderManager] = weakref.WeakSet()
+
+
+def _forget_drawn() -> None:
+    for manager in _DRAWN:
+        manager._random.clear()
+
+
+os.register_at_fork(after_in_child=_forget_drawn)
 
 
 class OrderSocket(Protocol):
@@ -79,11 +94,21 @@ class OrderManager:
         self._options = options
         self.ws = ws
         self.rules = RulesBook()  # symbols' filters from exchangeInfo, for the local checks
+        self._random: list[str] = []  # 96-bit hex ids drawn ahead (new_client_order_id)
+        _DRAWN.add(self)
 
     def new_client_order_id(self) -> str:
-        # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters: 96 random bits in hex
-        # (os.urandom, as uuid4 draws them, without building a UUID).
-        return f"{self._options.client_order_id_prefix}-{os.urandom(12).hex()}"
+        # Binance allows ^[.A-Z:/a-z0-9_-]{1,36}$; 2 + 1 + 24 characters: the time in ms (11 hex
+        # digits, until the year 2527) then 52 random bits (os.urandom, drawn 64 ids at a time:
+        # one system call, not one per order). Ids made later sort later, so the journal's
+        # index grows at its end instead of at random places: cheaper as the journal grows.
+        pool = self._random
+        if not pool:
+            raw = os.urandom(7 * _IDS_PER_DRAW).hex()
+            pool.extend(raw[i : i + 13] for i in range(0, len(raw), 14))
+        return (
+            f"{self._options.client_order_id_prefix}-{time.time_ns() // 1_000_000:011x}{pool.pop()}"
+        )
 
     # -- placement --------------------------------------------------------------------------------
     async def place(self, params: Mapping[str, object], client_order_id: str | None) -> Order:
@@ -95,7 +120,8 @@ class OrderManager:
         check_order(body, self.rules.get(symbol))
         body["newClientOrderId"] = coid
         body.setdefault("newOrderRespType", "FULL")
-        self._ledger.intent_sent(coid, symbol, body)  # durable before the bytes can leave
+        # durable before the bytes can leave
+        self._ledger.intent_sent(coid, symbol, body, fresh=client_order_id is None)
         order = await self._drive(coid, symbol, body)
         self._ledger.placed(order)
         return order

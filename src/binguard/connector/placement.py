@@ -138,13 +138,17 @@ def request_params(
     not take and for one parameter given twice (both forms); `call` names the method in it."""
     accepted = ACCEPTED[endpoint]
     assert endpoint in BY_NAME, endpoint
-    out = {k: text(v, k) for k, v in fixed.items() if v is not None}
-    given_as: dict[str, str] = {k: k for k in out}
+    # (a str is the usual value, taken as it is: text() only for the others)
+    out = {k: v if type(v) is str else text(v, k) for k, v in fixed.items() if v is not None}
+    given_as: dict[str, str] | None = {k: k for k in out} if extra else None
     for snake, value in typed.items():
         if value is not None:
             name = camel(snake)
-            out[name] = text(value, snake)
-            given_as[name] = _KEYWORD.get(snake, snake)
+            out[name] = value if type(value) is str else text(value, snake)
+            if given_as is not None:
+                given_as[name] = _KEYWORD.get(snake, snake)
+    if given_as is None:
+        return out
     for name, value in extra.items():
         if name in _NEVER or name not in accepted:
             raise TypeError(_unexpected(call, name, endpoint))
