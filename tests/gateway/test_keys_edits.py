@@ -128,3 +128,104 @@ async def test_a_cancel_replace_resent_with_its_id_is_answered_not_sent(
     sent = [r for r in sim.state.requests if r["path"] == PATH]
     assert len(sent) == 1
     assert len(await truth(sim)) == 2
+
+
+# -- amend keep-priority (rest-api.md §Order Amend Keep Priority; gateway/amend_book.py) ---------
+AMEND = "/api/v3/order/amend/keepPriority"
+AMEND_FAULT = {"path": AMEND, "method": "PUT", "times": 1}
+AMENDED_FIELDS = [  # rest-api.md's "Response for a single order", in its order (a LIMIT order)
+    "symbol", "orderId", "orderListId", "origClientOrderId", "clientOrderId", "price", "qty",
+    "executedQty", "preventedQty", "quoteOrderQty", "cumulativeQuoteQty", "status",
+    "timeInForce", "type", "side", "workingTime", "selfTradePreventionMode",
+]  # fmt: skip
+
+
+def amend(order_id: int, new_id: str | None, qty: str = "0.0006") -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "symbol": "BTCUSDT", "orderId": order_id, "newQty": qty, "recvWindow": WINDOW,
+    }  # fmt: skip
+    if new_id is not None:
+        params["newClientOrderId"] = new_id
+    return params
+
+
+def assert_amended(reply: Any, order_id: int, new_id: str, qty: str) -> None:
+    """Binance's answer to an amend (rest-api.md, "Response for a single order")."""
+    assert reply.status == 200, reply.body
+    assert list(reply.body) == ["transactTime", "executionId", "amendedOrder"]
+    amended = reply.body["amendedOrder"]
+    assert list(amended) == AMENDED_FIELDS
+    assert (amended["orderId"], amended["clientOrderId"]) == (order_id, new_id)
+    assert float(amended["qty"]) == float(qty)
+    assert amended["status"] == "NEW" and amended["origClientOrderId"]
+
+
+async def assert_amend_journalled(sim: Simulator, keyed: Gateway, key: str) -> dict[str, Any]:
+    """The simulator's order (its qty and clientOrderId) is the journal's amendment."""
+    assert keyed.orders is not None
+    entry = keyed.orders.journal.edits.get(key)
+    assert entry is not None
+    assert (entry.kind, entry.stage, entry.status) == ("amend", Stage.FINAL, "AMENDED")
+    order = by_id(await truth(sim))[entry.order_id or -1]
+    assert order["clientOrderId"] == entry.params["newClientOrderId"]
+    assert float(order["origQty"]) == float(entry.params["newQty"])
+    return order
+
+
+@pytest.mark.parametrize(
+    ("fault", "executed"),
+    [
+        pytest.param({"action": "reset_after"}, True, id="reset after execution"),
+        pytest.param({"action": "error", "status": 503, "code": -1007, "executed": True}, True,
+                     id="-1007 executed"),
+        pytest.param({"action": "error", "status": 500, "code": -1006}, False,
+                     id="-1006 not executed"),
+    ],
+)  # fmt: skip
+async def test_an_unknown_amend_ends_with_the_amended_order(
+    sim: Simulator, keyed: Gateway, bot: Api, fault: dict[str, Any], executed: bool
+) -> None:
+    order_id = await resting(bot)
+    load_faults(sim, {**AMEND_FAULT, **fault})
+    reply = await bot.put(AMEND, amend(order_id, "am-1"), signed=True)
+    assert sim.state.faults.log, "the fault must have fired"
+    assert_amended(reply, order_id, "am-1", "0.0006")
+    assert reply.headers.get(GATEWAY_HEADER) == ("reconciled" if executed else None)
+    await assert_amend_journalled(sim, keyed, "am-1@0.0006")
+    amendments = await bot.get(
+        "/api/v3/order/amendments", {"symbol": "BTCUSDT", "orderId": order_id}, signed=True
+    )
+    assert [a["newClientOrderId"] for a in amendments.body] == ["am-1"]
+    assert reply.body["executionId"] == amendments.body[0]["executionId"]
+    sent = [r for r in sim.state.requests if r["path"] == AMEND]
+    assert len(sent) == (1 if executed else 2)  # sent again only past the absence proof
+
+
+async def test_an_amend_resent_with_its_id_is_answered_not_amended_twice(
+    sim: Simulator, keyed: Gateway, bot: Api
+) -> None:
+    """The bot's re-send after a lost answer gets the amendment that happened; the order keeps
+    its id through a second, other amendment (Binance allows it), which is one more."""
+    order_id = await resting(bot)
+    load_faults(sim, {**AMEND_FAULT, "action": "reset_after"})
+    first = await bot.put(AMEND, amend(order_id, "am-2"), signed=True)
+    again = await bot.put(AMEND, amend(order_id, "am-2"), signed=True)
+    assert_amended(again, order_id, "am-2", "0.0006")
+    assert again.body["executionId"] == first.body["executionId"]
+    assert len([r for r in sim.state.requests if r["path"] == AMEND]) == 1
+    lower = await bot.put(AMEND, amend(order_id, "am-2", "0.0004"), signed=True)
+    assert_amended(lower, order_id, "am-2", "0.0004")
+    await assert_amend_journalled(sim, keyed, "am-2@0.0004")
+
+
+async def test_an_amend_without_a_client_id_gets_the_gateways(
+    sim: Simulator, keyed: Gateway, bot: Api
+) -> None:
+    """rest-api.md: "If not sent, one will be randomly generated": the re-signer sends its
+    own, so the amended order's id is journalled before the bytes leave."""
+    order_id = await resting(bot)
+    reply = await bot.put(AMEND, amend(order_id, None), signed=True)
+    assert reply.status == 200, reply.body
+    new_id = reply.body["amendedOrder"]["clientOrderId"]
+    assert new_id.startswith("bgw")
+    await assert_amend_journalled(sim, keyed, f"{new_id}@0.0006")
