@@ -23,7 +23,7 @@ import orjson
 from binguard.connector.journal import JournalError, OrderJournal, Stage
 
 from .answers import catalog_text
-from .order_books import REJECTED, Entry, Fetch, read_fills
+from .order_books import REJECTED, Entry, Fetch, Keyed, read_fills
 from .order_ids import CLIENT_ID
 from .order_shapes import order_in, shape
 
@@ -36,7 +36,7 @@ _CANCEL_FIELDS = (  # DELETE /api/v3/order's answer, from the canceled order (re
 )  # fmt: skip
 
 
-class EditBook:
+class EditBook(Keyed):
     """See the module docstring."""
 
     key_param: str = CLIENT_ID  # the new order's id, also the journal entry's (`edit_id`)

@@ -55,7 +55,10 @@ class Book(Protocol):
     def mark_final(self, key: str, status: str, why: str | None = None) -> None: ...
     def mark_found(self, key: str, found: dict[str, Any], *, soon: bool = False) -> None: ...
     def pending(self) -> list[Entry]: ...
-    def lookup(self, key: str, symbol: str) -> tuple[str, dict[str, str]]: ...
+    def key_of(self, params: dict[str, str]) -> str: ...
+    async def look(
+        self, key: str, symbol: str, record: dict[str, str], fetch: Fetch
+    ) -> tuple[int, bytes]: ...
     def found_in(self, body: bytes, key: str) -> dict[str, Any] | None: ...
     async def complete(
         self, found: dict[str, Any] | None, record: dict[str, str], fetch: Fetch
@@ -67,7 +70,27 @@ class Book(Protocol):
     def flush(self, key: str | None = None) -> None: ...
 
 
-class _Simple:
+class Keyed:
+    """What the books but the amend's share: journalled by `key_param`'s value, looked up with
+    one GET (`lookup`)."""
+
+    key_param: str
+
+    def key_of(self, params: dict[str, str]) -> str:
+        """The journal key of a request ("": none, the guard leaves it to Binance)."""
+        return params.get(self.key_param, "")
+
+    def lookup(self, key: str, symbol: str) -> tuple[str, dict[str, str]]:
+        raise NotImplementedError
+
+    async def look(
+        self, key: str, symbol: str, record: dict[str, str], fetch: Fetch
+    ) -> tuple[int, bytes]:
+        """One lookup: the answer of the GET that finds the entry (`found_in` reads it)."""
+        return await fetch(*self.lookup(key, symbol))
+
+
+class _Simple(Keyed):
     """What orders and lists share: a lookup's find is the whole answer; a refusal is one."""
 
     async def complete(

@@ -1,11 +1,13 @@
 """Keys mode's order guard: no bot order is lost or doubled, whatever happens to its answer.
 
-For every order, order list and cancel-replace a bot sends (REST `POST /api/v3/order`,
-`/api/v3/sor/order`, `/api/v3/orderList/oco|oto|otoco|opo|opoco`, the deprecated
-`/api/v3/order/oco`, `/api/v3/order/cancelReplace`; the WebSocket API's `order.place`,
-`sor.order.place`, `orderList.place(.*)`, `order.cancelReplace`: ws_orders.py), the re-signer
-having added the client ids the bot did not send (`newClientOrderId`; a list's and its legs';
-a cancel-replace's `cancelNewClientOrderId`: resign.py, order_ids.py):
+For every order, order list, cancel-replace and amendment a bot sends (REST
+`POST /api/v3/order`, `/api/v3/sor/order`, `/api/v3/orderList/oco|oto|otoco|opo|opoco`, the
+deprecated `/api/v3/order/oco`, `/api/v3/order/cancelReplace`, `PUT
+/api/v3/order/amend/keepPriority`; the WebSocket API's `order.place`, `sor.order.place`,
+`orderList.place(.*)`, `order.cancelReplace`, `order.amend.keepPriority`: ws_orders.py), the
+re-signer having added the client ids the bot did not send (`newClientOrderId`, an amended
+order's too; a list's and its legs'; a cancel-replace's `cancelNewClientOrderId`: resign.py,
+order_ids.py):
 
 1. It is journalled (connector/journal.py's OrderJournal, through order_books.py: the raw
    parameters by client id, plus the real key's name and the path) BEFORE its bytes leave.
@@ -21,7 +23,8 @@ a cancel-replace's `cancelNewClientOrderId`: resign.py, order_ids.py):
    Binance no longer forwards the attempt to the matching engine; the re-signer caps an
    order's recvWindow at `order_window_ms`, so the proof comes within the bot's wait).
    Found: the bot gets the real order (list) in the shape it asked for (order_books.py; a
-   cancel-replace's two halves: edit_book.py).
+   cancel-replace's two halves: edit_book.py; an amendment, found in the order's amendment
+   history: amend_book.py).
    Proven absent: the journalled order is sent again (re-stamped, re-signed), and so on.
    Still unknown after `order_wait_s`: Binance's own execution-unknown answer (503 -1007,
    answers.py); the entry stays pending and is settled in the background, by query only.
@@ -35,8 +38,9 @@ a cancel-replace's `cancelNewClientOrderId`: resign.py, order_ids.py):
    serves (a bot asking for one of them waits for it); nothing is re-sent at recovery.
 
 The journal assumes client ids are unique: a bot reusing the id of a filled order for a new
-order (which Binance allows) gets the old order back. Amend keep-priority is not guarded:
-keys mode refuses it (the endpoint table, policy/endpoints.py, has no entry).
+order (which Binance allows) gets the old order back. An amendment is journalled by its
+newClientOrderId and newQty together (amend_book.py), since Binance lets an order keep its
+client id through amendments.
 """
 
 from __future__ import annotations
@@ -63,12 +67,13 @@ from binguard.errors import HttpReply, OrderArchivedError, OrderNotFoundError, c
 from binguard.policy.retry import needs_a_fix
 
 from . import answers
+from .amend_book import AmendBook
 from .edit_book import EditBook
 from .forward import Call, Forwarder
 from .gate import Gate
 from .keys import RealKey
 from .order_books import Book, Entry, ListBook, OrderBook
-from .order_ids import CANCEL_REPLACE, LIST_LEGS, ORDER, SOR, places_order
+from .order_ids import AMEND, CANCEL_REPLACE, LIST_LEGS, ORDER, SOR, method_of, places_order
 from .order_locks import BusyError, IdLocks
 from .order_shapes import Outcome, Read, body_of, outcome, params_of, resp_type, same_order
 from .userdata import forwarder_fetch
@@ -160,6 +165,7 @@ class OrderGuard:
             ORDER: self.orders,
             SOR: self.orders,
             CANCEL_REPLACE: EditBook(journal),
+            AMEND: AmendBook(journal),
             **dict.fromkeys(LIST_LEGS, lists),
         }
         self.counts: Counter[str] = Counter()
@@ -251,7 +257,7 @@ class OrderGuard:
     def job(self, params: dict[str, str], real: RealKey | None, path: str) -> Job | None:
         """The guard's handle on a request: None when it has no client id or real key."""
         book = self._books.get(path)
-        key = params.get(book.key_param, "") if book is not None else ""
+        key = book.key_of(params) if book is not None else ""
         if book is None or not key or real is None:
             return None
         record = {**params, "~real": real.name, "~path": path}
@@ -358,7 +364,8 @@ class OrderGuard:
         query = urlencode({**params, "timestamp": str(self._gate.now_ms())})
         query += "&signature=" + job.real.signer.sign(query.encode())
         headers = {"X-MBX-APIKEY": job.real.api_key}
-        call = self._forwarder.call("POST", job.path, query, b"", headers, resign=False)
+        method = method_of(job.path)
+        call = self._forwarder.call(method, job.path, query, b"", headers, resign=False)
         answer = await self._forwarder.forward(call)
         read = outcome(answer, lambda body: job.book.found_in(body, job.key))
         self._journal_read(job, read)
@@ -401,9 +408,9 @@ class OrderGuard:
         connector/reconcile.py `settle`), OrderArchivedError (-2026: it existed, ended with
         nothing executed) or UNKNOWN at `deadline` or on an error no repetition fixes."""
         settled_at = self._gate.now_ms() + window_ms + self._margin_ms
-        path, params = job.book.lookup(job.key, job.symbol)
+        fetch = self._fetcher(job)
         while True:
-            status, body = await self._fetch(job.real, path, params)
+            status, body = await job.book.look(job.key, job.symbol, job.record, fetch)
             found = job.book.found_in(body, job.key) if status == 200 else None
             if found is not None:
                 return found

@@ -26,13 +26,15 @@ LIST_LEGS: dict[str, tuple[str, ...]] = {
 CANCEL_REPLACE = (
     "/api/v3/order/cancelReplace"  # rest-api.md §Cancel an Existing Order and Send a New Order
 )
-ORDER_PATHS = frozenset({ORDER, SOR, CANCEL_REPLACE, *LIST_LEGS})
+AMEND = "/api/v3/order/amend/keepPriority"  # rest-api.md §Order Amend Keep Priority: a PUT
+ORDER_PATHS = frozenset({ORDER, SOR, CANCEL_REPLACE, AMEND, *LIST_LEGS})
 # The WebSocket API's equivalents (web-socket-api.md §Trading requests), by the REST path that
 # places the same order (a re-send after the absence proof goes there).
 WS_ORDER_PATHS = {
     "order.place": ORDER,
     "sor.order.place": SOR,
     "order.cancelReplace": CANCEL_REPLACE,
+    "order.amend.keepPriority": AMEND,
     "orderList.place": "/api/v3/order/oco",
     **{"orderList.place." + path.rsplit("/", 1)[1]: path for path in LIST_LEGS if "List" in path},
 }
@@ -43,8 +45,13 @@ _PREFIX = "bgw"  # Binance's rule: ^[a-zA-Z0-9-_]{1,36}$ (rest-api.md, newClient
 
 
 def places_order(method: str, path: str) -> bool:
-    """A request the order guard journals and reconciles (POST only: DELETE cancels)."""
-    return method == "POST" and path in ORDER_PATHS
+    """A request the order guard journals and reconciles (its `method_of`: DELETE cancels)."""
+    return path in ORDER_PATHS and method == method_of(path)
+
+
+def method_of(path: str) -> str:
+    """The HTTP method of a path the guard takes (and re-sends): PUT for an amend, else POST."""
+    return "PUT" if path == AMEND else "POST"
 
 
 def main_id_param(path: str) -> str:

@@ -170,7 +170,8 @@ class Resigner:
 
     def _order_fields(self, path: str, query: _Part, body: _Part, signed: _Part) -> None:
         """An order request as the order guard needs it (order_guard.py): its client ids (an
-        order's; a list's and its legs'), added where the bot sent none; a recvWindow of at
+        order's, an amended order's new one; a list's and its legs'), added where the bot sent
+        none; a recvWindow of at
         most `order_window_ms`, so an unknown outcome's absence proof (timestamp + recvWindow
         + margin, rest-api.md §Timing security) comes within the time a bot waits
         (python-binance sends 10000)."""

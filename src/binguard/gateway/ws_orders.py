@@ -1,4 +1,6 @@
-"""Keys mode's order guard on the WebSocket API: `order.place` and `orderList.place.*`.
+"""Keys mode's order guard on the WebSocket API: `order.place`, `sor.order.place`,
+`orderList.place(.*)`, `order.cancelReplace` and `order.amend.keepPriority` (order_ids.py
+WS_ORDER_PATHS).
 
 The same guarantees as REST (order_guard.py), per bot socket: the order (or list: the same,
 by its listClientOrderId, order_books.py) is journalled and its
