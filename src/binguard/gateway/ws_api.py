@@ -20,8 +20,9 @@ socket per bot socket (a session's logon belongs to it alone).
   the gateway and served from its one upstream subscription per real key (gateway/user_subs.py,
   which says what a bot gets after an upstream gap). Without them they are forwarded re-signed
   like any request (the bot's upstream twin subscribes itself).
-- Keys mode's order guard (`orders`, ws_orders.py): `order.place`, `orderList.place.*` and
-  `order.cancelReplace` are journalled before they leave, and their answer is read by the guard.
+- Keys mode's order guard (`orders`, ws_orders.py): `order.place`, `sor.order.place`,
+  `orderList.place(.*)`, `order.cancelReplace` and `order.amend.keepPriority` are journalled
+  before they leave, and their answer is read by the guard.
 """
 
 from __future__ import annotations
