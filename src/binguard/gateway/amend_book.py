@@ -26,8 +26,9 @@ from typing import Any
 
 import orjson
 
-from binguard.connector.journal import JournalError, OrderJournal, Stage
+from binguard.connector.journal import Stage
 
+from .edit_book import EditRows
 from .order_books import REJECTED, Entry, Fetch
 from .order_ids import CLIENT_ID
 from .order_shapes import order_in
@@ -51,44 +52,15 @@ def amend_key(params: dict[str, str]) -> str:
     return f"{new_id}@{params.get('newQty', '')}" if new_id else ""
 
 
-class AmendBook:
+class AmendBook(EditRows):
     """See the module docstring."""
 
+    kind = AMEND
     key_param: str = CLIENT_ID
     default_shape: str | None = "RESULT"  # unused: an amend's answer has one shape
 
-    def __init__(self, journal: OrderJournal) -> None:
-        self.edits = journal.edits
-
     def key_of(self, params: dict[str, str]) -> str:
         return amend_key(params)
-
-    def first_send(self, key: str, symbol: str, record: dict[str, str]) -> bool:
-        known = self.edits.get(key)
-        if known is not None:
-            if dict(known.params) != record:
-                raise JournalError(f"amend {key!r} is already journalled for another one")
-            return False
-        self.edits.record_intent(key, AMEND, symbol, record)
-        self.edits.mark_sent(key)
-        return True
-
-    def entry(self, key: str) -> Entry | None:
-        e = self.edits.get(key)
-        return None if e is None else Entry(key, e.symbol, dict(e.params), e.stage, e.status)
-
-    def stage(self, key: str) -> Stage | None:
-        found = self.edits.stage_of(key)
-        return None if found is None else found[0]
-
-    def mark_sent(self, key: str) -> None:
-        self.edits.mark_sent(key)
-
-    def mark_unknown(self, key: str, why: str) -> None:
-        self.edits.mark_unknown(key, why)
-
-    def mark_final(self, key: str, status: str, why: str | None = None) -> None:
-        self.edits.mark_outcome(key, Stage.FINAL, status, error=why)
 
     def mark_found(self, key: str, found: dict[str, Any], *, soon: bool = False) -> None:
         """As connector/edits.py `_amended`: AMENDED, the order's id, executionId and newQty."""

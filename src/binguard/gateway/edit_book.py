@@ -36,11 +36,11 @@ _CANCEL_FIELDS = (  # DELETE /api/v3/order's answer, from the canceled order (re
 )  # fmt: skip
 
 
-class EditBook(Keyed):
-    """See the module docstring."""
+class EditRows:
+    """The journal's `edits` table (connector/journal_records.py EditRecords) as a book's
+    records: cancel-replaces and amendments, told apart by `kind` (connector/edits.py's)."""
 
-    key_param: str = CLIENT_ID  # the new order's id, also the journal entry's (`edit_id`)
-    default_shape: str | None = None  # the new order's: by its type, like POST /api/v3/order
+    kind: str
 
     def __init__(self, journal: OrderJournal) -> None:
         self.edits = journal.edits
@@ -49,9 +49,9 @@ class EditBook(Keyed):
         known = self.edits.get(key)
         if known is not None:
             if dict(known.params) != record:
-                raise JournalError(f"edit id {key!r} is already used for another one")
+                raise JournalError(f"{self.kind} {key!r} is already journalled for another one")
             return False
-        self.edits.record_intent(key, "cancel_replace", symbol, record)
+        self.edits.record_intent(key, self.kind, symbol, record)
         self.edits.mark_sent(key)
         return True
 
@@ -71,6 +71,14 @@ class EditBook(Keyed):
 
     def mark_final(self, key: str, status: str, why: str | None = None) -> None:
         self.edits.mark_outcome(key, Stage.FINAL, status, error=why)
+
+
+class EditBook(EditRows, Keyed):
+    """See the module docstring."""
+
+    kind = "cancel_replace"
+    key_param: str = CLIENT_ID  # the new order's id, also the journal entry's (`edit_id`)
+    default_shape: str | None = None  # the new order's: by its type, like POST /api/v3/order
 
     def mark_found(self, key: str, found: dict[str, Any], *, soon: bool = False) -> None:
         new = found.get("~new") if "~new" in found else found.get("newOrderResponse")
