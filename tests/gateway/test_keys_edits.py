@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +31,14 @@ from binguard.gateway.answers import GATEWAY_HEADER
 from binguard.sim import Simulator
 
 from .conftest import load_faults
-from .test_keys_orders import BOT_SECRET, WINDOW, keyed_config, truth
+from .test_keys_orders import WINDOW, keyed_config, truth
+from .test_keys_orders import bot as bot  # the fixture, shared
+from .test_keys_orders import keyed as keyed  # the fixture, shared
 from .test_keys_orders import keys_file as keys_file  # the fixture, shared
 from .test_keys_ws_orders import bot_socket
 
 PATH = "/api/v3/order/cancelReplace"
 FAULT = {"path": PATH, "method": "POST", "times": 1}
-
-
-@pytest.fixture
-async def keyed(sim: Simulator, keys_file: Path) -> AsyncIterator[Gateway]:
-    async with Gateway(keyed_config(sim, keys_file)) as gw:
-        yield gw
-
-
-@pytest.fixture
-def bot(keyed: Gateway, session: aiohttp.ClientSession) -> Api:
-    return Api(session, keyed.url, "bg-bot", BOT_SECRET)
 
 
 async def resting(bot: Api) -> int:

@@ -8,8 +8,6 @@ journal's (lists and legs), and a re-send with the same listClientOrderId places
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,22 +21,13 @@ from binguard.gateway.order_guard import OrderGuard
 from binguard.sim import Simulator
 
 from .conftest import load_faults
-from .test_keys_orders import BOT_SECRET, WINDOW, keyed_config
+from .test_keys_orders import WINDOW
+from .test_keys_orders import bot as bot  # the fixture, shared
+from .test_keys_orders import keyed as keyed  # the fixture, shared
 from .test_keys_orders import keys_file as keys_file  # the fixture, shared
 
 OCO = "/api/v3/orderList/oco"
 POST_OCO = {"path": OCO, "method": "POST", "times": 1}
-
-
-@pytest.fixture
-async def keyed(sim: Simulator, keys_file: Path) -> AsyncIterator[Gateway]:
-    async with Gateway(keyed_config(sim, keys_file)) as gw:
-        yield gw
-
-
-@pytest.fixture
-def bot(keyed: Gateway, session: aiohttp.ClientSession) -> Api:
-    return Api(session, keyed.url, "bg-bot", BOT_SECRET)
 
 
 async def lists_truth(sim: Simulator) -> list[dict[str, Any]]:

@@ -10,8 +10,6 @@ journal. The bot signs with its local key (web-socket-api.md §SIGNED request se
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,16 +21,11 @@ from binguard.sim import Simulator
 
 from .conftest import load_faults
 from .test_keys_lists import assert_lists_journal_is_truth, lists_truth
-from .test_keys_orders import BOT_SECRET, WINDOW, assert_journal_is_truth, keyed_config, truth
+from .test_keys_orders import BOT_SECRET, WINDOW, assert_journal_is_truth, truth
+from .test_keys_orders import keyed as keyed  # the fixture, shared
 from .test_keys_orders import keys_file as keys_file  # the fixture, shared
 
 PLACE = {"path": "/ws-api/v3", "method": "order.place", "times": 1}
-
-
-@pytest.fixture
-async def keyed(sim: Simulator, keys_file: Path) -> AsyncIterator[Gateway]:
-    async with Gateway(keyed_config(sim, keys_file)) as gw:
-        yield gw
 
 
 async def bot_socket(session: aiohttp.ClientSession, gw: Gateway) -> WsApi:
