@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from binguard.connector.streams import StreamEvent, Subscription, stream_name
+from binguard.errors import IpBannedError
 from binguard.sim import Simulator
 
 from .conftest import MakeConnector, Market, load_faults, until
@@ -41,6 +42,24 @@ async def test_trade_book_ticker_and_depth_in_one_subscription(
         )
     # leaving the block unsubscribed everything (the socket stays, empty)
     await assert_streams_on_sim(wsim, [[]])
+
+
+async def test_no_stream_socket_is_opened_during_a_known_ban(
+    wsim: Simulator, wconnect: MakeConnector, market: Market
+) -> None:
+    """A handshake reaches the banned IP too: once the connector knows of a ban (a 418), its
+    market-stream socket waits for the ban's end (transport/ws.py asks the budget first)."""
+    bn = await wconnect()
+    load_faults(wsim, {"action": "http_418", "path": "/api/v3/ping", "times": 1, "ban_s": 1.0})
+    with pytest.raises(IpBannedError):
+        await bn.call("GET", "/api/v3/ping")
+    ban_end = wsim.state.limits.ips["127.0.0.1"].banned_until_ms
+    async with bn.stream("btcusdt@trade") as sub:
+        await sub.wait_subscribed(10)
+    connects = [
+        r for r in wsim.state.requests if r.get("ws") == "stream" and r["method"] == "CONNECT"
+    ]
+    assert connects and connects[0]["time"] >= ban_end  # none during the ban
 
 
 async def test_dynamic_subscribe_and_unsubscribe(

@@ -481,6 +481,7 @@ class SpotConnector:
                 emit=self.emit,
                 limiter=self.ws_limiter,
                 local_addr=self.options.local_addr,
+                gate=self._gate,
             )
         return self._streams
 

@@ -39,6 +39,7 @@ import aiohttp
 
 from binguard._aio import reap
 from binguard.errors import BinanceError
+from binguard.policy.gate import RateGate
 from binguard.transport.ws import Emit, Frame, WsLink, WsOptions, WsSupervisor
 from binguard.transport.ws_limits import ConnectLimiter
 
@@ -108,6 +109,7 @@ class _Shard:
             emit=owner.emit,
             limiter=owner.limiter,
             session=owner.session,
+            gate=owner.gate,
         )
         self.worker: asyncio.Task[None] | None = None
 
@@ -189,11 +191,13 @@ class MarketStreams:
         limiter: ConnectLimiter | None = None,
         max_streams: int = 1024,
         local_addr: str | None = None,
+        gate: RateGate | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.options = options or WsOptions()
         self.emit: Emit = emit or (lambda *a, **k: None)
         self.limiter = limiter or ConnectLimiter()
+        self.gate = gate  # no socket is opened during a ban it knows of (transport/ws.py)
         self.max_streams = max_streams
         self._local_addr = local_addr
         self.session: aiohttp.ClientSession | None = None
