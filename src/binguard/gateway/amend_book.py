@@ -29,9 +29,9 @@ import orjson
 from binguard.connector.journal import Stage
 
 from .edit_book import EditRows
-from .order_books import REJECTED, Entry, Fetch
+from .order_books import REJECTED, Fetch
 from .order_ids import CLIENT_ID
-from .order_shapes import order_in
+from .order_shapes import json_object, order_in
 
 AMEND = "amend"  # the edits table's kind (connector/edits.py's)
 AMENDED = "AMENDED"  # journal status of an amendment that happened (connector/edits.py's)
@@ -76,16 +76,6 @@ class AmendBook(EditRows):
             outcome=outcome,
         )
 
-    def flush(self, key: str | None = None) -> None:
-        return None  # edits are written at once
-
-    def pending(self) -> list[Entry]:
-        return [
-            Entry(e.edit_id, e.symbol, dict(e.params), e.stage, e.status)
-            for e in self.edits.pending()
-            if e.kind == AMEND
-        ]
-
     async def look(
         self, key: str, symbol: str, record: dict[str, str], fetch: Fetch
     ) -> tuple[int, bytes]:
@@ -120,11 +110,8 @@ class AmendBook(EditRows):
     def found_in(self, body: bytes, key: str) -> dict[str, Any] | None:
         """Binance's answer to the amend, or (from `look`) the history's row, when either is
         this amendment."""
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict):
+        data = json_object(body)
+        if data is None:
             return None
         amended = data.get("amendedOrder")
         if isinstance(amended, dict):

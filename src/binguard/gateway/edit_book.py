@@ -72,6 +72,16 @@ class EditRows:
     def mark_final(self, key: str, status: str, why: str | None = None) -> None:
         self.edits.mark_outcome(key, Stage.FINAL, status, error=why)
 
+    def flush(self, key: str | None = None) -> None:
+        return None  # edits are written at once
+
+    def pending(self) -> list[Entry]:
+        return [
+            Entry(e.edit_id, e.symbol, dict(e.params), e.stage, e.status)
+            for e in self.edits.pending()
+            if e.kind == self.kind
+        ]
+
 
 class EditBook(EditRows, Keyed):
     """See the module docstring."""
@@ -86,16 +96,6 @@ class EditBook(EditRows, Keyed):
         status = SUCCESS if set(halves.values()) == {SUCCESS} else PARTIAL
         order_id = new.get("orderId") if isinstance(new, dict) else None
         self.edits.mark_outcome(key, Stage.FINAL, status, order_id=order_id, outcome=halves)
-
-    def flush(self, key: str | None = None) -> None:
-        return None  # edits are written at once
-
-    def pending(self) -> list[Entry]:
-        return [
-            Entry(e.edit_id, e.symbol, dict(e.params), e.stage, e.status)
-            for e in self.edits.pending()
-            if e.kind == "cancel_replace"
-        ]
 
     def lookup(self, key: str, symbol: str) -> tuple[str, dict[str, str]]:
         return "/api/v3/order", {"symbol": symbol, "origClientOrderId": key}

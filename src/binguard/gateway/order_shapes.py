@@ -117,13 +117,19 @@ def outcome(answer: web.StreamResponse, found_in: Callable[[bytes], dict[str, An
     return Read(Outcome.REFUSED, why=f"{answer.status} {code}")
 
 
-def order_in(body: bytes) -> dict[str, Any] | None:
-    """The order a 2XX body holds (a JSON object with an integer orderId), else None."""
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The JSON object a body holds, else None (not JSON, or another JSON value)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def order_in(body: bytes) -> dict[str, Any] | None:
+    """The order a 2XX body holds (a JSON object with an integer orderId), else None."""
+    data = json_object(body)
+    if data is None:
         return None
     order_id = data.get("orderId")
     if not isinstance(order_id, int) or isinstance(order_id, bool):
