@@ -127,9 +127,12 @@ async def test_kline_stream_last_update_equals_rest(
         await _take_ask(fapi)
         with_trade = await _until(ws, lambda d: d["k"]["n"] > first["k"]["n"])
         opened = with_trade["k"]["t"]
-        if not with_trade["k"]["x"]:  # (the minute may have ended by itself meanwhile)
+        final = with_trade
+        if not with_trade["k"]["x"]:
             fsim.state.clock.jump(60_000)  # the candle closes: its last update says x = true
-        final = await _until(ws, lambda d: d["k"]["x"] and d["k"]["t"] == opened)
+            final = await _until(ws, lambda d: d["k"]["x"] and d["k"]["t"] == opened)
+        # else the minute ended by itself first: the trade's frame was the candle's last update
+        # (web-socket-streams.md: one closing update per candle), no other one comes
     k = final["k"]
     params = {"symbol": "BTCUSDT", "interval": "1m", "startTime": k["t"], "limit": 1}
     row = (await fapi.get("/api/v3/klines", params)).body[0]
