@@ -118,19 +118,43 @@ def test_an_intent_log_left_by_a_crash_is_applied_once(tmp_path: Path) -> None:
         j.record_intent("done", "BTCUSDT", {"side": "BUY"})
         j.mark_sent("done")
         j.mark_acked("done", 7, "FILLED")
+    # params as an object (this release's lines) or as JSON text (lines written before it)
+    params = {"type": "LIMIT", "side": "BUY"}
     lines = [
-        encode_line({"t": "o", "c": c, "s": "BTCUSDT", "p": '{"side":"BUY"}', "m": 1})
-        for c in ("done", "new")
+        encode_line({"t": "o", "c": "done", "s": "BTCUSDT", "p": '{"side":"BUY"}', "m": 1}),
+        encode_line({"t": "o", "c": "new", "s": "BTCUSDT", "p": params, "m": 1}),
+        encode_line({"t": "o", "c": "old", "s": "BTCUSDT", "p": '{"side":"SELL"}', "m": 2}),
     ]
-    cut = encode_line({"t": "o", "c": "cut", "s": "BTCUSDT", "p": "{}", "m": 1})[:-9]
+    cut = encode_line({"t": "o", "c": "cut", "s": "BTCUSDT", "p": {}, "m": 1})[:-9]
     write_log(path, b"".join(lines) + cut)
     with OrderJournal(path) as j:
-        assert [(e.client_order_id, e.stage, e.attempts) for e in j.all()] == [
-            ("new", Stage.SENT, 1),  # created_ms 1: listed first
-            ("done", Stage.ACKED, 1),
+        assert [(e.client_order_id, e.stage, e.attempts, e.params) for e in j.all()] == [
+            ("new", Stage.SENT, 1, params),  # created_ms 1: listed first
+            ("old", Stage.SENT, 1, {"side": "SELL"}),
+            ("done", Stage.ACKED, 1, {"side": "BUY"}),
         ]
-        assert [e.client_order_id for e in j.pending()] == ["new"]
+        assert [e.client_order_id for e in j.pending()] == ["new", "old"]
+        # the row's text is the one every write makes (keys sorted), so a re-send compares equal
+        assert j.record_first_send("new", "BTCUSDT", {"side": "BUY", "type": "LIMIT"}) is False
     assert log_size(path) == 0
+
+
+def test_a_first_send_row_holds_the_params_as_they_were_when_journalled(tmp_path: Path) -> None:
+    """The row's text is made at its (deferred) commit, from the journal's own copy: a caller
+    changing its dict after the call changes nothing journalled."""
+    path = tmp_path / "j.db"
+    with OrderJournal(path, commit_after=60) as j:
+        params = {"side": "BUY", "price": "1.0"}
+
+        async def send() -> None:  # (in a running loop, so the row's commit is deferred)
+            assert j.record_first_send("a", "BTCUSDT", params)
+
+        asyncio.run(send())
+        params["price"] = "2.0"
+        assert committed(path, "a") is None
+        entry = j.get("a")  # commits it
+        assert entry is not None and entry.params == {"side": "BUY", "price": "1.0"}
+        assert on_disk(path, "a") == ("sent", 1)
 
 
 def test_without_an_event_loop_an_acked_write_commits_at_once(tmp_path: Path) -> None:

@@ -89,6 +89,11 @@ _ABOVE = frozenset(
 )
 
 
+# filters.md NOTIONAL / MIN_NOTIONAL: (filter, min key, max key or "", applies to MARKET key)
+_NOTIONAL_FILTERS = (
+    ("NOTIONAL", "minNotional", "maxNotional", "applyMinToMarket"),
+    ("MIN_NOTIONAL", "minNotional", "", "applyToMarket"),
+)
 _PRICE_KEYS = ("minPrice", "maxPrice", "tickSize")
 _LOT_KEYS = ("minQty", "maxQty", "stepSize")
 _RANGE_KEYS = {"PRICE_FILTER": _PRICE_KEYS, "LOT_SIZE": _LOT_KEYS, "MARKET_LOT_SIZE": _LOT_KEYS}
@@ -107,6 +112,14 @@ class SymbolRules:
     ranges: Mapping[str, tuple[Decimal, Decimal, Decimal]] = field(
         init=False, repr=False, compare=False
     )
+    # What `_plain_and_valid` reads, unpacked once (it runs on every order): PRICE_FILTER's and
+    # LOT_SIZE's (min, max, step) or None, and each notional filter's (min, max) for an order
+    # that is not MARKET (a 0 bound: no bound).
+    plain: tuple[
+        tuple[Decimal, Decimal, Decimal] | None,
+        tuple[Decimal, Decimal, Decimal] | None,
+        tuple[tuple[Decimal, Decimal], ...],
+    ] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ranges = {}
@@ -119,6 +132,13 @@ class SymbolRules:
                     _bound(spec.get(keys[2], "0")),
                 )
         object.__setattr__(self, "ranges", ranges)
+        notional = tuple(
+            (_bound(spec.get(low, "0")), _bound(spec.get(high, "0")) if high else Decimal(0))
+            for name, low, high, _ in _NOTIONAL_FILTERS
+            if (spec := self.filters.get(name)) is not None
+        )
+        plain = (ranges.get("PRICE_FILTER"), ranges.get("LOT_SIZE"), notional)
+        object.__setattr__(self, "plain", plain)
 
     @classmethod
     def from_api(cls, d: Mapping[str, Any]) -> SymbolRules:
@@ -142,6 +162,16 @@ def check_order(
     list's leg: "stopPrice" → "aboveStopPrice"), so the error names what the caller sent."""
     if rules is not None and _plain_and_valid(params, rules):
         return
+    check_all(params, rules, names=names)
+
+
+def check_all(
+    params: Mapping[str, str],
+    rules: SymbolRules | None,
+    *,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """`check_order` rule by rule, without the plain order's short path."""
     prefix = names or {}
     order_type, side = params.get("type", ""), params.get("side", "")
     if side not in SIDES:
@@ -170,14 +200,16 @@ _PLAIN_KEYS = frozenset(
     {"symbol", "side", "type", "timeInForce", "quantity", "price", "newClientOrderId"}
     | {"newOrderRespType", "selfTradePreventionMode"}
 )
-_NO_NAMES: Mapping[str, str] = {}
 
 
 def _plain_and_valid(params: Mapping[str, str], rules: SymbolRules) -> bool:
     """True when `params` is a plain LIMIT or LIMIT_MAKER order that passes every rule
     check_order applies; False sends it through the full check, which finds what is wrong (or
-    that nothing is). The usual order, checked without scanning for the rules it cannot break:
-    the same rules, the same functions, so the two paths cannot disagree on a valid order."""
+    that nothing is). The usual order, checked in one function with the symbol's bounds unpacked
+    once (`SymbolRules.plain`): the full check's rules for such an order (`_numbers`,
+    `_in_range`, `_check_notional`), written out. Both must agree, so a hypothesis test holds
+    them equal (tests/connector/test_plain_check.py): this one says True exactly when the full
+    check passes."""
     order_type = params.get("type")
     if order_type == "LIMIT":
         if not params.get("timeInForce"):
@@ -189,18 +221,24 @@ def _plain_and_valid(params: Mapping[str, str], rules: SymbolRules) -> bool:
     if rules.order_types and order_type not in rules.order_types:
         return False
     try:
-        n = {"price": Decimal(params["price"]), "quantity": Decimal(params["quantity"])}
-        for value in n.values():
-            if not value.is_finite() or value <= 0:
-                return False
-        price_range = rules.ranges.get("PRICE_FILTER")
+        price, qty = Decimal(params["price"]), Decimal(params["quantity"])
+        if not (price.is_finite() and qty.is_finite()) or price <= 0 or qty <= 0:
+            return False
+        price_range, lot_range, notional_bounds = rules.plain
         if price_range is not None:
-            _in_range(n["price"], price_range, _PRICE_KEYS, "price", _NO_NAMES)
-        lot_range = rules.ranges.get("LOT_SIZE")
+            low, high, step = price_range
+            if (low and price < low) or (high and price > high) or (step and price % step):
+                return False
         if lot_range is not None:
-            _in_range(n["quantity"], lot_range, _LOT_KEYS, "quantity", _NO_NAMES, name="LOT_SIZE")
-        _check_notional(order_type, n, rules.filters, _NO_NAMES)
-    except (KeyError, ArithmeticError, FilterError):  # (InvalidOperation is an ArithmeticError)
+            low, high, step = lot_range
+            if (low and qty < low) or (high and qty > high) or (step and qty % step):
+                return False
+        if notional_bounds:
+            notional = price * qty
+            for low, high in notional_bounds:
+                if (low and notional < low) or (high and notional > high):
+                    return False
+    except (KeyError, ArithmeticError):  # (InvalidOperation is an ArithmeticError)
         return False
     return True
 
@@ -304,12 +342,22 @@ def _in_range(
         why = f"below {keys[0]} {low}"
     elif high and value > high:
         why = f"above {keys[1]} {high}"
-    elif step and value % step != 0:
+    elif step and _off_step(value, step):
         why = f"not a multiple of {keys[2]} {step}"
     else:
         return  # the message is built only for a failure: this runs on every order
     full = _name(prefix, param)
     raise FilterError(f"Filter failure: {name} ({full} {value} is {why})", param=full, filter=name)
+
+
+def _off_step(value: Decimal, step: Decimal) -> bool:
+    """Whether `value` is not a multiple of `step`. A value of so many steps that the division
+    exceeds the decimal precision (1E+30 by 0.01) counts as off the step: a FilterError naming
+    the parameter, not a decimal exception from inside the check."""
+    try:
+        return value % step != 0
+    except ArithmeticError:
+        return True
 
 
 @lru_cache(maxsize=1024, typed=True)  # a symbol's few bounds, read on every order
@@ -333,10 +381,7 @@ def _check_notional(
         notional, param = n["price"] * n["quantity"], "quantity"
     else:
         return
-    for name, low_key, high_key, to_market in (
-        ("NOTIONAL", "minNotional", "maxNotional", "applyMinToMarket"),
-        ("MIN_NOTIONAL", "minNotional", "", "applyToMarket"),
-    ):
+    for name, low_key, high_key, to_market in _NOTIONAL_FILTERS:
         spec = f.get(name)
         if spec is None or (market and not spec.get(to_market, False)):
             continue

@@ -612,23 +612,23 @@ class SpotConnector:
         rules and the symbol's filters (checks.py: ParamError / FilterError naming the
         parameter; nothing is sent). An ACK answer (`new_order_resp_type="ACK"`) gives an order
         whose `status` is None until user data or a query tells it."""
-        typed = _order_keywords(
-            quantity=quantity,
-            quote_order_qty=quote_order_qty,
-            price=price,
-            time_in_force=time_in_force,
-            stop_price=stop_price,
-            trailing_delta=trailing_delta,
-            iceberg_qty=iceberg_qty,
-            new_order_resp_type=new_order_resp_type,
-            self_trade_prevention_mode=self_trade_prevention_mode,
-            strategy_id=strategy_id,
-            strategy_type=strategy_type,
-            peg_price_type=peg_price_type,
-            peg_offset_value=peg_offset_value,
-            peg_offset_type=peg_offset_type,
-            new_client_order_id=client_order_id,
-        )
+        typed: dict[str, object] = {
+            "quantity": quantity,
+            "quote_order_qty": quote_order_qty,
+            "price": price,
+            "time_in_force": time_in_force,
+            "stop_price": stop_price,
+            "trailing_delta": trailing_delta,
+            "iceberg_qty": iceberg_qty,
+            "new_order_resp_type": new_order_resp_type,
+            "self_trade_prevention_mode": self_trade_prevention_mode,
+            "strategy_id": strategy_id,
+            "strategy_type": strategy_type,
+            "peg_price_type": peg_price_type,
+            "peg_offset_value": peg_offset_value,
+            "peg_offset_type": peg_offset_type,
+            "new_client_order_id": client_order_id,
+        }
         fixed = {"symbol": symbol, "side": side, "type": type}
         params = request_params("place_order", "place", fixed, typed, extra)
         return await self.orders.place(params, params.pop("newClientOrderId", None))
@@ -690,20 +690,20 @@ class SpotConnector:
         saying which half happened — also for -2021 / -2022 and for a lost answer, reconciled by
         querying both halves (edits.py). Any other parameter of the endpoint by Binance's name in
         `**extra` (selfTradePreventionMode, cancelRestrictions, pegPriceType...)."""
-        typed = _order_keywords(
-            cancel_replace_mode=cancel_replace_mode,
-            cancel_order_id=cancel_order_id,
-            cancel_orig_client_order_id=cancel_orig_client_order_id,
-            quantity=quantity,
-            quote_order_qty=quote_order_qty,
-            price=price,
-            time_in_force=time_in_force,
-            stop_price=stop_price,
-            trailing_delta=trailing_delta,
-            iceberg_qty=iceberg_qty,
-            new_order_resp_type=new_order_resp_type,
-            new_client_order_id=client_order_id,
-        )
+        typed: dict[str, object] = {
+            "cancel_replace_mode": cancel_replace_mode,
+            "cancel_order_id": cancel_order_id,
+            "cancel_orig_client_order_id": cancel_orig_client_order_id,
+            "quantity": quantity,
+            "quote_order_qty": quote_order_qty,
+            "price": price,
+            "time_in_force": time_in_force,
+            "stop_price": stop_price,
+            "trailing_delta": trailing_delta,
+            "iceberg_qty": iceberg_qty,
+            "new_order_resp_type": new_order_resp_type,
+            "new_client_order_id": client_order_id,
+        }
         fixed = {"symbol": symbol, "side": side, "type": type}
         params = request_params("cancel_replace", "cancel_replace", fixed, typed, extra)
         return await self.edits.cancel_replace(params)
@@ -801,11 +801,6 @@ class SpotConnector:
 
     async def all_order_lists(self, **params: object) -> list[OrderList]:
         return await self.lists.all_lists(**params)
-
-
-def _order_keywords(**typed: object) -> dict[str, object]:
-    """The snake_case keywords of an order call, for placement.py `request_params`."""
-    return typed
 
 
 def _positive(number: str) -> bool:

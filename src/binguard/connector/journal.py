@@ -76,6 +76,7 @@ _INSERT_ROW = (
     " updated_ms, order_id, status) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)"
 )
 _ACKED = Stage.ACKED.value  # (read once: an enum member's value is a descriptor call)
+_SENT: tuple[Stage, str | None] = (Stage.SENT, None)
 COMMIT_AFTER_S = 1.0  # a deferred write waits at most this long for a commit (event loop time)
 COMMIT_BATCH = 4096  # ... or until this many deferred writes are waiting
 # A deferred write: (statement, values, many: values is a list of rows for executemany).
@@ -154,7 +155,9 @@ class OrderJournal:
         try:
             for r in records:
                 if r.get("t") == "o":
-                    row = (r["c"], r["s"], r["p"], "sent", r["m"], r["m"], None, None)
+                    # (the params as an object; a string in logs written before 2026-12-06)
+                    params = r["p"] if type(r["p"]) is str else _encode(r["p"])
+                    row = (r["c"], r["s"], params, "sent", r["m"], r["m"], None, None)
                     self._db.execute(_INSERT_ROW, row)
                 elif r.get("t") == "l":
                     for statement, values, many in self.lists.intent_rows(r):
@@ -170,12 +173,17 @@ class OrderJournal:
         committed at once without a running event loop. For this module and journal_records.py."""
         self._later.append((statement, values, many))
         self._later_ids.add(key)
+        due = self._flush_on
+        if len(self._later) >= COMMIT_BATCH or due is None or not due.is_running():
+            self._commit_due()
+        # (else a commit is due on the running loop: one check, not a loop look-up)
+
+    def _commit_due(self) -> None:
+        """After a deferred write: commit now when the batch is full or there is no event loop,
+        else have one commit scheduled on the running loop (`commit_after` from now)."""
         if len(self._later) >= COMMIT_BATCH:
             self.flush()
             return
-        due = self._flush_on
-        if due is not None and due.is_running():
-            return  # a commit is due on the running loop (one check, not a loop look-up)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop: nothing comes "soon", commit now
@@ -254,12 +262,20 @@ class OrderJournal:
         ):
             self.flush()
             return self._insert(coid, symbol, params, Stage.SENT)  # refused, or False
-        encoded = _encode(params)
-        now = _now_ms()
-        self.log_intent({"t": "o", "c": coid, "s": symbol, "p": encoded, "m": now})
-        self._rows[coid] = len(self._later)
-        self.defer(_INSERT_ROW, (coid, symbol, encoded, "sent", now, now, None, None), coid)
-        self._open[coid] = (Stage.SENT, None)
+        # The params go into the log as they are (one JSON encoding per intent); the row's
+        # sorted-keys text is made at its commit, with the batch's other rows (`_write`).
+        copied = dict(params)
+        now = time.time_ns() // 1_000_000
+        self.log_intent({"t": "o", "c": coid, "s": symbol, "p": copied, "m": now})
+        later = self._later
+        self._rows[coid] = len(later)
+        self._open[coid] = _SENT
+        # `defer`, written out for the first send (every order passes here)
+        later.append((_INSERT_ROW, [coid, symbol, copied, "sent", now, now, None, None], False))
+        self._later_ids.add(coid)
+        due = self._flush_on
+        if len(later) >= COMMIT_BATCH or due is None or not due.is_running():
+            self._commit_due()
         return True
 
     def _insert(self, coid: str, symbol: str, params: Mapping[str, str], stage: Stage) -> bool:
@@ -286,6 +302,19 @@ class OrderJournal:
         self._update(client_order_id, "stage = ?, attempts = attempts + 1", (Stage.SENT.value,))
         self._still_open(client_order_id, Stage.SENT)
 
+    def ack_first_send(self, client_order_id: str, order_id: int, status: str | None) -> bool:
+        """`mark_acked(..., soon=True)` for an entry whose first-send row still waits for its
+        commit (`record_first_send`), written into that row; False (nothing written) for any
+        other entry. Such an entry is SENT — any other write about it commits the row first —
+        so ACKED is a move its stage allows (ledger.py checks every other case)."""
+        at = self._rows.pop(client_order_id, None)
+        if at is None:
+            return False
+        self._open.pop(client_order_id, None)
+        row = self._later[at][1]  # (its own list: record_first_send made it)
+        row[3], row[5], row[6], row[7] = _ACKED, time.time_ns() // 1_000_000, order_id, status
+        return True
+
     def mark_acked(
         self, client_order_id: str, order_id: int, status: str | None, *, soon: bool = False
     ) -> None:
@@ -295,13 +324,9 @@ class OrderJournal:
         if not soon:
             self._set_outcome(client_order_id, Stage.ACKED, order_id, status)
             return
+        if self.ack_first_send(client_order_id, order_id, status):
+            return  # its row waited too: written ACKED at once (one row, not two writes)
         self._open.pop(client_order_id, None)
-        at = self._rows.pop(client_order_id, None)
-        if at is not None:  # its row waits too: written ACKED at once (one row, not two writes)
-            coid, symbol, encoded, _, created, _, _, _ = self._later[at][1]
-            row = (coid, symbol, encoded, _ACKED, created, _now_ms(), order_id, status)
-            self._later[at] = (_INSERT_ROW, row, False)
-            return
         self.defer(
             "UPDATE orders SET stage = ?, order_id = ?, status = ?, updated_ms = ?"
             " WHERE client_order_id = ?",
@@ -371,6 +396,10 @@ class OrderJournal:
         try:
             self._db.execute("BEGIN")
             for statement, rows in _runs(later):
+                if statement is _INSERT_ROW:  # a first send's params, encoded now (in one loop)
+                    for row in rows:
+                        if type(row[2]) is dict:
+                            row[2] = _encode(row[2])
                 self._db.executemany(statement, rows)
             try:
                 return self._db.execute(sql or "SELECT 0", args)

@@ -106,6 +106,8 @@ class OrderLedger:
         """The exchange has the order (`status` None: answered ACK, not yet known). Committed
         with the next journal write or on the event loop's next turn (journal.py: a crash that
         loses it leaves the entry SENT, and `recover()` finds the order by its id)."""
+        if self.journal.ack_first_send(coid, order_id, status):
+            return  # the usual answer: SENT → ACKED, in the first send's waiting row
         if self._move(coid, Stage.ACKED):
             self.journal.mark_acked(coid, order_id, status, soon=True)
 

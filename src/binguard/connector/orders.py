@@ -111,12 +111,13 @@ class OrderManager:
         )
 
     # -- placement --------------------------------------------------------------------------------
-    async def place(self, params: Mapping[str, object], client_order_id: str | None) -> Order:
-        """Place one order (Binance's parameter names). Checked first (checks.py: ParamError,
-        FilterError; nothing journalled, nothing sent), then journalled and driven."""
+    async def place(self, params: Mapping[str, str], client_order_id: str | None) -> Order:
+        """Place one order (Binance's parameter names, text values: placement.py
+        `request_params`). Checked first (checks.py: ParamError, FilterError; nothing
+        journalled, nothing sent), then journalled and driven."""
         coid = client_order_id or self.new_client_order_id()
-        symbol = str(params["symbol"])
-        body = {k: str(v) for k, v in params.items()}
+        symbol = params["symbol"]
+        body = dict(params)
         check_order(body, self.rules.get(symbol))
         body["newClientOrderId"] = coid
         body.setdefault("newOrderRespType", "FULL")
