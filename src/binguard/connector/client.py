@@ -107,7 +107,7 @@ class SpotConnector:
         )
         self.journal = OrderJournal(opts.journal_path)
         # Order state from every source (REST answers, user data), merged idempotently.
-        self.tracker = OrderTracker()
+        self.tracker = OrderTracker(keep_settled=self.options.keep_settled)
         self._ledger = OrderLedger(self.journal, self.tracker)
         # WebSockets (streams.py, book.py, userdata.py): one connection-attempt budget per process
         self.ws_limiter = ConnectLimiter()

@@ -40,6 +40,9 @@ class ConnectorOptions:
       HTTP/1.1 client (transport/http1.py; about half aiohttp's CPU per request), or "aiohttp".
     - `fallback_poll`: while user data is down, how often tracked open orders are polled over
       REST (`fallback_max_orders` at most per round, within the budget).
+    - `keep_settled`: how many settled orders (and order lists) `tracker` keeps besides the open
+      ones, the oldest settled forgotten first (tracker.py): a long-running bot's memory stays
+      bounded (~0.8 KB per order). The journal keeps every order.
     """
 
     timeout: float = 10.0
@@ -64,6 +67,7 @@ class ConnectorOptions:
     user_data_logon: bool = True
     fallback_poll: float = 2.0
     fallback_max_orders: int = 10
+    keep_settled: int = 10_000
     orders_via: Literal["rest", "ws"] = "rest"
     http: HttpName = "http1"
 
@@ -72,6 +76,8 @@ class ConnectorOptions:
             raise ValueError(f"orders_via must be 'rest' or 'ws', not {self.orders_via!r}")
         if self.http not in HTTP_BACKENDS:
             raise ValueError(f"http must be 'http1' or 'aiohttp', not {self.http!r}")
+        if type(self.keep_settled) is not int or self.keep_settled < 0:
+            raise ValueError(f"keep_settled must be an int >= 0, not {self.keep_settled!r}")
 
     def with_(self, **changes: object) -> ConnectorOptions:
         return replace(self, **changes)  # type: ignore[arg-type]

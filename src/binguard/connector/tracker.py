@@ -10,19 +10,28 @@ idempotent and monotonic:
   FILLED, and a repeat changes nothing;
 - a fill is keyed by (symbol, trade id): learnt once, whichever source told first;
 - balances follow `outboundAccountPosition` by its update time `u`; an older one is ignored.
+
+Open orders are kept as long as they are open; settled ones (a final status) only the latest
+`keep_settled` of them (orders and lists alike, oldest settled forgotten first): a bot that runs
+for weeks would else hold every order it ever placed (~0.8 KB each: 100,000 orders a day is
+80 MB a day). A forgotten order is still in the journal and on the exchange; `order_status()`
+and `amend()` ask over REST for an order the tracker no longer has. Fills are all kept
+(`fills` is every fill, for the bot's own accounting).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from .list_models import OrderList
-from .models import Balance, Order, Trade, status_rank
+from .models import Balance, Order, Trade, is_final, status_rank
 
 _rank = status_rank
+KEEP_SETTLED = 10_000  # settled orders (and settled lists) a tracker keeps by default
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +52,10 @@ class TrackedFill:
 class OrderTracker:
     """Latest known state of every order, every fill, and the balances; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_settled: int = KEEP_SETTLED) -> None:
+        if keep_settled < 0:
+            raise ValueError(f"keep_settled must be >= 0, not {keep_settled!r}")
+        self.keep_settled = keep_settled
         self.orders: dict[tuple[str, int], Order] = {}
         self._by_client: dict[str, tuple[str, int]] = {}
         self.fills: dict[tuple[str, int], TrackedFill] = {}
@@ -54,6 +66,10 @@ class OrderTracker:
         self.last_event_ms = 0  # event time of the last user data event
         self.stale_updates = 0  # updates older than what was known (late), ignored
         self.repeats = 0  # updates equal to what was known (duplicated), ignored
+        # settled orders and lists, oldest settled first: the ones forgotten past keep_settled
+        self._settled: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._settled_lists: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self.forgotten = 0  # settled orders and lists forgotten past keep_settled
 
     # -- reading ----------------------------------------------------------------------------
     def get(
@@ -101,7 +117,20 @@ class OrderTracker:
         self.orders[key] = order
         if order.client_order_id:
             self._by_client[order.client_order_id] = key
+        if is_final(order.status):
+            settled = self._settled
+            settled[key] = None
+            if len(settled) > self.keep_settled:
+                self._drop(settled.popitem(last=False)[0])
         return True
+
+    def _drop(self, key: tuple[str, int]) -> None:
+        """Forget the settled order `key` (past keep_settled)."""
+        gone = self.orders.pop(key, None)
+        if gone is not None:
+            self.forgotten += 1
+            if self._by_client.get(gone.client_order_id) == key:
+                del self._by_client[gone.client_order_id]
 
     def update_list(self, lst: OrderList) -> bool:
         """Keep a list's state unless a final one is known already (a late EXECUTING never
@@ -112,6 +141,12 @@ class OrderTracker:
             self.stale_updates += 1
             return False
         self.lists[key] = lst
+        if lst.is_final:
+            settled = self._settled_lists
+            settled[key] = None
+            if len(settled) > self.keep_settled:
+                del self.lists[settled.popitem(last=False)[0]]
+                self.forgotten += 1
         return True
 
     def get_list(self, list_client_order_id: str) -> OrderList | None:
@@ -136,6 +171,7 @@ class OrderTracker:
             return False
         order = self.orders.pop(key)
         self._by_client.pop(order.client_order_id, None)
+        self._settled.pop(key, None)
         return True
 
     def add_fill(self, fill: TrackedFill) -> bool:
