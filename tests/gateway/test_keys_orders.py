@@ -355,3 +355,23 @@ async def test_an_sor_order_lost_after_execution_is_answered_with_its_allocation
             ]
             mine = [o for o in await truth(sor) if o["clientOrderId"].startswith("bgw")]
             assert [o["orderId"] for o in mine] == [reply.body["orderId"]]
+
+
+async def test_a_reconciled_answer_is_in_the_time_unit_the_bot_asked_for(
+    sim: Simulator, keyed: Gateway, bot: Api
+) -> None:
+    """`X-MBX-TIME-UNIT: MICROSECOND` (rest-api.md): the lookup asks for microseconds too, so the
+    reconciled answer's times are the ones Binance would have given the bot (they were in
+    milliseconds: a bot reading microseconds was 1,000 times off)."""
+    micro = {"X-MBX-TIME-UNIT": "MICROSECOND"}
+    load_faults(sim, {**POST_ORDER, "action": "reset_after"})
+    reply = await bot.call(
+        "POST", "/api/v3/order", order(newOrderRespType="RESULT"), signed=True, headers=micro
+    )
+    assert reply.status == 200, reply.body
+    assert reply.headers[GATEWAY_HEADER] == "reconciled"
+    query = {"symbol": "BTCUSDT", "orderId": reply.body["orderId"], "recvWindow": WINDOW}
+    now = await bot.get("/api/v3/order", query, signed=True, headers=micro)
+    assert GATEWAY_HEADER not in now.headers  # Binance's own answer, in microseconds
+    assert reply.body["transactTime"] == now.body["time"] > 10**15
+    assert reply.body["workingTime"] == now.body["workingTime"]

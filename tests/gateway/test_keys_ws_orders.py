@@ -28,8 +28,8 @@ from .test_keys_orders import keys_file as keys_file  # the fixture, shared
 PLACE = {"path": "/ws-api/v3", "method": "order.place", "times": 1}
 
 
-async def bot_socket(session: aiohttp.ClientSession, gw: Gateway) -> WsApi:
-    ws = await session.ws_connect(gw.url.replace("http", "ws") + "/ws-api/v3")
+async def bot_socket(session: aiohttp.ClientSession, gw: Gateway, query: str = "") -> WsApi:
+    ws = await session.ws_connect(gw.url.replace("http", "ws") + "/ws-api/v3" + query)
     return WsApi(ws, "bg-bot", BOT_SECRET)
 
 
@@ -174,4 +174,23 @@ async def test_an_unknown_ws_cancel_replace_ends_with_both_halves(
     orders = {o["clientOrderId"]: o for o in await truth(sim)}
     assert orders["ws-old"]["status"] == "CANCELED"
     assert result["newOrderResponse"]["orderId"] == orders["ws-new"]["orderId"]
+    await bot.ws.close()
+
+
+async def test_a_reconciled_ws_answer_is_in_the_sockets_time_unit(
+    sim: Simulator, keyed: Gateway, session: aiohttp.ClientSession
+) -> None:
+    """A socket opened with `timeUnit=MICROSECOND` (web-socket-api.md) gets its reconciled
+    order's times in microseconds, as Binance's own answers on it are."""
+    bot = await bot_socket(session, keyed, "?timeUnit=MICROSECOND")
+    load_faults(
+        sim, {**PLACE, "action": "ws_error", "status": 503, "code": -1007, "executed": True}
+    )
+    reply = await bot.call("order.place", order(newOrderRespType="RESULT"), signed=True)
+    assert reply["status"] == 200, reply
+    assert keyed.orders is not None and keyed.orders.counts["reconciled_found"] == 1
+    query = {"symbol": "BTCUSDT", "orderId": reply["result"]["orderId"], "recvWindow": 1000}
+    status = await bot.call("order.status", query, signed=True)  # Binance's own, on this socket
+    assert reply["result"]["transactTime"] == status["result"]["time"] > 10**15
+    assert reply["result"]["workingTime"] == status["result"]["workingTime"]
     await bot.ws.close()

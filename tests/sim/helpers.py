@@ -121,12 +121,13 @@ class Api:
         in_body: bool = False,
         timestamp: int | None = None,
         api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
         items = [(k, str(v)) for k, v in (params or {}).items()]
         if signed and not any(k == "timestamp" for k, _ in items):
             items.append(("timestamp", str(timestamp or self.timestamp())))
         payload = urllib.parse.urlencode(items)
-        headers = {}
+        headers = dict(headers or {})
         key = self.api_key if api_key is None else api_key
         if key:
             headers["X-MBX-APIKEY"] = key

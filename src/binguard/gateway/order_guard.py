@@ -76,7 +76,7 @@ from .order_books import Book, Entry, ListBook, OrderBook
 from .order_ids import AMEND, CANCEL_REPLACE, LIST_LEGS, ORDER, SOR, method_of, places_order
 from .order_locks import BusyError, IdLocks
 from .order_shapes import Outcome, Read, body_of, outcome, params_of, resp_type, same_order
-from .userdata import forwarder_fetch
+from .userdata import TIME_UNIT, forwarder_fetch
 
 log = logging.getLogger("binguard.gateway.orders")
 
@@ -113,6 +113,9 @@ class Job:
     record: dict[str, str]  # the journal's params: the request's, "~real" and "~path"
     kind: str  # the answer shape the bot asked for (ACK, RESULT, FULL)
     book: Book
+    # The bot's time unit (REST `X-MBX-TIME-UNIT`, WebSocket API `timeUnit`): its lookups ask
+    # for it, so a reconciled answer's times are in the unit the bot reads (rest-api.md).
+    time_unit: str | None = None
 
     @property
     def window_ms(self) -> int:
@@ -209,7 +212,7 @@ class OrderGuard:
     async def place(self, call: Call, learn: Learn | None = None) -> web.StreamResponse:
         """The answer to a bot's REST order (list) request (module docstring)."""
         real = self._by_key.get(call.headers.get("X-MBX-APIKEY", ""))
-        job = self.job(params_of(call), real, call.path)
+        job = self.job(params_of(call), real, call.path, call.headers.get(TIME_UNIT))
         if job is None:  # an empty id is Binance's to refuse
             return await self._forwarder.forward(call)
         call.headers.popall("Accept-Encoding", None)  # the guard reads the answer
@@ -249,20 +252,27 @@ class OrderGuard:
 
     def _fetcher(self, job: Job) -> Callable[[str, dict[str, str]], Awaitable[tuple[int, bytes]]]:
         async def fetch(path: str, params: dict[str, str]) -> tuple[int, bytes]:
-            return await self._fetch(job.real, path, params)
+            return await self._fetch(job.real, path, params, job.time_unit)
 
         return fetch
 
     # -- any order or list, however it came -----------------------------------------------------
-    def job(self, params: dict[str, str], real: RealKey | None, path: str) -> Job | None:
-        """The guard's handle on a request: None when it has no client id or real key."""
+    def job(
+        self,
+        params: dict[str, str],
+        real: RealKey | None,
+        path: str,
+        time_unit: str | None = None,
+    ) -> Job | None:
+        """The guard's handle on a request: None when it has no client id or real key.
+        `time_unit`: the unit the bot asked its times in (None: milliseconds)."""
         book = self._books.get(path)
         key = book.key_of(params) if book is not None else ""
         if book is None or not key or real is None:
             return None
         record = {**params, "~real": real.name, "~path": path}
         kind = resp_type(params, book.default_shape)
-        return Job(key, params.get("symbol", ""), path, real, record, kind, book)
+        return Job(key, params.get("symbol", ""), path, real, record, kind, book, time_unit)
 
     async def run(self, job: Job, first: Send) -> Settled:
         """Journal, send with `first` (once: never for a client id journalled already), and

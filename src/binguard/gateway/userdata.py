@@ -58,7 +58,18 @@ SNAPSHOT_BACKOFF = Backoff(base=0.2, cap=10.0)
 _ORDER_ANSWERS: Final = ("/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders")
 
 # (real key, path, params) -> the upstream answer's (status, body)
-Fetch = Callable[[RealKey, str, dict[str, str]], Awaitable[tuple[int, bytes]]]
+TIME_UNIT = "X-MBX-TIME-UNIT"  # rest-api.md: the answer's times in MICROSECOND or MILLISECOND
+
+
+class Fetch(Protocol):
+    """A signed GET with a real key: (HTTP status, body). `time_unit`: the answer's times in
+    that unit (`X-MBX-TIME-UNIT`), milliseconds when None."""
+
+    def __call__(
+        self, real: RealKey, path: str, params: dict[str, str], time_unit: str | None = None
+    ) -> Awaitable[tuple[int, bytes]]: ...
+
+
 Learn = Callable[[int, bytes], None]
 
 
@@ -76,10 +87,14 @@ def forwarder_fetch(forwarder: Forwarder, gate: Gate) -> Fetch:
     """`Fetch` through the gateway's forwarder: the budget, the ban breaker and the retries of
     a signed read apply, as to any bot's request (rest-api.md §SIGNED Endpoint security)."""
 
-    async def fetch(real: RealKey, path: str, params: dict[str, str]) -> tuple[int, bytes]:
+    async def fetch(
+        real: RealKey, path: str, params: dict[str, str], time_unit: str | None = None
+    ) -> tuple[int, bytes]:
         query = urlencode({**params, "timestamp": str(gate.now_ms())})
         query += "&signature=" + real.signer.sign(query.encode())
         headers = {"X-MBX-APIKEY": real.api_key}
+        if time_unit is not None:
+            headers[TIME_UNIT] = time_unit
         call = forwarder.call("GET", path, query, b"", headers, resign=False)
         answer = await forwarder.forward(call)
         body = answer.body if isinstance(answer, web.Response) else None

@@ -31,6 +31,7 @@ import asyncio
 import logging
 import time
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 import orjson
@@ -85,7 +86,10 @@ async def serve_bot(
     subs = None
     if resigner is not None and user_data is not None:
         subs = BotSubscriptions(user_data, resigner, bot, gate.now_ms)
-    guard = None if orders is None else WsOrders(orders, bot, gate.config.upstream_timeout_s)
+    guard = None
+    if orders is not None:
+        time_unit = parse_qs(query).get("timeUnit", [None])[-1]  # web-socket-api.md
+        guard = WsOrders(orders, bot, gate.config.upstream_timeout_s, time_unit)
     pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner, subs, guard))
     try:
         watch: Watch = {} if guard is None else guard.watch

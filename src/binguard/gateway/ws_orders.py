@@ -43,8 +43,16 @@ Watch = dict[Any, "asyncio.Future[str | None]"]  # request id -> its answer fram
 class WsOrders:
     """One bot socket's order requests; ws_api.py hands them over with `send`."""
 
-    def __init__(self, guard: OrderGuard, bot: web.WebSocketResponse, timeout_s: float) -> None:
+    def __init__(
+        self,
+        guard: OrderGuard,
+        bot: web.WebSocketResponse,
+        timeout_s: float,
+        time_unit: str | None = None,
+    ) -> None:
+        """`time_unit`: the socket's `timeUnit` (web-socket-api.md), for its orders' lookups."""
         self.guard = guard
+        self._time_unit = time_unit
         self.watch: Watch = {}  # answers the upstream reader hands here, not to the bot
         self._bot = bot
         self._timeout_s = timeout_s
@@ -64,7 +72,7 @@ class WsOrders:
         path = WS_ORDER_PATHS.get(method)
         if path is None or not isinstance(rid, str | int) or used is None or rid in self.watch:
             return None
-        job = self.guard.job(_strings(params), used.real, path)
+        job = self.guard.job(_strings(params), used.real, path, self._time_unit)
         if job is None:
             return None
         if not self.guard.begin(job):

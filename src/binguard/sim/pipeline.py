@@ -23,6 +23,7 @@ from .errors import SimError
 from .faults import MODIFIERS, FaultRule
 from .params import Params
 from .state import SimState
+from .time_unit import in_micros, wants_micros
 
 
 def dumps(body: Any) -> bytes:
@@ -115,6 +116,7 @@ async def _process(
     try:
         if parse_error is not None:
             raise parse_error
+        micros = wants_micros(request.headers.get("X-MBX-TIME-UNIT"))  # (-1194 for a bad one)
         if endpoint.signed:
             principal, timing = authenticate(
                 state.keys,
@@ -130,7 +132,11 @@ async def _process(
             await asyncio.sleep(state.latency_ms / 1000.0)
         reply = await endpoint.handler(call)
         result = reply.body
-        payload = result.data if isinstance(result, RawJson) else dumps(result)
+        if micros:
+            raw = json.loads(result.data) if isinstance(result, RawJson) else result
+            payload = dumps(in_micros(raw, endpoint.path))
+        else:
+            payload = result.data if isinstance(result, RawJson) else dumps(result)
         status = reply.status
     except SimError as e:
         status, payload = e.status, e.body()

@@ -38,6 +38,7 @@ from .call import Call, Handler, Weight
 from .errors import SimError, mandatory
 from .faults import FaultRule
 from .state import SimState
+from .time_unit import in_micros, wants_micros
 from .ws_auth import authenticate, loads, to_params
 from .ws_conn import POLICY, dumps, receive_loop
 from .ws_hub import WsHub
@@ -237,8 +238,13 @@ class Dispatcher:
         body: Any,
         limits: bool,
         account: str | None = None,
+        method: str = "",
     ) -> None:
+        """`method`: the method a success answers (its times in microseconds if the connection
+        asked for them, sim/time_unit.py)."""
         out: dict[str, Any] = {"id": request_id, "status": status}
+        if status == 200 and self.conn.micros:
+            body = in_micros(body, method)
         out["result" if status == 200 else "error"] = body
         if limits:
             out["rateLimits"] = rate_limits(self.state, self.conn.ip, account)
@@ -312,7 +318,7 @@ class Dispatcher:
             self._fault(request_id, after[0], method, limits, entry, req.account)
         else:
             account = req.account if spec.orders else None
-            self.reply(request_id, status, body, limits, account)
+            self.reply(request_id, status, body, limits, account, method)
         for event in req.after:
             conn.send_json(event)
 
@@ -349,6 +355,10 @@ async def handle(request: web.Request, hub: WsHub) -> web.StreamResponse:
         err = verdict.error
         hub.log(None, "CONNECT", err.status, ip=ip, path=path, kind="api")
         return err.response(verdict.headers)
+    try:
+        micros = wants_micros(request.query.get("timeUnit"))  # web-socket-api.md
+    except SimError as err:
+        return err.response()  # (the handshake refused, like a bad upgrade)
     ws = web.WebSocketResponse(autoping=False, timeout=hub.config.close_timeout_s)
     if not ws.can_prepare(request).ok:
         return SimError.of(-1020, status=400).response()
@@ -363,6 +373,7 @@ async def handle(request: web.Request, hub: WsHub) -> web.StreamResponse:
         hub.config,
         state.clock.now_ms(),
         return_rate_limits=return_limits,
+        micros=micros,
     )
     hub.add(conn)
     hub.log(conn, "CONNECT", 101)

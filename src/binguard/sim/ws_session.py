@@ -32,10 +32,13 @@ class ApiConn(WsConn):
 
     kind = "api"
 
-    def __init__(self, hub: WsHub, *args: Any, return_rate_limits: bool) -> None:
+    def __init__(
+        self, hub: WsHub, *args: Any, return_rate_limits: bool, micros: bool = False
+    ) -> None:
         super().__init__(*args)
         self.hub = hub
         self.return_rate_limits = return_rate_limits
+        self.micros = micros  # `timeUnit=MICROSECOND` (sim/time_unit.py): answers' times in µs
         self.session: Session | None = None
         self.subscriptions: dict[int, Subscription] = {}
         self.next_subscription_id = 0

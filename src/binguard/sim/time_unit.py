@@ -1,0 +1,93 @@
+"""Answers in microseconds: the `X-MBX-TIME-UNIT` header (rest-api.md, General API Information).
+
+"All time and timestamp related fields in the JSON responses are in milliseconds by default. To
+receive the information in microseconds, please add the header `X-MBX-TIME-UNIT:MICROSECOND` or
+`X-MBX-TIME-UNIT:microsecond`." The simulator keeps its times in milliseconds, so an answer in
+microseconds is its millisecond answer with every time field times 1,000 (Binance's own would
+also carry the sub-millisecond digits, which the simulator does not have).
+
+The time fields are the ones rest-api.md's answers name: `transactTime`, `workingTime`, `time`,
+`updateTime`, `transactionTime`, `serverTime`, `openTime`, `closeTime`, `trailingTime`, an
+aggregate trade's `T`, and a kline row's open and close times (its first and seventh values). A
+value that is not a positive integer (`trailingTime` -1: not trailing) stays as it is.
+
+The header takes `MILLISECOND`, `millisecond`, `MICROSECOND` or `microsecond` (CHANGELOG.md
+2024-12-17); any other value is -1194 INVALID_TIME_UNIT (errors.md), before the request does
+anything. The WebSocket API takes the same values as `timeUnit` in its URL
+(web-socket-api.md): its answers' `result` is converted the same way, a bad value refuses the
+handshake with -1194. Not yet converted: the events of user data and market streams (their
+one-letter time fields, `E`, `T`, `O`...), which stay in milliseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import SimError
+
+__all__ = ["MICROSECOND", "in_micros", "wants_micros"]
+
+MICROSECOND = "MICROSECOND"
+TIME_FIELDS = frozenset(
+    {
+        "transactTime",
+        "workingTime",
+        "time",
+        "updateTime",
+        "transactionTime",
+        "serverTime",
+        "openTime",
+        "closeTime",
+        "trailingTime",
+        "T",
+    }
+)
+KLINE_PATHS = frozenset({"/api/v3/klines", "/api/v3/uiKlines"})
+KLINE_METHODS = frozenset({"klines", "uiKlines"})  # the WebSocket API's names
+_KLINE_TIMES = (0, 6)  # rest-api.md §Kline/Candlestick data: "Kline open time", "Kline Close time"
+
+
+_UNITS = {"MILLISECOND": False, "millisecond": False, "MICROSECOND": True, "microsecond": True}
+
+
+def wants_micros(header: str | None) -> bool:
+    """Whether the request's `X-MBX-TIME-UNIT` asks for microseconds; SimError -1194 for a value
+    Binance does not take."""
+    if header is None:
+        return False
+    micros = _UNITS.get(header)
+    if micros is None:
+        raise SimError.of(-1194, 0)
+    return micros
+
+
+def in_micros(body: Any, path: str) -> Any:
+    """`body` (a parsed answer) with its time fields in microseconds; `path` the REST path or
+    the WebSocket API method that answered it (kline rows are read by position)."""
+    if (path in KLINE_PATHS or path in KLINE_METHODS) and isinstance(body, list):
+        return [_kline(row) for row in body]
+    return _walk(body)
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _micros(v) if k in TIME_FIELDS else _walk(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v) for v in value]
+    return value
+
+
+def _micros(value: Any) -> Any:
+    if type(value) is int and value > 0:
+        return value * 1000
+    return _walk(value)
+
+
+def _kline(row: Any) -> Any:
+    if not isinstance(row, list):
+        return row
+    out = list(row)
+    for i in _KLINE_TIMES:
+        if i < len(out):
+            out[i] = _micros(out[i])
+    return out

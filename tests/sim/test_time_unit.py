@@ -1,0 +1,133 @@
+"""Answers in microseconds for `X-MBX-TIME-UNIT: MICROSECOND` (rest-api.md, General API
+Information; CHANGELOG.md 2024-12-17; -1194 INVALID_TIME_UNIT in errors.md), over HTTP to the
+simulator: the same answer as in milliseconds, each time field times 1,000."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from binguard.sim import Simulator
+
+from .helpers import Api, WsApi, msg, new_order, trade_at
+
+MICRO = {"X-MBX-TIME-UNIT": "MICROSECOND"}
+
+
+def times_1000(ms: Any, us: Any, fields: tuple[str, ...]) -> None:
+    """`us` is `ms` with `fields` times 1,000 and every other field equal."""
+    assert set(us) == set(ms)
+    for key, value in ms.items():
+        if key in fields:
+            assert us[key] == value * 1000, key
+        else:
+            assert us[key] == value, key
+
+
+async def test_an_order_and_its_queries_in_microseconds(api: Api) -> None:
+    placed = await api.call(
+        "POST", "/api/v3/order", new_order("BUY", "LIMIT", "0.001", price="20000"), signed=True,
+        headers=MICRO,
+    )  # fmt: skip
+    assert placed.status == 200, placed.body
+    now = await api.get("/api/v3/time")
+    us = placed.body["transactTime"]
+    assert now.body["serverTime"] * 1000 - 5_000_000 <= us <= now.body["serverTime"] * 1000
+    assert placed.body["workingTime"] == us
+    query = {"symbol": "BTCUSDT", "orderId": placed.body["orderId"]}
+    ms = await api.get("/api/v3/order", query, signed=True)
+    micro = await api.get("/api/v3/order", query, signed=True, headers=MICRO)
+    times_1000(ms.body, micro.body, ("time", "updateTime", "workingTime"))
+    listed = await api.get("/api/v3/openOrders", {"symbol": "BTCUSDT"}, signed=True, headers=MICRO)
+    assert [o["time"] for o in listed.body] == [micro.body["time"]]
+    # (the same header, lower case: microseconds too; millisecond: as without the header)
+    lower = await api.get("/api/v3/time", headers={"X-MBX-TIME-UNIT": "microsecond"})
+    assert lower.body["serverTime"] > 10**15
+    milli = await api.get("/api/v3/time", headers={"X-MBX-TIME-UNIT": "MILLISECOND"})
+    assert milli.body["serverTime"] < 10**13
+
+
+async def test_trades_and_candles_in_microseconds(api: Api) -> None:
+    await trade_at(api, "25000")
+    await trade_at(api, "25001")
+    for path, params, fields in (
+        ("/api/v3/myTrades", {"symbol": "BTCUSDT"}, ("time",)),
+        ("/api/v3/aggTrades", {"symbol": "BTCUSDT"}, ("T",)),
+        ("/api/v3/trades", {"symbol": "BTCUSDT"}, ("time",)),
+    ):
+        signed = path == "/api/v3/myTrades"
+        ms = await api.get(path, params, signed=signed)
+        us = await api.get(path, params, signed=signed, headers=MICRO)
+        assert ms.status == us.status == 200, (path, us.body)
+        rows_ms, rows_us = (
+            (ms.body, us.body) if isinstance(ms.body, list) else ([ms.body], [us.body])
+        )
+        assert rows_ms, path
+        for a, b in zip(rows_ms, rows_us, strict=True):
+            times_1000(a, b, fields)
+    # a rolling window: its open and close times move with the clock between the two requests
+    ms = await api.get("/api/v3/ticker/24hr", {"symbol": "BTCUSDT"})
+    us = await api.get("/api/v3/ticker/24hr", {"symbol": "BTCUSDT"}, headers=MICRO)
+    for key in ("openTime", "closeTime"):
+        assert us.body[key] % 1000 == 0 and 0 <= us.body[key] // 1000 - ms.body[key] < 1000
+    assert {k: v for k, v in us.body.items() if not k.endswith("Time")} == {
+        k: v for k, v in ms.body.items() if not k.endswith("Time")
+    }
+    for path in ("/api/v3/klines", "/api/v3/uiKlines"):
+        params = {"symbol": "BTCUSDT", "interval": "1m"}
+        ms = await api.get(path, params)
+        us = await api.get(path, params, headers=MICRO)
+        assert ms.body, path
+        for a, b in zip(ms.body, us.body, strict=True):
+            assert (b[0], b[6]) == (a[0] * 1000, a[6] * 1000)  # open and close time
+            assert b[1:6] + b[7:] == a[1:6] + a[7:]
+
+
+@pytest.mark.parametrize("unit", ["Microsecond", "SECOND", ""])
+async def test_another_time_unit_is_refused_and_nothing_happens(api: Api, unit: str) -> None:
+    refused = await api.call(
+        "POST", "/api/v3/order", new_order("BUY", "LIMIT", "0.001", price="20000"), signed=True,
+        headers={"X-MBX-TIME-UNIT": unit},
+    )  # fmt: skip
+    assert (refused.status, refused.code, refused.msg) == (400, -1194, msg(-1194))
+    placed = await api.get("/api/v3/allOrders", {"symbol": "BTCUSDT"}, signed=True)
+    assert placed.body == []
+
+
+async def test_the_websocket_api_answers_in_microseconds_for_time_unit(
+    wsim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """`timeUnit=MICROSECOND` in the URL (web-socket-api.md): the answers' times; a bad value
+    refuses the handshake with -1194."""
+    key = wsim.config.demo.keys[0]
+    us = WsApi(
+        await session.ws_connect(wsim.ws_url + "/ws-api/v3?timeUnit=MICROSECOND"),
+        key.api_key, key.secret,
+    )  # fmt: skip
+    ms = WsApi(await session.ws_connect(wsim.ws_url + "/ws-api/v3"), key.api_key, key.secret)
+    try:
+        order = {**new_order("BUY", "LIMIT", "0.001", price="20000")}
+        placed = await us.call("order.place", order, signed=True)
+        assert placed["status"] == 200, placed
+        query = {"symbol": "BTCUSDT", "orderId": placed["result"]["orderId"]}
+        in_ms = (await ms.call("order.status", query, signed=True))["result"]
+        in_us = (await us.call("order.status", query, signed=True))["result"]
+        times_1000(in_ms, in_us, ("time", "updateTime", "workingTime"))
+        assert placed["result"]["transactTime"] == in_us["time"]
+        server = (await us.call("time"))["result"]["serverTime"]
+        assert server > 10**15
+        await trade_at(Api(session, wsim.url, key.api_key, key.secret), "25000")
+        klines = {"symbol": "BTCUSDT", "interval": "1m"}
+        rows_ms = (await ms.call("klines", klines))["result"]
+        rows_us = (await us.call("klines", klines))["result"]
+        assert rows_ms and [(r[0] * 1000, r[6] * 1000) for r in rows_ms] == [
+            (r[0], r[6]) for r in rows_us
+        ]
+    finally:
+        await us.ws.close()
+        await ms.ws.close()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await session.ws_connect(wsim.ws_url + "/ws-api/v3?timeUnit=SECOND")
+    assert refused.value.status == 400
