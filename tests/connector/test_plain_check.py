@@ -33,6 +33,8 @@ from binguard.connector.checks import (
 BOUNDS = st.sampled_from(["0", "0.01", "0.1", "1", "5", "10", "100", "1000", "0.00000100"])
 NUMBERS = st.one_of(
     st.sampled_from(["0", "-1", "NaN", "Infinity", "abc", "", "1E+30", "0.001", "1e-3", "00.10"]),
+    # past what decimal arithmetic holds: a product overflows, a remainder is impossible
+    st.sampled_from(["1E+999999", "1E-999999", "9" * 40, "0." + "0" * 40 + "1"]),
     st.sampled_from(["1", "2", "10", "50", "100", "500", "2000", "9000", "20000"]),
     st.decimals(min_value=Decimal("0.00001"), max_value=Decimal(10_000), places=5).map(str),
     st.integers(min_value=1, max_value=5000).map(str),
@@ -94,6 +96,7 @@ def plain_orders(draw: Any) -> dict[str, str]:
 
 
 def full_check_passes(params: dict[str, str], rules: SymbolRules) -> bool:
+    """Whether the full check passes; any error but the two typed ones fails the test."""
     try:
         check_all(params, rules)
     except (ParamError, FilterError):

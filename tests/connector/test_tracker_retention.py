@@ -11,10 +11,11 @@ import pytest
 from binguard.connector.list_models import OrderList
 from binguard.connector.models import Order
 from binguard.connector.options import ConnectorOptions
-from binguard.connector.tracker import OrderTracker
+from binguard.connector.tracker import REMEMBER_GONE, OrderTracker
 from binguard.sim import Simulator
 
 from .conftest import MakeConnector
+from .test_userdata import until_subscribed
 
 
 def order(order_id: int, status: str) -> Order:
@@ -98,10 +99,50 @@ def test_a_bad_bound_is_refused(bad: Any) -> None:
         ConnectorOptions(keep_settled=bad)
 
 
+def test_a_late_update_does_not_bring_a_forgotten_order_back() -> None:
+    """A forgotten order settled; a late NEW (a REST answer that lost the race with the
+    stream) is stale, not a new open order."""
+    tracker = OrderTracker(keep_settled=2)
+    tracker.update_order(order(1, "NEW"))
+    for i in (1, 2, 3):
+        tracker.update_order(order(i, "FILLED"))
+    assert tracker.get(client_order_id="c1") is None  # forgotten
+    stale = tracker.stale_updates
+    assert tracker.update_order(order(1, "NEW")) is False
+    assert tracker.open_orders() == [] and tracker.get(client_order_id="c1") is None
+    assert tracker.stale_updates == stale + 1
+
+
+def test_with_nothing_kept_the_stream_and_rest_race_still_ends_settled() -> None:
+    tracker = OrderTracker(keep_settled=0)
+    tracker.update_order(order(1, "FILLED"))  # the stream first: settled, forgotten at once
+    tracker.update_order(order(1, "NEW"))  # then the placement's answer
+    assert tracker.open_orders() == [] and tracker.orders == {}
+
+
+def test_a_late_update_does_not_bring_a_forgotten_list_back() -> None:
+    tracker = OrderTracker(keep_settled=1)
+    tracker.update_list(order_list(1, "ALL_DONE"))
+    tracker.update_list(order_list(2, "ALL_DONE"))
+    assert tracker.update_list(order_list(1, "EXECUTING")) is False
+    assert tracker.get_list("l1") is None
+
+
+def test_the_forgotten_keys_remembered_are_bounded_too() -> None:
+    tracker = OrderTracker(keep_settled=10)
+    for i in range(REMEMBER_GONE + 5_000):
+        tracker.update_order(order(i, "FILLED"))
+    assert len(tracker.orders) == 10 and len(tracker._gone) == REMEMBER_GONE
+
+
 async def test_a_forgotten_order_is_in_the_journal_and_asked_for_over_rest(
-    sim: Simulator, connect: MakeConnector
+    wsim: Simulator, wconnect: MakeConnector
 ) -> None:
-    bn = await connect(options={"keep_settled": 3})
+    """With user data healthy, a kept order's state comes from the stream; a forgotten one's
+    over REST (and is right)."""
+    bn = await wconnect(keep_settled=3)
+    await bn.start_user_data(["BTCUSDT"])
+    await until_subscribed(wsim, bn)
     placed = [
         await bn.place_order(
             "BTCUSDT", "BUY", "LIMIT", time_in_force="IOC", quantity="0.001", price="10000"
@@ -110,11 +151,20 @@ async def test_a_forgotten_order_is_in_the_journal_and_asked_for_over_rest(
     ]  # far below the market: each expires at once (settled)
     assert all(o.status == "EXPIRED" for o in placed)
     assert [oid for _, oid in bn.tracker.orders] == [o.order_id for o in placed[3:]]
-    first = placed[0]
+    first, last = placed[0], placed[-1]
     assert bn.tracker.get(client_order_id=first.client_order_id) is None
     entry = bn.journal.get(first.client_order_id)
     assert entry is not None and entry.order_id == first.order_id
-    before = bn.stats.order_states_from_rest
+    stream, rest = bn.stats.order_states_from_stream, bn.stats.order_states_from_rest
+    kept = await bn.order_status("BTCUSDT", client_order_id=last.client_order_id)
+    assert kept == bn.tracker.get(client_order_id=last.client_order_id)
+    assert (bn.stats.order_states_from_stream, bn.stats.order_states_from_rest) == (
+        stream + 1,
+        rest,
+    )
     again = await bn.order_status("BTCUSDT", client_order_id=first.client_order_id)
     assert (again.order_id, again.status) == (first.order_id, "EXPIRED")
-    assert bn.stats.order_states_from_rest == before + 1
+    assert (bn.stats.order_states_from_stream, bn.stats.order_states_from_rest) == (
+        stream + 1,
+        rest + 1,
+    )

@@ -357,19 +357,26 @@ async def test_an_sor_order_lost_after_execution_is_answered_with_its_allocation
             assert [o["orderId"] for o in mine] == [reply.body["orderId"]]
 
 
+@pytest.mark.parametrize(
+    ("fault", "header"),
+    [({"action": "reset_after"}, "reconciled"), ({"action": "reset"}, None)],
+    ids=["found", "proven absent, sent again"],
+)
 async def test_a_reconciled_answer_is_in_the_time_unit_the_bot_asked_for(
-    sim: Simulator, keyed: Gateway, bot: Api
+    sim: Simulator, keyed: Gateway, bot: Api, fault: dict[str, Any], header: str | None
 ) -> None:
-    """`X-MBX-TIME-UNIT: MICROSECOND` (rest-api.md): the lookup asks for microseconds too, so the
-    reconciled answer's times are the ones Binance would have given the bot (they were in
-    milliseconds: a bot reading microseconds was 1,000 times off)."""
+    """`X-MBX-TIME-UNIT: MICROSECOND` (rest-api.md): the lookup and the re-send ask for
+    microseconds too, so the answer's times are the ones Binance would have given the bot (they
+    were in milliseconds: a bot reading microseconds was 1,000 times off)."""
     micro = {"X-MBX-TIME-UNIT": "MICROSECOND"}
-    load_faults(sim, {**POST_ORDER, "action": "reset_after"})
+    load_faults(sim, {**POST_ORDER, **fault})
     reply = await bot.call(
         "POST", "/api/v3/order", order(newOrderRespType="RESULT"), signed=True, headers=micro
     )
     assert reply.status == 200, reply.body
-    assert reply.headers[GATEWAY_HEADER] == "reconciled"
+    assert reply.headers.get(GATEWAY_HEADER) == header
+    assert keyed.orders is not None
+    assert keyed.orders.counts["reconciled_absent"] == (1 if header is None else 0)
     query = {"symbol": "BTCUSDT", "orderId": reply.body["orderId"], "recvWindow": WINDOW}
     now = await bot.get("/api/v3/order", query, signed=True, headers=micro)
     assert GATEWAY_HEADER not in now.headers  # Binance's own answer, in microseconds

@@ -94,6 +94,7 @@ _NOTIONAL_FILTERS = (
     ("NOTIONAL", "minNotional", "maxNotional", "applyMinToMarket"),
     ("MIN_NOTIONAL", "minNotional", "", "applyToMarket"),
 )
+_INFINITY = Decimal("Infinity")
 _PRICE_KEYS = ("minPrice", "maxPrice", "tickSize")
 _LOT_KEYS = ("minQty", "maxQty", "stepSize")
 _RANGE_KEYS = {"PRICE_FILTER": _PRICE_KEYS, "LOT_SIZE": _LOT_KEYS, "MARKET_LOT_SIZE": _LOT_KEYS}
@@ -234,7 +235,10 @@ def _plain_and_valid(params: Mapping[str, str], rules: SymbolRules) -> bool:
             if (low and qty < low) or (high and qty > high) or (step and qty % step):
                 return False
         if notional_bounds:
-            notional = price * qty
+            try:
+                notional = price * qty
+            except ArithmeticError:  # as `_check_notional`: above any bound
+                notional = _INFINITY
             for low, high in notional_bounds:
                 if (low and notional < low) or (high and notional > high):
                     return False
@@ -316,7 +320,10 @@ def _check_filters(
                 _in_range(n[key], lot_range, _LOT_KEYS, key, prefix, name=lot)
     _check_notional(order_type, n, f, prefix)
     if "icebergQty" in n and "quantity" in n and "ICEBERG_PARTS" in f:
-        parts = -(-n["quantity"] // n["icebergQty"])  # CEIL(qty / icebergQty)
+        try:
+            parts = -(-n["quantity"] // n["icebergQty"])  # CEIL(qty / icebergQty)
+        except ArithmeticError:  # beyond the decimal precision: far too many parts
+            parts = _INFINITY
         if parts > int(f["ICEBERG_PARTS"].get("limit", 0) or parts):
             name = _name(prefix, "icebergQty")
             raise FilterError(
@@ -378,7 +385,11 @@ def _check_notional(
     if market and "quoteOrderQty" in n:
         notional, param = n["quoteOrderQty"], "quoteOrderQty"
     elif not market and "price" in n and "quantity" in n:
-        notional, param = n["price"] * n["quantity"], "quantity"
+        param = "quantity"
+        try:
+            notional = n["price"] * n["quantity"]
+        except ArithmeticError:  # past the largest decimal (1E+999999 x 10): above any bound
+            notional = _INFINITY
     else:
         return
     for name, low_key, high_key, to_market in _NOTIONAL_FILTERS:

@@ -155,7 +155,7 @@ class OrderJournal:
         try:
             for r in records:
                 if r.get("t") == "o":
-                    # (the params as an object; a string in logs written before 2026-12-06)
+                    # (the params as an object; as text in logs of earlier development builds)
                     params = r["p"] if type(r["p"]) is str else _encode(r["p"])
                     row = (r["c"], r["s"], params, "sent", r["m"], r["m"], None, None)
                     self._db.execute(_INSERT_ROW, row)
@@ -173,17 +173,12 @@ class OrderJournal:
         committed at once without a running event loop. For this module and journal_records.py."""
         self._later.append((statement, values, many))
         self._later_ids.add(key)
-        due = self._flush_on
-        if len(self._later) >= COMMIT_BATCH or due is None or not due.is_running():
-            self._commit_due()
-        # (else a commit is due on the running loop: one check, not a loop look-up)
-
-    def _commit_due(self) -> None:
-        """After a deferred write: commit now when the batch is full or there is no event loop,
-        else have one commit scheduled on the running loop (`commit_after` from now)."""
         if len(self._later) >= COMMIT_BATCH:
             self.flush()
             return
+        due = self._flush_on
+        if due is not None and due.is_running():
+            return  # a commit is due on the running loop (one check, not a loop look-up)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop: nothing comes "soon", commit now
@@ -265,17 +260,11 @@ class OrderJournal:
         # The params go into the log as they are (one JSON encoding per intent); the row's
         # sorted-keys text is made at its commit, with the batch's other rows (`_write`).
         copied = dict(params)
-        now = time.time_ns() // 1_000_000
+        now = _now_ms()
         self.log_intent({"t": "o", "c": coid, "s": symbol, "p": copied, "m": now})
-        later = self._later
-        self._rows[coid] = len(later)
+        self._rows[coid] = len(self._later)
         self._open[coid] = _SENT
-        # `defer`, written out for the first send (every order passes here)
-        later.append((_INSERT_ROW, [coid, symbol, copied, "sent", now, now, None, None], False))
-        self._later_ids.add(coid)
-        due = self._flush_on
-        if len(later) >= COMMIT_BATCH or due is None or not due.is_running():
-            self._commit_due()
+        self.defer(_INSERT_ROW, [coid, symbol, copied, "sent", now, now, None, None], coid)
         return True
 
     def _insert(self, coid: str, symbol: str, params: Mapping[str, str], stage: Stage) -> bool:
@@ -312,7 +301,7 @@ class OrderJournal:
             return False
         self._open.pop(client_order_id, None)
         row = self._later[at][1]  # (its own list: record_first_send made it)
-        row[3], row[5], row[6], row[7] = _ACKED, time.time_ns() // 1_000_000, order_id, status
+        row[3], row[5], row[6], row[7] = _ACKED, _now_ms(), order_id, status
         return True
 
     def mark_acked(
@@ -396,7 +385,7 @@ class OrderJournal:
         try:
             self._db.execute("BEGIN")
             for statement, rows in _runs(later):
-                if statement is _INSERT_ROW:  # a first send's params, encoded now (in one loop)
+                if statement == _INSERT_ROW:  # a first send's params, encoded now (in one loop)
                     for row in rows:
                         if type(row[2]) is dict:
                             row[2] = _encode(row[2])

@@ -12,11 +12,14 @@ idempotent and monotonic:
 - balances follow `outboundAccountPosition` by its update time `u`; an older one is ignored.
 
 Open orders are kept as long as they are open; settled ones (a final status) only the latest
-`keep_settled` of them (orders and lists alike, oldest settled forgotten first): a bot that runs
-for weeks would else hold every order it ever placed (~0.8 KB each: 100,000 orders a day is
-80 MB a day). A forgotten order is still in the journal and on the exchange; `order_status()`
-and `amend()` ask over REST for an order the tracker no longer has. Fills are all kept
-(`fills` is every fill, for the bot's own accounting).
+`keep_settled` of them, oldest settled forgotten first (orders and order lists each have that
+bound): a bot that runs for weeks would else hold every order it ever placed (~0.8 KB each:
+100,000 orders a day is 80 MB a day). A forgotten order is still in the journal and on the
+exchange; `order_status()` and `amend()` ask over REST for an order the tracker no longer has.
+The keys of the last `max(keep_settled, REMEMBER_GONE)` forgotten ones are remembered (~0.2 KB
+each), and any later update of one is stale (it settled): a late NEW — a REST answer that
+lost the race with the stream's FILLED — must not bring a forgotten order back as open. Fills
+are all kept (`fills` is every fill, for the bot's own accounting).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .models import Balance, Order, Trade, is_final, status_rank
 
 _rank = status_rank
 KEEP_SETTLED = 10_000  # settled orders (and settled lists) a tracker keeps by default
+REMEMBER_GONE = 10_000  # at least this many forgotten keys are remembered (module docstring)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,9 @@ class OrderTracker:
         # settled orders and lists, oldest settled first: the ones forgotten past keep_settled
         self._settled: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._settled_lists: OrderedDict[tuple[str, int], None] = OrderedDict()
+        # keys of forgotten settled orders and lists: a later update of one is stale
+        self._gone: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._gone_lists: OrderedDict[tuple[str, int], None] = OrderedDict()
         self.forgotten = 0  # settled orders and lists forgotten past keep_settled
 
     # -- reading ----------------------------------------------------------------------------
@@ -102,6 +109,9 @@ class OrderTracker:
         """Keep `order` if it is not older than what is known; True when it changed anything."""
         key = (order.symbol, order.order_id)
         known = self.orders.get(key)
+        if known is None and key in self._gone:
+            self.stale_updates += 1  # it settled and was forgotten: nothing newer can come
+            return False
         if known is not None:
             if (order.executed_qty, _rank(order.status)) < (
                 known.executed_qty,
@@ -125,19 +135,22 @@ class OrderTracker:
         return True
 
     def _drop(self, key: tuple[str, int]) -> None:
-        """Forget the settled order `key` (past keep_settled)."""
+        """Forget the settled order `key` (past keep_settled); remember that it is gone."""
         gone = self.orders.pop(key, None)
         if gone is not None:
             self.forgotten += 1
             if self._by_client.get(gone.client_order_id) == key:
                 del self._by_client[gone.client_order_id]
+        _remember(self._gone, key, self.keep_settled)
 
     def update_list(self, lst: OrderList) -> bool:
         """Keep a list's state unless a final one is known already (a late EXECUTING never
         overwrites ALL_DONE); True when it changed anything. Its orders are tracked apart."""
         key = (lst.symbol, lst.order_list_id)
         known = self.lists.get(key)
-        if known is not None and known.is_final and not lst.is_final:
+        if (known is not None and known.is_final and not lst.is_final) or (
+            known is None and key in self._gone_lists
+        ):
             self.stale_updates += 1
             return False
         self.lists[key] = lst
@@ -145,8 +158,10 @@ class OrderTracker:
             settled = self._settled_lists
             settled[key] = None
             if len(settled) > self.keep_settled:
-                del self.lists[settled.popitem(last=False)[0]]
+                old = settled.popitem(last=False)[0]
+                del self.lists[old]
                 self.forgotten += 1
+                _remember(self._gone_lists, old, self.keep_settled)
         return True
 
     def get_list(self, list_client_order_id: str) -> OrderList | None:
@@ -263,6 +278,13 @@ class OrderTracker:
             asset = str(row["a"])
             self.balances[asset] = Balance(asset, Decimal(str(row["f"])), Decimal(str(row["l"])))
         return True
+
+
+def _remember(gone: OrderedDict[tuple[str, int], None], key: tuple[str, int], keep: int) -> None:
+    """Add a forgotten key, dropping the oldest past max(keep, REMEMBER_GONE)."""
+    gone[key] = None
+    if len(gone) > max(keep, REMEMBER_GONE):
+        gone.popitem(last=False)
 
 
 def _client_id(ev: Mapping[str, Any]) -> str:

@@ -28,6 +28,7 @@ from aiohttp import web
 from binguard.errors import catalog
 
 GATEWAY_HEADER = "X-Binguard-Gateway"
+TIME_UNIT = "X-MBX-TIME-UNIT"  # rest-api.md: an answer's times in MICROSECOND or MILLISECOND
 _PLACEHOLDER = re.compile(r"%s|%d|\{param\}")
 
 

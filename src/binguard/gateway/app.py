@@ -273,7 +273,7 @@ class Gateway:
                 return await self.orders.place(call, learn)
             seed = self.caches.seed(request.method, passed.path, passed.query)
             if self.user_data is not None:
-                mine = self.user_data.answer(call, request.headers.get("X-MBX-TIME-UNIT"))
+                mine = self.user_data.answer(call, request.headers.get(answers.TIME_UNIT))
                 if mine is not None:
                     self.metrics.local.labels("cache").inc()
                     mine.headers.update(await self.gate.used_headers())

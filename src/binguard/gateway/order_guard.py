@@ -76,7 +76,7 @@ from .order_books import Book, Entry, ListBook, OrderBook
 from .order_ids import AMEND, CANCEL_REPLACE, LIST_LEGS, ORDER, SOR, method_of, places_order
 from .order_locks import BusyError, IdLocks
 from .order_shapes import Outcome, Read, body_of, outcome, params_of, resp_type, same_order
-from .userdata import TIME_UNIT, forwarder_fetch
+from .userdata import forwarder_fetch
 
 log = logging.getLogger("binguard.gateway.orders")
 
@@ -212,7 +212,7 @@ class OrderGuard:
     async def place(self, call: Call, learn: Learn | None = None) -> web.StreamResponse:
         """The answer to a bot's REST order (list) request (module docstring)."""
         real = self._by_key.get(call.headers.get("X-MBX-APIKEY", ""))
-        job = self.job(params_of(call), real, call.path, call.headers.get(TIME_UNIT))
+        job = self.job(params_of(call), real, call.path, call.headers.get(answers.TIME_UNIT))
         if job is None:  # an empty id is Binance's to refuse
             return await self._forwarder.forward(call)
         call.headers.popall("Accept-Encoding", None)  # the guard reads the answer
@@ -374,6 +374,8 @@ class OrderGuard:
         query = urlencode({**params, "timestamp": str(self._gate.now_ms())})
         query += "&signature=" + job.real.signer.sign(query.encode())
         headers = {"X-MBX-APIKEY": job.real.api_key}
+        if job.time_unit is not None:  # Binance's answer, in the unit the bot reads
+            headers[answers.TIME_UNIT] = job.time_unit
         method = method_of(job.path)
         call = self._forwarder.call(method, job.path, query, b"", headers, resign=False)
         answer = await self._forwarder.forward(call)

@@ -43,7 +43,7 @@ from binguard.transport.ws_api import WsApiClient
 from binguard.transport.ws_link import WsOptions
 
 from .account_cache import AccountCache
-from .answers import GATEWAY_HEADER
+from .answers import GATEWAY_HEADER, TIME_UNIT
 from .cache_queries import account_answer, order_answer, query_params
 from .forward import Call, Forwarder
 from .gate import Gate
@@ -57,10 +57,8 @@ ACCOUNT, ORDER = "/api/v3/account", "/api/v3/order"
 SNAPSHOT_BACKOFF = Backoff(base=0.2, cap=10.0)
 _ORDER_ANSWERS: Final = ("/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders")
 
+
 # (real key, path, params) -> the upstream answer's (status, body)
-TIME_UNIT = "X-MBX-TIME-UNIT"  # rest-api.md: the answer's times in MICROSECOND or MILLISECOND
-
-
 class Fetch(Protocol):
     """A signed GET with a real key: (HTTP status, body). `time_unit`: the answer's times in
     that unit (`X-MBX-TIME-UNIT`), milliseconds when None."""

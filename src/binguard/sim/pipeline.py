@@ -113,6 +113,7 @@ async def _process(
         headers.update(verdict.error.headers)
         return verdict.error.status, verdict.error.body(), headers
     call = Call(state, params, ip, stage=stage)
+    micros = False
     try:
         if parse_error is not None:
             raise parse_error
@@ -139,7 +140,9 @@ async def _process(
             payload = result.data if isinstance(result, RawJson) else dumps(result)
         status = reply.status
     except SimError as e:
-        status, payload = e.status, e.body()
+        status = e.status
+        # (an error's `data` holds answers too: cancelReplace's -2021/-2022 halves)
+        payload = dumps(in_micros(e.payload(), endpoint.path)) if micros else e.body()
         headers.update(e.headers)
         if endpoint.zero_on_success and weight:
             headers.update(state.limits.add_weight(ip, weight, state.clock.now_ms()))

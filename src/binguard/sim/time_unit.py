@@ -8,8 +8,12 @@ also carry the sub-millisecond digits, which the simulator does not have).
 
 The time fields are the ones rest-api.md's answers name: `transactTime`, `workingTime`, `time`,
 `updateTime`, `transactionTime`, `serverTime`, `openTime`, `closeTime`, `trailingTime`, an
-aggregate trade's `T`, and a kline row's open and close times (its first and seventh values). A
-value that is not a positive integer (`trailingTime` -1: not trailing) stays as it is.
+aggregate trade's `T`, a WebSocket API session's `connectedSince` and `authorizedSince`, and a
+kline row's open and close times (its first and seventh values); in an error's `data` too
+(cancelReplace's -2021/-2022 carry both halves' answers). A value that is not a positive integer
+(`trailingTime` -1: not trailing; `authorizedSince` null) stays as it is. A close time in
+microseconds is the millisecond one times 1,000 (`...999000`): the simulator has no finer clock,
+and the docs here do not say what Binance's sub-millisecond digits are.
 
 The header takes `MILLISECOND`, `millisecond`, `MICROSECOND` or `microsecond` (CHANGELOG.md
 2024-12-17); any other value is -1194 INVALID_TIME_UNIT (errors.md), before the request does
@@ -40,6 +44,8 @@ TIME_FIELDS = frozenset(
         "closeTime",
         "trailingTime",
         "T",
+        "connectedSince",  # the WebSocket API's session.* results (web-socket-api.md)
+        "authorizedSince",
     }
 )
 KLINE_PATHS = frozenset({"/api/v3/klines", "/api/v3/uiKlines"})

@@ -240,10 +240,10 @@ class Dispatcher:
         account: str | None = None,
         method: str = "",
     ) -> None:
-        """`method`: the method a success answers (its times in microseconds if the connection
-        asked for them, sim/time_unit.py)."""
+        """`method`: the method answered (the body's times in microseconds if the connection
+        asked for them, sim/time_unit.py; an error's `data` too)."""
         out: dict[str, Any] = {"id": request_id, "status": status}
-        if status == 200 and self.conn.micros:
+        if self.conn.micros:
             body = in_micros(body, method)
         out["result" if status == 200 else "error"] = body
         if limits:
