@@ -115,7 +115,9 @@ async def test_no_fill_missed_across_socket_faults(
     await until_subscribed(wsim, bn)
     await assert_fills_known(wsim, bn)
     await assert_orders_match(wsim, bn)
-    assert "user_data_catch_up" in seen
+    # The catch-up adds the fills it learns before it asks for the open orders, and tells when
+    # it is done: fills known (above) may come before the event (a race this test once lost).
+    await until(lambda: "user_data_catch_up" in seen, what="the catch-up's end")
 
 
 async def test_event_stream_terminated_resubscribes_and_catches_up(
