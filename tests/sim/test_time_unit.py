@@ -11,7 +11,7 @@ import pytest
 
 from binguard.sim import Simulator
 
-from .helpers import Api, WsApi, msg, new_order, trade_at
+from .helpers import Api, WsApi, msg, new_order, recv_json, trade_at
 
 MICRO = {"X-MBX-TIME-UNIT": "MICROSECOND"}
 
@@ -152,3 +152,66 @@ async def test_the_websocket_api_answers_in_microseconds_for_time_unit(
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await session.ws_connect(wsim.ws_url + "/ws-api/v3?timeUnit=SECOND")
     assert refused.value.status == 400
+
+
+async def test_stream_and_user_data_events_in_microseconds_for_time_unit(
+    wsim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """`timeUnit=MICROSECOND` on a market stream (web-socket-streams.md) and on the WebSocket
+    API's user data (user-data-stream.md): each event's time fields times 1,000 (a kline's own
+    start and close too), the same event as a millisecond socket gets; a bad unit is -1194."""
+    key = wsim.config.demo.keys[0]
+    api = Api(session, wsim.url, key.api_key, key.secret)
+    streams = "/stream?streams=btcusdt@aggTrade/btcusdt@kline_1m"
+    async with (
+        session.ws_connect(wsim.ws_url + streams) as ms,
+        session.ws_connect(wsim.ws_url + streams + "&timeUnit=MICROSECOND") as us,
+    ):
+        users = []
+        for query in ("", "?timeUnit=MICROSECOND"):
+            client = WsApi(
+                await session.ws_connect(wsim.ws_url + "/ws-api/v3" + query),
+                key.api_key, key.secret,
+            )  # fmt: skip
+            sub = await client.call("userDataStream.subscribe.signature", {}, signed=True)
+            assert sub["status"] == 200, sub
+            users.append(client)
+        t0 = (await api.get("/api/v3/time")).body["serverTime"]  # both sockets see what follows
+        await trade_at(api, "25000")
+        got = await _events(ms, lambda e: e["E"] >= t0)
+        also = await _events(us, lambda e, got=got: e["E"] == got[e["e"]]["E"] * 1000)
+        times_1000(got["aggTrade"], also["aggTrade"], ("E", "T"))
+        a, b = got["kline"], also["kline"]
+        times_1000(
+            {k: v for k, v in a.items() if k != "k"},
+            {k: v for k, v in b.items() if k != "k"},
+            ("E",),
+        )
+        assert (b["k"]["t"], b["k"]["T"]) == (a["k"]["t"] * 1000, a["k"]["T"] * 1000)
+        assert {k: v for k, v in b["k"].items() if k not in "tT"} == {
+            k: v for k, v in a["k"].items() if k not in "tT"
+        }
+        reports = []
+        for client in users:
+            while (e := (await client.event())["event"])["e"] != "executionReport":
+                pass
+            reports.append(e)
+        times_1000(reports[0], reports[1], ("E", "T", "O", "W"))
+        for client in users:
+            await client.ws.close()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await session.ws_connect(wsim.ws_url + streams + "&timeUnit=SECOND")
+    assert refused.value.status == 400
+
+
+async def _events(ws: aiohttp.ClientWebSocketResponse, wanted: Any) -> dict[str, dict[str, Any]]:
+    """The first aggTrade and the first kline event of a combined stream that satisfy `wanted`
+    (bounded by a frame count and receive timeouts)."""
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(200):
+        data = (await recv_json(ws, 5.0))["data"]
+        if data.get("e") in ("aggTrade", "kline") and data["e"] not in found and wanted(data):
+            found[data["e"]] = dict(data)
+            if len(found) == 2:
+                return found
+    raise AssertionError(f"only {sorted(found)} seen")

@@ -17,10 +17,11 @@ and the docs here do not say what Binance's sub-millisecond digits are.
 
 The header takes `MILLISECOND`, `millisecond`, `MICROSECOND` or `microsecond` (CHANGELOG.md
 2024-12-17); any other value is -1194 INVALID_TIME_UNIT (errors.md), before the request does
-anything. The WebSocket API takes the same values as `timeUnit` in its URL
-(web-socket-api.md): its answers' `result` is converted the same way, a bad value refuses the
-handshake with -1194. Not yet converted: the events of user data and market streams (their
-one-letter time fields, `E`, `T`, `O`...), which stay in milliseconds.
+anything. The WebSocket API and the market streams take the same values as `timeUnit` in their
+URL (web-socket-api.md, web-socket-streams.md "General WSS information"); a bad one refuses the
+handshake with -1194. Their answers are converted as REST's; their events by event type, the
+one-letter fields the docs call a time (`EVENT_TIMES`: web-socket-streams.md,
+user-data-stream.md) — `u` is a time in `outboundAccountPosition`, an update id elsewhere.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from .errors import SimError
 
-__all__ = ["MICROSECOND", "in_micros", "wants_micros"]
+__all__ = ["MICROSECOND", "event_in_micros", "in_micros", "wants_micros"]
 
 MICROSECOND = "MICROSECOND"
 TIME_FIELDS = frozenset(
@@ -54,6 +55,32 @@ _KLINE_TIMES = (0, 6)  # rest-api.md §Kline/Candlestick data: "Kline open time"
 
 
 _UNITS = {"MILLISECOND": False, "millisecond": False, "MICROSECOND": True, "microsecond": True}
+
+
+# Each event's time fields by its type `e` (web-socket-streams.md, user-data-stream.md: the fields
+# whose comment says time): a kline's own start and close times are in its `k`.
+EVENT_TIMES: dict[str, tuple[str, ...]] = {
+    "trade": ("E", "T"),
+    "aggTrade": ("E", "T"),
+    "blockTrade": ("E", "T"),
+    "kline": ("E",),
+    "24hrTicker": ("E", "O", "C"),
+    "24hrMiniTicker": ("E",),
+    "1hTicker": ("E", "O", "C"),
+    "4hTicker": ("E", "O", "C"),
+    "1dTicker": ("E", "O", "C"),
+    "depthUpdate": ("E",),
+    "avgPrice": ("E", "T"),
+    "referencePrice": ("t",),
+    "serverShutdown": ("E",),
+    "executionReport": ("E", "T", "O", "W", "D"),
+    "outboundAccountPosition": ("E", "u"),
+    "balanceUpdate": ("E", "T"),
+    "listStatus": ("E", "T"),
+    "eventStreamTerminated": ("E",),
+    "externalLockUpdate": ("E", "T"),
+}
+_KLINE_OWN_TIMES = ("t", "T")  # web-socket-streams.md §Kline/Candlestick Streams: start, close
 
 
 def wants_micros(header: str | None) -> bool:
@@ -96,4 +123,21 @@ def _kline(row: Any) -> Any:
     for i in _KLINE_TIMES:
         if i < len(out):
             out[i] = _micros(out[i])
+    return out
+
+
+def event_in_micros(event: Any) -> Any:
+    """A stream or user data event (or an array of them: `!miniTicker@arr`) with its time fields
+    in microseconds; an event of a type not in EVENT_TIMES (a partial book) as it is."""
+    if isinstance(event, list):
+        return [event_in_micros(e) for e in event]
+    if not isinstance(event, dict):
+        return event
+    fields = EVENT_TIMES.get(event.get("e", ""), ())
+    if not fields:
+        return event
+    out = {k: _micros(v) if k in fields else v for k, v in event.items()}
+    kline = out.get("k")
+    if event.get("e") == "kline" and isinstance(kline, dict):
+        out["k"] = {k: _micros(v) if k in _KLINE_OWN_TIMES else v for k, v in kline.items()}
     return out

@@ -15,6 +15,7 @@ from typing import Any
 from . import ws_faults
 from .errors import SimError
 from .params import Params
+from .time_unit import event_in_micros
 from .ws_auth import Session
 from .ws_conn import WsConn, dumps
 from .ws_hub import WsHub
@@ -64,14 +65,18 @@ class ApiConn(WsConn):
         sub = self.subscriptions.pop(sub_id)
         self.hub.unsubscribe_user(self, sub.account)
         event = {"e": "eventStreamTerminated", "E": self.hub.state.clock.now_ms()}
-        return {"subscriptionId": sub_id, "event": event}
+        return {"subscriptionId": sub_id, "event": self._in_unit(event)}
+
+    def _in_unit(self, event: dict[str, Any]) -> Any:
+        """An event in this connection's time unit (sim/time_unit.py)."""
+        return event_in_micros(event) if self.micros else event
 
     def terminate_after_reply(self, sub_id: int, req: WsRequest) -> None:
         """End a subscription; `eventStreamTerminated` follows the request's response."""
         req.after.append(self.terminate(sub_id))
 
     def deliver_user(self, subscription_id: int, kind: str, data: dict[str, Any]) -> None:
-        raw = dumps({"subscriptionId": subscription_id, "event": data})
+        raw = dumps({"subscriptionId": subscription_id, "event": self._in_unit(data)})
         state = self.hub.state
         if kind == "executionReport" and state.faults.active:
             if ws_faults.fires(state, self, "ws_duplicate", kind) is not None:

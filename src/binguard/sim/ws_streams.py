@@ -31,6 +31,7 @@ from . import ws_faults, ws_market
 from .errors import SimError
 from .pipeline import JSON
 from .state import SimState
+from .time_unit import event_in_micros, wants_micros
 from .ws_conn import WsConn, dumps, receive_loop
 from .ws_hub import WsHub
 
@@ -60,10 +61,11 @@ class StreamConn(WsConn):
 
     kind = "stream"
 
-    def __init__(self, hub: WsHub, *args: Any, combined: bool) -> None:
+    def __init__(self, hub: WsHub, *args: Any, combined: bool, micros: bool = False) -> None:
         super().__init__(*args)
         self.hub = hub
         self.combined = combined
+        self.micros = micros  # `timeUnit=MICROSECOND` (sim/time_unit.py): events' times in µs
         self.subscriptions: dict[str, None] = {}
 
     def deliver(self, stream: str, raw: str) -> None:
@@ -74,6 +76,8 @@ class StreamConn(WsConn):
             and ws_faults.fires(state, self, "ws_gap", stream) is not None
         ):
             return  # a diff event that never arrives: its update ids are a gap
+        if self.micros:  # (the event is formatted once for every connection: converted here)
+            raw = dumps(event_in_micros(json.loads(raw)))
         if self.combined:
             self.send_text(f'{{"stream":"{stream}","data":{raw}}}')
         else:
@@ -237,6 +241,11 @@ async def handle(request: web.Request, hub: WsHub, combined: bool) -> web.Stream
     if len(set(names)) > hub.config.max_streams:
         hub.log(None, "CONNECT", 400, ip=ip, path=path, kind="stream")
         return _bad_stream("Invalid request: too many streams")
+    try:
+        micros = wants_micros(request.query.get("timeUnit"))  # web-socket-streams.md
+    except SimError as err:
+        hub.log(None, "CONNECT", 400, ip=ip, path=path, kind="stream")
+        return _refuse(400, err)
     ws = web.WebSocketResponse(autoping=False, timeout=hub.config.close_timeout_s)
     if not ws.can_prepare(request).ok:
         return _bad_stream("Invalid request: not a WebSocket upgrade")
@@ -250,6 +259,7 @@ async def handle(request: web.Request, hub: WsHub, combined: bool) -> web.Stream
         hub.config,
         state.clock.now_ms(),
         combined=combined,
+        micros=micros,
     )
     hub.add(conn)
     hub.log(conn, "CONNECT", 101, streams=names)
