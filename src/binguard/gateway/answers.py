@@ -29,6 +29,8 @@ from binguard.errors import catalog
 
 GATEWAY_HEADER = "X-Binguard-Gateway"
 TIME_UNIT = "X-MBX-TIME-UNIT"  # rest-api.md: an answer's times in MICROSECOND or MILLISECOND
+# The values that ask for microseconds (rest-api.md; `timeUnit` in WebSocket URLs takes the same).
+MICROS = frozenset({"MICROSECOND", "microsecond"})
 _PLACEHOLDER = re.compile(r"%s|%d|\{param\}")
 
 

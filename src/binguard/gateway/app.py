@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import web
@@ -89,6 +90,7 @@ class Gateway:
         self._runner: web.AppRunner | None = None
         self._forwarder: Forwarder | None = None
         self.streams = StreamHub(config.stream_url, self.metrics, gate=self.gate.budget)
+        self._micro_streams: StreamHub | None = None  # for bots asking microseconds
         self.caches = Caches(self.streams, config.cache_ttl_s, config.cache_idle_s, self.metrics)
         self.books: Books | None = None  # needs the forwarder: made in start()
         self.market: Market | None = None  # likewise
@@ -188,6 +190,8 @@ class Gateway:
         if self.market is not None:
             await self.market.close()
         await self.streams.close()
+        if self._micro_streams is not None:
+            await self._micro_streams.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -247,10 +251,13 @@ class Gateway:
         if _is_stream(passed.path) or passed.path == "/ws-api/v3":
             return await self._websocket(request, passed)
         assert self._forwarder is not None
-        cached = self.caches.answer(request.method, passed.path, passed.query)
-        if cached is None and self.books is not None:
+        # The caches hold milliseconds: a bot asking microseconds is neither answered from them
+        # nor lets its answers into them (they would give its times to every other bot).
+        micros = request.headers.get(answers.TIME_UNIT) in answers.MICROS
+        cached = None if micros else self.caches.answer(request.method, passed.path, passed.query)
+        if cached is None and self.books is not None and not micros:
             cached = self.books.answer(request.method, passed.path, passed.query)
-        if cached is None and self.market is not None:
+        if cached is None and self.market is not None and not micros:
             cached = self.market.answer(request.method, passed.path, passed.query)
         if cached is not None:
             self.metrics.local.labels("cache").inc()
@@ -268,10 +275,10 @@ class Gateway:
                 self.metrics.local.labels("keys").inc()
                 log.info("gateway %s %s refused by keys mode: %s", request.method, passed.path, e)
                 return answers.local("keys", e.status, e.code, e.msg)
-            learn = None if self.user_data is None else self.user_data.learner(call)
+            learn = None if self.user_data is None or micros else self.user_data.learner(call)
             if self.orders is not None and self.orders.handles(call):
                 return await self.orders.place(call, learn)
-            seed = self.caches.seed(request.method, passed.path, passed.query)
+            seed = None if micros else self.caches.seed(request.method, passed.path, passed.query)
             if self.user_data is not None:
                 mine = self.user_data.answer(call, request.headers.get(answers.TIME_UNIT))
                 if mine is not None:
@@ -315,18 +322,36 @@ class Gateway:
                 )
             finally:
                 self._ws_api_bots -= 1
-        return await serve_stream_bot(self.streams, request, passed.path, passed.query)
+        unit = parse_qs(passed.query).get("timeUnit", [None])[-1]
+        if unit is not None and unit not in _UNITS:  # as Binance: errors.md -1194
+            return answers.local("forbidden", 400, -1194, answers.catalog_text(-1194))
+        hub = self._micros_hub() if unit in answers.MICROS else self.streams
+        return await serve_stream_bot(hub, request, passed.path, passed.query)
+
+    def _micros_hub(self) -> StreamHub:
+        """The upstream stream socket in microseconds, opened for the first bot that asks (one
+        shared socket has one time unit; web-socket-streams.md `timeUnit`)."""
+        if self._micro_streams is None:
+            self._micro_streams = StreamHub(
+                self.config.stream_url, self.metrics, gate=self.gate.budget, micros=True
+            )
+            if self._session is not None:
+                self._micro_streams.use_session(self._session)
+        return self._micro_streams
+
+    def _hubs(self) -> list[StreamHub]:
+        return [h for h in (self.streams, self._micro_streams) if h is not None]
 
     def _socket_gauges(self) -> None:
         m = self.metrics
-        m.bot_sockets.labels("streams").set(len(self.streams.bots))
+        m.bot_sockets.labels("streams").set(sum(len(h.bots) for h in self._hubs()))
         m.bot_sockets.labels("ws_api").set(self._ws_api_bots)
-        m.upstream_sockets.labels("streams").set(1 if self.streams.upstream_connected else 0)
+        m.upstream_sockets.labels("streams").set(sum(h.upstream_connected for h in self._hubs()))
         m.upstream_sockets.labels("ws_api").set(self._ws_api_bots)
         if self.user_data is not None:  # keys mode: one user data socket per real key in use
             live = sum(1 for s in self.user_data.streams.values() if s.sup.connected)
             m.upstream_sockets.labels("user_data").set(live)
-        m.reconnects.set(self.streams.reconnects)
+        m.reconnects.set(sum(h.reconnects for h in self._hubs()))
 
     async def _status(self) -> web.Response:
         return web.json_response(await self.status(), status=503 if self._draining else 200)
@@ -383,6 +408,10 @@ def upstream_connector(proxy: str) -> aiohttp.TCPConnector:
 
         return socks_connector(proxy, limit=256, ttl_dns_cache=300)
     return aiohttp.TCPConnector(limit=256, ttl_dns_cache=300)
+
+
+# `timeUnit` values a stream URL takes (web-socket-streams.md "General WSS information")
+_UNITS = frozenset({"MILLISECOND", "millisecond"}) | answers.MICROS
 
 
 def _is_stream(path: str) -> bool:

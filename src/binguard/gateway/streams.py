@@ -116,8 +116,12 @@ class StreamHub:
         options: WsOptions | None = None,
         *,
         gate: RateGate | None = None,
+        micros: bool = False,
     ) -> None:
-        self._url = base_url.rstrip("/") + "/stream"
+        """`micros`: the upstream socket asks for microsecond times (`timeUnit=MICROSECOND`,
+        web-socket-streams.md), for the bots that ask for them (app.py keeps one hub per unit:
+        a shared socket has one unit)."""
+        self._url = base_url.rstrip("/") + "/stream" + ("?timeUnit=MICROSECOND" if micros else "")
         self._metrics = metrics
         self._options = options or WsOptions()
         self._gate = gate  # no upstream socket is opened during a ban it knows of
