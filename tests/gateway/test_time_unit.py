@@ -4,7 +4,6 @@ read milliseconds: the caches hold milliseconds, and a shared stream socket has 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -15,16 +14,9 @@ from binguard.gateway import GATEWAY_HEADER, Gateway
 from binguard.sim import Simulator
 
 from .conftest import gw_config
-from .test_streams import WS_QUIET
+from .test_streams import wsim as wsim  # the fixture, shared
 
 MICRO = {"X-MBX-TIME-UNIT": "MICROSECOND"}
-
-
-@pytest.fixture
-async def wsim() -> AsyncIterator[Simulator]:
-    async with Simulator(WS_QUIET) as s:
-        yield s
-        assert s.bugs == []
 
 
 async def test_a_microsecond_bot_is_not_answered_from_the_caches_nor_fills_them(
