@@ -43,6 +43,23 @@ async def test_exchange_info_is_kept_for_its_ttl(
     assert _count(wsim, "/api/v3/exchangeInfo") == before + 2
 
 
+async def test_a_kept_exchange_info_tells_the_server_time_now(
+    wsim: Simulator, session: aiohttp.ClientSession
+) -> None:
+    """Its `serverTime` moves on with the time it was kept (a bot setting its clock from it
+    would else be up to the TTL behind: -1021 on its signed requests)."""
+    async with Gateway(gw_config(wsim.url, cache_ttl_s=30)) as gw:
+        api = Api(session, gw.url)
+        first = await api.get("/api/v3/exchangeInfo", {"symbol": "BTCUSDT"})
+        real = gw.caches.clock
+        gw.caches.clock = lambda: real() + 7.0  # seven seconds later, as the cache sees it
+        later = await api.get("/api/v3/exchangeInfo", {"symbol": "BTCUSDT"})
+    assert later.headers[GATEWAY_HEADER] == "cache"
+    assert 7000 <= later.body["serverTime"] - first.body["serverTime"] < 8000
+    rest = {k: v for k, v in later.body.items() if k != "serverTime"}
+    assert rest == {k: v for k, v in first.body.items() if k != "serverTime"}
+
+
 async def test_book_ticker_comes_from_the_stream_once_it_runs(
     wsim: Simulator, session: aiohttp.ClientSession
 ) -> None:
