@@ -47,8 +47,11 @@ async def test_stream_bots_get_their_own_time_unit(
         ):
             await trade_at(Api(session, wsim.url, key.api_key, key.secret), "25000")
             a, b = await _agg_trade(ms), await _agg_trade(us)
+            status = await Api(session, gw.url).get("/status")
         assert a["a"] == b["a"]  # the same aggregate trade
         assert (b["E"], b["T"]) == (a["E"] * 1000, a["T"] * 1000)
+        assert status.body["streams"]["bot_sockets"] == 2
+        assert status.body["streams"]["microsecond_upstream_connected"] is True
         connects = [r for r in wsim.state.requests if r.get("ws") == "stream"]
         assert sum(r["method"] == "CONNECT" for r in connects) == 2  # one upstream per unit
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:

@@ -390,8 +390,12 @@ class Gateway:
             },
             "streams": {
                 "upstream_connected": self.streams.upstream_connected,
-                "bot_sockets": len(self.streams.bots),
-                "reconnects": self.streams.reconnects,
+                "bot_sockets": sum(len(h.bots) for h in self._hubs()),
+                "reconnects": sum(h.reconnects for h in self._hubs()),
+                # the microsecond socket, once a bot asked for it (None: none has)
+                "microsecond_upstream_connected": (
+                    None if self._micro_streams is None else self._micro_streams.upstream_connected
+                ),
             },
             "ws_api": {"bot_sockets": self._ws_api_bots},
             "user_data": self.user_data.summary() if self.user_data is not None else {},
