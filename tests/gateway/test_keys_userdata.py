@@ -398,9 +398,12 @@ async def test_python_binance_user_socket_through_the_gateway(
     binance = pytest.importorskip("binance")
     from binance.ws.websocket_api import WebsocketAPI
 
-    # its read loop notices its own close only after TIMEOUT (10 s) without a frame, against
-    # the simulator too: shortened so the test ends at once (nothing else reads it)
-    monkeypatch.setattr(WebsocketAPI, "TIMEOUT", 0.2)
+    # Its read loop notices its own close only after TIMEOUT (10 s) without a frame, against
+    # the simulator too: shortened so the test ends sooner. The same TIMEOUT bounds the wait
+    # for each WebSocket API answer, and the subscription's goes through the gateway to a
+    # new upstream socket (connect, subscribe): 0.2 s here lost that race once on a loaded
+    # machine (CI, 0a338c8). 3 s keeps a wide margin and costs the exit at most 3 s.
+    monkeypatch.setattr(WebsocketAPI, "TIMEOUT", 3.0)
     client = point_python_binance(binance.AsyncClient("bg-bot", BOT_SECRET), gw.url)
     manager = point_python_binance(binance.BinanceSocketManager(client), gw.url)
     try:
