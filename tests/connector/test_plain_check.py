@@ -41,27 +41,26 @@ NUMBERS = st.one_of(
 )
 
 
+# filters.md's range filters: (filter, its min / max / step keys, the max bounds drawn)
+RANGES = (
+    ("PRICE_FILTER", ("minPrice", "maxPrice", "tickSize"), ["0", "1000", "100000"]),
+    ("LOT_SIZE", ("minQty", "maxQty", "stepSize"), ["0", "100", "9000"]),
+)
+
+
 @st.composite
 def rules(draw: Any) -> SymbolRules:
     filters: list[dict[str, Any]] = []
-    if draw(st.booleans()):
-        filters.append(
-            {
-                "filterType": "PRICE_FILTER",
-                "minPrice": draw(BOUNDS),
-                "maxPrice": draw(st.sampled_from(["0", "1000", "100000"])),
-                "tickSize": draw(BOUNDS),
-            }
-        )
-    if draw(st.booleans()):
-        filters.append(
-            {
-                "filterType": "LOT_SIZE",
-                "minQty": draw(BOUNDS),
-                "maxQty": draw(st.sampled_from(["0", "100", "9000"])),
-                "stepSize": draw(BOUNDS),
-            }
-        )
+    for name, (low, high, step), highs in RANGES:
+        if draw(st.booleans()):
+            filters.append(
+                {
+                    "filterType": name,
+                    low: draw(BOUNDS),
+                    high: draw(st.sampled_from(highs)),
+                    step: draw(BOUNDS),
+                }
+            )
     if draw(st.booleans()):
         filters.append(
             {

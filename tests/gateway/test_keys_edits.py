@@ -59,20 +59,21 @@ def replace(old: int, new_id: str) -> dict[str, Any]:
     }
 
 
+# An edit's unknown outcomes: executed (lost answer, -1007) or not (-1006).
+EDIT_FAULTS = [
+    pytest.param({"action": "reset_after"}, True, id="reset after execution"),
+    pytest.param({"action": "error", "status": 503, "code": -1007, "executed": True}, True,
+                 id="-1007 executed"),
+    pytest.param({"action": "error", "status": 500, "code": -1006}, False,
+                 id="-1006 not executed"),
+]  # fmt: skip
+
+
 def by_id(orders: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {o["orderId"]: o for o in orders}
 
 
-@pytest.mark.parametrize(
-    ("fault", "executed"),
-    [
-        pytest.param({"action": "reset_after"}, True, id="reset after execution"),
-        pytest.param({"action": "error", "status": 503, "code": -1007, "executed": True}, True,
-                     id="-1007 executed"),
-        pytest.param({"action": "error", "status": 500, "code": -1006}, False,
-                     id="-1006 not executed"),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize(("fault", "executed"), EDIT_FAULTS)
 async def test_an_unknown_cancel_replace_ends_with_both_halves(
     sim: Simulator, keyed: Gateway, bot: Api, fault: dict[str, Any], executed: bool
 ) -> None:
@@ -173,16 +174,7 @@ async def assert_amend_journalled(sim: Simulator, keyed: Gateway, key: str) -> d
     return order
 
 
-@pytest.mark.parametrize(
-    ("fault", "executed"),
-    [
-        pytest.param({"action": "reset_after"}, True, id="reset after execution"),
-        pytest.param({"action": "error", "status": 503, "code": -1007, "executed": True}, True,
-                     id="-1007 executed"),
-        pytest.param({"action": "error", "status": 500, "code": -1006}, False,
-                     id="-1006 not executed"),
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize(("fault", "executed"), EDIT_FAULTS)
 async def test_an_unknown_amend_ends_with_the_amended_order(
     sim: Simulator, keyed: Gateway, bot: Api, fault: dict[str, Any], executed: bool
 ) -> None:

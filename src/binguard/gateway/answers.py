@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from urllib.parse import parse_qs
 
 import orjson
 from aiohttp import web
@@ -29,8 +30,18 @@ from binguard.errors import catalog
 
 GATEWAY_HEADER = "X-Binguard-Gateway"
 TIME_UNIT = "X-MBX-TIME-UNIT"  # rest-api.md: an answer's times in MICROSECOND or MILLISECOND
-# The values that ask for microseconds (rest-api.md; `timeUnit` in WebSocket URLs takes the same).
+# The values that ask for microseconds (rest-api.md; `timeUnit` in WebSocket URLs takes the same),
+# and every value Binance takes (CHANGELOG.md 2024-12-17; another is -1194 INVALID_TIME_UNIT).
 MICROS = frozenset({"MICROSECOND", "microsecond"})
+UNITS = frozenset({"MILLISECOND", "millisecond"}) | MICROS
+
+
+def url_time_unit(query: str) -> str | None:
+    """The `timeUnit` a WebSocket URL's query asks for (web-socket-api.md,
+    web-socket-streams.md), None when it names none."""
+    return parse_qs(query).get("timeUnit", [None])[-1]
+
+
 _PLACEHOLDER = re.compile(r"%s|%d|\{param\}")
 
 

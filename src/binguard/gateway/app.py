@@ -24,7 +24,6 @@ import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import web
@@ -322,8 +321,8 @@ class Gateway:
                 )
             finally:
                 self._ws_api_bots -= 1
-        unit = parse_qs(passed.query).get("timeUnit", [None])[-1]
-        if unit is not None and unit not in _UNITS:  # as Binance: errors.md -1194
+        unit = answers.url_time_unit(passed.query)
+        if unit is not None and unit not in answers.UNITS:  # as Binance: errors.md -1194
             return answers.local("forbidden", 400, -1194, answers.catalog_text(-1194))
         hub = self._micros_hub() if unit in answers.MICROS else self.streams
         return await serve_stream_bot(hub, request, passed.path, passed.query)
@@ -412,10 +411,6 @@ def upstream_connector(proxy: str) -> aiohttp.TCPConnector:
 
         return socks_connector(proxy, limit=256, ttl_dns_cache=300)
     return aiohttp.TCPConnector(limit=256, ttl_dns_cache=300)
-
-
-# `timeUnit` values a stream URL takes (web-socket-streams.md "General WSS information")
-_UNITS = frozenset({"MILLISECOND", "millisecond"}) | answers.MICROS
 
 
 def _is_stream(path: str) -> bool:

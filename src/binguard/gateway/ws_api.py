@@ -31,7 +31,6 @@ import asyncio
 import logging
 import time
 from typing import Any
-from urllib.parse import parse_qs
 
 import aiohttp
 import orjson
@@ -41,7 +40,7 @@ from binguard._aio import reap
 from binguard.errors import classify, parse_rate_limits
 
 from ._costs import WS_API_CONNECT, BanInForceError, BudgetExhaustedError, Ticket, ws_api_cost
-from .answers import catalog_text
+from .answers import catalog_text, url_time_unit
 from .gate import Gate
 from .keys import LocalAuthError, LocalKey
 from .order_guard import OrderGuard
@@ -88,7 +87,7 @@ async def serve_bot(
         subs = BotSubscriptions(user_data, resigner, bot, gate.now_ms)
     guard = None
     if orders is not None:
-        time_unit = parse_qs(query).get("timeUnit", [None])[-1]  # web-socket-api.md
+        time_unit = url_time_unit(query)
         guard = WsOrders(orders, bot, gate.config.upstream_timeout_s, time_unit)
     pump_up = asyncio.create_task(_bot_to_upstream(gate, bot, up, pending, resigner, subs, guard))
     try:

@@ -49,8 +49,8 @@ TIME_FIELDS = frozenset(
         "authorizedSince",
     }
 )
-KLINE_PATHS = frozenset({"/api/v3/klines", "/api/v3/uiKlines"})
-KLINE_METHODS = frozenset({"klines", "uiKlines"})  # the WebSocket API's names
+# Answers made of kline rows: REST paths and the WebSocket API's method names
+KLINES = frozenset({"/api/v3/klines", "/api/v3/uiKlines", "klines", "uiKlines"})
 _KLINE_TIMES = (0, 6)  # rest-api.md §Kline/Candlestick data: "Kline open time", "Kline Close time"
 
 
@@ -97,7 +97,7 @@ def wants_micros(header: str | None) -> bool:
 def in_micros(body: Any, path: str) -> Any:
     """`body` (a parsed answer) with its time fields in microseconds; `path` the REST path or
     the WebSocket API method that answered it (kline rows are read by position)."""
-    if (path in KLINE_PATHS or path in KLINE_METHODS) and isinstance(body, list):
+    if path in KLINES and isinstance(body, list):
         return [_kline(row) for row in body]
     return _walk(body)
 
